@@ -1,0 +1,70 @@
+# kvc: build, test, install. `make install` ships kvc with its own Node: hosts need none.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib/kvc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/kvc
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+
+# The project's own Node (npm package "node", pinned in package.json), used to build and shipped.
+NODE_BIN = $(shell readlink -f node_modules/node/bin/node)
+SOURCES = $(shell find src -name '*.ts') package.json tsconfig.json scripts/bundle.mjs
+
+.PHONY: all build test test-unit install uninstall demo clean bench
+
+all: dist/kvc.mjs
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+dist/kvc.mjs: node_modules/.package-lock.json $(SOURCES)
+	npm run --silent bundle
+
+build: dist/kvc.mjs
+
+# The README's test command: unit, integration (real podman) and end-to-end (QEMU guest) tests.
+test: node_modules/.package-lock.json
+	test/setup/prepare.sh
+	npm test
+
+test-unit: node_modules/.package-lock.json
+	npm run --silent test:unit
+
+# The README's first command: builds everything and shows kvc in a guest kernel that lacks USB/IP.
+demo: dist/kvc.mjs
+	test/setup/prepare.sh
+	test/e2e/demo.sh
+
+bench: dist/kvc.mjs
+	bench/run.sh
+
+install: dist/kvc.mjs
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/kvc/usbip
+	install -m 755 $(NODE_BIN) $(DESTDIR)$(LIBDIR)/node
+	install -m 644 dist/kvc.mjs $(DESTDIR)$(LIBDIR)/kvc.mjs
+	printf '#!/bin/sh\n# kvc, run by the Node shipped with it.\nexec %s/node %s/kvc.mjs "$$@"\n' '$(LIBDIR)' '$(LIBDIR)' > $(DESTDIR)$(BINDIR)/kvc
+	chmod 755 $(DESTDIR)$(BINDIR)/kvc
+	install -m 755 host/bin/usbip $(DESTDIR)$(BINDIR)/usbip
+	ln -sf usbip $(DESTDIR)$(BINDIR)/usbipd
+	sed 's|/usr/local/bin/kvc|$(BINDIR)/kvc|g; s|/usr/local/share/doc/kvc|$(DOCDIR)|g' systemd/kvc@.service > $(DESTDIR)$(UNITDIR)/kvc@.service
+	chmod 644 $(DESTDIR)$(UNITDIR)/kvc@.service
+	install -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 644 host/etc/kvc/usbip/Containerfile.* host/etc/kvc/usbip/pre-unload $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
+	# Configuration files are installed only where none exists: an edited one is never overwritten.
+	for f in kvc.conf usbip.conf; do \
+		[ -e $(DESTDIR)$(SYSCONFDIR)/kvc/$$f ] || install -m 644 host/etc/kvc/$$f $(DESTDIR)$(SYSCONFDIR)/kvc/$$f; \
+	done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/kvc $(DESTDIR)$(BINDIR)/usbip $(DESTDIR)$(BINDIR)/usbipd \
+		$(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md
+	rm -rf $(DESTDIR)$(LIBDIR)
+	rm -f $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/pre-unload
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/kvc/usbip $(DESTDIR)$(DOCDIR)
+	@echo "kept $(DESTDIR)$(SYSCONFDIR)/kvc/*.conf (your configuration); remove it by hand if you want"
+
+clean:
+	rm -rf lib dist

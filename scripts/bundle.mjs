@@ -1,0 +1,20 @@
+// Bundles the compiled CLI (lib/) and its dependencies into one file, dist/kvc.mjs, which `make
+// install` ships beside a pinned Node binary: hosts need no Node and no node_modules.
+import { build } from 'esbuild';
+
+await build({
+  entryPoints: ['lib/cli/main.js'],
+  outfile: 'dist/kvc.mjs',
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  minify: false,
+  legalComments: 'linked',
+  // Bundled CommonJS dependencies (winston, ini, dbus-next) call require(); give them one.
+  banner: { js: "import { createRequire as __kvcCreateRequire } from 'node:module'; const require = __kvcCreateRequire(import.meta.url);" },
+  // dbus-next loads usocket only for abstract-namespace sockets and x11 only for session buses
+  // found through X11: the system bus needs neither.
+  external: ['usocket', 'x11'],
+  logLevel: 'warning',
+});

@@ -1,0 +1,41 @@
+// What command files share: how an action gets its session and reports its exit status.
+import type { Command } from 'commander';
+import { openSession, type GlobalOptions, type Session } from './session.js';
+import { InterruptedError } from '../errors.js';
+
+// Where a command leaves its exit status for main (the only place that exits).
+export interface Outcome {
+  status: number;
+}
+
+// Wraps an action: opens the session from the global options, runs, records the status.
+// A cancellable action sees SIGINT/SIGTERM as an aborted ctx.signal, so it can stop its
+// containers and clean up instead of dying half-way.
+export function withSession<A extends unknown[]>(
+  outcome: Outcome,
+  body: (session: Session, ...args: A) => Promise<number | void>,
+  options: { cancellable?: boolean } = {},
+): (...args: A) => Promise<void> {
+  return async (...args: A) => {
+    const command = args[args.length - 1] as Command;
+    const controller = new AbortController();
+    const onSignal = (signal: NodeJS.Signals) => controller.abort(new InterruptedError(`interrupted by ${signal}`, { hint: 'nothing was left half-done' }));
+    if (options.cancellable === true) {
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+    }
+    try {
+      const session = await openSession(command.optsWithGlobals<GlobalOptions>(), process.env, options.cancellable === true ? controller.signal : undefined);
+      const status = await body(session, ...args);
+      outcome.status = typeof status === 'number' ? status : 0;
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  };
+}
+
+// { signal } of a cancellable session, to spread into an operation's options.
+export function signalOf(session: Session): { signal?: AbortSignal } {
+  return session.ctx.signal === undefined ? {} : { signal: session.ctx.signal };
+}

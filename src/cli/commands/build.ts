@@ -1,0 +1,27 @@
+// `kvc build <name> <kver> [--force]`
+import type { Command } from 'commander';
+import { buildImage } from '../../ops/build.js';
+import { checkKernelRelease } from '../../kernel/release.js';
+import { withInstanceLock } from '../../ops/lock.js';
+import { signalOf, withSession, type Outcome } from '../command-kit.js';
+
+export function registerBuild(program: Command, outcome: Outcome): void {
+  program
+    .command('build')
+    .summary('build the module image for a kernel')
+    .description(
+      'Build image <name>-<KMOD_SOFTWARE_VERSION>:<kver> from the instance\'s Containerfile, with build args KVER and KMODVER.\n'
+      + 'Skipped when that image exists and every module of KMOD_NAMES in it has vermagic <kver> (and the configured version).\n'
+      + 'A new image is checked under a temporary name and only then replaces the old one.',
+    )
+    .argument('<name>', 'instance name (reads <config-dir>/<name>.conf)')
+    .argument('<kver>', 'kernel release, as `uname -r` prints it')
+    .option('-f, --force', 'rebuild even when the image is up to date')
+    .option('--no-wait', 'exit at once (75) when another kvc is working on this instance, instead of waiting')
+    .action(withSession(outcome, async (session, name: string, kver: string, options: { force?: boolean; wait: boolean }) => {
+      const settings = await session.instance(name);
+      checkKernelRelease(kver);
+      await withInstanceLock(session.ctx, name, `kvc build ${name} ${kver}`, { wait: options.wait }, () =>
+        buildImage(session.ctx, settings, kver, { force: options.force === true, network: session.global.buildNetwork, ...signalOf(session) }));
+    }, { cancellable: true }));
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// kvc's entry point: runs the command line and owns the process's exit status.
+import { CommanderError } from 'commander';
+import { describeError, exitStatusOf, ExitStatus } from '../errors.js';
+import { createLogger } from '../log/logger.js';
+import { buildProgram } from './program.js';
+import type { Outcome } from './command-kit.js';
+
+// Runs kvc with argv (as process.argv) and resolves with the exit status.
+export async function main(argv: readonly string[]): Promise<number> {
+  const outcome: Outcome = { status: 0 };
+  try {
+    await buildProgram(outcome).parseAsync([...argv]);
+    return outcome.status;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return ExitStatus.usage;
+    }
+    createLogger({ verbose: argv.includes('--verbose') || argv.includes('-v') }).error(describeError(error));
+    if (argv.includes('--verbose') && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
+    return exitStatusOf(error);
+  }
+}
+
+process.exitCode = await main(process.argv);

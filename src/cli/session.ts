@@ -1,0 +1,62 @@
+// Turns the global options into the Context operations run with; config is read here, once.
+import { resolve } from 'node:path';
+import { DEFAULT_CONFIG_DIR, loadGlobalSettings, loadInstanceSettings } from '../config/load.js';
+import { parseRuntimeName, type GlobalSettings, type InstanceSettings } from '../config/settings.js';
+import { UsageError } from '../errors.js';
+import { runningKernelRelease } from '../kernel/release.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { Context } from '../ops/context.js';
+
+// The global options every command accepts.
+export interface GlobalOptions {
+  readonly configDir?: string;
+  readonly runtime?: string;
+  readonly verbose?: boolean;
+  readonly dryRun?: boolean;
+}
+
+// A command's view of kvc: the context, the global settings and a way to read an instance.
+export interface Session {
+  readonly ctx: Context;
+  readonly global: GlobalSettings;
+  readonly logger: Logger;
+  instance(name: string): Promise<InstanceSettings>;
+}
+
+// Reads kvc.conf, picks the runtime (--runtime, then KVC_CONTAINER_RUNTIME, then podman) and builds the context.
+export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<Session> {
+  const logger = createLogger({ verbose: options.verbose === true });
+  const configDir = resolve(options.configDir ?? env['KVC_CONFIG_DIR'] ?? DEFAULT_CONFIG_DIR);
+  const global = await loadGlobalSettings(configDir);
+  for (const warning of global.warnings) logger.warn(warning);
+  let runtimeName = global.runtime;
+  if (options.runtime !== undefined) {
+    try {
+      runtimeName = parseRuntimeName(options.runtime, '--runtime');
+    } catch {
+      throw new UsageError(`--runtime must be podman or docker, not ${JSON.stringify(options.runtime)}`);
+    }
+  }
+  const runtime = new ContainerRuntime(runtimeName, { logger, dryRun: options.dryRun === true, env });
+  const ctx: Context = {
+    configDir,
+    runtime,
+    logger,
+    hostRoot: env['KVC_HOST_ROOT'] ?? '/',
+    runDir: env['KVC_RUN_DIR'] ?? '/run/kvc',
+    runningKernel: env['KVC_RUNNING_KERNEL'] ?? runningKernelRelease(),
+    interactive: process.stderr.isTTY === true,
+    ...(signal === undefined ? {} : { signal }),
+  };
+  return {
+    ctx,
+    global,
+    logger,
+    instance: async (name) => {
+      const settings = await loadInstanceSettings(configDir, name);
+      for (const warning of settings.warnings) logger.warn(warning);
+      return settings;
+    },
+  };
+}

@@ -1,0 +1,164 @@
+// The validated, typed settings kvc works from: built once from the files, never re-read.
+import { isAbsolute, dirname, resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import type { ConfFile } from './conf-file.js';
+import { GLOBAL_KEYS, INSTANCE_KEYS } from './keys.js';
+
+export type RuntimeName = 'podman' | 'docker';
+
+// Host-wide settings from kvc.conf.
+export interface GlobalSettings {
+  readonly runtime: RuntimeName;
+  readonly keepKernels: number;
+  readonly buildNetwork: string | undefined;
+  readonly retrySeconds: number;
+  readonly warnings: readonly string[];
+}
+
+// Where an instance builds from: a local folder (checked to exist) or a URL the runtime fetches.
+export type BuildContext =
+  | { readonly kind: 'dir'; readonly path: string; readonly file: string }
+  | { readonly kind: 'url'; readonly url: string; readonly file: string };
+
+// One instance (a <name>.conf): what to build and which modules to load.
+export interface InstanceSettings {
+  readonly name: string;
+  readonly confPath: string;
+  readonly context: BuildContext;
+  readonly softwareVersion: string;
+  readonly modules: readonly string[];
+  readonly kernelRequires: readonly string[];
+  readonly warnings: readonly string[];
+}
+
+export const INSTANCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,55}$/;
+const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const KERNEL_OPTION = /^CONFIG_[A-Z0-9_]{1,80}$/;
+
+// Merges global files in order (later wins) and validates them.
+export function globalSettingsFrom(files: readonly ConfFile[]): GlobalSettings {
+  const warnings: string[] = [];
+  const merged = new Map<string, { value: string; file: string }>();
+  for (const file of files) {
+    for (const [key, entry] of file.entries) {
+      if (!(key in GLOBAL_KEYS)) warnings.push(`${file.path}: ${key} is not a kvc setting and is ignored`);
+      merged.set(key, { value: entry.value, file: file.path });
+    }
+  }
+  const runtimeEntry = merged.get('KVC_CONTAINER_RUNTIME');
+  const runtime = runtimeEntry === undefined ? 'podman' : parseRuntimeName(runtimeEntry.value, runtimeEntry.file);
+  const wholeNumber = (key: string, fallback: number): number => {
+    const entry = merged.get(key);
+    if (entry === undefined || entry.value === '') return fallback;
+    if (!/^\d{1,6}$/.test(entry.value)) {
+      throw new ConfigError(entry.file, key, `must be a whole number, not ${JSON.stringify(entry.value)}`, { hint: `write e.g. ${key}=${fallback}` });
+    }
+    return Number(entry.value);
+  };
+  const retrySeconds = wholeNumber('KVC_BUILD_RETRY_SECONDS', 60);
+  const keepKernels = wholeNumber('KVC_KEEP_KERNELS', 3);
+  const networkEntry = merged.get('KVC_BUILD_NETWORK');
+  const buildNetwork = networkEntry === undefined || networkEntry.value === '' ? undefined : networkEntry.value;
+  if (buildNetwork !== undefined && !/^[a-z][a-z0-9_.-]{0,63}$/.test(buildNetwork)) {
+    throw new ConfigError(networkEntry!.file, 'KVC_BUILD_NETWORK', `${JSON.stringify(buildNetwork)} is not a network mode`, { hint: 'write e.g. KVC_BUILD_NETWORK=host, or leave it empty' });
+  }
+  return { runtime, keepKernels, buildNetwork, retrySeconds, warnings };
+}
+
+// Accepts podman or docker (the --runtime option and KVC_CONTAINER_RUNTIME share this check).
+export function parseRuntimeName(value: string, source: string): RuntimeName {
+  if (value === 'podman' || value === 'docker') return value;
+  throw new ConfigError(source, 'KVC_CONTAINER_RUNTIME', `must be podman or docker, not ${JSON.stringify(value)}`, { hint: 'set KVC_CONTAINER_RUNTIME=podman' });
+}
+
+// Validates an instance file into settings; every error names the file, the key and the fix.
+export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSettings {
+  const warnings: string[] = [];
+  for (const key of file.entries.keys()) {
+    if (!(key in INSTANCE_KEYS)) warnings.push(`${file.path}: ${key} is not a kvc setting and is ignored`);
+  }
+  const required = (key: keyof typeof INSTANCE_KEYS, example: string): string => {
+    const entry = file.entries.get(key);
+    if (entry === undefined) throw new ConfigError(file.path, key, 'is missing', { hint: `add a line such as ${key}=${example}` });
+    if (entry.value.trim() === '') throw new ConfigError(file.path, key, 'is empty', { hint: `give it a value, e.g. ${key}=${example}` });
+    return entry.value.trim();
+  };
+
+  const contextValue = required('KMOD_CONTAINER_BUILD_CONTEXT', '/etc/kvc/' + name);
+  const fileValue = required('KMOD_CONTAINER_BUILD_FILE', 'Containerfile');
+  const softwareVersion = required('KMOD_SOFTWARE_VERSION', '1.0');
+  if (!VERSION.test(softwareVersion)) {
+    throw new ConfigError(file.path, 'KMOD_SOFTWARE_VERSION', `${JSON.stringify(softwareVersion)} is not a plain version (letters, digits, ".", "_", "-")`, { hint: 'write e.g. KMOD_SOFTWARE_VERSION=1.0.0' });
+  }
+  const modules = words(required('KMOD_NAMES', '"module-a module-b"'));
+  for (const module of modules) {
+    if (!MODULE_NAME.test(module)) {
+      throw new ConfigError(file.path, 'KMOD_NAMES', `${JSON.stringify(module)} is not a module name (only A-Z a-z 0-9 _ -, not starting with -)`, { hint: 'list module names separated by spaces, e.g. KMOD_NAMES="usbip-core vhci-hcd"' });
+    }
+  }
+  const seen = new Set<string>();
+  for (const module of modules) {
+    const canonical = module.replaceAll('-', '_');
+    if (seen.has(canonical)) throw new ConfigError(file.path, 'KMOD_NAMES', `lists ${module} twice`, { hint: 'list each module once' });
+    seen.add(canonical);
+  }
+  const kernelRequires = words(file.entries.get('KMOD_KERNEL_REQUIRES')?.value ?? '');
+  for (const option of kernelRequires) {
+    if (!KERNEL_OPTION.test(option)) {
+      throw new ConfigError(file.path, 'KMOD_KERNEL_REQUIRES', `${JSON.stringify(option)} is not a kernel option name`, { hint: 'write e.g. KMOD_KERNEL_REQUIRES="CONFIG_USB"' });
+    }
+  }
+  return {
+    name,
+    confPath: file.path,
+    context: buildContextFrom(file.path, contextValue, fileValue),
+    softwareVersion,
+    modules,
+    kernelRequires,
+    warnings,
+  };
+}
+
+function words(value: string): string[] {
+  return value.split(/\s+/).filter((word) => word !== '');
+}
+
+function buildContextFrom(confPath: string, contextValue: string, fileValue: string): BuildContext {
+  const key = 'KMOD_CONTAINER_BUILD_CONTEXT';
+  if (contextValue.startsWith('-') || fileValue.startsWith('-')) {
+    throw new ConfigError(confPath, contextValue.startsWith('-') ? key : 'KMOD_CONTAINER_BUILD_FILE', 'must not start with "-" (it would be read as an option)', { hint: 'write a path or an https:// URL' });
+  }
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(contextValue);
+  if (scheme !== null) {
+    if ((scheme[1] as string).toLowerCase() !== 'https') {
+      throw new ConfigError(confPath, key, `uses the URL scheme ${scheme[1]}://, which kvc does not build from`, { hint: 'use a local directory or an https:// URL' });
+    }
+    if (/\s/.test(contextValue)) throw new ConfigError(confPath, key, 'is a URL with spaces in it', { hint: 'write the URL without spaces' });
+    if (isAbsolute(fileValue) || fileValue.split('/').includes('..')) {
+      throw new ConfigError(confPath, 'KMOD_CONTAINER_BUILD_FILE', 'must be a path inside the repository when the context is a URL', { hint: 'write e.g. KMOD_CONTAINER_BUILD_FILE=Containerfile' });
+    }
+    return { kind: 'url', url: contextValue, file: fileValue };
+  }
+  if (/^[A-Za-z0-9.-]+@[A-Za-z0-9.-]+:/.test(contextValue)) {
+    throw new ConfigError(confPath, key, 'looks like an scp-style git address, which kvc does not build from', { hint: 'use an https:// URL or a local directory' });
+  }
+  const dir = resolve(dirname(confPath), contextValue);
+  if (!isDirectory(dir)) {
+    throw new ConfigError(confPath, key, `${dir} is not a directory`, { hint: 'create it with the Containerfile in it, or fix the path (relative paths start at the folder of the .conf file)' });
+  }
+  const buildFile = resolve(dir, fileValue);
+  if (!isFile(buildFile)) {
+    throw new ConfigError(confPath, 'KMOD_CONTAINER_BUILD_FILE', `${buildFile} does not exist`, { hint: `put the Containerfile there or fix the name (it is relative to ${dir})` });
+  }
+  return { kind: 'dir', path: dir, file: buildFile };
+}
+
+function isDirectory(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}
+
+function isFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile();
+}

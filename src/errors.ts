@@ -1,0 +1,115 @@
+// Typed errors: each says what went wrong and what the user must do, and carries its exit status.
+
+// sysexits(3) codes, the only exit statuses kvc uses besides 0 and 1.
+export const ExitStatus = {
+  ok: 0,
+  failure: 1,
+  usage: 64,
+  dataErr: 65,
+  unavailable: 69,
+  software: 70,
+  cantCreate: 73,
+  tempFail: 75,
+  noPerm: 77,
+  config: 78,
+} as const;
+
+export interface KvcErrorOptions {
+  hint?: string | undefined;
+  cause?: unknown;
+}
+
+// The base of every error kvc expects: a one-line message, a hint (what to do) and an exit status.
+export class KvcError extends Error {
+  readonly hint: string | undefined;
+  readonly exitStatus: number = ExitStatus.failure;
+
+  constructor(message: string, options: KvcErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.hint = options.hint;
+  }
+}
+
+// A command line that cannot be acted on (bad argument, unknown instance name).
+export class UsageError extends KvcError {
+  override readonly exitStatus = ExitStatus.usage;
+}
+
+// A configuration file that is missing, unreadable or invalid; names the file and, where known, the key.
+export class ConfigError extends KvcError {
+  override readonly exitStatus = ExitStatus.config;
+  readonly file: string;
+  readonly key: string | undefined;
+
+  constructor(file: string, key: string | undefined, problem: string, options: KvcErrorOptions = {}) {
+    super(`${file}: ${key === undefined ? '' : `${key}: `}${problem}`, options);
+    this.file = file;
+    this.key = key;
+  }
+}
+
+// The container runtime is missing or one of its commands failed.
+export class RuntimeError extends KvcError {
+  readonly command: readonly string[];
+  readonly childExitCode: number | undefined;
+  readonly stderrTail: string;
+  override readonly exitStatus: number;
+
+  constructor(message: string, details: {
+    command: readonly string[];
+    childExitCode?: number | undefined;
+    stderrTail?: string;
+    missing?: boolean;
+  } & KvcErrorOptions) {
+    super(message, details);
+    this.command = details.command;
+    this.childExitCode = details.childExitCode;
+    this.stderrTail = details.stderrTail ?? '';
+    this.exitStatus = details.missing === true ? ExitStatus.unavailable : ExitStatus.software;
+  }
+}
+
+// The kernel cannot take the instance's modules (no module support, a required option unset, wrong kernel).
+export class KernelRefusedError extends KvcError {
+  override readonly exitStatus = ExitStatus.unavailable;
+}
+
+// A module is in use and may not be pulled from under its users.
+export class ModuleInUseError extends KvcError {
+  override readonly exitStatus = ExitStatus.tempFail;
+}
+
+// Loading or unloading a module failed in the kernel.
+export class ModuleLoadError extends KvcError {
+  override readonly exitStatus = ExitStatus.software;
+}
+
+// A built image failed its checks (wrong vermagic or version, module missing).
+export class ImageCheckError extends KvcError {
+  override readonly exitStatus = ExitStatus.dataErr;
+}
+
+// The operation could not take its lock (another kvc holds it and the caller asked not to wait).
+export class BusyError extends KvcError {
+  override readonly exitStatus = ExitStatus.tempFail;
+}
+
+// The user or systemd interrupted kvc (SIGINT, SIGTERM); what was under way was stopped cleanly.
+export class InterruptedError extends KvcError {
+  override readonly exitStatus = 130;
+}
+
+// One line for the user: the message, then the hint.
+export function describeError(error: unknown): string {
+  if (error instanceof KvcError) {
+    return error.hint === undefined ? error.message : `${error.message}; ${error.hint}`;
+  }
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+// The exit status an error maps to (70 for anything kvc did not expect).
+export function exitStatusOf(error: unknown): number {
+  return error instanceof KvcError ? error.exitStatus : ExitStatus.software;
+}

@@ -1,0 +1,79 @@
+// `kvc build`: makes the image for one kernel, or skips when the one there is already right.
+import { ImageCheckError } from '../errors.js';
+import type { InstanceSettings } from '../config/settings.js';
+import { checkKernelRelease } from '../kernel/release.js';
+import { LABEL } from '../runtime/args.js';
+import { imageName, type Context } from './context.js';
+import { assertKernelCanTake } from './kernel-check.js';
+import { imageProblems } from './verify-image.js';
+
+// What `build` did.
+export type BuildOutcome = { readonly action: 'skipped' | 'built'; readonly image: string };
+
+// Options of one build.
+export interface BuildOptions {
+  readonly force?: boolean;
+  readonly signal?: AbortSignal;
+  readonly network?: string | undefined;
+}
+
+// Builds <name>-<version>:<kver> to a temporary name, checks its modules, then gives it the real name:
+// an image that fails its checks never replaces the one there.
+export async function buildImage(ctx: Context, settings: InstanceSettings, kver: string, options: BuildOptions = {}): Promise<BuildOutcome> {
+  checkKernelRelease(kver);
+  await assertKernelCanTake(ctx, settings, kver);
+  const image = imageName(settings, kver);
+  const existing = await ctx.runtime.inspectImage(image);
+  if (existing !== undefined && options.force !== true) {
+    const problems = await imageProblems(ctx, settings, image, kver);
+    if (problems.length === 0) {
+      ctx.logger.info(`${image} is up to date for ${kver}; nothing to build`);
+      return { action: 'skipped', image };
+    }
+    ctx.logger.info(`rebuilding ${image}: ${problems.join('; ')}`);
+  }
+
+  const pending = `${image}.kvc-pending-${process.pid}`;
+  const context = settings.context.kind === 'dir' ? settings.context.path : settings.context.url;
+  ctx.logger.info(`building ${image} for kernel ${kver} from ${settings.context.file}`);
+  const started = Date.now();
+  try {
+    await ctx.runtime.build({
+      tag: pending,
+      file: settings.context.file,
+      context,
+      buildArgs: { KVER: kver, KMODVER: settings.softwareVersion },
+      labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion },
+      network: options.network,
+    }, progressPrinter(ctx), options.signal);
+    const problems = await imageProblems(ctx, settings, pending, kver);
+    if (problems.length > 0) {
+      throw new ImageCheckError(`the image built for ${kver} is not usable: ${problems.join('; ')}`, {
+        hint: `check ${settings.context.file} and KMOD_NAMES / KMOD_SOFTWARE_VERSION in ${settings.confPath}`,
+      });
+    }
+    await ctx.runtime.tag(pending, image);
+  } finally {
+    await ctx.runtime.removeImage(pending).catch((error: unknown) => ctx.logger.warn(`could not remove ${pending}: ${String(error)}`));
+  }
+  if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
+  ctx.logger.info(`built ${image} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return { action: 'built', image };
+}
+
+// Removes the image an older build left without a name.
+async function removeIfUnnamed(ctx: Context, id: string): Promise<void> {
+  const [old] = await ctx.runtime.inspectImages([id]);
+  if (old !== undefined && old.names.length === 0) {
+    await ctx.runtime.removeImage(id).catch((error: unknown) => ctx.logger.verbose(`old image ${id.slice(0, 12)} kept: ${String(error)}`));
+  }
+}
+
+// On a TTY the build's own output scrolls by; otherwise (the journal) only its STEP lines are logged.
+function progressPrinter(ctx: Context): (line: string) => void {
+  if (ctx.interactive) return (line) => process.stderr.write(`  ${line}\n`);
+  return (line) => {
+    if (/^(\[\d+\/\d+\] )?STEP \d+\/\d+:|^#\d+ \[/.test(line)) ctx.logger.info(`build: ${line.slice(0, 160)}`);
+    else ctx.logger.debug(`build: ${line}`);
+  };
+}

@@ -1,0 +1,48 @@
+// What every operation is given: the runtime adapter, the logger and the host paths it works on.
+import { join } from 'node:path';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { Logger } from '../log/logger.js';
+import type { InstanceSettings } from '../config/settings.js';
+import { imageTagFor } from '../kernel/release.js';
+
+// Dependencies and paths, passed in (no module-level state).
+export interface Context {
+  readonly configDir: string;
+  readonly runtime: ContainerRuntime;
+  readonly logger: Logger;
+  // The host's root for /sys, /proc, /boot and /lib/modules ("/" except in tests).
+  readonly hostRoot: string;
+  // kvc's runtime state (tools container PID files, locks): /run/kvc.
+  readonly runDir: string;
+  // The running kernel's release.
+  readonly runningKernel: string;
+  // Whether progress may be drawn for a person (stderr is a TTY).
+  readonly interactive: boolean;
+  // Aborted on SIGINT/SIGTERM: a running build is stopped and cleaned up.
+  readonly signal?: AbortSignal;
+}
+
+// The image name for an instance and kernel: <name>-<version>:<kver>, as the bash KVC names them.
+export function imageName(settings: InstanceSettings, kver: string): string {
+  return `localhost/${settings.name}-${settings.softwareVersion.toLowerCase()}:${imageTagFor(kver)}`;
+}
+
+// The name of the tools container that stays up while an instance is loaded.
+export function toolsContainerName(instance: string): string {
+  return `kvc-${instance}-tools`;
+}
+
+// The file holding the tools container's PID; the host commands read it.
+export function toolsPidFile(ctx: Context, instance: string): string {
+  return join(ctx.runDir, instance, 'tools.pid');
+}
+
+// /sys of the host.
+export function sysRoot(ctx: Context): string {
+  return join(ctx.hostRoot, 'sys');
+}
+
+// /proc of the host.
+export function procRoot(ctx: Context): string {
+  return join(ctx.hostRoot, 'proc');
+}

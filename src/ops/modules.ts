@@ -1,0 +1,119 @@
+// `kvc load` and `kvc unload`: modprobe and rmmod run inside the instance's image.
+import { ModuleInUseError, ModuleLoadError, UsageError } from '../errors.js';
+import type { InstanceSettings } from '../config/settings.js';
+import { checkKernelRelease } from '../kernel/release.js';
+import { kernelModuleName, readModuleStatus, type ModuleStatus } from '../kernel/module-state.js';
+import { describeBlocked, planLoad, planUnload } from '../kmods/plan.js';
+import { imageName, sysRoot, type Context } from './context.js';
+import { assertKernelCanTake, assertRunningKernel } from './kernel-check.js';
+import { startTools, stopTools } from './tools.js';
+
+// What a load or unload did.
+export interface ModulesOutcome {
+  readonly changed: readonly string[];
+  readonly skipped: readonly string[];
+}
+
+// Reads the state of each of the instance's modules.
+export async function moduleStatuses(ctx: Context, modules: readonly string[]): Promise<Map<string, ModuleStatus>> {
+  const entries = await Promise.all(modules.map(async (module) => [kernelModuleName(module), await readModuleStatus(module, sysRoot(ctx))] as const));
+  return new Map(entries);
+}
+
+async function requireImage(ctx: Context, settings: InstanceSettings, kver: string): Promise<string> {
+  const image = imageName(settings, kver);
+  if (!ctx.runtime.dryRun && (await ctx.runtime.inspectImage(image)) === undefined) {
+    throw new UsageError(`there is no image ${image} for kernel ${kver}`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
+  }
+  return image;
+}
+
+// Loads KMOD_NAMES in order with modprobe from the image; skips loaded and built-in modules.
+// When the kernel refuses one, the modules this call loaded are unloaded again.
+export async function loadModules(ctx: Context, settings: InstanceSettings, kver: string): Promise<ModulesOutcome> {
+  checkKernelRelease(kver);
+  assertRunningKernel(ctx, kver, 'load');
+  await assertKernelCanTake(ctx, settings, kver);
+  const image = await requireImage(ctx, settings, kver);
+  const before = await moduleStatuses(ctx, settings.modules);
+  const plan = planLoad(settings.modules, before);
+  if (plan.busy.length > 0) {
+    const first = plan.busy[0]!;
+    throw new ModuleLoadError(`${first.module} ${first.reason}`, { hint: 'wait a moment and try again' });
+  }
+  for (const skipped of plan.skipped) ctx.logger.info(`${skipped.module}: ${skipped.reason}, skipped`);
+  if (plan.load.length > 0) {
+    try {
+      await ctx.runtime.runModuleCommand(image, ['modprobe', '--all', '--', ...plan.load], `loading ${plan.load.join(', ')}`);
+    } catch (error) {
+      await rollBack(ctx, image, settings.modules, before);
+      throw new ModuleLoadError(`loading ${settings.name}'s modules into ${kver} failed: ${error instanceof Error ? error.message : String(error)}`, {
+        hint: 'see `dmesg` for the kernel\'s reason; nothing this command loaded was left loaded',
+        cause: error,
+      });
+    }
+    if (!ctx.runtime.dryRun) {
+      const after = await moduleStatuses(ctx, plan.load);
+      const missing = plan.load.filter((module) => after.get(kernelModuleName(module))?.state !== 'live');
+      if (missing.length > 0) {
+        await rollBack(ctx, image, settings.modules, before);
+        throw new ModuleLoadError(`modprobe succeeded but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not live in /sys/module`, { hint: 'see `dmesg`' });
+      }
+    }
+    ctx.logger.info(`loaded ${plan.load.join(', ')} into ${kver}`);
+  }
+  await startTools(ctx, settings, kver);
+  return { changed: plan.load, skipped: plan.skipped.map((item) => item.module) };
+}
+
+// Unloads what a failed load added, newest first, so the kernel is as it was.
+async function rollBack(ctx: Context, image: string, modules: readonly string[], before: ReadonlyMap<string, ModuleStatus>): Promise<void> {
+  if (ctx.runtime.dryRun) return;
+  const now = await moduleStatuses(ctx, modules);
+  const added = [...modules].reverse().map(kernelModuleName).filter((name) => before.get(name)?.state === 'absent' && now.get(name)?.state === 'live');
+  if (added.length === 0) return;
+  ctx.logger.warn(`rolling back: unloading ${added.join(', ')}`);
+  await ctx.runtime.runModuleCommand(image, ['rmmod', '--', ...added], 'rolling back').catch((error: unknown) => {
+    ctx.logger.error(`roll-back failed, ${added.join(', ')} may still be loaded: ${error instanceof Error ? error.message : String(error)}`);
+  });
+}
+
+// Where an image may keep a hook kvc runs before unloading (an extension of the bash KVC's contract).
+export const PRE_UNLOAD_HOOK = '/usr/lib/kvc/pre-unload';
+
+// Runs the image's pre-unload hook (/usr/lib/kvc/pre-unload) when it has one: it frees what uses
+// the modules (USB/IP: detaches vhci ports and unbinds devices from usbip-host).
+async function runPreUnloadHook(ctx: Context, image: string): Promise<void> {
+  const result = await ctx.runtime.runHook(image, [PRE_UNLOAD_HOOK]);
+  if (result.exitCode === 127 || result.exitCode === 126) return;
+  for (const line of `${result.stdout}\n${result.stderr}`.split('\n')) if (line.trim() !== '') ctx.logger.info(`pre-unload: ${line}`);
+  if (result.exitCode !== 0) ctx.logger.warn(`the image's pre-unload hook exited ${result.exitCode}`);
+}
+
+// Unloads KMOD_NAMES in reverse order; refuses a module something else uses unless forced.
+export async function unloadModules(ctx: Context, settings: InstanceSettings, kver: string, options: { force?: boolean } = {}): Promise<ModulesOutcome> {
+  checkKernelRelease(kver);
+  assertRunningKernel(ctx, kver, 'unload');
+  const image = await requireImage(ctx, settings, kver);
+  const loaded = planUnload(settings.modules, await moduleStatuses(ctx, settings.modules));
+  if (loaded.unload.length > 0) await runPreUnloadHook(ctx, image);
+  const plan = planUnload(settings.modules, await moduleStatuses(ctx, settings.modules));
+  for (const skipped of plan.skipped) ctx.logger.info(`${skipped.module}: ${skipped.reason}, skipped`);
+  if (plan.blocked.length > 0 && options.force !== true) {
+    throw new ModuleInUseError(plan.blocked.map(describeBlocked).join('; '), {
+      hint: 'stop what uses it (for USB/IP: `usbip detach -p <port>`, `usbip unbind -b <busid>`), or pass --force',
+    });
+  }
+  for (const blocked of plan.blocked) ctx.logger.warn(`--force: unloading ${describeBlocked(blocked)}`);
+  await stopTools(ctx, settings.name);
+  if (plan.unload.length > 0) {
+    const names = plan.unload.map(kernelModuleName);
+    await ctx.runtime.runModuleCommand(image, ['rmmod', '--', ...names], `unloading ${names.join(', ')}`).catch((error: unknown) => {
+      throw new ModuleLoadError(`unloading ${settings.name}'s modules failed: ${error instanceof Error ? error.message : String(error)}`, {
+        hint: 'see `dmesg` and `lsmod`; something may have started using them', cause: error,
+      });
+    });
+    ctx.logger.info(`unloaded ${plan.unload.join(', ')}`);
+  }
+  return { changed: plan.unload, skipped: plan.skipped.map((item) => item.module) };
+}

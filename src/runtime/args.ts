@@ -1,0 +1,106 @@
+// Argument arrays for the container runtime, one builder per job. Pure: no spawning here.
+import type { RuntimeName } from '../config/settings.js';
+
+// The labels kvc puts on what it creates, so it can find them again.
+export const LABEL = {
+  instance: 'io.kvc.instance',
+  kernel: 'io.kvc.kernel',
+  version: 'io.kvc.version',
+  role: 'io.kvc.role',
+} as const;
+
+// What `build` needs.
+export interface BuildSpec {
+  readonly tag: string;
+  readonly file: string;
+  readonly context: string;
+  readonly buildArgs: Readonly<Record<string, string>>;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly network?: string | undefined;
+}
+
+// `build`: KVER and KMODVER as the bash KVC passes them, kvc's labels, intermediate containers removed.
+// podman also keeps no layer cache (--layers=false): a multi-stage build would otherwise leave a
+// builder image of about 1 GB per kernel behind; docker's BuildKit keeps its cache apart.
+export function buildArgs(runtime: RuntimeName, spec: BuildSpec): string[] {
+  const args = ['build', '--file', spec.file, '--tag', spec.tag, '--force-rm'];
+  if (runtime === 'podman') args.push('--layers=false');
+  for (const [key, value] of Object.entries(spec.buildArgs)) args.push('--build-arg', `${key}=${value}`);
+  for (const [key, value] of Object.entries(spec.labels)) args.push('--label', `${key}=${value}`);
+  if (spec.network !== undefined && spec.network !== '') args.push(`--network=${spec.network}`);
+  args.push(spec.context);
+  return args;
+}
+
+// `run` of kmod (modprobe, rmmod, modinfo) for loading and unloading: CAP_SYS_MODULE only, no network.
+// SELinux labelling is disabled because a confined container type may not load kernel modules.
+export function moduleRunArgs(image: string, command: readonly string[], extraVolumes: readonly string[] = []): string[] {
+  const args = [
+    'run', '--rm', '--pull=never', '--network=none',
+    '--cap-drop=all', '--cap-add=SYS_MODULE', '--security-opt=no-new-privileges', '--security-opt=label=disable',
+  ];
+  for (const volume of extraVolumes) args.push('--volume', volume);
+  args.push(image, ...command);
+  return args;
+}
+
+// `run` of a command that only reads the image (modinfo): no capabilities, no network.
+export function inspectRunArgs(image: string, command: readonly string[]): string[] {
+  return ['run', '--rm', '--pull=never', '--network=none', '--cap-drop=all', '--security-opt=no-new-privileges', image, ...command];
+}
+
+// `run` of a userspace tool for the wrapper: the host's network (usbip attach hands its socket to
+// the kernel), /sys and /dev; stdin kept open, a TTY when the caller has one.
+export function toolRunArgs(image: string, command: readonly string[], options: { tty: boolean }): string[] {
+  const args = ['run', '--rm', '--interactive'];
+  if (options.tty) args.push('--tty');
+  args.push('--pull=never', '--network=host', '--privileged', '--security-opt=label=disable', image, ...command);
+  return args;
+}
+
+// `run --detach` of the tools container that stays up while an instance is loaded: host commands
+// enter its mount namespace with nsenter, so a call starts no container. It runs only `sleep`, with
+// no capabilities; /sys and /dev are mounted as the tools need them.
+export function toolsHolderRunArgs(image: string, containerName: string, instance: string): string[] {
+  return [
+    'run', '--detach', '--rm', '--name', containerName, '--pull=never', '--network=none', '--privileged',
+    '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable',
+    '--label', `${LABEL.instance}=${instance}`, '--label', `${LABEL.role}=tools`,
+    image, 'sleep', 'infinity',
+  ];
+}
+
+// `image inspect` of one or more images (JSON array on stdout).
+export function imageInspectArgs(refs: readonly string[]): string[] {
+  return ['image', 'inspect', ...refs];
+}
+
+// Full IDs of the images that carry a label.
+export function imagesWithLabelArgs(label: string, value: string): string[] {
+  return ['images', '--quiet', '--no-trunc', '--filter', `label=${label}=${value}`];
+}
+
+// Full IDs of dangling images with a label (left by a rebuild).
+export function danglingImagesArgs(label: string, value: string): string[] {
+  return ['images', '--quiet', '--no-trunc', '--filter', 'dangling=true', '--filter', `label=${label}=${value}`];
+}
+
+// `tag`.
+export function tagArgs(source: string, target: string): string[] {
+  return ['tag', source, target];
+}
+
+// `rmi` of a name: removes only the name while another name still points at the image.
+export function removeImageArgs(ref: string): string[] {
+  return ['rmi', ref];
+}
+
+// `container inspect` (JSON array on stdout).
+export function containerInspectArgs(name: string): string[] {
+  return ['container', 'inspect', name];
+}
+
+// Removes a container at once (podman waits for the stop timeout unless told not to).
+export function containerRemoveArgs(runtime: RuntimeName, name: string): string[] {
+  return runtime === 'podman' ? ['rm', '--force', '--time=0', name] : ['rm', '--force', name];
+}

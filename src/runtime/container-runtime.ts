@@ -1,0 +1,257 @@
+// The podman/docker adapter: the only module that spawns the container runtime.
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join, isAbsolute } from 'node:path';
+import { execa } from 'execa';
+import { RuntimeError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { RuntimeName } from '../config/settings.js';
+import * as argv from './args.js';
+import { parseContainerInspect, parseIdList, parseImageInspect, isNoSuchObject, type ContainerInfo, type ImageInfo } from './parse.js';
+
+// What a captured command returned.
+export interface CommandResult {
+  readonly exitCode: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+// How the adapter behaves: dry-run prints commands and runs none.
+export interface RuntimeOptions {
+  readonly logger: Logger;
+  readonly dryRun?: boolean;
+  readonly env?: NodeJS.ProcessEnv;
+  readonly print?: (line: string) => void;
+}
+
+const STDERR_TAIL_LINES = 12;
+
+// Quotes an argument for display only (commands are never run through a shell).
+export function displayArg(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+// Finds an executable on PATH; undefined when it is not there.
+export function findOnPath(name: string, pathVariable = process.env['PATH'] ?? ''): string | undefined {
+  const candidates = isAbsolute(name) ? [name] : pathVariable.split(delimiter).filter((dir) => dir !== '').map((dir) => join(dir, name));
+  for (const candidate of candidates) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+function tail(text: string): string {
+  return text.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
+}
+
+// podman or docker, driven with argument arrays; JSON for queries; errors with exit code and stderr tail.
+export class ContainerRuntime {
+  readonly name: RuntimeName;
+  readonly dryRun: boolean;
+  private readonly logger: Logger;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly print: (line: string) => void;
+  private binary: string | undefined;
+
+  constructor(name: RuntimeName, options: RuntimeOptions) {
+    this.name = name;
+    this.logger = options.logger;
+    this.dryRun = options.dryRun === true;
+    // podman in a Type=notify unit would take over NOTIFY_SOCKET and report readiness itself.
+    const { NOTIFY_SOCKET: _notify, ...env } = options.env ?? process.env;
+    this.env = env;
+    this.print = options.print ?? ((line) => process.stdout.write(`${line}\n`));
+  }
+
+  // The runtime's path; fails with what to install when it is not on PATH.
+  locate(): string {
+    if (this.binary !== undefined) return this.binary;
+    const found = findOnPath(this.name, this.env['PATH']);
+    if (found === undefined) {
+      throw new RuntimeError(`${this.name} is not on PATH`, {
+        command: [this.name],
+        missing: true,
+        hint: `install ${this.name}, or choose the other runtime with --runtime or KVC_CONTAINER_RUNTIME in kvc.conf`,
+      });
+    }
+    this.binary = found;
+    return found;
+  }
+
+  private show(args: readonly string[]): string {
+    return [this.name, ...args].map(displayArg).join(' ');
+  }
+
+  // Runs a command and captures its output; a non-zero exit is returned, not thrown.
+  async capture(args: readonly string[], options: { signal?: AbortSignal } = {}): Promise<CommandResult> {
+    const binary = this.locate();
+    if (this.dryRun) {
+      this.print(this.show(args));
+      return { exitCode: 0, stdout: '', stderr: '' };
+    }
+    this.logger.verbose(`$ ${this.show(args)}`);
+    const result = await execa(binary, args, {
+      env: this.env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: true,
+      ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
+    });
+    return { exitCode: result.exitCode ?? 128, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
+  }
+
+  // Runs a command and throws a RuntimeError saying `what` failed when it exits non-zero.
+  async check(args: readonly string[], what: string, options: { signal?: AbortSignal; hint?: string } = {}): Promise<CommandResult> {
+    const result = await this.capture(args, options);
+    if (result.exitCode !== 0) throw this.failure(args, what, result.exitCode, result.stderr || result.stdout, options.hint);
+    return result;
+  }
+
+  private failure(args: readonly string[], what: string, exitCode: number, output: string, hint?: string): RuntimeError {
+    const last = tail(output);
+    const lastLine = last.split('\n').filter((line) => line.trim() !== '').pop() ?? '';
+    return new RuntimeError(`${what} failed (${this.name} exit ${exitCode})${lastLine === '' ? '' : `: ${lastLine.trim()}`}`, {
+      command: [this.name, ...args], childExitCode: exitCode, stderrTail: last,
+      hint: hint ?? `run with --verbose to see the ${this.name} command and its output`,
+    });
+  }
+
+  // Runs a long command, handing each output line to `onLine` as it comes; throws on failure.
+  async stream(args: readonly string[], what: string, onLine: (line: string) => void, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const binary = this.locate();
+    if (this.dryRun) {
+      this.print(this.show(args));
+      return;
+    }
+    this.logger.verbose(`$ ${this.show(args)}`);
+    const recent: string[] = [];
+    const child = execa(binary, args, {
+      env: this.env, extendEnv: false, reject: false, stdin: 'ignore', all: true, buffer: false,
+      ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
+    });
+    for await (const line of child.iterable({ from: 'all' })) {
+      const text = String(line);
+      recent.push(text);
+      if (recent.length > STDERR_TAIL_LINES * 4) recent.shift();
+      onLine(text);
+    }
+    const result = await child;
+    if (result.isCanceled) throw new RuntimeError(`${what} was cancelled`, { command: [this.name, ...args], childExitCode: result.exitCode });
+    if (result.exitCode !== 0) throw this.failure(args, what, result.exitCode ?? 128, recent.join('\n'));
+  }
+
+  // Runs a command with the caller's stdin, stdout and stderr; returns its exit status unchanged.
+  async passthrough(args: readonly string[]): Promise<number> {
+    const binary = this.locate();
+    if (this.dryRun) {
+      this.print(this.show(args));
+      return 0;
+    }
+    this.logger.verbose(`$ ${this.show(args)}`);
+    const result = await execa(binary, args, { env: this.env, extendEnv: false, reject: false, stdio: 'inherit' });
+    if (result.signal !== undefined) return 128 + signalNumber(result.signal);
+    return result.exitCode ?? 1;
+  }
+
+  // The images with these names or IDs that exist (missing ones are left out).
+  async inspectImages(refs: readonly string[]): Promise<ImageInfo[]> {
+    if (refs.length === 0) return [];
+    const result = await this.capture(argv.imageInspectArgs(refs));
+    if (this.dryRun) return [];
+    if (result.exitCode !== 0) {
+      if (!isNoSuchObject(result.stderr)) throw this.failure(argv.imageInspectArgs(refs), 'inspecting images', result.exitCode, result.stderr);
+      if (refs.length === 1) return [];
+      const found: ImageInfo[] = [];
+      for (const ref of refs) found.push(...(await this.inspectImages([ref])));
+      return found;
+    }
+    return parseImageInspect(result.stdout);
+  }
+
+  // One image by name, or undefined.
+  async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    return (await this.inspectImages([ref]))[0];
+  }
+
+  // The images that carry label=value (dangling ones too when `dangling` is set: only those).
+  async imagesWithLabel(label: string, value: string, dangling = false): Promise<ImageInfo[]> {
+    const args = dangling ? argv.danglingImagesArgs(label, value) : argv.imagesWithLabelArgs(label, value);
+    const ids = parseIdList((await this.check(args, 'listing images')).stdout);
+    return this.inspectImages(ids);
+  }
+
+  // Builds an image, streaming the runtime's output to `onLine`.
+  async build(spec: argv.BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
+    await this.stream(argv.buildArgs(this.name, spec), `building ${spec.tag}`, onLine, signal === undefined ? {} : { signal });
+  }
+
+  // Gives an image another name.
+  async tag(source: string, target: string): Promise<void> {
+    await this.check(argv.tagArgs(source, target), `tagging ${source} as ${target}`);
+  }
+
+  // Removes an image name (the image itself when it was the last name). Missing is not an error.
+  async removeImage(ref: string): Promise<void> {
+    const result = await this.capture(argv.removeImageArgs(ref));
+    if (result.exitCode !== 0 && !isNoSuchObject(result.stderr)) throw this.failure(argv.removeImageArgs(ref), `removing ${ref}`, result.exitCode, result.stderr);
+  }
+
+  // Runs kmod in a container that may load and unload modules.
+  async runModuleCommand(image: string, command: readonly string[], what: string, volumes: readonly string[] = []): Promise<CommandResult> {
+    return this.capture(argv.moduleRunArgs(image, command, volumes)).then((result) => {
+      if (result.exitCode !== 0) throw this.failure(argv.moduleRunArgs(image, command, volumes), what, result.exitCode, result.stderr || result.stdout);
+      return result;
+    });
+  }
+
+  // Runs a read-only command in an image (no privileges, no network); a non-zero exit is returned.
+  async probe(image: string, command: readonly string[]): Promise<CommandResult> {
+    return this.capture(argv.inspectRunArgs(image, command));
+  }
+
+  // Runs a tool from the image with the caller's stdio; returns its exit status.
+  async runTool(image: string, command: readonly string[], tty: boolean): Promise<number> {
+    return this.passthrough(argv.toolRunArgs(image, command, { tty }));
+  }
+
+  // Runs a command with the tools' privileges and captures its output (hooks); non-zero is returned.
+  async runHook(image: string, command: readonly string[]): Promise<CommandResult> {
+    return this.capture(argv.toolRunArgs(image, command, { tty: false }));
+  }
+
+  // Starts the tools container and returns its main process ID.
+  async startToolsHolder(image: string, containerName: string, instance: string): Promise<ContainerInfo> {
+    await this.removeContainer(containerName);
+    await this.check(argv.toolsHolderRunArgs(image, containerName, instance), `starting the tools container ${containerName}`);
+    const info = await this.inspectContainer(containerName);
+    if (info === undefined || !info.running || info.pid <= 0) {
+      if (this.dryRun) return { id: '', pid: 0, running: false };
+      throw new RuntimeError(`the tools container ${containerName} did not stay up`, { command: [this.name, 'container', 'inspect', containerName] });
+    }
+    return info;
+  }
+
+  // A container by name, or undefined.
+  async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
+    const result = await this.capture(argv.containerInspectArgs(name));
+    if (this.dryRun) return undefined;
+    if (result.exitCode !== 0) {
+      if (isNoSuchObject(result.stderr)) return undefined;
+      throw this.failure(argv.containerInspectArgs(name), `inspecting ${name}`, result.exitCode, result.stderr);
+    }
+    return parseContainerInspect(result.stdout)[0];
+  }
+
+  // Removes a container at once; missing is not an error.
+  async removeContainer(name: string): Promise<void> {
+    const args = argv.containerRemoveArgs(this.name, name);
+    const result = await this.capture(args);
+    if (result.exitCode !== 0 && !isNoSuchObject(result.stderr)) throw this.failure(args, `removing ${name}`, result.exitCode, result.stderr);
+  }
+}
+
+function signalNumber(signal: string): number {
+  const numbers: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 };
+  return numbers[signal] ?? 1;
+}

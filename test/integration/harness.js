@@ -1,0 +1,50 @@
+// Shared by the integration tests: runs the real kvc CLI against the real podman of this machine,
+// with the repository's USB/IP instance (host/etc/kvc) copied into a temporary config folder.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+export const KVER = process.env.KVC_TEST_KVER ?? '6.1.0-56-amd64';
+export const CONTAINERS_CONF = process.env.CONTAINERS_CONF ?? join(ROOT, 'test/setup/containers.conf');
+export const NODE = process.execPath;
+export const MAIN = join(ROOT, 'lib/cli/main.js');
+
+// A temporary config folder holding a copy of host/etc/kvc, plus kvc.conf lines for this machine.
+export function makeConfigDir(extraGlobal = 'KVC_BUILD_NETWORK=host\n') {
+  const dir = mkdtempSync(join(tmpdir(), 'kvc-it-'));
+  cpSync(join(ROOT, 'host/etc/kvc'), dir, { recursive: true });
+  writeFileSync(join(dir, 'kvc.conf'), `KVC_CONTAINER_RUNTIME=podman\n${extraGlobal}`);
+  return dir;
+}
+
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+// Runs kvc; returns { status, stdout, stderr }.
+export function kvc(args, { configDir, env = {}, input } = {}) {
+  const result = spawnSync(NODE, [MAIN, ...(configDir ? ['--config-dir', configDir] : []), ...args], {
+    env: { ...process.env, CONTAINERS_CONF, KVC_RUN_DIR: env.KVC_RUN_DIR ?? join(tmpdir(), 'kvc-it-run'), ...env },
+    input,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+// Runs podman directly (to check what kvc did, independently of kvc).
+export function podman(args, options = {}) {
+  return execFileSync('podman', args, { env: { ...process.env, CONTAINERS_CONF }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
+}
+
+// Everything podman holds: images (with names) and containers; compared before and after bad input.
+export function podmanState() {
+  return {
+    images: podman(['images', '--all', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}']).split('\n').sort().join('\n'),
+    containers: podman(['ps', '--all', '--format', '{{.ID}} {{.Names}}']).split('\n').sort().join('\n'),
+  };
+}
+
+export const IMAGE = (version) => `localhost/usbip-${version}:${KVER}`;

@@ -1,0 +1,99 @@
+// Integration tests: the tools container and the host `usbip` command's fast path (nsenter into
+// the tools container, no container start) and its fallback (kvc wrapper, a container per call).
+// This kernel cannot load modules, so the tools container is started directly, as `kvc load`
+// does after loading; everything else is real: podman, nsenter, the image, the host script.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, symlinkSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KVER, ROOT, NODE, MAIN, CONTAINERS_CONF, makeConfigDir, removeDir, podman } from './harness.js';
+import { createLogger } from '../../lib/log/logger.js';
+import { ContainerRuntime } from '../../lib/runtime/container-runtime.js';
+import { loadInstanceSettings } from '../../lib/config/load.js';
+import { startTools, stopTools, liveToolsPid } from '../../lib/ops/tools.js';
+
+describe('integration: host usbip command through the tools container', function () {
+  this.timeout(120000);
+  let configDir;
+  let runDir;
+  let bin;
+  let ctx;
+  let settings;
+
+  before(async () => {
+    configDir = makeConfigDir();
+    runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));
+    bin = mkdtempSync(join(tmpdir(), 'kvc-bin-'));
+    // What `make install` lays out: usbip, usbipd -> usbip, and kvc beside them.
+    symlinkSync(join(ROOT, 'host/bin/usbip'), join(bin, 'usbip'));
+    symlinkSync(join(ROOT, 'host/bin/usbip'), join(bin, 'usbipd'));
+    writeFileSync(join(bin, 'kvc'), `#!/bin/sh\nexec ${NODE} ${MAIN} --config-dir ${configDir} "$@"\n`);
+    chmodSync(join(bin, 'kvc'), 0o755);
+    // This machine's kernel is not the image's: a fixture `uname` on PATH answers the image's.
+    writeFileSync(join(bin, 'uname'), `#!/bin/sh\necho ${KVER}\n`);
+    chmodSync(join(bin, 'uname'), 0o755);
+    process.env.CONTAINERS_CONF = CONTAINERS_CONF;
+    const logger = createLogger({ style: 'plain' });
+    ctx = {
+      configDir, logger, runtime: new ContainerRuntime('podman', { logger }), hostRoot: '/', runDir,
+      runningKernel: KVER, interactive: false,
+    };
+    settings = await loadInstanceSettings(configDir, 'usbip');
+  });
+  after(async () => {
+    await stopTools(ctx, 'usbip');
+    removeDir(configDir);
+    removeDir(runDir);
+    removeDir(bin);
+  });
+
+  const host = (tool, args, env = {}) => spawnSync(join(bin, tool), args, {
+    encoding: 'utf8', env: { ...process.env, KVC_RUN_DIR: runDir, CONTAINERS_CONF, PATH: `${bin}:/usr/sbin:/usr/bin:/sbin:/bin`, ...env },
+  });
+
+  it('without the tools container, `usbip version` falls back to kvc wrapper (a new container)', () => {
+    const result = host('usbip', ['version']);
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout).to.match(/^usbip \(usbip-utils [0-9.]+\)/);
+    expect(result.stderr).to.equal('');
+  });
+
+  it('startTools runs the tools container and records its PID for the running kernel', async () => {
+    await startTools(ctx, settings, KVER);
+    const pid = await liveToolsPid(ctx, 'usbip', KVER);
+    expect(pid).to.be.a('number');
+    expect(readFileSync(join(runDir, 'usbip', 'tools.pid'), 'utf8')).to.equal(`${pid} ${KVER}\n`);
+    const [info] = JSON.parse(podman(['container', 'inspect', 'kvc-usbip-tools']));
+    expect(info.State.Running).to.equal(true);
+    expect(info.State.Pid).to.equal(pid);
+    expect(await liveToolsPid(ctx, 'usbip', 'another-kernel')).to.equal(undefined);
+  });
+
+  it('with it up, `usbip version` runs in it without kvc or podman (both unreachable)', () => {
+    // Only nsenter on PATH: if the script fell back, it would fail to find kvc and podman.
+    const result = host('usbip', ['version'], { PATH: '/usr/bin:/bin', CONTAINERS_CONF: '/nonexistent' });
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stdout).to.match(/^usbip \(usbip-utils [0-9.]+\)/);
+  });
+
+  it('usbipd is the same script under another name and runs the real usbipd', () => {
+    const result = host('usbipd', ['--help']);
+    expect(`${result.stdout}${result.stderr}`).to.match(/usbipd/);
+  });
+
+  it('the tool\'s exit status passes through the fast path', () => {
+    const result = host('usbip', ['no-such-subcommand']);
+    expect(result.status).to.not.equal(0);
+    const native = spawnSync('podman', ['run', '--rm', '--network=none', `localhost/usbip-${settings.softwareVersion}:${KVER}`, 'usbip', 'no-such-subcommand'], { env: { ...process.env, CONTAINERS_CONF } });
+    expect(result.status).to.equal(native.status);
+  });
+
+  it('stopTools removes the container and the PID file; the next call falls back again', async () => {
+    await stopTools(ctx, 'usbip');
+    expect(existsSync(join(runDir, 'usbip', 'tools.pid'))).to.equal(false);
+    expect(podman(['ps', '--all', '--filter', 'name=kvc-usbip-tools', '--quiet']).trim()).to.equal('');
+    const result = host('usbip', ['version']);
+    expect(result.status, result.stderr).to.equal(0);
+  });
+});

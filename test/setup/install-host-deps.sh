@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kvc's tests and demo use, only those missing: podman and runc (the
+# container runtime), debootstrap (base images without a registry), qemu (the end-to-end guest),
+# systemd-container (nspawn for systemd tests), busybox-static, cpio, zstd, e2fsprogs.
+set -euo pipefail
+packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod)
+missing=()
+for package in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if ((${#missing[@]})); then
+	echo "install-host-deps: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "install-host-deps: all present"

@@ -1,0 +1,83 @@
+// Unit tests: container argument arrays (pure builders) and parsing of recorded runtime JSON.
+import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import * as args from '../../lib/runtime/args.js';
+import { parseImageInspect, parseContainerInspect, parseIdList, isNoSuchObject } from '../../lib/runtime/parse.js';
+import { displayArg, findOnPath } from '../../lib/runtime/container-runtime.js';
+
+describe('runtime arguments', () => {
+  it('build passes KVER and KMODVER as build args, the labels, the file and the context last', () => {
+    expect(args.buildArgs('podman', {
+      tag: 'localhost/usbip-1.1.1:6.1.0-56-amd64', file: '/etc/kvc/usbip/Containerfile.debian', context: '/etc/kvc/usbip',
+      buildArgs: { KVER: '6.1.0-56-amd64', KMODVER: '1.1.1' }, labels: { 'io.kvc.instance': 'usbip' }, network: 'host',
+    })).to.deep.equal([
+      'build', '--file', '/etc/kvc/usbip/Containerfile.debian', '--tag', 'localhost/usbip-1.1.1:6.1.0-56-amd64', '--force-rm', '--layers=false',
+      '--build-arg', 'KVER=6.1.0-56-amd64', '--build-arg', 'KMODVER=1.1.1', '--label', 'io.kvc.instance=usbip', '--network=host', '/etc/kvc/usbip',
+    ]);
+  });
+
+  it('docker builds get no podman-only flags', () => {
+    expect(args.buildArgs('docker', { tag: 't', file: 'f', context: 'c', buildArgs: {}, labels: {} })).to.deep.equal(['build', '--file', 'f', '--tag', 't', '--force-rm', 'c']);
+  });
+
+  it('loading gets CAP_SYS_MODULE only, no network, never pulls', () => {
+    const argv = args.moduleRunArgs('img', ['modprobe', '--all', '--', 'a']);
+    expect(argv).to.include.members(['--cap-drop=all', '--cap-add=SYS_MODULE', '--network=none', '--pull=never']);
+    expect(argv).to.not.include('--privileged');
+    expect(argv.slice(-5)).to.deep.equal(['img', 'modprobe', '--all', '--', 'a']);
+  });
+
+  it('a value that looks like an option stays one argument after the image', () => {
+    const argv = args.toolRunArgs('img', ['usbip', '--privileged', '-v /:/host'], { tty: false });
+    expect(argv.slice(argv.indexOf('img'))).to.deep.equal(['img', 'usbip', '--privileged', '-v /:/host']);
+    expect(argv).to.not.include('--tty');
+    expect(args.toolRunArgs('img', ['x'], { tty: true })).to.include('--tty');
+  });
+
+  it('the tools container runs sleep with no capabilities, labelled with its instance', () => {
+    const argv = args.toolsHolderRunArgs('img', 'kvc-usbip-tools', 'usbip');
+    expect(argv).to.include.members(['--detach', '--cap-drop=all', '--network=none', 'io.kvc.instance=usbip']);
+    expect(argv.slice(-3)).to.deep.equal(['img', 'sleep', 'infinity']);
+  });
+
+  it('docker and podman remove containers differently', () => {
+    expect(args.containerRemoveArgs('podman', 'c')).to.deep.equal(['rm', '--force', '--time=0', 'c']);
+    expect(args.containerRemoveArgs('docker', 'c')).to.deep.equal(['rm', '--force', 'c']);
+  });
+
+  it('quotes arguments for display only', () => {
+    expect(displayArg('KVER=6.1')).to.equal('KVER=6.1');
+    expect(displayArg("it's")).to.equal(`'it'\\''s'`);
+  });
+
+  it('finds executables on PATH', () => {
+    expect(findOnPath('sh', '/nonexistent:/bin:/usr/bin')).to.match(/\/sh$/);
+    expect(findOnPath('kvc-no-such-tool', '/bin:/usr/bin')).to.equal(undefined);
+  });
+});
+
+describe('runtime JSON', () => {
+  it('parses recorded `podman image inspect` output', () => {
+    const [image] = parseImageInspect(readFileSync(new URL('../fixtures/podman-image-inspect.json', import.meta.url), 'utf8'));
+    expect(image.id).to.match(/^[0-9a-f]{64}$/);
+    expect(image.names[0]).to.match(/^localhost\//);
+    expect(image.labels['io.kvc.instance']).to.equal('usbip');
+    expect(image.size).to.be.greaterThan(0);
+  });
+  it('parses recorded `podman container inspect` output', () => {
+    const [container] = parseContainerInspect(readFileSync(new URL('../fixtures/podman-container-inspect.json', import.meta.url), 'utf8'));
+    expect(container.running).to.equal(true);
+    expect(container.pid).to.be.greaterThan(1);
+  });
+  it('keeps only checked fields of odd JSON', () => {
+    expect(parseImageInspect('[{"Id": 5, "RepoTags": [1, "a"], "Labels": {"x": 1, "y": "z"}}]')).to.deep.equal([{ id: '', names: ['a'], labels: { y: 'z' }, created: '', size: 0 }]);
+    expect(() => parseImageInspect('{"not": "an array"}')).to.throw(/not a JSON array/);
+    expect(() => parseImageInspect('garbage')).to.throw(/not JSON/);
+  });
+  it('lists IDs once each', () => expect(parseIdList('sha256:aa\nbb\n\naa\n')).to.deep.equal(['aa', 'bb']));
+  it('tells "no such image" from a broken runtime', () => {
+    expect(isNoSuchObject('Error: localhost/x:y: image not known')).to.equal(true);
+    expect(isNoSuchObject('Error: No such image: x')).to.equal(true);
+    expect(isNoSuchObject('Error: cannot connect to Podman socket')).to.equal(false);
+  });
+});

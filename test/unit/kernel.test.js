@@ -1,0 +1,94 @@
+// Unit tests: kernel releases, kernel config discovery and refusal, /sys/module reading.
+import { expect } from 'chai';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { checkKernelRelease, imageTagFor } from '../../lib/kernel/release.js';
+import { parseKernelConfig, findKernelConfig, refusalReason } from '../../lib/kernel/kernel-config.js';
+import { readModuleStatus, kernelHasModuleSupport } from '../../lib/kernel/module-state.js';
+import { UsageError } from '../../lib/errors.js';
+
+describe('kernel release', () => {
+  for (const good of ['6.1.0-56-amd64', '6.5.6-300.fc39.x86_64', '5.15.153.1-microsoft-standard-WSL2', '6.1.0+', '4.18.0-513.el8_9.x86_64']) {
+    it(`accepts ${good}`, () => expect(checkKernelRelease(good)).to.equal(good));
+  }
+  for (const bad of ['', '../x', '..', 'a/b', '6.1 0', '6.1\n0', '-rf', '.hidden', 'x'.repeat(200), '6.1..0']) {
+    it(`refuses ${JSON.stringify(bad)}`, () => expect(() => checkKernelRelease(bad)).to.throw(UsageError, /is not a kernel release/));
+  }
+  it('makes a valid image tag of releases with + and ~', () => expect(imageTagFor('6.1.0+~rc1')).to.equal('6.1.0__rc1'));
+});
+
+describe('kernel config', () => {
+  let root;
+  beforeEach(() => { root = mkdtempSync(join(tmpdir(), 'kvc-kconf-')); });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('parses set, module and unset options', () => {
+    const options = parseKernelConfig('CONFIG_MODULES=y\nCONFIG_USB=m\n# CONFIG_USBIP_CORE is not set\nCONFIG_X="s"\n');
+    expect([...options]).to.deep.equal([['CONFIG_MODULES', 'y'], ['CONFIG_USB', 'm'], ['CONFIG_USBIP_CORE', 'n'], ['CONFIG_X', '"s"']]);
+  });
+
+  it('finds /boot/config-<kver> and refuses a kernel without CONFIG_USB, naming the file', async () => {
+    mkdirSync(join(root, 'boot'));
+    writeFileSync(join(root, 'boot', 'config-6.1.0-1-amd64'), 'CONFIG_MODULES=y\n# CONFIG_USB is not set\n');
+    const config = await findKernelConfig('6.1.0-1-amd64', false, root);
+    expect(config.source).to.equal(join(root, 'boot', 'config-6.1.0-1-amd64'));
+    expect(refusalReason(config, ['CONFIG_USB'])).to.equal(`CONFIG_USB is not set in ${config.source}`);
+  });
+
+  it('refuses a kernel without module support', async () => {
+    mkdirSync(join(root, 'lib/modules/6.9/build'), { recursive: true });
+    writeFileSync(join(root, 'lib/modules/6.9/build/.config'), '# CONFIG_MODULES is not set\nCONFIG_USB=y\n');
+    const config = await findKernelConfig('6.9', false, root);
+    expect(refusalReason(config, ['CONFIG_USB'])).to.match(/^it has no loadable module support/);
+  });
+
+  it('accepts y and m', () => {
+    expect(refusalReason({ source: 'x', options: parseKernelConfig('CONFIG_MODULES=y\nCONFIG_USB=m') }, ['CONFIG_USB'])).to.equal(undefined);
+  });
+
+  it('reads /proc/config.gz only for the running kernel', async () => {
+    mkdirSync(join(root, 'proc'));
+    writeFileSync(join(root, 'proc', 'config.gz'), gzipSync('CONFIG_MODULES=y\n'));
+    expect(await findKernelConfig('1.0', false, root)).to.equal(undefined);
+    expect((await findKernelConfig('1.0', true, root)).source).to.equal(join(root, 'proc', 'config.gz'));
+  });
+
+  it('reads this machine\'s real /proc/config.gz when it has one', async function () {
+    const config = await findKernelConfig((await import('node:os')).release(), true, '/');
+    if (config === undefined) this.skip();
+    expect(config.options.size).to.be.greaterThan(100);
+  });
+});
+
+describe('module state from /sys/module (a copy of its layout: this kernel cannot load modules)', () => {
+  let sys;
+  before(() => {
+    sys = mkdtempSync(join(tmpdir(), 'kvc-sys-'));
+    mkdirSync(join(sys, 'module/usbip_core/holders'), { recursive: true });
+    writeFileSync(join(sys, 'module/usbip_core/initstate'), 'live\n');
+    writeFileSync(join(sys, 'module/usbip_core/refcnt'), '2\n');
+    mkdirSync(join(sys, 'module/usbip_core/holders/vhci_hcd'));
+    mkdirSync(join(sys, 'module/usbip_core/holders/usbip_host'));
+    mkdirSync(join(sys, 'module/usbcore/parameters'), { recursive: true });
+  });
+  after(() => rmSync(sys, { recursive: true, force: true }));
+
+  it('reads a loaded module with refcnt and holders, - and _ equal', async () => {
+    expect(await readModuleStatus('usbip-core', sys)).to.deep.equal({ name: 'usbip_core', state: 'live', refcnt: 2, holders: ['usbip_host', 'vhci_hcd'] });
+  });
+  it('reads a module directory without initstate as built in', async () => {
+    expect((await readModuleStatus('usbcore', sys)).state).to.equal('builtin');
+  });
+  it('reads a missing module as absent', async () => {
+    expect((await readModuleStatus('vhci-hcd', sys)).state).to.equal('absent');
+  });
+  it('does not take "usbip" for "usbip_core" (no substring match)', async () => {
+    expect((await readModuleStatus('usbip', sys)).state).to.equal('absent');
+  });
+  it('sees that this machine\'s real kernel has no module support when /proc/modules is missing', async () => {
+    const { existsSync } = await import('node:fs');
+    expect(await kernelHasModuleSupport('/proc')).to.equal(existsSync('/proc/modules'));
+  });
+});

@@ -1,0 +1,178 @@
+// Unit tests: the service's background parts. The watcher runs on real directories with real
+// chokidar; the build queue gets a build function that records calls (no podman: that is what
+// the integration test covers); rpm-ostree's Deployments is given in the shape its D-Bus
+// property has (rpm-ostree is out of reach on this machine).
+import { expect } from 'chai';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KernelWatcher, distinctRoots, kernelDirComplete } from '../../lib/service/kernel-watcher.js';
+import { BuildQueue } from '../../lib/service/build-queue.js';
+import { kernelsToPrune } from '../../lib/service/prune.js';
+import { stagedKernel } from '../../lib/bus/rpm-ostree.js';
+import { statusLine } from '../../lib/service/runner.js';
+import { createLogger } from '../../lib/log/logger.js';
+import { PassThrough } from 'node:stream';
+
+const quietLogger = () => createLogger({ style: 'plain', stream: new PassThrough() });
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('service: kernel watcher (real directories, real chokidar)', function () {
+  this.timeout(20000);
+  let root;
+  let watcher;
+  let ready;
+  let removed;
+
+  beforeEach(async () => {
+    root = mkdtempSync(join(tmpdir(), 'kvc-watch-'));
+    mkdirSync(join(root, 'usr/lib/modules'), { recursive: true });
+    mkdirSync(join(root, 'usr/lib/modules/6.1.0-1-amd64'));
+    writeFileSync(join(root, 'usr/lib/modules/6.1.0-1-amd64/modules.dep'), '');
+    symlinkSync('usr/lib', join(root, 'lib'));
+    ready = [];
+    removed = [];
+    watcher = new KernelWatcher({
+      roots: [join(root, 'usr/lib/modules'), join(root, 'lib/modules')], settleMs: 300, logger: quietLogger(),
+      onReady: (kver) => ready.push({ kver, at: Date.now() }), onRemoved: (kver) => removed.push(kver),
+    });
+    await watcher.start();
+  });
+  afterEach(async () => {
+    await watcher.close();
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('watches /lib/modules once when /lib links to /usr/lib', () => {
+    expect(distinctRoots([join(root, 'usr/lib/modules'), join(root, 'lib/modules'), join(root, 'nope')])).to.have.length(1);
+  });
+
+  it('does not report kernels that were there at start', async () => {
+    await sleep(600);
+    expect(ready).to.deep.equal([]);
+  });
+
+  it('reports a kernel installed in steps once, after its files are complete and settled', async () => {
+    const dir = join(root, 'usr/lib/modules/6.1.0-2-amd64');
+    mkdirSync(dir);
+    mkdirSync(join(dir, 'kernel'));
+    await sleep(500);
+    expect(ready, 'incomplete: no modules.dep, build or vmlinuz yet').to.deep.equal([]);
+    for (let i = 0; i < 5; i += 1) {
+      writeFileSync(join(dir, `modules.order.${i}`), 'x');
+      await sleep(100);
+    }
+    const completed = Date.now();
+    writeFileSync(join(dir, 'modules.dep'), '');
+    await sleep(1200);
+    expect(ready.map((r) => r.kver)).to.deep.equal(['6.1.0-2-amd64']);
+    expect(ready[0].at - completed).to.be.within(250, 2000);
+    writeFileSync(join(dir, 'modules.alias'), '');
+    await sleep(600);
+    expect(ready, 'a later write does not report it again').to.have.length(1);
+  });
+
+  it('a burst of installs gives one report per kernel', async () => {
+    for (const kver of ['6.1.0-3-amd64', '6.1.0-4-amd64']) {
+      mkdirSync(join(root, 'usr/lib/modules', kver));
+      writeFileSync(join(root, 'usr/lib/modules', kver, 'modules.dep'), '');
+    }
+    for (let i = 0; i < 10; i += 1) writeFileSync(join(root, 'usr/lib/modules/6.1.0-3-amd64', `f${i}`), 'x');
+    await sleep(1200);
+    expect(ready.map((r) => r.kver).sort()).to.deep.equal(['6.1.0-3-amd64', '6.1.0-4-amd64']);
+  });
+
+  it('reports a removed kernel, and one installed and removed before it settled is never reported ready', async () => {
+    rmSync(join(root, 'usr/lib/modules/6.1.0-1-amd64'), { recursive: true });
+    const dir = join(root, 'usr/lib/modules/6.1.0-9-amd64');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'modules.dep'), '');
+    await sleep(50);
+    rmSync(dir, { recursive: true });
+    await sleep(900);
+    expect(removed.sort()).to.deep.equal(['6.1.0-1-amd64', '6.1.0-9-amd64']);
+    expect(ready).to.deep.equal([]);
+  });
+
+  it('kernelDirComplete looks for depmod output, the build link or vmlinuz', () => {
+    expect(kernelDirComplete(join(root, 'usr/lib/modules/6.1.0-1-amd64'))).to.equal(true);
+    mkdirSync(join(root, 'x'));
+    expect(kernelDirComplete(join(root, 'x'))).to.equal(false);
+  });
+});
+
+describe('service: build queue (build function recorded, not podman)', () => {
+  const make = (build, retryBaseMs = 50) => new BuildQueue({ build, logger: quietLogger(), retryBaseMs, retryMaxMs: 200 });
+
+  it('builds one at a time in order and never queues a kernel twice', async () => {
+    const calls = [];
+    let running = 0;
+    let most = 0;
+    const queue = make(async (kver) => {
+      running += 1;
+      most = Math.max(most, running);
+      calls.push(kver);
+      await sleep(30);
+      running -= 1;
+    });
+    for (const kver of ['a', 'b', 'a', 'c', 'b']) queue.enqueue(kver);
+    await queue.idle();
+    expect(calls).to.deep.equal(['a', 'b', 'c']);
+    expect(most).to.equal(1);
+  });
+
+  it('retries a failed build with growing delays and reports the failure in its state', async () => {
+    const times = [];
+    const queue = make(async (kver) => {
+      times.push(Date.now());
+      if (times.length < 3) throw new Error(`headers for ${kver} not found`);
+    });
+    queue.enqueue('k');
+    await sleep(30);
+    expect(queue.state().failed.get('k')).to.equal('headers for k not found');
+    await sleep(400);
+    expect(times).to.have.length(3);
+    expect(times[2] - times[1]).to.be.greaterThan(times[1] - times[0] - 5);
+    expect(queue.state().failed.size).to.equal(0);
+    queue.close();
+  });
+
+  it('cancel aborts a running build and drops its retry', async () => {
+    let aborted = false;
+    const queue = make((kver, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => { aborted = true; reject(new Error('cancelled')); })));
+    queue.enqueue('k');
+    await sleep(10);
+    expect(queue.state().building).to.equal('k');
+    queue.cancel('k');
+    await queue.idle();
+    expect(aborted).to.equal(true);
+    expect(queue.state().retrying).to.deep.equal([]);
+  });
+});
+
+describe('service: pruning, rpm-ostree, status line', () => {
+  it('keeps the running kernel and the newest N; removes kernels that are gone', () => {
+    const kernels = ['6.1.0-9-amd64', '6.1.0-10-amd64', '6.1.0-11-amd64', '6.1.0-12-amd64', '6.1.0-13-amd64'];
+    expect(kernelsToPrune(kernels, '6.1.0-9-amd64', 3, new Set())).to.deep.equal(['6.1.0-10-amd64']);
+    expect(kernelsToPrune(kernels, '6.1.0-13-amd64', 3, new Set(['6.1.0-12-amd64']))).to.deep.equal(['6.1.0-12-amd64']);
+    expect(kernelsToPrune(kernels, '6.1.0-13-amd64', 2, new Set(['6.1.0-12-amd64']))).to.deep.equal(['6.1.0-12-amd64', '6.1.0-9-amd64']);
+    expect(kernelsToPrune(kernels, '6.1.0-13-amd64', 3, new Set(['6.1.0-13-amd64']))).to.not.include('6.1.0-13-amd64');
+  });
+
+  it('reads the staged deployment\'s kernel from rpm-ostree\'s Deployments', () => {
+    const v = (signature, value) => ({ signature, value });
+    const deployments = [
+      { booted: v('b', true), staged: v('b', false), 'base-commit-meta': v('a{sv}', { 'ostree.linux': v('s', '6.5.5-200.fc38.x86_64') }) },
+      { booted: v('b', false), staged: v('b', true), 'base-commit-meta': v('a{sv}', { 'ostree.linux': v('s', '6.5.6-300.fc39.x86_64') }) },
+    ];
+    expect(stagedKernel(deployments)).to.equal('6.5.6-300.fc39.x86_64');
+    expect(stagedKernel([deployments[0]])).to.equal(undefined);
+    expect(stagedKernel('nonsense')).to.equal(undefined);
+  });
+
+  it('writes a STATUS line a person can read', () => {
+    const settings = { modules: ['usbip-core', 'vhci-hcd'] };
+    expect(statusLine(settings, '6.1', { building: '6.2', queued: ['6.3'], retrying: [], failed: new Map() }))
+      .to.equal('usbip-core, vhci-hcd loaded into 6.1; building the image for 6.2; queued: 6.3');
+  });
+});
