@@ -17,10 +17,10 @@ export function buildProgram(outcome: Outcome): Command {
     .description('Kernel modules via containers: build out-of-tree kernel modules in an image made for one kernel, load and unload them from it, and run their userspace tools from it.')
     .version(VERSION)
     .enablePositionalOptions()
-    .showHelpAfterError('(add --help for usage)')
     .addHelpText('after', '\nExamples:\n  kvc build usbip $(uname -r)\n  kvc load usbip $(uname -r)\n  kvc wrapper usbip $(uname -r) usbip list -l\n  kvc status --json\n  systemctl enable --now kvc@usbip')
     .exitOverride();
-  program.configureOutput({ outputError: (text, write) => write(`kvc: ${text.replace(/^error: /, '')}`) });
+  // Usage errors are one line, like every other error.
+  program.configureOutput({ outputError: (text, write) => write(`kvc: ${text.trim().replace(/^error: /, '')}; see kvc --help\n`) });
   registerBuild(program, outcome);
   registerLoad(program, outcome);
   registerWrapper(program, outcome);
@@ -29,6 +29,7 @@ export function buildProgram(outcome: Outcome): Command {
   registerService(program, outcome);
   for (const command of program.commands) {
     command.exitOverride();
+    command.configureOutput(program.configureOutput());
     // The global options also work after the command (`kvc build usbip 6.1 --verbose`), except for
     // wrapper, where what follows the tool's name belongs to the tool.
     if (command.name() !== 'wrapper') addGlobalOptions(command);

@@ -1,5 +1,7 @@
 // Reads one kmods-via-containers style file (KEY=value lines, # comments) into raw string entries.
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { dirname, sep } from 'node:path';
+import { assertTrusted, isSymlink } from './trust.js';
 import ini from 'ini';
 import { ConfigError } from '../errors.js';
 
@@ -27,6 +29,14 @@ export async function readConfFile(path: string, optional = false): Promise<Conf
     if (info.isDirectory()) throw new ConfigError(path, undefined, 'is a directory, not a configuration file', { hint: 'remove it or put a KEY=value file there' });
     if (!info.isFile()) throw new ConfigError(path, undefined, 'is not a regular file', { hint: 'replace it with a KEY=value file' });
     if (info.size > MAX_BYTES) throw new ConfigError(path, undefined, `is ${info.size} bytes, more than a configuration file should be (${MAX_BYTES})`, { hint: 'check that this is the right file' });
+    if (isSymlink(path)) {
+      const target = await realpath(path);
+      const folder = await realpath(dirname(path));
+      if (!target.startsWith(folder + sep)) {
+        throw new ConfigError(path, undefined, `is a symbolic link to ${target}, outside ${folder}`, { hint: 'copy the file into the configuration folder instead of linking to it' });
+      }
+    }
+    assertTrusted(path, path, undefined);
     bytes = await readFile(path);
   } catch (error) {
     if (error instanceof ConfigError) throw error;

@@ -2,6 +2,7 @@
 import { isAbsolute, dirname, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { assertTrusted } from './trust.js';
 import type { ConfFile } from './conf-file.js';
 import { GLOBAL_KEYS, INSTANCE_KEYS } from './keys.js';
 
@@ -152,6 +153,8 @@ function buildContextFrom(confPath: string, contextValue: string, fileValue: str
   if (!isFile(buildFile)) {
     throw new ConfigError(confPath, 'KMOD_CONTAINER_BUILD_FILE', `${buildFile} does not exist`, { hint: `put the Containerfile there or fix the name (it is relative to ${dir})` });
   }
+  assertTrusted(dir, confPath, key);
+  assertTrusted(buildFile, confPath, 'KMOD_CONTAINER_BUILD_FILE');
   return { kind: 'dir', path: dir, file: buildFile };
 }
 
