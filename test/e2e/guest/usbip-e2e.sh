@@ -1,0 +1,110 @@
+#!/bin/sh
+# Runs inside the end-to-end guest (systemd as PID 1, Debian 12's kernel without USB/IP, podman,
+# kvc installed by `make install`). Prints "KVC-E2E: PASS|FAIL <step>" lines, a transcript
+# indented with "  | ", and finally "KVC-E2E: DONE pass=N fail=M". The mode file asks for the
+# test, the demo (same steps, more transcript) or the benchmark.
+set -u
+export PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin
+pass=0
+fail=0
+mode=$(cat /var/lib/kvc-e2e/mode 2>/dev/null || echo test)
+KVER=$(uname -r)
+ok() { echo "KVC-E2E: PASS $*"; pass=$((pass + 1)); }
+bad() { echo "KVC-E2E: FAIL $*"; fail=$((fail + 1)); }
+check() { what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+say() { echo "KVC-E2E: ---- $*"; }
+show() { sed 's/^/  | /'; }
+run() { echo "  | # $*"; "$@" 2>&1 | show; }
+loaded() { for m in usbip_core usbip_host vhci_hcd; do [ -e "/sys/module/$m" ] || return 1; done; }
+none_loaded() { for m in usbip_core usbip_host vhci_hcd; do [ ! -e "/sys/module/$m" ] || return 1; done; }
+active() { [ "$(systemctl is-active kvc@usbip)" = active ]; }
+wait_for() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 100 ] && return 1; sleep 0.2; done; }
+stick_busid() {
+	for d in /sys/bus/usb/devices/*; do
+		[ "$(cat "$d/product" 2>/dev/null)" = "QEMU USB HARDDRIVE" ] || continue
+		case $(readlink -f "$d") in *vhci_hcd*) continue ;; esac
+		basename "$d"; return 0
+	done
+	return 1
+}
+vhci_disk() {
+	for b in /sys/block/sd*; do
+		case $(readlink -f "$b") in *vhci_hcd*) basename "$b"; return 0 ;; esac
+	done
+	return 1
+}
+ms() { date +%s%3N; }
+
+say "guest kernel $KVER; USB/IP modules in its tree: $(find /lib/modules/"$KVER" -name '*usbip*' -o -name 'vhci*' | wc -l); node on PATH: $(command -v node || echo none)"
+t=$(ms); podman load -q -i /var/lib/kvc-e2e/image.tar 2>&1 | show
+check "image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$KVER"
+
+if [ "$mode" = bench ]; then
+	exec /usr/local/libexec/kvc-e2e-bench
+fi
+
+say "1. systemctl enable --now kvc@usbip"
+t=$(ms)
+run systemctl enable --now kvc@usbip
+say "started in $(($(ms) - t)) ms"
+check "unit kvc@usbip is active" active
+check "usbip_core, usbip_host, vhci_hcd are in /sys/module" loaded
+check "/sys/devices/platform/vhci_hcd.0 exists" test -d /sys/devices/platform/vhci_hcd.0
+systemctl status kvc@usbip --no-pager 2>&1 | head -12 | show
+check "the unit's status line says the modules are loaded" sh -c "systemctl show -p StatusText kvc@usbip | grep -q 'loaded into $KVER'"
+
+say "2. the host usbip command (kvc's wrapper: $(command -v usbip), $(head -c 2 "$(command -v usbip)"))"
+check "usbip is kvc's script, not the tool" grep -q kvc "$(command -v usbip)"
+run usbipd -D
+wait_for pgrep -x usbipd >/dev/null
+run usbip list -l
+busid=$(stick_busid)
+check "usbip list -l shows the emulated USB disk (busid ${busid:-none})" sh -c "usbip list -l | grep -q 'busid ${busid:-none} '"
+run usbip bind -b "$busid"
+check "the disk is bound to usbip-host" test -e "/sys/bus/usb/drivers/usbip-host/$busid"
+run usbip attach -r 127.0.0.1 -b "$busid"
+wait_for vhci_disk >/dev/null
+run usbip port
+check "usbip port shows a port in use" sh -c "usbip port | grep -q 'Port in Use'"
+run lsusb
+check "lsusb shows the disk twice (once on the vhci bus)" sh -c "[ \$(lsusb | grep -c 46f4:0001) -eq 2 ]"
+disk=$(vhci_disk)
+expected=$(cat /var/lib/kvc-e2e/stick.sha256)
+actual=$(head -c $((8 * 1024 * 1024)) "/dev/${disk:-none}" 2>/dev/null | sha256sum | cut -d' ' -f1)
+echo "  | read 8 MiB through USB/IP from /dev/${disk:-none}: sha256 $actual (written: $expected)"
+check "the data read through the attached disk is the data on it" [ "$actual" = "$expected" ]
+
+say "3. systemctl stop kvc@usbip (with the disk attached and usbipd running)"
+run systemctl stop kvc@usbip
+check "the unit is inactive" sh -c "[ \$(systemctl is-active kvc@usbip) = inactive ]"
+check "nothing of usbip_core, usbip_host, vhci_hcd is left in /sys/module" none_loaded
+check "the disk is back with its own driver (usb-storage)" test -e "/sys/bus/usb/drivers/usb-storage/$busid:1.0"
+journalctl -u kvc@usbip --no-pager -o cat 2>&1 | show
+check "the journal says what was detached and unloaded" sh -c "journalctl -u kvc@usbip -o cat | grep -q 'detached vhci port' && journalctl -u kvc@usbip -o cat | grep -q 'unloaded vhci-hcd, usbip-host, usbip-core'"
+check "no error-priority lines in the unit's journal" sh -c "[ -z \"\$(journalctl -u kvc@usbip -p err -o cat)\" ]"
+pkill -x usbipd
+
+say "4. restart, and start when the modules are already loaded"
+run systemctl start kvc@usbip
+run systemctl restart kvc@usbip
+check "after restart the unit is active and the modules are loaded" sh -c "[ \$(systemctl is-active kvc@usbip) = active ] && [ -e /sys/module/vhci_hcd ]"
+run systemctl start kvc@usbip
+check "a second start is harmless" active
+run systemctl stop kvc@usbip
+run kvc load usbip "$KVER"
+run systemctl start kvc@usbip
+check "start with the modules already loaded by hand: active" active
+check "... and the journal says they were skipped" sh -c "journalctl -u kvc@usbip -o cat | grep -q 'already loaded, skipped'"
+
+say "5. kvc over D-Bus: status, disable --now, enable --now"
+run kvc status --json
+check "kvc status --json shows the unit active with its status text" sh -c "kvc status --json | grep -q '\"activeState\": \"active\"'"
+run kvc disable --now usbip
+check "kvc disable --now stopped the unit and unloaded the modules" sh -c "[ \$(systemctl is-active kvc@usbip) = inactive ] && [ ! -e /sys/module/vhci_hcd ]"
+check "... and disabled it" sh -c "[ \$(systemctl is-enabled kvc@usbip) = disabled ]"
+run kvc enable --now usbip
+check "kvc enable --now returned with the unit active and the modules loaded" sh -c "[ \$(systemctl is-active kvc@usbip) = active ] && [ -e /sys/module/vhci_hcd ]"
+check "... and enabled it" sh -c "[ \$(systemctl is-enabled kvc@usbip) = enabled ]"
+run systemctl stop kvc@usbip
+
+echo "KVC-E2E: DONE pass=$pass fail=$fail"
