@@ -83,7 +83,13 @@ export class ContainerRuntime {
   }
 
   private show(args: readonly string[]): string {
-    return [this.name, ...args].map(displayArg).join(' ');
+    return [this.name, ...this.withGlobalFlags(args)].map(displayArg).join(' ');
+  }
+
+  // podman would log an event (create, init, start, died, remove…) to the journal for each of
+  // kvc's short-lived containers, under kvc's own unit: `journalctl -u kvc@…` would read as noise.
+  private withGlobalFlags(args: readonly string[]): string[] {
+    return this.name === 'podman' ? ['--events-backend=none', ...args] : [...args];
   }
 
   // Runs a command and captures its output; a non-zero exit is returned, not thrown.
@@ -94,7 +100,7 @@ export class ContainerRuntime {
       return { exitCode: 0, stdout: '', stderr: '' };
     }
     this.logger.verbose(`$ ${this.show(args)}`);
-    const result = await execa(binary, args, {
+    const result = await execa(binary, this.withGlobalFlags(args), {
       env: this.env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: true,
       ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
     });
@@ -126,7 +132,7 @@ export class ContainerRuntime {
     }
     this.logger.verbose(`$ ${this.show(args)}`);
     const recent: string[] = [];
-    const child = execa(binary, args, {
+    const child = execa(binary, this.withGlobalFlags(args), {
       env: this.env, extendEnv: false, reject: false, stdin: 'ignore', all: true, buffer: false,
       ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
     });
@@ -149,7 +155,7 @@ export class ContainerRuntime {
       return 0;
     }
     this.logger.verbose(`$ ${this.show(args)}`);
-    const result = await execa(binary, args, { env: this.env, extendEnv: false, reject: false, stdio: 'inherit' });
+    const result = await execa(binary, this.withGlobalFlags(args), { env: this.env, extendEnv: false, reject: false, stdio: 'inherit' });
     if (result.signal !== undefined) return 128 + signalNumber(result.signal);
     return result.exitCode ?? 1;
   }

@@ -90,7 +90,7 @@ describe('integration: the USB/IP image on a real podman', function () {
     const before = podman(['images', '--all', '--quiet']);
     const result = kvc(['--dry-run', 'build', 'usbip', KVER, '--force'], { configDir });
     expect(result.status, result.stderr).to.equal(0);
-    expect(result.stdout).to.match(/^podman build --file \S+Containerfile\.debian --tag localhost\/usbip-\S+kvc-pending-\d+ --force-rm --layers=false --build-arg KVER=6/m);
+    expect(result.stdout).to.match(/^podman --events-backend=none build --file \S+Containerfile\.debian --tag localhost\/usbip-\S+kvc-pending-\d+ --force-rm --layers=false --build-arg KVER=6/m);
     expect(podman(['images', '--all', '--quiet'])).to.equal(before);
   });
 

@@ -1,0 +1,149 @@
+// Integration test: `kvc service usbip` stays up and pre-builds images for kernels that get
+// installed, with the real podman, real chokidar and the real USB/IP Containerfile. This machine's
+// kernel cannot load modules, so the runner is pointed (KVC_HOST_ROOT, KVC_RUNNING_KERNEL) at a
+// host root whose /sys/module has the USB/IP modules built in: the load step has nothing to do,
+// and everything after it — watching, building, retrying, pruning, stopping — is real. The
+// systemd side (Type=notify, D-Bus) is tested in the end-to-end guest.
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KVER, NODE, MAIN, CONTAINERS_CONF, makeConfigDir, removeDir, podman } from './harness.js';
+
+const NEW_KERNEL = '6.1.0-56-rt-amd64';
+const NO_HEADERS = '6.1.0-999-amd64';
+const NO_USB = '6.1.0-56-nousb-amd64';
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const imageOf = (kver) => `localhost/usbip-1.0.0:${kver}`;
+const imageExists = (ref) => {
+  try {
+    podman(['image', 'exists', ref]);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('integration: the service watches for new kernels and pre-builds their images', function () {
+  this.timeout(20 * 60 * 1000);
+  let configDir;
+  let root;
+  let runDir;
+  let child;
+  let lines;
+  let exited;
+
+  const waitFor = async (pattern, timeoutMs, from = 0) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = lines.findIndex((line, i) => i >= from && pattern.test(line.text));
+      if (index >= 0) return lines[index];
+      if (Date.now() > deadline) throw new Error(`no log line matching ${pattern} in ${timeoutMs} ms; log:\n${lines.map((l) => l.text).join('\n')}`);
+      await sleep(200);
+    }
+  };
+  const count = (pattern) => lines.filter((line) => pattern.test(line.text)).length;
+  const modules = (kver) => join(root, 'lib/modules', kver);
+
+  before(async () => {
+    configDir = makeConfigDir('KVC_BUILD_NETWORK=host\nKVC_BUILD_RETRY_SECONDS=3\nKVC_KEEP_KERNELS=3\n');
+    root = mkdtempSync(join(tmpdir(), 'kvc-host-'));
+    runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));
+    for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) mkdirSync(join(root, 'sys/module', module), { recursive: true });
+    mkdirSync(join(root, 'proc'), { recursive: true });
+    writeFileSync(join(root, 'proc/modules'), '');
+    mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
+    writeFileSync(join(root, 'lib/modules', KVER, 'modules.dep'), '');
+    lines = [];
+    child = spawn(NODE, [MAIN, '--config-dir', configDir, 'service', 'usbip'], {
+      env: { ...process.env, CONTAINERS_CONF, KVC_HOST_ROOT: root, KVC_RUNNING_KERNEL: KVER, KVC_RUN_DIR: runDir },
+      stdio: ['ignore', 'inherit', 'pipe'],
+    });
+    let buffer = '';
+    child.stderr.on('data', (chunk) => {
+      buffer += chunk;
+      const parts = buffer.split('\n');
+      buffer = parts.pop();
+      for (const text of parts) lines.push({ text, at: Date.now() });
+    });
+    exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    await waitFor(/watching .* for new kernels/, 120000);
+  });
+
+  after(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    for (const kver of [NEW_KERNEL, NO_HEADERS, NO_USB]) podman(['rmi', '--ignore', imageOf(kver)]);
+    removeDir(configDir);
+    removeDir(root);
+    removeDir(runDir);
+  });
+
+  it('started: the running kernel\'s image was there, its modules are built in, the tools container is up', async () => {
+    expect(count(/up to date for 6\.1\.0-56-amd64; nothing to build/)).to.equal(1);
+    expect(count(/usbip-core: built into the running kernel, skipped/)).to.equal(1);
+    await waitFor(/ready: usbip-core, usbip-host, vhci-hcd loaded into/, 5000);
+  });
+
+  it('a kernel installed in steps is built once, after its files are complete and settled', async () => {
+    const dir = modules(NEW_KERNEL);
+    mkdirSync(join(dir, 'kernel/drivers'), { recursive: true });
+    for (let i = 0; i < 8; i += 1) {
+      writeFileSync(join(dir, `modules.order.${i}`), 'x');
+      await sleep(150);
+    }
+    expect(count(new RegExp(`new kernel ${NEW_KERNEL}`)), 'no build before the files are complete').to.equal(0);
+    writeFileSync(join(dir, 'modules.dep'), '');
+    const complete = Date.now();
+    writeFileSync(join(dir, 'modules.alias'), '');
+    const started = await waitFor(new RegExp(`new kernel ${NEW_KERNEL}: building its image`), 10000);
+    const built = await waitFor(new RegExp(`built localhost/usbip-1\\.0\\.0:${NEW_KERNEL}`), 10 * 60 * 1000);
+    console.log(`      (build started ${started.at - complete} ms after the files were complete; it took ${built.at - started.at} ms)`);
+    expect(count(new RegExp(`new kernel ${NEW_KERNEL}: building`)), 'one build for the burst').to.equal(1);
+    const [info] = JSON.parse(podman(['image', 'inspect', imageOf(NEW_KERNEL)]));
+    expect(info.Labels['io.kvc.kernel']).to.equal(NEW_KERNEL);
+    const vermagic = podman(['run', '--rm', '--network=none', imageOf(NEW_KERNEL), 'modinfo', '-k', NEW_KERNEL, '-F', 'vermagic', 'vhci-hcd']).trim();
+    expect(vermagic.split(' ')[0]).to.equal(NEW_KERNEL);
+  });
+
+  it('a kernel whose config lacks CONFIG_USB is refused once, not retried', async () => {
+    mkdirSync(modules(NO_USB));
+    writeFileSync(join(modules(NO_USB), 'config'), 'CONFIG_MODULES=y\n# CONFIG_USB is not set\n');
+    writeFileSync(join(modules(NO_USB), 'modules.dep'), '');
+    await waitFor(new RegExp(`kernel ${NO_USB} cannot take usbip's modules: CONFIG_USB is not set.*not building for it`), 15000);
+    await sleep(4000);
+    expect(count(new RegExp(`${NO_USB}.*not building for it`))).to.equal(1);
+  });
+
+  it('a kernel whose headers cannot be had: the build fails, is retried with back-off, the service stays up', async () => {
+    const mark = lines.length;
+    mkdirSync(modules(NO_HEADERS));
+    writeFileSync(join(modules(NO_HEADERS), 'modules.dep'), '');
+    await waitFor(new RegExp(`building the image for ${NO_HEADERS} failed \\(attempt 1\\): .*; retrying in 3 s`), 5 * 60 * 1000, mark);
+    await waitFor(new RegExp(`building the image for ${NO_HEADERS} failed \\(attempt 2\\): .*; retrying in 6 s`), 5 * 60 * 1000, mark);
+    expect(child.exitCode, 'the service is still up').to.equal(null);
+    expect(imageExists(imageOf(NO_HEADERS))).to.equal(false);
+  });
+
+  it('removing a kernel cancels its retries and prunes its image; an install removed before it settled builds nothing', async () => {
+    rmSync(modules(NO_HEADERS), { recursive: true });
+    await waitFor(new RegExp(`kernel ${NO_HEADERS} was removed`), 10000);
+    mkdirSync(modules('6.1.0-77-amd64'));
+    writeFileSync(join(modules('6.1.0-77-amd64'), 'modules.dep'), '');
+    rmSync(modules('6.1.0-77-amd64'), { recursive: true });
+    rmSync(modules(NEW_KERNEL), { recursive: true });
+    await waitFor(new RegExp(`pruned .*${NEW_KERNEL}`), 30000);
+    expect(imageExists(imageOf(NEW_KERNEL))).to.equal(false);
+    expect(imageExists(imageOf(KVER)), 'the running kernel\'s image is kept').to.equal(true);
+    await sleep(8000);
+    expect(count(/new kernel 6\.1\.0-77-amd64/)).to.equal(0);
+    expect(count(new RegExp(`failed \\(attempt 3\\).*|building the image for ${NO_HEADERS} failed \\(attempt [3-9]`)), 'no retry after removal').to.equal(0);
+  });
+
+  it('SIGTERM: stops, unloads what it loaded (nothing here), removes the tools container, exits 0', async () => {
+    child.kill('SIGTERM');
+    expect(await exited).to.equal(0);
+    expect(count(/SIGTERM: stopping/)).to.equal(1);
+    expect(podman(['ps', '--all', '--filter', 'name=kvc-usbip-tools', '--quiet']).trim()).to.equal('');
+  });
+});
