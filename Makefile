@@ -45,7 +45,7 @@ install: dist/kvc.mjs
 		$(DESTDIR)$(SYSCONFDIR)/kvc/usbip
 	install -m 755 $(NODE_BIN) $(DESTDIR)$(LIBDIR)/node
 	install -m 644 dist/kvc.mjs $(DESTDIR)$(LIBDIR)/kvc.mjs
-	printf '#!/bin/sh\n# kvc, run by the Node shipped with it.\nexec %s/node %s/kvc.mjs "$$@"\n' '$(LIBDIR)' '$(LIBDIR)' > $(DESTDIR)$(BINDIR)/kvc
+	sed 's|@LIBDIR@|$(LIBDIR)|g' host/bin/kvc.in > $(DESTDIR)$(BINDIR)/kvc
 	chmod 755 $(DESTDIR)$(BINDIR)/kvc
 	install -m 755 host/bin/usbip $(DESTDIR)$(BINDIR)/usbip
 	ln -sf usbip $(DESTDIR)$(BINDIR)/usbipd

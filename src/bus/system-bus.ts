@@ -1,6 +1,6 @@
 // Connects to the system D-Bus (dbus-next), or says in one line why there is none.
 import { existsSync } from 'node:fs';
-import dbus from 'dbus-next';
+import type dbus from 'dbus-next';
 import { KvcError, ExitStatus } from '../errors.js';
 
 // No system bus here (a container, a chroot): the rest of kvc still works.
@@ -23,7 +23,9 @@ export async function connectSystemBus(env: NodeJS.ProcessEnv = process.env, tim
   if (socket !== undefined && !existsSync(socket)) {
     throw new NoSystemBusError(`no system bus here (${socket} does not exist)`, { hint: 'systemd features need a host booted with systemd; build, load and unload work without it' });
   }
-  const bus = dbus.systemBus();
+  // Loaded on demand: most commands never talk to systemd, and it is the runner's largest dependency after winston.
+  const { default: dbusNext } = await import('dbus-next');
+  const bus = dbusNext.systemBus();
   try {
     await withTimeout(bus.getProxyObject('org.freedesktop.DBus', '/org/freedesktop/DBus'), timeoutMs, 'the system bus did not answer');
   } catch (error) {

@@ -4,6 +4,7 @@ import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
 import { kernelModuleName, readModuleStatus, type ModuleStatus } from '../kernel/module-state.js';
 import { describeBlocked, planLoad, planUnload } from '../kmods/plan.js';
+import { lastKernelLineAbout } from '../kernel/kmsg.js';
 import { imageName, sysRoot, type Context } from './context.js';
 import { assertKernelCanTake, assertRunningKernel } from './kernel-check.js';
 import { startTools, stopTools } from './tools.js';
@@ -46,9 +47,11 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
     try {
       await ctx.runtime.runModuleCommand(image, ['modprobe', '--all', '--', ...plan.load], `loading ${plan.load.join(', ')}`);
     } catch (error) {
+      const failed = await firstNotLive(ctx, plan.load);
+      const kernelSays = lastKernelLineAbout(plan.load.flatMap((module) => [module, kernelModuleName(module)]));
       await rollBack(ctx, image, settings.modules, before);
-      throw new ModuleLoadError(`loading ${settings.name}'s modules into ${kver} failed: ${error instanceof Error ? error.message : String(error)}`, {
-        hint: 'see `dmesg` for the kernel\'s reason; nothing this command loaded was left loaded',
+      throw new ModuleLoadError(`loading ${failed ?? plan.load.join(', ')} into ${kver} failed: ${error instanceof Error ? error.message : String(error)}${kernelSays === undefined ? '' : ` (kernel: ${kernelSays})`}`, {
+        hint: 'nothing this command loaded was left loaded; see `dmesg` for the kernel\'s side',
         cause: error,
       });
     }
@@ -64,6 +67,13 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
   }
   await startTools(ctx, settings, kver);
   return { changed: plan.load, skipped: plan.skipped.map((item) => item.module) };
+}
+
+// The first module of `modules` that is not live now (the one the kernel refused).
+async function firstNotLive(ctx: Context, modules: readonly string[]): Promise<string | undefined> {
+  if (ctx.runtime.dryRun) return undefined;
+  const now = await moduleStatuses(ctx, modules);
+  return modules.find((module) => now.get(kernelModuleName(module))?.state !== 'live');
 }
 
 // Unloads what a failed load added, newest first, so the kernel is as it was.

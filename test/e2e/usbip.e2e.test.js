@@ -14,6 +14,8 @@ const STEPS = [
   'usbip is kvc\'s script, not the tool',
   'usbip list -l shows the emulated USB disk',
   'the disk is bound to usbip-host',
+  'two simultaneous attaches of one device: one port in use, the other refused',
+  'a later attach of the attached device is refused',
   'usbip port shows a port in use',
   'lsusb shows the disk twice (once on the vhci bus)',
   'the data read through the attached disk is the data on it',

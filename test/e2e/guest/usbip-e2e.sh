@@ -62,8 +62,15 @@ busid=$(stick_busid)
 check "usbip list -l shows the emulated USB disk (busid ${busid:-none})" sh -c "usbip list -l | grep -q 'busid ${busid:-none} '"
 run usbip bind -b "$busid"
 check "the disk is bound to usbip-host" test -e "/sys/bus/usb/drivers/usbip-host/$busid"
-run usbip attach -r 127.0.0.1 -b "$busid"
+# Two attaches of the same device at once: exactly one may go through.
+usbip attach -r 127.0.0.1 -b "$busid" >/tmp/attach1.out 2>&1 &
+usbip attach -r 127.0.0.1 -b "$busid" >/tmp/attach2.out 2>&1 &
+wait
+cat /tmp/attach1.out /tmp/attach2.out | show
 wait_for vhci_disk >/dev/null
+check "two simultaneous attaches of one device: one port in use, the other refused" sh -c "[ \$(usbip port | grep -c 'Port in Use') -eq 1 ] && grep -q 'not attaching it twice' /tmp/attach1.out /tmp/attach2.out"
+run usbip attach -r 127.0.0.1 -b "$busid"
+check "a later attach of the attached device is refused" sh -c "usbip attach -r 127.0.0.1 -b $busid 2>&1 | grep -q 'already attached'"
 run usbip port
 check "usbip port shows a port in use" sh -c "usbip port | grep -q 'Port in Use'"
 run lsusb

@@ -1,0 +1,141 @@
+// Unit tests: load and unload as operations. This kernel cannot load modules, so the kernel and
+// the container runtime are a fake here, and say so: a folder laid out as /sys/module that a
+// fake runtime's `modprobe` and `rmmod` change, refusing modules it is told to refuse. The real
+// thing is tested in the end-to-end guest.
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { loadModules, unloadModules } from '../../lib/ops/modules.js';
+import { ModuleInUseError, ModuleLoadError, KernelRefusedError, UsageError } from '../../lib/errors.js';
+import { createLogger } from '../../lib/log/logger.js';
+
+const KVER = '6.1.0-56-amd64';
+const settings = { name: 'usbip', confPath: '/etc/kvc/usbip.conf', softwareVersion: '1.0.0', modules: ['usbip-core', 'usbip-host', 'vhci-hcd'], kernelRequires: [], warnings: [] };
+
+class FakeKernelRuntime {
+  constructor(root, { refuse = [], imagePresent = true } = {}) {
+    this.root = root;
+    this.refuse = refuse;
+    this.imagePresent = imagePresent;
+    this.name = 'podman';
+    this.dryRun = false;
+    this.commands = [];
+  }
+  sys(module) { return join(this.root, 'sys/module', module.replaceAll('-', '_')); }
+  async inspectImage() { return this.imagePresent ? { id: 'x', names: [], labels: {}, created: '', size: 1 } : undefined; }
+  async runModuleCommand(image, command) {
+    this.commands.push(command.join(' '));
+    const [tool, ...rest] = command;
+    const names = rest.filter((arg) => !arg.startsWith('-'));
+    for (const name of names) {
+      if (tool === 'modprobe') {
+        if (this.refuse.includes(name)) {
+          const error = new Error(`modprobe: ERROR: could not insert '${name.replaceAll('-', '_')}': Invalid argument`);
+          throw error;
+        }
+        mkdirSync(join(this.sys(name), 'holders'), { recursive: true });
+        writeFileSync(join(this.sys(name), 'initstate'), 'live\n');
+        writeFileSync(join(this.sys(name), 'refcnt'), '0\n');
+      } else if (tool === 'rmmod') {
+        rmSync(this.sys(name), { recursive: true, force: true });
+      }
+    }
+    return { exitCode: 0, stdout: '', stderr: '' };
+  }
+  async runHook(image, command) { this.commands.push(`hook ${command.join(' ')}`); return { exitCode: 0, stdout: 'detached vhci port 0', stderr: '' }; }
+  async startToolsHolder() { this.commands.push('start tools'); return { id: 'c', pid: process.pid, running: true }; }
+  async removeContainer() { this.commands.push('remove tools'); }
+}
+
+describe('load and unload (fake kernel and runtime: this kernel cannot load modules)', () => {
+  let root;
+  let logged;
+  const context = (runtime) => {
+    const stream = new PassThrough();
+    stream.on('data', (chunk) => logged.push(String(chunk)));
+    return { configDir: '/etc/kvc', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), runningKernel: KVER, interactive: false };
+  };
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'kvc-fake-kernel-'));
+    mkdirSync(join(root, 'sys/module'), { recursive: true });
+    mkdirSync(join(root, 'proc'));
+    writeFileSync(join(root, 'proc/modules'), '');
+    logged = [];
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('loads the missing modules in order in one modprobe, then starts the tools container', async () => {
+    const runtime = new FakeKernelRuntime(root);
+    mkdirSync(join(root, 'sys/module/usbip_core'));
+    writeFileSync(join(root, 'sys/module/usbip_core/initstate'), 'live');
+    const outcome = await loadModules(context(runtime), settings, KVER);
+    expect(outcome).to.deep.equal({ changed: ['usbip-host', 'vhci-hcd'], skipped: ['usbip-core'] });
+    expect(runtime.commands).to.deep.equal(['modprobe --all -- usbip-host vhci-hcd', 'start tools']);
+    expect(logged.join('')).to.contain('usbip-core: already loaded, skipped');
+  });
+
+  it('a module the kernel refuses: what this call loaded is unloaded again, and the error names it', async () => {
+    const runtime = new FakeKernelRuntime(root, { refuse: ['vhci-hcd'] });
+    runtime.runModuleCommand = async function (image, command) {
+      this.commands.push(command.join(' '));
+      if (command[0] === 'modprobe') {
+        // modprobe --all loads in order and stops at the first module the kernel refuses.
+        for (const name of command.slice(3)) {
+          if (this.refuse.includes(name)) throw new Error(`modprobe: ERROR: could not insert '${name}': Invalid argument`);
+          mkdirSync(this.sys(name), { recursive: true });
+          writeFileSync(join(this.sys(name), 'initstate'), 'live');
+        }
+      } else {
+        for (const name of command.slice(2)) rmSync(this.sys(name), { recursive: true, force: true });
+      }
+      return { exitCode: 0, stdout: '', stderr: '' };
+    };
+    const error = await loadModules(context(runtime), settings, KVER).catch((e) => e);
+    expect(error).to.be.instanceOf(ModuleLoadError);
+    expect(error.message).to.match(/^loading vhci-hcd into 6\.1\.0-56-amd64 failed: modprobe: ERROR: could not insert 'vhci-hcd': Invalid argument/);
+    expect(error.hint).to.match(/nothing this command loaded was left loaded/);
+    expect(runtime.commands).to.deep.equal(['modprobe --all -- usbip-core usbip-host vhci-hcd', 'rmmod -- usbip_host usbip_core']);
+    for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) expect(existsSync(join(root, 'sys/module', module)), module).to.equal(false);
+  });
+
+  it('refuses to load into a kernel that is not running, or without an image', async () => {
+    expect(await loadModules(context(new FakeKernelRuntime(root)), settings, '6.1.0-1-amd64').catch((e) => e)).to.be.instanceOf(KernelRefusedError);
+    const error = await loadModules(context(new FakeKernelRuntime(root, { imagePresent: false })), settings, KVER).catch((e) => e);
+    expect(error).to.be.instanceOf(UsageError);
+    expect(error.hint).to.equal(`build it first: kvc build usbip ${KVER}`);
+  });
+
+  it('unload runs the pre-unload hook, stops the tools container and unloads in reverse order', async () => {
+    const runtime = new FakeKernelRuntime(root);
+    await loadModules(context(runtime), settings, KVER);
+    runtime.commands = [];
+    const outcome = await unloadModules(context(runtime), settings, KVER);
+    expect(outcome.changed).to.deep.equal(['vhci-hcd', 'usbip-host', 'usbip-core']);
+    expect(runtime.commands).to.deep.equal(['hook /usr/lib/kvc/pre-unload', 'remove tools', 'rmmod -- vhci_hcd usbip_host usbip_core']);
+    expect(logged.join('')).to.contain('pre-unload: detached vhci port 0');
+  });
+
+  it('unload refuses a module in use, saying what holds it, unless forced', async () => {
+    const runtime = new FakeKernelRuntime(root);
+    await loadModules(context(runtime), settings, KVER);
+    writeFileSync(join(root, 'sys/module/vhci_hcd/refcnt'), '1\n');
+    runtime.commands = [];
+    const error = await unloadModules(context(runtime), settings, KVER).catch((e) => e);
+    expect(error).to.be.instanceOf(ModuleInUseError);
+    expect(error.message).to.equal('vhci-hcd is in use: 1 other reference (a device, file or process using it)');
+    expect(error.hint).to.match(/or pass --force$/);
+    expect(runtime.commands).to.deep.equal(['hook /usr/lib/kvc/pre-unload']);
+    expect(existsSync(join(root, 'sys/module/vhci_hcd'))).to.equal(true);
+    await unloadModules(context(runtime), settings, KVER, { force: true });
+    expect(existsSync(join(root, 'sys/module/vhci_hcd'))).to.equal(false);
+  });
+
+  it('unload of modules not loaded does nothing and says so', async () => {
+    const runtime = new FakeKernelRuntime(root);
+    const outcome = await unloadModules(context(runtime), settings, KVER);
+    expect(outcome.changed).to.deep.equal([]);
+    expect(runtime.commands).to.deep.equal(['remove tools']);
+  });
+});
