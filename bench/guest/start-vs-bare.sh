@@ -22,8 +22,14 @@ while [ $i -lt "$N" ]; do
 	t=$(ms); podman run --rm --privileged "$IMAGE" modprobe -a usbip-core usbip-host vhci-hcd; bare_times="$bare_times $(($(ms) - t))"
 	unload
 done
+node_times=''
+i=0
+while [ $i -lt "$N" ]; do
+	i=$((i + 1))
+	t=$(ms); kvc --version >/dev/null; node_times="$node_times $(($(ms) - t))"
+done
 kvc=$(echo "$kvc_times" | tr ' ' '\n' | grep . | median)
 bare=$(echo "$bare_times" | tr ' ' '\n' | grep . | median)
 echo "KVC-E2E: BENCH runs=$N kvc_start_ms=[${kvc_times# }] bare_podman_modprobe_ms=[${bare_times# }]"
-echo "KVC-E2E: BENCH median kvc_start_ms=$kvc bare_ms=$bare ratio=$(awk "BEGIN { printf \"%.2f\", $kvc / $bare }")"
+echo "KVC-E2E: BENCH median kvc_start_ms=$kvc bare_ms=$bare ratio=$(awk "BEGIN { printf \"%.2f\", $kvc / $bare }") kvc_version_ms=$(echo "$node_times" | tr ' ' '\n' | grep . | median)"
 echo "KVC-E2E: DONE pass=1 fail=0"

@@ -1,5 +1,6 @@
 // `kvc load` and `kvc unload`: modprobe and rmmod run inside the instance's image.
-import { ModuleInUseError, ModuleLoadError, UsageError } from '../errors.js';
+import { ModuleInUseError, ModuleLoadError, RuntimeError, UsageError } from '../errors.js';
+import { isNoSuchObject } from '../runtime/parse.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
 import { kernelModuleName, readModuleStatus, type ModuleStatus } from '../kernel/module-state.js';
@@ -29,13 +30,24 @@ async function requireImage(ctx: Context, settings: InstanceSettings, kver: stri
   return image;
 }
 
+// How a load is run.
+export interface LoadOptions {
+  // Skip asking the runtime whether the image exists: modprobe's own run tells (ImageMissingError).
+  readonly tryImage?: boolean;
+  // Start the tools container afterwards (the service starts it after reporting ready).
+  readonly startTools?: boolean;
+}
+
+// The image is missing, or lacks a module of KMOD_NAMES (the configuration changed since it was built).
+export class ImageMissingError extends UsageError {}
+
 // Loads KMOD_NAMES in order with modprobe from the image; skips loaded and built-in modules.
 // When the kernel refuses one, the modules this call loaded are unloaded again.
-export async function loadModules(ctx: Context, settings: InstanceSettings, kver: string): Promise<ModulesOutcome> {
+export async function loadModules(ctx: Context, settings: InstanceSettings, kver: string, options: LoadOptions = {}): Promise<ModulesOutcome> {
   checkKernelRelease(kver);
   assertRunningKernel(ctx, kver, 'load');
   await assertKernelCanTake(ctx, settings, kver);
-  const image = await requireImage(ctx, settings, kver);
+  const image = options.tryImage === true ? imageName(settings, kver) : await requireImage(ctx, settings, kver);
   const before = await moduleStatuses(ctx, settings.modules);
   const plan = planLoad(settings.modules, before);
   if (plan.busy.length > 0) {
@@ -47,6 +59,11 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
     try {
       await ctx.runtime.runModuleCommand(image, ['modprobe', '--all', '--', ...plan.load], `loading ${plan.load.join(', ')}`);
     } catch (error) {
+      const stale = imageLacks(error);
+      if (stale !== undefined) {
+        await rollBack(ctx, image, settings.modules, before);
+        throw new ImageMissingError(`${image} ${stale}`, { hint: `build it: kvc build ${settings.name} ${kver} --force`, cause: error });
+      }
       const failed = await firstNotLive(ctx, plan.load);
       const kernelSays = lastKernelLineAbout(plan.load.flatMap((module) => [module, kernelModuleName(module)]));
       await rollBack(ctx, image, settings.modules, before);
@@ -65,8 +82,16 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
     }
     ctx.logger.info(`loaded ${plan.load.join(', ')} into ${kver}`);
   }
-  await startTools(ctx, settings, kver);
+  if (options.startTools !== false) await startTools(ctx, settings, kver);
   return { changed: plan.load, skipped: plan.skipped.map((item) => item.module) };
+}
+
+// What is missing when modprobe's container could not find the image or a module in it.
+function imageLacks(error: unknown): string | undefined {
+  if (!(error instanceof RuntimeError)) return undefined;
+  if (error.childExitCode === 125 && isNoSuchObject(error.stderrTail)) return 'does not exist';
+  const module = /modprobe: FATAL: Module (\S+) not found/.exec(error.stderrTail);
+  return module === null ? undefined : `has no module ${module[1]}`;
 }
 
 // The first module of `modules` that is not live now (the one the kernel refused).

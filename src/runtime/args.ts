@@ -61,9 +61,9 @@ export function toolRunArgs(image: string, command: readonly string[], options: 
 // `run --detach` of the tools container that stays up while an instance is loaded: host commands
 // enter its mount namespace with nsenter, so a call starts no container. It runs only `sleep`, with
 // no capabilities; /sys and /dev are mounted as the tools need them.
-export function toolsHolderRunArgs(image: string, containerName: string, instance: string): string[] {
+export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containerName: string, instance: string): string[] {
   return [
-    'run', '--detach', '--rm', '--name', containerName, '--pull=never', '--network=none', '--privileged',
+    'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--network=none', '--privileged',
     '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable',
     '--label', `${LABEL.instance}=${instance}`, '--label', `${LABEL.role}=tools`,
     image, 'sleep', 'infinity',

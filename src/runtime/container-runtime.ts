@@ -228,8 +228,9 @@ export class ContainerRuntime {
 
   // Starts the tools container and returns its main process ID.
   async startToolsHolder(image: string, containerName: string, instance: string): Promise<ContainerInfo> {
-    await this.removeContainer(containerName);
-    await this.check(argv.toolsHolderRunArgs(image, containerName, instance), `starting the tools container ${containerName}`);
+    // podman replaces a container of that name in the same call; docker needs it removed first.
+    if (this.name === 'docker') await this.removeContainer(containerName);
+    await this.check(argv.toolsHolderRunArgs(this.name, image, containerName, instance), `starting the tools container ${containerName}`);
     const info = await this.inspectContainer(containerName);
     if (info === undefined || !info.running || info.pid <= 0) {
       if (this.dryRun) return { id: '', pid: 0, running: false };

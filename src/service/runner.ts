@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { KernelRefusedError } from '../errors.js';
 import type { Session } from '../cli/session.js';
 import { buildImage } from '../ops/build.js';
-import { loadModules, unloadModules } from '../ops/modules.js';
+import { ImageMissingError, loadModules, unloadModules } from '../ops/modules.js';
+import { startTools } from '../ops/tools.js';
 import type { InstanceSettings } from '../config/settings.js';
 import type { Context } from '../ops/context.js';
 import { connectSystemBus } from '../bus/system-bus.js';
@@ -47,16 +48,33 @@ export async function runService(session: Session, name: string): Promise<number
   const stopped = untilStopSignal();
   const settings = await session.instance(name);
   const kver = ctx.runningKernel;
+  // The fast path of a boot: load straight from the image, asking the runtime nothing first (one
+  // container start, as a bare `podman run … modprobe` would be); build only when that says the
+  // image is missing or stale.
   const { built, loaded } = await withInstanceLock(ctx, name, `kvc service ${name} (start)`, { wait: true }, async () => {
-    await notifySystemd({ status: `Checking the image for ${kver}` }, logger);
-    const image = await buildImage(ctx, settings, kver, { network: session.global.buildNetwork });
     await notifySystemd({ status: `Loading ${settings.modules.join(', ')}` }, logger);
-    return { built: image, loaded: await loadModules(ctx, settings, kver) };
+    try {
+      return { built: false, loaded: await loadModules(ctx, settings, kver, { tryImage: true, startTools: false }) };
+    } catch (error) {
+      if (!(error instanceof ImageMissingError)) throw error;
+      logger.info(`${error.message}: building it`);
+    }
+    await notifySystemd({ status: `Building the image for ${kver}` }, logger);
+    await buildImage(ctx, settings, kver, { network: session.global.buildNetwork, force: true });
+    await notifySystemd({ status: `Loading ${settings.modules.join(', ')}` }, logger);
+    return { built: true, loaded: await loadModules(ctx, settings, kver, { startTools: false }) };
   });
-  logger.info(`ready: ${settings.modules.join(', ')} loaded into ${kver}${built.action === 'built' ? ' (image built)' : ''}${loaded.skipped.length > 0 ? `; already there: ${loaded.skipped.join(', ')}` : ''}`);
+  logger.info(`ready: ${settings.modules.join(', ')} loaded into ${kver}${built ? ' (image built)' : ''}${loaded.skipped.length > 0 ? `; already there: ${loaded.skipped.join(', ')}` : ''}`);
+  await notifySystemd({ ready: true, status: `${settings.modules.join(', ')} loaded into ${kver}` }, logger);
 
+  // After READY: what host commands and pre-building need, not what the modules need.
+  await withInstanceLock(ctx, name, `kvc service ${name} (tools)`, { wait: true }, async () => {
+    // Nothing was loaded from the image (all there already): make sure it exists all the same.
+    if (!built && loaded.changed.length === 0) await buildImage(ctx, settings, kver, { network: session.global.buildNetwork });
+    await startTools(ctx, settings, kver);
+  });
   const background = await startBackground(session, settings);
-  await notifySystemd({ ready: true, status: statusLine(settings, kver, background.queue.state()) }, logger);
+  await notifySystemd({ status: statusLine(settings, kver, background.queue.state()) }, logger);
   background.onChange(() => notifySystemd({ status: statusLine(settings, kver, background.queue.state()) }, logger));
 
   const signal = await stopped;

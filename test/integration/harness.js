@@ -48,3 +48,17 @@ export function podmanState() {
 }
 
 export const IMAGE = (version) => `localhost/usbip-${version}:${KVER}`;
+
+// Builds the USB/IP image for KVER with kvc when it is not there yet (test files may run in any order).
+export function ensureUsbipImage(version = '1.0.0') {
+  try {
+    podman(['image', 'exists', IMAGE(version)]);
+    return;
+  } catch {
+    // not there: build it
+  }
+  const configDir = makeConfigDir();
+  const result = kvc(['build', 'usbip', KVER], { configDir });
+  removeDir(configDir);
+  if (result.status !== 0) throw new Error(`building ${IMAGE(version)} failed: ${result.stderr}`);
+}

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KVER, NODE, MAIN, CONTAINERS_CONF, makeConfigDir, removeDir, podman } from './harness.js';
+import { KVER, NODE, MAIN, CONTAINERS_CONF, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
 
 const NEW_KERNEL = '6.1.0-56-rt-amd64';
 const NO_HEADERS = '6.1.0-999-amd64';
@@ -47,6 +47,7 @@ describe('integration: the service watches for new kernels and pre-builds their 
   const modules = (kver) => join(root, 'lib/modules', kver);
 
   before(async () => {
+    ensureUsbipImage();
     configDir = makeConfigDir('KVC_BUILD_NETWORK=host\nKVC_BUILD_RETRY_SECONDS=3\nKVC_KEEP_KERNELS=3\n');
     root = mkdtempSync(join(tmpdir(), 'kvc-host-'));
     runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, symlinkSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KVER, ROOT, NODE, MAIN, CONTAINERS_CONF, makeConfigDir, removeDir, podman } from './harness.js';
+import { KVER, ROOT, NODE, MAIN, CONTAINERS_CONF, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
 import { createLogger } from '../../lib/log/logger.js';
 import { ContainerRuntime } from '../../lib/runtime/container-runtime.js';
 import { loadInstanceSettings } from '../../lib/config/load.js';
@@ -22,6 +22,7 @@ describe('integration: host usbip command through the tools container', function
   let settings;
 
   before(async () => {
+    ensureUsbipImage();
     configDir = makeConfigDir();
     runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));
     bin = mkdtempSync(join(tmpdir(), 'kvc-bin-'));

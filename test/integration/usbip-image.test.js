@@ -13,12 +13,17 @@ describe('integration: the USB/IP image on a real podman', function () {
   let configDir;
   let firstId;
 
-  before(() => { configDir = makeConfigDir(); });
+  before(() => {
+    configDir = makeConfigDir();
+    // Build from nothing: the test is that kvc builds the image, not that one is there.
+    podman(['rmi', '--ignore', '--force', image]);
+  });
   after(() => removeDir(configDir));
 
   it(`kvc build usbip ${KVER} builds ${image} with labels`, () => {
     const result = kvc(['build', 'usbip', KVER], { configDir });
     expect(result.status, result.stderr).to.equal(0);
+    expect(result.stderr).to.match(/built localhost\/usbip-1\.0\.0:6\S+ in \d+ s/);
     const [info] = JSON.parse(podman(['image', 'inspect', image]));
     expect(info.Labels['io.kvc.instance']).to.equal('usbip');
     expect(info.Labels['io.kvc.kernel']).to.equal(KVER);

@@ -35,7 +35,9 @@ describe('runtime arguments', () => {
   });
 
   it('the tools container runs sleep with no capabilities, labelled with its instance', () => {
-    const argv = args.toolsHolderRunArgs('img', 'kvc-usbip-tools', 'usbip');
+    const argv = args.toolsHolderRunArgs('podman', 'img', 'kvc-usbip-tools', 'usbip');
+    expect(argv).to.include('--replace');
+    expect(args.toolsHolderRunArgs('docker', 'img', 'n', 'usbip')).to.not.include('--replace');
     expect(argv).to.include.members(['--detach', '--cap-drop=all', '--network=none', 'io.kvc.instance=usbip']);
     expect(argv.slice(-3)).to.deep.equal(['img', 'sleep', 'infinity']);
   });
