@@ -53,6 +53,10 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       });
     }
     await ctx.runtime.tag(pending, image);
+  } catch (error) {
+    // Interrupted: say so (exit 130), not that the runtime failed.
+    if (options.signal?.aborted === true && options.signal.reason instanceof Error) throw options.signal.reason;
+    throw error;
   } finally {
     await ctx.runtime.removeImage(pending).catch((error: unknown) => ctx.logger.warn(`could not remove ${pending}: ${String(error)}`));
   }

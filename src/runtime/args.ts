@@ -32,11 +32,14 @@ export function buildArgs(runtime: RuntimeName, spec: BuildSpec): string[] {
   return args;
 }
 
+// Every `run` below passes its output to kvc (or to the caller) and keeps no log of its own: under
+// systemd, podman's journald log driver would write it to the unit's journal a second time.
+
 // `run` of kmod (modprobe, rmmod, modinfo) for loading and unloading: CAP_SYS_MODULE only, no network.
 // SELinux labelling is disabled because a confined container type may not load kernel modules.
 export function moduleRunArgs(image: string, command: readonly string[], extraVolumes: readonly string[] = []): string[] {
   const args = [
-    'run', '--rm', '--pull=never', '--network=none',
+    'run', '--rm', '--pull=never', '--log-driver=none', '--network=none',
     '--cap-drop=all', '--cap-add=SYS_MODULE', '--security-opt=no-new-privileges', '--security-opt=label=disable',
   ];
   for (const volume of extraVolumes) args.push('--volume', volume);
@@ -46,7 +49,7 @@ export function moduleRunArgs(image: string, command: readonly string[], extraVo
 
 // `run` of a command that only reads the image (modinfo): no capabilities, no network.
 export function inspectRunArgs(image: string, command: readonly string[]): string[] {
-  return ['run', '--rm', '--pull=never', '--network=none', '--cap-drop=all', '--security-opt=no-new-privileges', image, ...command];
+  return ['run', '--rm', '--pull=never', '--log-driver=none', '--network=none', '--cap-drop=all', '--security-opt=no-new-privileges', image, ...command];
 }
 
 // `run` of a userspace tool for the wrapper: the host's network (usbip attach hands its socket to
@@ -54,7 +57,7 @@ export function inspectRunArgs(image: string, command: readonly string[]): strin
 export function toolRunArgs(image: string, command: readonly string[], options: { tty: boolean }): string[] {
   const args = ['run', '--rm', '--interactive'];
   if (options.tty) args.push('--tty');
-  args.push('--pull=never', '--network=host', '--privileged', '--security-opt=label=disable', image, ...command);
+  args.push('--pull=never', '--log-driver=none', '--network=host', '--privileged', '--security-opt=label=disable', image, ...command);
   return args;
 }
 
@@ -63,7 +66,7 @@ export function toolRunArgs(image: string, command: readonly string[], options: 
 // no capabilities; /sys and /dev are mounted as the tools need them.
 export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containerName: string, instance: string): string[] {
   return [
-    'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--network=none', '--privileged',
+    'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--log-driver=none', '--network=none', '--privileged',
     '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable',
     '--label', `${LABEL.instance}=${instance}`, '--label', `${LABEL.role}=tools`,
     image, 'sleep', 'infinity',
@@ -103,4 +106,14 @@ export function containerInspectArgs(name: string): string[] {
 // Removes a container at once (podman waits for the stop timeout unless told not to).
 export function containerRemoveArgs(runtime: RuntimeName, name: string): string[] {
   return runtime === 'podman' ? ['rm', '--force', '--time=0', name] : ['rm', '--force', name];
+}
+
+// Every container podman knows, including the working containers of builds (buildah's).
+export function allContainersArgs(runtime: RuntimeName): string[] {
+  return runtime === 'podman' ? ['ps', '--all', '--external', '--quiet', '--no-trunc'] : ['ps', '--all', '--quiet', '--no-trunc'];
+}
+
+// Removes containers at once.
+export function removeContainersArgs(ids: readonly string[]): string[] {
+  return ['rm', '--force', ...ids];
 }

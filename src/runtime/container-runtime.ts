@@ -187,9 +187,24 @@ export class ContainerRuntime {
     return this.inspectImages(ids);
   }
 
-  // Builds an image, streaming the runtime's output to `onLine`.
+  // Builds an image, streaming the runtime's output to `onLine`. When the build fails or is
+  // cancelled, the working containers it left (buildah's, podman only) are removed.
   async build(spec: argv.BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
-    await this.stream(argv.buildArgs(this.name, spec), `building ${spec.tag}`, onLine, signal === undefined ? {} : { signal });
+    const before = this.dryRun ? [] : await this.containerIds();
+    try {
+      await this.stream(argv.buildArgs(this.name, spec), `building ${spec.tag}`, onLine, signal === undefined ? {} : { signal });
+    } catch (error) {
+      const left = (await this.containerIds().catch(() => [])).filter((id) => !before.includes(id));
+      if (left.length > 0) {
+        this.logger.info(`removing ${left.length} container${left.length > 1 ? 's' : ''} the build left behind`);
+        await this.capture(argv.removeContainersArgs(left)).catch(() => undefined);
+      }
+      throw error;
+    }
+  }
+
+  private async containerIds(): Promise<string[]> {
+    return parseIdList((await this.check(argv.allContainersArgs(this.name), 'listing containers')).stdout);
   }
 
   // Gives an image another name.
