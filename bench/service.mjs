@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { collectLines } from '../test/integration/log-lines.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const KVER = process.env.KVER ?? '6.1.0-56-amd64';
@@ -26,26 +27,11 @@ writeFileSync(join(host, 'proc/modules'), '');
 mkdirSync(join(host, 'lib/modules', KVER), { recursive: true });
 writeFileSync(join(host, 'lib/modules', KVER, 'modules.dep'), '');
 
-const lines = [];
 const child = spawn(join(ROOT, 'node_modules/.bin/node'), [...(process.env.KVC_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), join(ROOT, process.env.KVC_BENCH_MAIN ?? 'lib/cli/main.js'), '--config-dir', config, 'service', 'usbip'], {
   env: { ...process.env, CONTAINERS_CONF: process.env.CONTAINERS_CONF ?? join(ROOT, 'test/setup/containers.conf'), KVC_HOST_ROOT: host, KVC_RUNNING_KERNEL: KVER, KVC_RUN_DIR: run },
   stdio: ['ignore', 'ignore', 'pipe'],
 });
-let buffer = '';
-child.stderr.on('data', (chunk) => {
-  buffer += chunk;
-  const parts = buffer.split('\n');
-  buffer = parts.pop();
-  for (const text of parts) lines.push({ text, at: Date.now() });
-});
-const waitFor = async (pattern) => {
-  for (let i = 0; i < 1200; i += 1) {
-    const line = lines.find((l) => pattern.test(l.text));
-    if (line) return line;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${pattern}`);
-};
+const { waitFor } = collectLines(child.stderr);
 
 await waitFor(/watching .* for new kernels/);
 const latencies = [];

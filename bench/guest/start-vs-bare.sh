@@ -33,3 +33,5 @@ bare=$(echo "$bare_times" | tr ' ' '\n' | grep . | median)
 echo "KVC-E2E: BENCH runs=$N kvc_start_ms=[${kvc_times# }] bare_podman_modprobe_ms=[${bare_times# }]"
 echo "KVC-E2E: BENCH median kvc_start_ms=$kvc bare_ms=$bare ratio=$(awk "BEGIN { printf \"%.2f\", $kvc / $bare }") kvc_version_ms=$(echo "$node_times" | tr ' ' '\n' | grep . | median)"
 echo "KVC-E2E: DONE pass=1 fail=0"
+sync
+systemctl poweroff --force --force

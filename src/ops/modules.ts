@@ -140,7 +140,8 @@ export async function unloadModules(ctx: Context, settings: InstanceSettings, kv
     });
   }
   for (const blocked of plan.blocked) ctx.logger.warn(`--force: unloading ${describeBlocked(blocked)}`);
-  await stopTools(ctx, settings.name);
+  // The tools container holds no module; failing to remove it must not keep the modules loaded.
+  await stopTools(ctx, settings.name).catch((error: unknown) => ctx.logger.warn(`could not remove the tools container: ${error instanceof Error ? error.message : String(error)}`));
   if (plan.unload.length > 0) {
     const names = plan.unload.map(kernelModuleName);
     await ctx.runtime.runModuleCommand(image, ['rmmod', '--', ...names], `unloading ${names.join(', ')}`).catch((error: unknown) => {

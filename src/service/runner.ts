@@ -20,12 +20,18 @@ import { pruneImages } from './prune.js';
 // How long a new kernel's directory must be quiet before its build starts.
 export const SETTLE_MS = 1000;
 
-// Resolves on the first SIGTERM or SIGINT.
-function untilStopSignal(): Promise<NodeJS.Signals> {
+// Resolves on the first SIGTERM or SIGINT. The handlers stay installed for good: execa's exit
+// handler (signal-exit) re-raises a signal when it finds no other listener, which would kill the
+// runner half-way through its start or its unload.
+function untilStopSignal(logger: Session['logger']): Promise<NodeJS.Signals> {
   return new Promise((resolvePromise) => {
+    let received: NodeJS.Signals | undefined;
     const stop = (signal: NodeJS.Signals) => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
+      if (received !== undefined) {
+        logger.info(`${signal}: already stopping`);
+        return;
+      }
+      received = signal;
       resolvePromise(signal);
     };
     process.on('SIGTERM', stop);
@@ -45,7 +51,7 @@ export function statusLine(settings: InstanceSettings, kver: string, queue: Queu
 // Runs the service for one instance; resolves with the exit status once stopped and unloaded.
 export async function runService(session: Session, name: string): Promise<number> {
   const { ctx, logger } = session;
-  const stopped = untilStopSignal();
+  const stopped = untilStopSignal(logger);
   const settings = await session.instance(name);
   const kver = ctx.runningKernel;
   // The fast path of a boot: load straight from the image, asking the runtime nothing first (one

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { collectLines } from './log-lines.js';
 import { KVER, NODE, MAIN, CONTAINERS_CONF, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
 
 const NEW_KERNEL = '6.1.0-56-rt-amd64';
@@ -32,18 +33,10 @@ describe('integration: the service watches for new kernels and pre-builds their 
   let runDir;
   let child;
   let lines;
+  let waitFor;
+  let count;
   let exited;
 
-  const waitFor = async (pattern, timeoutMs, from = 0) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const index = lines.findIndex((line, i) => i >= from && pattern.test(line.text));
-      if (index >= 0) return lines[index];
-      if (Date.now() > deadline) throw new Error(`no log line matching ${pattern} in ${timeoutMs} ms; log:\n${lines.map((l) => l.text).join('\n')}`);
-      await sleep(200);
-    }
-  };
-  const count = (pattern) => lines.filter((line) => pattern.test(line.text)).length;
   const modules = (kver) => join(root, 'lib/modules', kver);
 
   before(async () => {
@@ -56,18 +49,11 @@ describe('integration: the service watches for new kernels and pre-builds their 
     writeFileSync(join(root, 'proc/modules'), '');
     mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
     writeFileSync(join(root, 'lib/modules', KVER, 'modules.dep'), '');
-    lines = [];
     child = spawn(NODE, [MAIN, '--config-dir', configDir, 'service', 'usbip'], {
       env: { ...process.env, CONTAINERS_CONF, KVC_HOST_ROOT: root, KVC_RUNNING_KERNEL: KVER, KVC_RUN_DIR: runDir },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
-    let buffer = '';
-    child.stderr.on('data', (chunk) => {
-      buffer += chunk;
-      const parts = buffer.split('\n');
-      buffer = parts.pop();
-      for (const text of parts) lines.push({ text, at: Date.now() });
-    });
+    ({ lines, waitFor, count } = collectLines(child.stderr));
     exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
     await waitFor(/watching .* for new kernels/, 120000);
   });
@@ -145,6 +131,26 @@ describe('integration: the service watches for new kernels and pre-builds their 
     child.kill('SIGTERM');
     expect(await exited).to.equal(0);
     expect(count(/SIGTERM: stopping/)).to.equal(1);
+    expect(podman(['ps', '--all', '--filter', 'name=kvc-usbip-tools', '--quiet']).trim()).to.equal('');
+  });
+
+  it('SIGTERM right after READY, while containers still run: the runner finishes, unloads and exits 0', async () => {
+    // Regression: the stop handler removed itself, and execa's signal-exit then re-raised
+    // SIGTERM and killed the runner before it unloaded.
+    const again = spawn(NODE, [MAIN, '--config-dir', configDir, '--verbose', 'service', 'usbip'], {
+      env: { ...process.env, CONTAINERS_CONF, KVC_HOST_ROOT: root, KVC_RUNNING_KERNEL: KVER, KVC_RUN_DIR: runDir },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const log = collectLines(again.stderr);
+    const code = new Promise((resolve) => again.on('exit', (status, signal) => resolve(signal ?? status)));
+    const ready = await log.waitFor(/ready: usbip-core/, 60000);
+    // The next container command after READY (--verbose logs it just before it starts).
+    await log.waitFor(/^kvc: \$ podman .* run /, 60000, log.lines.indexOf(ready));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    again.kill('SIGTERM');
+    expect(await code).to.equal(0);
+    expect(log.count(/SIGTERM: stopping/)).to.equal(1);
+    expect(log.count(/^kvc: stopped$/)).to.equal(1);
     expect(podman(['ps', '--all', '--filter', 'name=kvc-usbip-tools', '--quiet']).trim()).to.equal('');
   });
 });

@@ -11,7 +11,13 @@ mode=$(cat /var/lib/kvc-e2e/mode 2>/dev/null || echo test)
 KVER=$(uname -r)
 ok() { echo "KVC-E2E: PASS $*"; pass=$((pass + 1)); }
 bad() { echo "KVC-E2E: FAIL $*"; fail=$((fail + 1)); }
-check() { what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+check() {
+	what=$1; shift
+	if "$@"; then ok "$what"; return; fi
+	bad "$what"
+	echo "  | unit: $(systemctl is-active kvc@usbip); modules: $(ls -d /sys/module/usbip_core /sys/module/usbip_host /sys/module/vhci_hcd 2>/dev/null | xargs -r -n1 basename | xargs)"
+	journalctl -u kvc@usbip -n 25 --no-pager -o cat 2>&1 | show
+}
 say() { echo "KVC-E2E: ---- $*"; }
 show() { sed 's/^/  | /'; }
 run() { echo "  | # $*"; "$@" 2>&1 | show; }
@@ -115,3 +121,6 @@ check "... and enabled it" sh -c "[ \$(systemctl is-enabled kvc@usbip) = enabled
 run systemctl stop kvc@usbip
 
 echo "KVC-E2E: DONE pass=$pass fail=$fail"
+# Power off at once: the verdict is out, and nothing in the guest needs an orderly shutdown.
+sync
+systemctl poweroff --force --force
