@@ -1,4 +1,4 @@
-// Every configuration key kvc reads, with its documentation (shown by `kvc config-keys` and the README).
+// Every configuration key kvc reads, with its documentation (the README's table follows it).
 
 // Keys of <config-dir>/kvc.conf (and of kmods-via-containers.conf, read first when present).
 export const GLOBAL_KEYS = {
