@@ -23,10 +23,17 @@ export function removeDir(dir) {
   rmSync(dir, { recursive: true, force: true });
 }
 
+// The environment every kvc the tests start runs with: this machine's containers.conf and a run
+// folder (locks, tools PID) of the tests' own instead of /run/kvc.
+export const RUN_DIR = join(tmpdir(), 'kvc-it-run');
+export function kvcEnv(env = {}) {
+  return { ...process.env, CONTAINERS_CONF, KVC_RUN_DIR: RUN_DIR, ...env };
+}
+
 // Runs kvc; returns { status, stdout, stderr }.
 export function kvc(args, { configDir, env = {}, input } = {}) {
   const result = spawnSync(NODE, [MAIN, ...(configDir ? ['--config-dir', configDir] : []), ...args], {
-    env: { ...process.env, CONTAINERS_CONF, KVC_RUN_DIR: env.KVC_RUN_DIR ?? join(tmpdir(), 'kvc-it-run'), ...env },
+    env: kvcEnv(env),
     input,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,

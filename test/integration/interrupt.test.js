@@ -1,13 +1,40 @@
-// Integration test: a build interrupted by SIGINT or SIGTERM stops the real podman build, removes
-// the working containers it left, and leaves the previous image of that kernel tagged, unchanged.
+// Integration test: one build per instance at a time (a second one waits, or exits 75 with
+// --no-wait); a build interrupted by SIGINT or SIGTERM stops the real podman build, removes the
+// working containers it left, and leaves the previous image of that kernel tagged, unchanged.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { KVER, NODE, MAIN, CONTAINERS_CONF, IMAGE, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
+import { KVER, NODE, MAIN, IMAGE, ensureUsbipImage, kvc, kvcEnv, makeConfigDir, removeDir, podman } from './harness.js';
 
 const image = IMAGE('1.0.0');
 const allContainers = () => podman(['ps', '--all', '--external', '--quiet', '--no-trunc']).split('\n').filter(Boolean).sort();
 
-describe('integration: interrupting a build leaves the previous image in place', function () {
+// Builds started by a test; any still running when it ends (a failed assertion) are stopped, so
+// they cannot spill into the next test.
+const started = new Set();
+afterEach(async () => {
+  for (const run of started) {
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill('SIGINT');
+    await run.exited;
+  }
+  started.clear();
+});
+
+// Starts `kvc build usbip <KVER> [extra…]` in the background: its process, its stderr so far,
+// a promise of its exit code, and until(re): a promise that resolves once stderr matches re.
+function startBuild(configDir, extra = []) {
+  const child = spawn(NODE, [MAIN, '--config-dir', configDir, 'build', 'usbip', KVER, ...extra], { env: kvcEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const run = { child, stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+  const waiting = [];
+  child.stderr.on('data', (chunk) => {
+    run.stderr += chunk;
+    for (const w of waiting.filter((w) => w.re.test(run.stderr))) w.resolve();
+  });
+  run.until = (re) => new Promise((resolve) => (re.test(run.stderr) ? resolve() : waiting.push({ re, resolve })));
+  started.add(run);
+  return run;
+}
+
+describe('integration: builds of one instance, waited for and interrupted', function () {
   this.timeout(5 * 60 * 1000);
   let configDir;
   before(() => {
@@ -16,21 +43,31 @@ describe('integration: interrupting a build leaves the previous image in place',
   });
   after(() => removeDir(configDir));
 
+  it('a second build while one runs: --no-wait exits 75 naming the holder; without it, it waits and says so', async () => {
+    const first = startBuild(configDir, ['--force']);
+    await first.until(/STEP \d+\/\d+:/);
+    const busy = kvc(['build', 'usbip', KVER, '--no-wait'], { configDir });
+    expect(busy.status).to.equal(75);
+    expect(busy.stderr.trim()).to.equal(`kvc: error: usbip is busy: process ${first.child.pid} is running \`kvc build usbip ${KVER}\`; wait for it, or run again without --no-wait to wait`);
+    const second = startBuild(configDir);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(second.stderr).to.contain(`waiting for process ${first.child.pid} (\`kvc build usbip ${KVER}\`) to finish with usbip`);
+    expect(second.child.exitCode, 'still waiting').to.equal(null);
+    first.child.kill('SIGINT');
+    expect(await first.exited).to.equal(130);
+    expect(await second.exited).to.equal(0);
+    expect(second.stderr).to.match(/is up to date for .*nothing to build/);
+  });
+
   for (const signal of ['SIGINT', 'SIGTERM']) {
     it(`${signal} during the build's apt-get step: exit 130, no half-built image, nothing left`, async () => {
       const before = { id: JSON.parse(podman(['image', 'inspect', image]))[0].Id, containers: allContainers() };
-      const child = spawn(NODE, [MAIN, '--config-dir', configDir, 'build', 'usbip', KVER, '--force'], { env: { ...process.env, CONTAINERS_CONF }, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      const started = new Promise((resolve) => child.stderr.on('data', (chunk) => {
-        stderr += chunk;
-        if (/STEP \d+\/\d+: RUN apt-get/.test(stderr)) resolve();
-      }));
-      const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-      await started;
+      const build = startBuild(configDir, ['--force']);
+      await build.until(/STEP \d+\/\d+: RUN apt-get/);
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      child.kill(signal);
-      expect(await exited).to.equal(130);
-      expect(stderr.trimEnd().split('\n').pop()).to.equal(`kvc: error: interrupted by ${signal}; nothing was left half-done`);
+      build.child.kill(signal);
+      expect(await build.exited).to.equal(130);
+      expect(build.stderr.trimEnd().split('\n').pop()).to.equal(`kvc: error: interrupted by ${signal}; nothing was left half-done`);
       expect(JSON.parse(podman(['image', 'inspect', image]))[0].Id, 'the previous image keeps its name').to.equal(before.id);
       expect(podman(['images', '--format', '{{.Repository}}:{{.Tag}}'])).to.not.match(/kvc-pending/);
       expect(allContainers(), 'no working container left behind').to.deep.equal(before.containers);

@@ -12,6 +12,6 @@ if ((${#missing[@]})); then
 	echo "install-host-deps: installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 echo "install-host-deps: all present"
