@@ -6,7 +6,7 @@ import { RuntimeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RuntimeName } from '../config/settings.js';
 import * as argv from './args.js';
-import { parseContainerInspect, parseIdList, parseImageInspect, isNoSuchObject, type ContainerInfo, type ImageInfo } from './parse.js';
+import { parseContainerInspect, parseIdList, parseImageInspect, isNoSuchObject, saysNoSpace, type ContainerInfo, type ImageInfo } from './parse.js';
 
 // What a captured command returned.
 export interface CommandResult {
@@ -114,9 +114,16 @@ export class ContainerRuntime {
     return result;
   }
 
-  private failure(args: readonly string[], what: string, exitCode: number, output: string, hint?: string): RuntimeError {
+  private failure(args: readonly string[], what: string, exitCode: number, output: string, hint?: string, noSpace = saysNoSpace(output)): RuntimeError {
     const last = tail(output);
     const lastLine = last.split('\n').filter((line) => line.trim() !== '').pop() ?? '';
+    if (noSpace) {
+      // The last line would only say which step failed; the cause is what the user can act on.
+      return new RuntimeError(`${what} failed: no space left on device (${this.name} exit ${exitCode})`, {
+        command: [this.name, ...args], childExitCode: exitCode, stderrTail: last,
+        hint: `free space where ${this.name} keeps images and containers (\`${this.name} system df\` shows it; \`${this.name} image prune\` removes unused images) and in /var/tmp, then run again`,
+      });
+    }
     return new RuntimeError(`${what} failed (${this.name} exit ${exitCode})${lastLine === '' ? '' : `: ${lastLine.trim()}`}`, {
       command: [this.name, ...args], childExitCode: exitCode, stderrTail: last,
       hint: hint ?? `run with --verbose to see the ${this.name} command and its output`,
@@ -132,6 +139,7 @@ export class ContainerRuntime {
     }
     this.logger.verbose(`$ ${this.show(args)}`);
     const recent: string[] = [];
+    let noSpace = false;
     const child = execa(binary, this.withGlobalFlags(args), {
       env: this.env, extendEnv: false, reject: false, stdin: 'ignore', all: true, buffer: false,
       ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
@@ -139,12 +147,13 @@ export class ContainerRuntime {
     for await (const line of child.iterable({ from: 'all' })) {
       const text = String(line);
       recent.push(text);
+      noSpace ||= saysNoSpace(text);
       if (recent.length > STDERR_TAIL_LINES * 4) recent.shift();
       onLine(text);
     }
     const result = await child;
     if (result.isCanceled) throw new RuntimeError(`${what} was cancelled`, { command: [this.name, ...args], childExitCode: result.exitCode });
-    if (result.exitCode !== 0) throw this.failure(args, what, result.exitCode ?? 128, recent.join('\n'));
+    if (result.exitCode !== 0) throw this.failure(args, what, result.exitCode ?? 128, recent.join('\n'), undefined, noSpace);
   }
 
   // Runs a command with the caller's stdin, stdout and stderr; returns its exit status unchanged.

@@ -76,3 +76,8 @@ export function parseIdList(text: string): string[] {
 export function isNoSuchObject(stderr: string): boolean {
   return /no such (image|object|container)|image not known|not found|failed to find image|no container with name or id/i.test(stderr);
 }
+
+// A runtime's output that says its storage (or the build's scratch space) is full.
+export function saysNoSpace(text: string): boolean {
+  return /no space left on device|\bENOSPC\b/i.test(text);
+}

@@ -1,5 +1,5 @@
 // Watches the kernel module trees (/usr/lib/modules, /lib/modules) for kernels that appear or go.
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log/logger.js';
@@ -48,10 +48,11 @@ export class KernelWatcher {
   }
 
   // Starts watching; resolves once the initial scan is done. Kernels present now are not reported.
+  // A root that cannot be read is left out, with a warning that names it; the others are watched.
   async start(): Promise<readonly string[]> {
-    this.roots = distinctRoots(this.options.roots);
+    this.roots = distinctRoots(this.options.roots).filter((root) => this.readable(root));
     if (this.roots.length === 0) {
-      this.options.logger.warn(`none of ${this.options.roots.join(', ')} exists; new kernels will not be noticed`);
+      this.options.logger.warn(`none of ${this.options.roots.join(', ')} can be read; new kernels will not be noticed`);
       return [];
     }
     const watcher = watch(this.roots, { ignoreInitial: true, depth: 1, persistent: true, followSymlinks: false });
@@ -61,6 +62,17 @@ export class KernelWatcher {
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
     this.options.logger.info(`watching ${this.roots.join(' and ')} for new kernels`);
     return this.roots;
+  }
+
+  private readable(root: string): boolean {
+    try {
+      readdirSync(root);
+      return true;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      this.options.logger.warn(`cannot read ${root} (${code}): kernels installed there will not be noticed; make it readable by root and restart the service`);
+      return false;
+    }
   }
 
   private onEvent(event: string, path: string): void {

@@ -41,16 +41,16 @@ export function kvc(args, { configDir, env = {}, input } = {}) {
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-// Runs podman directly (to check what kvc did, independently of kvc).
-export function podman(args, options = {}) {
-  return execFileSync('podman', args, { env: { ...process.env, CONTAINERS_CONF }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
+// Runs podman directly (to check what kvc did, independently of kvc); options.env adds variables.
+export function podman(args, { env = {}, ...options } = {}) {
+  return execFileSync('podman', args, { env: { ...process.env, CONTAINERS_CONF, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
 }
 
 // Everything podman holds: images (with names) and containers; compared before and after bad input.
-export function podmanState() {
+export function podmanState(env = {}) {
   return {
-    images: podman(['images', '--all', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}']).split('\n').sort().join('\n'),
-    containers: podman(['ps', '--all', '--format', '{{.ID}} {{.Names}}']).split('\n').sort().join('\n'),
+    images: podman(['images', '--all', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'], { env }).split('\n').sort().join('\n'),
+    containers: podman(['ps', '--all', '--external', '--format', '{{.ID}} {{.Names}}'], { env }).split('\n').sort().join('\n'),
   };
 }
 

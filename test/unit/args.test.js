@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import * as args from '../../lib/runtime/args.js';
-import { parseImageInspect, parseContainerInspect, parseIdList, isNoSuchObject } from '../../lib/runtime/parse.js';
+import { parseImageInspect, parseContainerInspect, parseIdList, isNoSuchObject, saysNoSpace } from '../../lib/runtime/parse.js';
 import { displayArg, findOnPath } from '../../lib/runtime/container-runtime.js';
 
 describe('runtime arguments', () => {
@@ -81,5 +81,10 @@ describe('runtime JSON', () => {
     expect(isNoSuchObject('Error: localhost/x:y: image not known')).to.equal(true);
     expect(isNoSuchObject('Error: No such image: x')).to.equal(true);
     expect(isNoSuchObject('Error: cannot connect to Podman socket')).to.equal(false);
+  });
+  it('tells a full disk from other failures, in apt\'s words and in podman\'s', () => {
+    expect(saysNoSpace('E: Failed to fetch http://deb.debian.org/debian/dists/bookworm/main/i18n/Translation-en  Write error - write (28: No space left on device)')).to.equal(true);
+    expect(saysNoSpace('Error: committing container for step: copying layers: write /var/lib/containers/storage/x: no space left on device')).to.equal(true);
+    expect(saysNoSpace('Error: building at STEP "RUN apt-get update": while running runtime: exit status 100')).to.equal(false);
   });
 });

@@ -3,7 +3,8 @@
 // the integration test covers); rpm-ostree's Deployments is given in the shape its D-Bus
 // property has (rpm-ostree is out of reach on this machine).
 import { expect } from 'chai';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, mkdtempSync, mkdirSync, writeFileSync, rmSync, symlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelWatcher, distinctRoots, kernelDirComplete } from '../../lib/service/kernel-watcher.js';
@@ -92,6 +93,36 @@ describe('service: kernel watcher (real directories, real chokidar)', function (
     await sleep(900);
     expect(removed.sort()).to.deep.equal(['6.1.0-1-amd64', '6.1.0-9-amd64']);
     expect(ready).to.deep.equal([]);
+  });
+
+  it('an unreadable root is left out with a warning that names it; kernels in the other root are still reported', () => {
+    // Root reads every directory, so the child runs as root without CAP_DAC_OVERRIDE and
+    // CAP_DAC_READ_SEARCH (setpriv), as a root process confined by an LSM would be.
+    const locked = join(root, 'locked/modules');
+    mkdirSync(locked, { recursive: true });
+    chmodSync(locked, 0o000);
+    const other = join(root, 'usr/lib/modules');
+    const child = `
+      import { KernelWatcher } from ${JSON.stringify(new URL('../../lib/service/kernel-watcher.js', import.meta.url).href)};
+      import { createLogger } from ${JSON.stringify(new URL('../../lib/log/logger.js', import.meta.url).href)};
+      import { mkdirSync, writeFileSync } from 'node:fs';
+      const logger = createLogger({ style: 'plain', stream: process.stdout });
+      const watcher = new KernelWatcher({ roots: ${JSON.stringify([locked, other])}, settleMs: 200, logger,
+        onReady: (kver) => { console.log('ready ' + kver); watcher.close().then(() => process.exit(0)); }, onRemoved: () => {} });
+      const roots = await watcher.start();
+      console.log('roots ' + roots.join(' '));
+      mkdirSync(${JSON.stringify(join(other, '6.1.0-7-amd64'))});
+      writeFileSync(${JSON.stringify(join(other, '6.1.0-7-amd64/modules.dep'))}, '');
+      setTimeout(() => { console.log('no report'); process.exit(1); }, 5000);`;
+    const drop = '-dac_override,-dac_read_search';
+    const out = execFileSync('setpriv', [`--inh-caps=${drop}`, `--bounding-set=${drop}`, process.execPath, '--input-type=module', '-e', child], { encoding: 'utf8' });
+    chmodSync(locked, 0o755);
+    expect(out.trimEnd().split('\n')).to.deep.equal([
+      `kvc: warning: cannot read ${locked} (EACCES): kernels installed there will not be noticed; make it readable by root and restart the service`,
+      `kvc: watching ${other} for new kernels`,
+      `roots ${other}`,
+      'ready 6.1.0-7-amd64',
+    ]);
   });
 
   it('kernelDirComplete looks for depmod output, the build link or vmlinuz', () => {
