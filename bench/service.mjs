@@ -3,8 +3,11 @@
 //  - latency from a new kernel's files being complete (modules.dep written) to the start of its
 //    build ("new kernel X: building" in the log), median of N kernels (their config lacks
 //    CONFIG_USB, so each build is refused at once and no image is built);
-//  - the idle runner's resident memory (VmRSS of the Node process) after it settled.
-// Usage: node bench/service.mjs [N]   (prints a markdown table)
+//  - the idle runner's resident memory (VmRSS of the Node process) 5 s after it settled, and at
+//    the later idle times (seconds) listed in KVC_BENCH_IDLE_SECONDS.
+// Usage: node bench/service.mjs [N]   (prints a markdown table). KVC_BENCH_MAIN and
+// KVC_BENCH_NODE_FLAGS choose what runs (the installed launcher: dist/kvc.mjs and its flags);
+// KVC_BENCH_DETAIL=1 prints RssAnon/RssFile at each sample.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -47,10 +50,18 @@ for (let i = 0; i < N; i += 1) {
   latencies.push(started.at - complete);
   await waitFor(new RegExp(`${kver}.*not building for it`));
 }
-await sleep(5000);
-const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-const rss = Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024;
-if (process.env.KVC_BENCH_DETAIL) console.log(status.match(/Rss\w+:.*/g).join(' '));
+// VmRSS after 5 s idle, and (KVC_BENCH_IDLE_SECONDS) at later points of a longer idle period.
+const samples = [];
+const idleSeconds = [5, ...(process.env.KVC_BENCH_IDLE_SECONDS ?? '').split(' ').filter(Boolean).map(Number)];
+let waited = 0;
+for (const at of idleSeconds) {
+  await sleep((at - waited) * 1000);
+  waited = at;
+  const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+  samples.push({ at, rss: Number(/VmRSS:\s+(\d+) kB/.exec(status)[1]) / 1024, detail: status.match(/Rss\w+:.*/g).join(' ') });
+  if (process.env.KVC_BENCH_DETAIL) console.log(`${at} s: ${samples.at(-1).detail}`);
+}
+const rss = samples[0].rss;
 child.kill('SIGTERM');
 await new Promise((r) => child.on('exit', r));
 rmSync(config, { recursive: true, force: true });
@@ -61,3 +72,4 @@ console.log('| service runner | median | min–max | target |');
 console.log('|---|---:|---:|---:|');
 console.log(`| files complete → build starts (${N} kernels) | ${median(latencies)} ms | ${Math.min(...latencies)}–${Math.max(...latencies)} ms | ≤ 2000 ms |`);
 console.log(`| idle runner memory (VmRSS of the Node process, watching) | ${rss.toFixed(1)} MB | | ≤ 60 MB |`);
+for (const { at, rss: later } of samples.slice(1)) console.log(`| … after ${at} s idle | ${later.toFixed(1)} MB | | |`);

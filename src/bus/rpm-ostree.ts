@@ -1,4 +1,6 @@
 // The kernel of a CoreOS host's staged deployment, from rpm-ostree's D-Bus interface.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type dbus from 'dbus-next';
 
 const RPMOSTREE = 'org.projectatomic.rpmostree1';
@@ -8,6 +10,12 @@ const SYSROOT = 'org.projectatomic.rpmostree1.Sysroot';
 function plain(value: unknown): unknown {
   if (value !== null && typeof value === 'object' && 'signature' in value && 'value' in value) return plain((value as { value: unknown }).value);
   return value;
+}
+
+// Whether ostree booted this host (it creates /run/ostree-booted): only there can rpm-ostree stage
+// a kernel, so only there is the bus asked.
+export function ostreeBooted(hostRoot: string): boolean {
+  return existsSync(join(hostRoot, 'run/ostree-booted'));
 }
 
 // The kernel release of the staged (or pending, not booted) deployment in rpm-ostree's

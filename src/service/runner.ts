@@ -10,7 +10,8 @@ import { startTools } from '../ops/tools.js';
 import type { InstanceSettings } from '../config/settings.js';
 import type { Context } from '../ops/context.js';
 import { connectSystemBus } from '../bus/system-bus.js';
-import { watchStagedKernel } from '../bus/rpm-ostree.js';
+import type { MessageBus } from 'dbus-next';
+import { ostreeBooted, watchStagedKernel } from '../bus/rpm-ostree.js';
 import { notifySystemd } from './notify.js';
 import { withInstanceLock } from '../ops/lock.js';
 import { KernelWatcher } from './kernel-watcher.js';
@@ -130,16 +131,12 @@ async function startBackground(session: Session, settings: InstanceSettings) {
     },
   });
   await watcher.start();
-  const bus = await connectSystemBus().catch(() => undefined);
-  if (bus !== undefined) {
-    const present = await watchStagedKernel(bus, (kver) => {
-      if (kver !== ctx.runningKernel) {
-        logger.info(`rpm-ostree staged kernel ${kver}`);
-        queue.enqueue(kver);
-      }
-    }).catch(() => false);
-    if (!present) logger.verbose('rpm-ostree is not on the system bus');
-  }
+  const bus = await followRpmOstree(ctx, (kver) => {
+    if (kver !== ctx.runningKernel) {
+      logger.info(`rpm-ostree staged kernel ${kver}`);
+      queue.enqueue(kver);
+    }
+  });
   return {
     queue,
     onChange: (fn: () => void) => { listener = fn; },
@@ -149,6 +146,18 @@ async function startBackground(session: Session, settings: InstanceSettings) {
       bus?.disconnect();
     },
   };
+}
+
+// On a host ostree booted, follows rpm-ostree's staged deployment over the system bus and keeps
+// the connection; elsewhere the bus is not asked (nor dbus-next loaded). Silent where it is absent.
+async function followRpmOstree(ctx: Context, onStaged: (kver: string) => void): Promise<MessageBus | undefined> {
+  if (!ostreeBooted(ctx.hostRoot)) return undefined;
+  const bus = await connectSystemBus().catch(() => undefined);
+  if (bus === undefined) return undefined;
+  if (await watchStagedKernel(bus, onStaged).catch(() => false)) return bus;
+  ctx.logger.verbose('rpm-ostree is not on the system bus');
+  bus.disconnect();
+  return undefined;
 }
 
 async function prune(ctx: Context, settings: InstanceSettings, keep: number, removed: ReadonlySet<string>): Promise<void> {

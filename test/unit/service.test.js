@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { KernelWatcher, distinctRoots, kernelDirComplete } from '../../lib/service/kernel-watcher.js';
 import { BuildQueue } from '../../lib/service/build-queue.js';
 import { kernelsToPrune } from '../../lib/service/prune.js';
-import { stagedKernel } from '../../lib/bus/rpm-ostree.js';
+import { ostreeBooted, stagedKernel } from '../../lib/bus/rpm-ostree.js';
 import { statusLine } from '../../lib/service/runner.js';
 import { createLogger } from '../../lib/log/logger.js';
 import { PassThrough } from 'node:stream';
@@ -190,6 +190,17 @@ describe('service: pruning, rpm-ostree, status line', () => {
     expect(kernelsToPrune(kernels, '6.1.0-13-amd64', 3, new Set(['6.1.0-13-amd64']))).to.not.include('6.1.0-13-amd64');
   });
 
+  it('asks rpm-ostree only on a host ostree booted (/run/ostree-booted under the host root)', () => {
+    const host = mkdtempSync(join(tmpdir(), 'kvc-ostree-'));
+    try {
+      expect(ostreeBooted(host)).to.equal(false);
+      mkdirSync(join(host, 'run'));
+      writeFileSync(join(host, 'run/ostree-booted'), '');
+      expect(ostreeBooted(host)).to.equal(true);
+    } finally {
+      rmSync(host, { recursive: true, force: true });
+    }
+  });
   it('reads the staged deployment\'s kernel from rpm-ostree\'s Deployments', () => {
     const v = (signature, value) => ({ signature, value });
     const deployments = [
