@@ -52,7 +52,7 @@ export class KernelWatcher {
   async start(): Promise<readonly string[]> {
     this.roots = distinctRoots(this.options.roots).filter((root) => this.readable(root));
     if (this.roots.length === 0) {
-      this.options.logger.warn(`none of ${this.options.roots.join(', ')} can be read; new kernels will not be noticed`);
+      this.options.logger.warn(`none of ${this.options.roots.join(', ')} exists and can be read; new kernels will not be noticed`);
       return [];
     }
     const watcher = watch(this.roots, { ignoreInitial: true, depth: 1, persistent: true, followSymlinks: false });
