@@ -31,9 +31,13 @@ export function kvcEnv(env = {}) {
 }
 
 // Runs kvc; returns { status, stdout, stderr }.
-export function kvc(args, { configDir, env = {}, input } = {}) {
+// A timeout (ms) sends kvc SIGTERM (it then stops what it runs and exits 130), so a hang fails
+// the test instead of stalling the run.
+export function kvc(args, { configDir, env = {}, input, timeout } = {}) {
   const result = spawnSync(NODE, [MAIN, ...(configDir ? ['--config-dir', configDir] : []), ...args], {
     env: kvcEnv(env),
+    timeout,
+    killSignal: 'SIGTERM',
     input,
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
