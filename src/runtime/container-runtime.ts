@@ -110,14 +110,16 @@ export class ContainerRuntime {
   // Runs a command and throws a RuntimeError saying `what` failed when it exits non-zero.
   async check(args: readonly string[], what: string, options: { signal?: AbortSignal; hint?: string } = {}): Promise<CommandResult> {
     const result = await this.capture(args, options);
-    if (result.exitCode !== 0) throw this.failure(args, what, result.exitCode, result.stderr || result.stdout, options.hint);
+    if (result.exitCode !== 0) throw this.failure(args, what, result.exitCode, result.stderr || result.stdout, { hint: options.hint });
     return result;
   }
 
-  private failure(args: readonly string[], what: string, exitCode: number, output: string, hint?: string, noSpace = saysNoSpace(output)): RuntimeError {
+  // The error for a failed runtime command. `sawNoSpace`: a streamed command said its disk was full
+  // in lines that may have scrolled out of `output` (only its tail is kept).
+  private failure(args: readonly string[], what: string, exitCode: number, output: string, options: { hint?: string | undefined; sawNoSpace?: boolean } = {}): RuntimeError {
     const last = tail(output);
     const lastLine = last.split('\n').filter((line) => line.trim() !== '').pop() ?? '';
-    if (noSpace) {
+    if (options.sawNoSpace === true || saysNoSpace(output)) {
       // The last line would only say which step failed; the cause is what the user can act on.
       return new RuntimeError(`${what} failed: no space left on device (${this.name} exit ${exitCode})`, {
         command: [this.name, ...args], childExitCode: exitCode, stderrTail: last,
@@ -126,7 +128,7 @@ export class ContainerRuntime {
     }
     return new RuntimeError(`${what} failed (${this.name} exit ${exitCode})${lastLine === '' ? '' : `: ${lastLine.trim()}`}`, {
       command: [this.name, ...args], childExitCode: exitCode, stderrTail: last,
-      hint: hint ?? `run with --verbose to see the ${this.name} command and its output`,
+      hint: options.hint ?? `run with --verbose to see the ${this.name} command and its output`,
     });
   }
 
@@ -153,7 +155,7 @@ export class ContainerRuntime {
     }
     const result = await child;
     if (result.isCanceled) throw new RuntimeError(`${what} was cancelled`, { command: [this.name, ...args], childExitCode: result.exitCode });
-    if (result.exitCode !== 0) throw this.failure(args, what, result.exitCode ?? 128, recent.join('\n'), undefined, noSpace);
+    if (result.exitCode !== 0) throw this.failure(args, what, result.exitCode ?? 128, recent.join('\n'), { sawNoSpace: noSpace });
   }
 
   // Runs a command with the caller's stdin, stdout and stderr; returns its exit status unchanged.
