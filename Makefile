@@ -7,8 +7,13 @@ DOCDIR ?= $(PREFIX)/share/doc/kvc
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 
-# The project's own Node (npm package "node", pinned in package.json), used to build and shipped.
-NODE_BIN = $(shell readlink -f node_modules/node/bin/node)
+# The project's own Node: the platform package node-linux-<arch> (its tarball holds the binary, so
+# package-lock.json pins its integrity), used to build and shipped; its SHA-256 is checked against
+# node.sha256 before every bundle and install.
+NODE_ARCH = $(subst x86_64,x64,$(subst aarch64,arm64,$(shell uname -m)))
+NODE_VERSION = $(shell sed -n 's/.*"node-linux-$(NODE_ARCH)": "\([0-9.]*\)".*/\1/p' package.json)
+NODE_PKG = node-linux-$(NODE_ARCH)@$(NODE_VERSION)
+NODE_BIN = node_modules/node-linux-$(NODE_ARCH)/bin/node
 SOURCES = $(shell find src -name '*.ts') package.json tsconfig.json scripts/bundle.mjs
 
 .PHONY: all build test test-unit install uninstall demo clean bench
@@ -19,7 +24,8 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-dist/kvc.mjs: node_modules/.package-lock.json $(SOURCES)
+dist/kvc.mjs: node_modules/.package-lock.json $(SOURCES) node.sha256
+	scripts/verify-node.sh $(NODE_BIN) $(NODE_PKG)
 	npm run --silent bundle
 
 build: dist/kvc.mjs
@@ -41,6 +47,7 @@ bench: dist/kvc.mjs
 	bench/run.sh
 
 install: dist/kvc.mjs
+	scripts/verify-node.sh $(NODE_BIN) $(NODE_PKG)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/kvc/usbip
 	install -m 755 $(NODE_BIN) $(DESTDIR)$(LIBDIR)/node

@@ -1,17 +1,17 @@
 // Typed errors: each says what went wrong and what the user must do, and carries its exit status.
 
-// sysexits(3) codes, the only exit statuses kvc uses besides 0 and 1.
+// Every exit status kvc uses (sysexits(3) codes, and 130 for an interrupt): the README's table
+// "Exit statuses" is this one, and each error class below picks one of them.
 export const ExitStatus = {
   ok: 0,
-  failure: 1,
   usage: 64,
   dataErr: 65,
+  noInput: 66,
   unavailable: 69,
   software: 70,
-  cantCreate: 73,
   tempFail: 75,
-  noPerm: 77,
   config: 78,
+  interrupted: 130,
 } as const;
 
 export interface KvcErrorOptions {
@@ -22,7 +22,7 @@ export interface KvcErrorOptions {
 // The base of every error kvc expects: a one-line message, a hint (what to do) and an exit status.
 export class KvcError extends Error {
   readonly hint: string | undefined;
-  readonly exitStatus: number = ExitStatus.failure;
+  readonly exitStatus: number = ExitStatus.software;
 
   constructor(message: string, options: KvcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -90,6 +90,11 @@ export class ImageCheckError extends KvcError {
   override readonly exitStatus = ExitStatus.dataErr;
 }
 
+// The image kvc needs for a kernel does not exist (or lacks a module KMOD_NAMES lists): build it.
+export class ImageMissingError extends KvcError {
+  override readonly exitStatus = ExitStatus.noInput;
+}
+
 // The operation could not take its lock (another kvc holds it and the caller asked not to wait).
 export class BusyError extends KvcError {
   override readonly exitStatus = ExitStatus.tempFail;
@@ -97,7 +102,7 @@ export class BusyError extends KvcError {
 
 // The user or systemd interrupted kvc (SIGINT, SIGTERM); what was under way was stopped cleanly.
 export class InterruptedError extends KvcError {
-  override readonly exitStatus = 130;
+  override readonly exitStatus = ExitStatus.interrupted;
 }
 
 // One line for the user: the message, then the hint.

@@ -1,7 +1,7 @@
 // systemd over D-Bus (org.freedesktop.systemd1): unit state, enable/disable, start/stop with the
 // job's result, as `systemctl` does them.
 import type dbus from 'dbus-next';
-import { KvcError } from '../errors.js';
+import { ExitStatus, KvcError } from '../errors.js';
 import { withTimeout } from './system-bus.js';
 
 const SYSTEMD = 'org.freedesktop.systemd1';
@@ -22,7 +22,9 @@ export interface UnitState {
 }
 
 // A systemd job that did not finish "done".
-export class JobFailedError extends KvcError {}
+export class JobFailedError extends KvcError {
+  override readonly exitStatus = ExitStatus.software;
+}
 
 // The unit name of an instance.
 export function unitName(instance: string): string {

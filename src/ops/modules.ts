@@ -1,5 +1,5 @@
 // `kvc load` and `kvc unload`: modprobe and rmmod run inside the instance's image.
-import { ModuleInUseError, ModuleLoadError, RuntimeError, UsageError } from '../errors.js';
+import { ImageMissingError, ModuleInUseError, ModuleLoadError, RuntimeError } from '../errors.js';
 import { isNoSuchObject } from '../runtime/parse.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
@@ -25,7 +25,7 @@ export async function moduleStatuses(ctx: Context, modules: readonly string[]): 
 async function requireImage(ctx: Context, settings: InstanceSettings, kver: string): Promise<string> {
   const image = imageName(settings, kver);
   if (!ctx.runtime.dryRun && (await ctx.runtime.inspectImage(image)) === undefined) {
-    throw new UsageError(`there is no image ${image} for kernel ${kver}`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
+    throw new ImageMissingError(`there is no image ${image} for kernel ${kver}`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
   }
   return image;
 }
@@ -39,7 +39,7 @@ export interface LoadOptions {
 }
 
 // The image is missing, or lacks a module of KMOD_NAMES (the configuration changed since it was built).
-export class ImageMissingError extends UsageError {}
+export { ImageMissingError };
 
 // Loads KMOD_NAMES in order with modprobe from the image; skips loaded and built-in modules.
 // When the kernel refuses one, the modules this call loaded are unloaded again.

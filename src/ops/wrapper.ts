@@ -1,5 +1,5 @@
 // `kvc wrapper`: runs a userspace tool from the instance's image, stdio and exit status unchanged.
-import { UsageError } from '../errors.js';
+import { ImageMissingError, UsageError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
 import { runInMountNamespace } from '../host/nsenter.js';
@@ -21,7 +21,7 @@ export async function runWrapped(ctx: Context, settings: InstanceSettings, kver:
   }
   const image = imageName(settings, kver);
   if (!ctx.runtime.dryRun && (await ctx.runtime.inspectImage(image)) === undefined) {
-    throw new UsageError(`there is no image ${image} for kernel ${kver}`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
+    throw new ImageMissingError(`there is no image ${image} for kernel ${kver}`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
   }
   return ctx.runtime.runTool(image, command, process.stdin.isTTY === true && process.stdout.isTTY === true);
 }
