@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { loadModules, unloadModules } from '../../lib/ops/modules.js';
-import { ModuleInUseError, ModuleLoadError, KernelRefusedError, UsageError } from '../../lib/errors.js';
+import { ImageMissingError, ModuleInUseError, ModuleLoadError, KernelRefusedError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log/logger.js';
 
 const KVER = '6.1.0-56-amd64';
@@ -103,7 +103,8 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
   it('refuses to load into a kernel that is not running, or without an image', async () => {
     expect(await loadModules(context(new FakeKernelRuntime(root)), settings, '6.1.0-1-amd64').catch((e) => e)).to.be.instanceOf(KernelRefusedError);
     const error = await loadModules(context(new FakeKernelRuntime(root, { imagePresent: false })), settings, KVER).catch((e) => e);
-    expect(error).to.be.instanceOf(UsageError);
+    expect(error).to.be.instanceOf(ImageMissingError);
+    expect(error.exitStatus).to.equal(66);
     expect(error.hint).to.equal(`build it first: kvc build usbip ${KVER}`);
   });
 
