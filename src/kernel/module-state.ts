@@ -38,6 +38,16 @@ export async function kernelHasModuleSupport(procRoot = '/proc'): Promise<boolea
   return readFile(join(procRoot, 'modules')).then(() => true, () => false);
 }
 
+// The loaded modules as /proc/modules lists them (newest first); undefined when it cannot be read.
+export async function loadedModuleNames(procRoot = '/proc'): Promise<string[] | undefined> {
+  try {
+    const text = await readFile(join(procRoot, 'modules'), 'utf8');
+    return text.split('\n').map((line) => line.split(' ')[0] ?? '').filter((name) => name !== '');
+  } catch {
+    return undefined;
+  }
+}
+
 async function readTrimmed(path: string): Promise<string | undefined> {
   try {
     return (await readFile(path, 'utf8')).trim();

@@ -80,3 +80,10 @@ export function describeBlocked(blocked: Blocked): string {
   if (blocked.otherUsers > 0) parts.push(`${blocked.otherUsers} other reference${blocked.otherUsers > 1 ? 's' : ''} (a device, file or process using it)`);
   return `${blocked.module} is in use: ${parts.join(' and ')}`;
 }
+
+// The modules in `now` that were not in `before` (both as /proc/modules lists them, newest first),
+// in that order: the order to unload them in, dependents before what they depend on.
+export function modulesAdded(before: readonly string[], now: readonly string[]): string[] {
+  const had = new Set(before);
+  return now.filter((name) => !had.has(name));
+}

@@ -3,10 +3,10 @@ import { ImageMissingError, ModuleInUseError, ModuleLoadError, RuntimeError } fr
 import { isNoSuchObject } from '../runtime/parse.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
-import { kernelModuleName, readModuleStatus, type ModuleStatus } from '../kernel/module-state.js';
-import { describeBlocked, planLoad, planUnload } from '../kmods/plan.js';
+import { kernelModuleName, loadedModuleNames, readModuleStatus, type ModuleStatus } from '../kernel/module-state.js';
+import { describeBlocked, modulesAdded, planLoad, planUnload, type Blocked } from '../kmods/plan.js';
 import { lastKernelLineAbout } from '../kernel/kmsg.js';
-import { imageName, sysRoot, type Context } from './context.js';
+import { imageName, procRoot, sysRoot, type Context } from './context.js';
 import { assertKernelCanTake, assertRunningKernel } from './kernel-check.js';
 import { startTools, stopTools } from './tools.js';
 
@@ -49,6 +49,7 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
   await assertKernelCanTake(ctx, settings, kver);
   const image = options.tryImage === true ? imageName(settings, kver) : await requireImage(ctx, settings, kver);
   const before = await moduleStatuses(ctx, settings.modules);
+  const loadedBefore = await loadedModuleNames(procRoot(ctx));
   const plan = planLoad(settings.modules, before);
   if (plan.busy.length > 0) {
     const first = plan.busy[0]!;
@@ -61,12 +62,12 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
     } catch (error) {
       const stale = imageLacks(error);
       if (stale !== undefined) {
-        await rollBack(ctx, image, settings.modules, before);
+        await rollBack(ctx, image, settings.modules, before, loadedBefore);
         throw new ImageMissingError(`${image} ${stale}`, { hint: `build it: kvc build ${settings.name} ${kver} --force`, cause: error });
       }
       const failed = await firstNotLive(ctx, plan.load);
       const kernelSays = lastKernelLineAbout(plan.load.flatMap((module) => [module, kernelModuleName(module)]));
-      await rollBack(ctx, image, settings.modules, before);
+      await rollBack(ctx, image, settings.modules, before, loadedBefore);
       throw new ModuleLoadError(`loading ${failed ?? plan.load.join(', ')} into ${kver} failed: ${error instanceof Error ? error.message : String(error)}${kernelSays === undefined ? '' : ` (kernel: ${kernelSays})`}`, {
         hint: 'nothing this command loaded was left loaded; see `dmesg` for the kernel\'s side',
         cause: error,
@@ -76,7 +77,7 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
       const after = await moduleStatuses(ctx, plan.load);
       const missing = plan.load.filter((module) => after.get(kernelModuleName(module))?.state !== 'live');
       if (missing.length > 0) {
-        await rollBack(ctx, image, settings.modules, before);
+        await rollBack(ctx, image, settings.modules, before, loadedBefore);
         throw new ModuleLoadError(`modprobe succeeded but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not live in /sys/module`, { hint: 'see `dmesg`' });
       }
     }
@@ -101,11 +102,18 @@ async function firstNotLive(ctx: Context, modules: readonly string[]): Promise<s
   return modules.find((module) => now.get(kernelModuleName(module))?.state !== 'live');
 }
 
-// Unloads what a failed load added, newest first, so the kernel is as it was.
-async function rollBack(ctx: Context, image: string, modules: readonly string[], before: ReadonlyMap<string, ModuleStatus>): Promise<void> {
+// Unloads what a failed load added, newest first, so the kernel is as it was: every module that
+// appeared in /proc/modules since (modprobe's dependencies too), else the instance's own modules.
+async function rollBack(ctx: Context, image: string, modules: readonly string[], before: ReadonlyMap<string, ModuleStatus>, loadedBefore: readonly string[] | undefined): Promise<void> {
   if (ctx.runtime.dryRun) return;
-  const now = await moduleStatuses(ctx, modules);
-  const added = [...modules].reverse().map(kernelModuleName).filter((name) => before.get(name)?.state === 'absent' && now.get(name)?.state === 'live');
+  const loadedNow = await loadedModuleNames(procRoot(ctx));
+  let added: string[];
+  if (loadedBefore !== undefined && loadedNow !== undefined) {
+    added = modulesAdded(loadedBefore, loadedNow);
+  } else {
+    const now = await moduleStatuses(ctx, modules);
+    added = [...modules].reverse().map(kernelModuleName).filter((name) => before.get(name)?.state === 'absent' && now.get(name)?.state === 'live');
+  }
   if (added.length === 0) return;
   ctx.logger.warn(`rolling back: unloading ${added.join(', ')}`);
   await ctx.runtime.runModuleCommand(image, ['rmmod', '--', ...added], 'rolling back').catch((error: unknown) => {
@@ -125,20 +133,26 @@ async function runPreUnloadHook(ctx: Context, image: string): Promise<void> {
   if (result.exitCode !== 0) ctx.logger.warn(`the image's pre-unload hook exited ${result.exitCode}`);
 }
 
+function refuseBlocked(blocked: readonly Blocked[], afterHook: boolean): void {
+  if (blocked.length === 0) return;
+  throw new ModuleInUseError(`${blocked.map(describeBlocked).join('; ')}${afterHook ? ' (it was taken while the pre-unload hook ran; nothing was unloaded)' : ''}`, {
+    hint: 'stop what uses it (for USB/IP: `usbip detach -p <port>`, `usbip unbind -b <busid>`), or pass --force',
+  });
+}
+
 // Unloads KMOD_NAMES in reverse order; refuses a module something else uses unless forced.
 export async function unloadModules(ctx: Context, settings: InstanceSettings, kver: string, options: { force?: boolean } = {}): Promise<ModulesOutcome> {
   checkKernelRelease(kver);
   assertRunningKernel(ctx, kver, 'unload');
   const image = await requireImage(ctx, settings, kver);
-  const loaded = planUnload(settings.modules, await moduleStatuses(ctx, settings.modules));
-  if (loaded.unload.length > 0) await runPreUnloadHook(ctx, image);
+  // Planned and refused before the pre-unload hook runs: a refused unload changes nothing.
+  const first = planUnload(settings.modules, await moduleStatuses(ctx, settings.modules));
+  if (options.force !== true) refuseBlocked(first.blocked, false);
+  if (first.unload.length > 0) await runPreUnloadHook(ctx, image);
   const plan = planUnload(settings.modules, await moduleStatuses(ctx, settings.modules));
   for (const skipped of plan.skipped) ctx.logger.info(`${skipped.module}: ${skipped.reason}, skipped`);
-  if (plan.blocked.length > 0 && options.force !== true) {
-    throw new ModuleInUseError(plan.blocked.map(describeBlocked).join('; '), {
-      hint: 'stop what uses it (for USB/IP: `usbip detach -p <port>`, `usbip unbind -b <busid>`), or pass --force',
-    });
-  }
+  // Something took a module between the plan and now (the hook ran; nothing is unloaded).
+  if (options.force !== true) refuseBlocked(plan.blocked, true);
   for (const blocked of plan.blocked) ctx.logger.warn(`--force: unloading ${describeBlocked(blocked)}`);
   // The tools container holds no module; failing to remove it must not keep the modules loaded.
   await stopTools(ctx, settings.name).catch((error: unknown) => ctx.logger.warn(`could not remove the tools container: ${error instanceof Error ? error.message : String(error)}`));

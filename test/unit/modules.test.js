@@ -3,7 +3,7 @@
 // fake runtime's `modprobe` and `rmmod` change, refusing modules it is told to refuse. The real
 // thing is tested in the end-to-end guest.
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -24,6 +24,21 @@ class FakeKernelRuntime {
     this.commands = [];
   }
   sys(module) { return join(this.root, 'sys/module', module.replaceAll('-', '_')); }
+  // A module appears in /sys/module and at the top of /proc/modules (the kernel lists newest first).
+  appear(module, deps = '-') {
+    const name = module.replaceAll('-', '_');
+    const proc = join(this.root, 'proc/modules');
+    writeFileSync(proc, `${name} 1 0 ${deps} Live 0x0\n${existsSync(proc) ? readFileSync(proc, 'utf8') : ''}`);
+    mkdirSync(join(this.sys(name), 'holders'), { recursive: true });
+    writeFileSync(join(this.sys(name), 'initstate'), 'live\n');
+    writeFileSync(join(this.sys(name), 'refcnt'), '0\n');
+  }
+  vanish(module) {
+    const name = module.replaceAll('-', '_');
+    const proc = join(this.root, 'proc/modules');
+    writeFileSync(proc, readFileSync(proc, 'utf8').split('\n').filter((line) => line.split(' ')[0] !== name).join('\n'));
+    rmSync(this.sys(name), { recursive: true, force: true });
+  }
   async inspectImage() { return this.imagePresent ? { id: 'x', names: [], labels: {}, created: '', size: 1 } : undefined; }
   async runModuleCommand(image, command) {
     this.commands.push(command.join(' '));
@@ -35,11 +50,9 @@ class FakeKernelRuntime {
           const error = new Error(`modprobe: ERROR: could not insert '${name.replaceAll('-', '_')}': Invalid argument`);
           throw error;
         }
-        mkdirSync(join(this.sys(name), 'holders'), { recursive: true });
-        writeFileSync(join(this.sys(name), 'initstate'), 'live\n');
-        writeFileSync(join(this.sys(name), 'refcnt'), '0\n');
+        this.appear(name);
       } else if (tool === 'rmmod') {
-        rmSync(this.sys(name), { recursive: true, force: true });
+        this.vanish(name);
       }
     }
     return { exitCode: 0, stdout: '', stderr: '' };
@@ -84,11 +97,10 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
         // modprobe --all loads in order and stops at the first module the kernel refuses.
         for (const name of command.slice(3)) {
           if (this.refuse.includes(name)) throw new Error(`modprobe: ERROR: could not insert '${name}': Invalid argument`);
-          mkdirSync(this.sys(name), { recursive: true });
-          writeFileSync(join(this.sys(name), 'initstate'), 'live');
+          this.appear(name);
         }
       } else {
-        for (const name of command.slice(2)) rmSync(this.sys(name), { recursive: true, force: true });
+        for (const name of command.slice(2)) this.vanish(name);
       }
       return { exitCode: 0, stdout: '', stderr: '' };
     };
@@ -98,6 +110,30 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
     expect(error.hint).to.match(/nothing this command loaded was left loaded/);
     expect(runtime.commands).to.deep.equal(['modprobe --all -- usbip-core usbip-host vhci-hcd', 'rmmod -- usbip_host usbip_core']);
     for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) expect(existsSync(join(root, 'sys/module', module)), module).to.equal(false);
+  });
+
+  it('a failed load also unloads the dependencies modprobe pulled in (all of /proc/modules compared)', async () => {
+    writeFileSync(join(root, 'proc/modules'), 'ext4 1 0 - Live 0x0\n');
+    const runtime = new FakeKernelRuntime(root, { refuse: ['vhci-hcd'] });
+    const proc = join(root, 'proc/modules');
+    runtime.runModuleCommand = async function (image, command) {
+      this.commands.push(command.join(' '));
+      if (command[0] === 'modprobe') {
+        // modprobe resolves dependencies: usb-common and usbcore come in before usbip-host.
+        this.appear('usbip_core');
+        this.appear('usb_common');
+        this.appear('usbcore', 'usb_common,');
+        this.appear('usbip_host', 'usbip_core,usbcore,');
+        throw new Error("modprobe: ERROR: could not insert 'vhci_hcd': Invalid argument");
+      }
+      for (const name of command.slice(2)) this.vanish(name);
+      return { exitCode: 0, stdout: '', stderr: '' };
+    };
+    const error = await loadModules(context(runtime), settings, KVER).catch((e) => e);
+    expect(error).to.be.instanceOf(ModuleLoadError);
+    expect(runtime.commands[1]).to.equal('rmmod -- usbip_host usbcore usb_common usbip_core');
+    expect(readFileSync(proc, 'utf8').trim()).to.equal('ext4 1 0 - Live 0x0');
+    expect(error.hint).to.match(/nothing this command loaded was left loaded/);
   });
 
   it('refuses to load into a kernel that is not running, or without an image', async () => {
@@ -127,7 +163,8 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
     expect(error).to.be.instanceOf(ModuleInUseError);
     expect(error.message).to.equal('vhci-hcd is in use: 1 other reference (a device, file or process using it)');
     expect(error.hint).to.match(/or pass --force$/);
-    expect(runtime.commands).to.deep.equal(['hook /usr/lib/kvc/pre-unload']);
+    // Refused before anything ran: the pre-unload hook (which detaches every vhci port) was not run.
+    expect(runtime.commands).to.deep.equal([]);
     expect(existsSync(join(root, 'sys/module/vhci_hcd'))).to.equal(true);
     await unloadModules(context(runtime), settings, KVER, { force: true });
     expect(existsSync(join(root, 'sys/module/vhci_hcd'))).to.equal(false);
