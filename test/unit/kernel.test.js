@@ -87,8 +87,15 @@ describe('module state from /sys/module (a copy of its layout: this kernel canno
   it('does not take "usbip" for "usbip_core" (no substring match)', async () => {
     expect((await readModuleStatus('usbip', sys)).state).to.equal('absent');
   });
-  it('sees that this machine\'s real kernel has no module support when /proc/modules is missing', async () => {
+  it('tells module support by /proc/modules', async () => {
+    const proc = mkdtempSync(join(tmpdir(), 'kvc-proc-'));
+    expect(await kernelHasModuleSupport(proc)).to.equal(false);
+    writeFileSync(join(proc, 'modules'), '');
+    expect(await kernelHasModuleSupport(proc)).to.equal(true);
+    rmSync(proc, { recursive: true, force: true });
+  });
+  it('agrees with another sign of CONFIG_MODULES on this machine\'s real kernel (/proc/sys/kernel/modprobe)', async () => {
     const { existsSync } = await import('node:fs');
-    expect(await kernelHasModuleSupport('/proc')).to.equal(existsSync('/proc/modules'));
+    expect(await kernelHasModuleSupport('/proc')).to.equal(existsSync('/proc/sys/kernel/modprobe'));
   });
 });
