@@ -1,78 +1,59 @@
-// One build/load/unload per instance at a time: a lock file under /run/kvc, released on every
-// exit path; a lock left by a dead process is taken over.
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+// One build/load/unload per instance at a time: flock(2) on <runDir>/<instance>.lock, a file that
+// is never removed. The kernel releases the lock when its holder closes the file or dies, so a
+// crashed kvc leaves nothing to take over; the holder's description in the file is for messages.
+import { closeSync, constants, fstatSync, fchmodSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { BusyError } from '../errors.js';
+import { BusyError, KvcError } from '../errors.js';
+import { flockExclusive } from '../host/flock.js';
 import type { Context } from './context.js';
 
-// Who holds a lock: PID, its start time (to tell a reused PID) and what it is doing.
-export interface LockOwner {
-  readonly pid: number;
-  readonly start: string;
-  readonly what: string;
+// The lock file of an instance.
+export function lockPath(ctx: Pick<Context, 'runDir'>, instance: string): string {
+  return join(ctx.runDir, `${instance}.lock`);
 }
 
-const POLL_MS = 250;
-
-// The start time of a process (field 22 of /proc/<pid>/stat), undefined when it is gone.
-export async function processStart(pid: number, procRoot = '/proc'): Promise<string | undefined> {
-  try {
-    const stat = await readFile(join(procRoot, String(pid), 'stat'), 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
+// Opens (creating, mode 0600, never through a symbolic link) the lock file: only its owner may
+// open it, since anyone who can open a file can flock it and so hold kvc up.
+function openLockFile(path: string): number {
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
+  const info = fstatSync(fd);
+  const euid = process.geteuid?.() ?? 0;
+  if (!info.isFile() || info.uid !== euid) {
+    closeSync(fd);
+    throw new KvcError(`${path} is not a regular file owned by uid ${euid}; kvc will not lock through it`, { hint: `remove ${path}` });
   }
+  if ((info.mode & 0o077) !== 0) fchmodSync(fd, 0o600);
+  return fd;
 }
 
-async function readOwner(path: string): Promise<LockOwner | undefined> {
-  try {
-    const [pid, start, ...what] = (await readFile(path, 'utf8')).trim().split(' ');
-    return { pid: Number(pid), start: start ?? '', what: what.join(' ') };
-  } catch {
-    return undefined;
-  }
+// Who holds the lock, as its holder wrote it ("<pid> <what>"), for messages only.
+function describeHolder(path: string): string {
+  const text = (() => { try { return readFileSync(path, 'utf8').trim(); } catch { return ''; } })();
+  const match = /^(\d+) (.+)$/.exec(text);
+  return match === null ? 'another kvc' : `process ${match[1]} (\`${match[2]}\`)`;
 }
 
-async function ownerAlive(owner: LockOwner): Promise<boolean> {
-  return Number.isInteger(owner.pid) && owner.pid > 0 && (await processStart(owner.pid)) === owner.start;
-}
-
-// Runs fn holding the instance's lock. Waits (saying so once) unless wait is false, then throws BusyError.
+// Runs fn holding the instance's lock. Waits (saying so once) unless wait is false, then throws
+// BusyError. With --dry-run nothing is created or locked.
 export async function withInstanceLock<T>(ctx: Context, instance: string, what: string, options: { wait: boolean }, fn: () => Promise<T>): Promise<T> {
-  await mkdir(ctx.runDir, { recursive: true, mode: 0o755 });
-  const path = join(ctx.runDir, `${instance}.lock`);
-  const me = `${process.pid} ${(await processStart(process.pid)) ?? '0'} ${what}`;
-  let announced = false;
-  for (;;) {
-    try {
-      const handle = await open(path, 'wx', 0o644);
-      await handle.writeFile(`${me}\n`);
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    const owner = await readOwner(path);
-    if (owner === undefined || !(await ownerAlive(owner))) {
-      // A crashed kvc left it (or it was released just now): take it over.
-      if (owner !== undefined) ctx.logger.warn(`taking over the lock of ${instance} left by process ${owner.pid}, which is gone`);
-      await rm(path, { force: true });
-      continue;
-    }
-    if (!options.wait) {
-      throw new BusyError(`${instance} is busy: process ${owner.pid} is running \`${owner.what}\``, { hint: 'wait for it, or run again without --no-wait to wait' });
-    }
-    if (!announced) {
-      ctx.logger.info(`waiting for process ${owner.pid} (\`${owner.what}\`) to finish with ${instance}`);
-      announced = true;
-    }
-    if (ctx.signal?.aborted === true) throw ctx.signal.reason instanceof Error ? ctx.signal.reason : new BusyError('interrupted while waiting for the lock');
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
+  if (ctx.runtime?.dryRun === true) return fn();
+  mkdirSync(ctx.runDir, { recursive: true, mode: 0o755 });
+  const path = lockPath(ctx, instance);
+  const fd = openLockFile(path);
   try {
+    if (!(await flockExclusive(fd, { wait: false }))) {
+      const holder = describeHolder(path);
+      if (!options.wait) {
+        throw new BusyError(`${instance} is busy: ${holder} holds it`, { hint: 'wait for it, or run again without --no-wait to wait' });
+      }
+      ctx.logger.info(`waiting for ${holder} to finish with ${instance}`);
+      await flockExclusive(fd, { wait: true, signal: ctx.signal });
+    }
+    ftruncateSync(fd, 0);
+    writeSync(fd, `${process.pid} ${what}\n`, 0);
     return await fn();
   } finally {
-    const owner = await readOwner(path);
-    if (owner?.pid === process.pid) await rm(path, { force: true });
+    // Closing the only descriptor of the locked file releases the lock.
+    closeSync(fd);
   }
 }

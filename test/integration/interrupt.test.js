@@ -48,7 +48,7 @@ describe('integration: builds of one instance, waited for and interrupted', func
     await first.until(/STEP \d+\/\d+:/);
     const busy = kvc(['build', 'usbip', KVER, '--no-wait'], { configDir });
     expect(busy.status).to.equal(75);
-    expect(busy.stderr.trim()).to.equal(`kvc: error: usbip is busy: process ${first.child.pid} is running \`kvc build usbip ${KVER}\`; wait for it, or run again without --no-wait to wait`);
+    expect(busy.stderr.trim()).to.equal(`kvc: error: usbip is busy: process ${first.child.pid} (\`kvc build usbip ${KVER}\`) holds it; wait for it, or run again without --no-wait to wait`);
     const second = startBuild(configDir);
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(second.stderr).to.contain(`waiting for process ${first.child.pid} (\`kvc build usbip ${KVER}\`) to finish with usbip`);
