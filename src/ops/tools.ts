@@ -1,18 +1,23 @@
 // The tools container: started when an instance is loaded, so its tools run without a container start.
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { InstanceSettings } from '../config/settings.js';
 import { imageName, toolsContainerName, toolsPidFile, type Context } from './context.js';
+import { formatIdentity, identityOf, parseIdentity, recordTrusted } from './tools-identity.js';
 
 // Starts the tools container for a loaded instance and records its PID for the host commands.
 export async function startTools(ctx: Context, settings: InstanceSettings, kver: string): Promise<void> {
   const name = toolsContainerName(settings.name);
+  const file = toolsPidFile(ctx, settings.name);
   try {
+    // Forgotten first: whatever happens to the start, no record names a process that is not it.
+    if (!ctx.runtime.dryRun) await rm(file, { force: true });
     const info = await ctx.runtime.startToolsHolder(imageName(settings, kver), name, settings.name);
     if (ctx.runtime.dryRun) return;
-    const file = toolsPidFile(ctx, settings.name);
+    const identity = await identityOf(info.pid, kver);
+    if (identity === undefined) throw new Error(`its process ${info.pid} is gone or not root's`);
     await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-    await writeFile(`${file}.new`, `${info.pid} ${kver}\n`, { mode: 0o644 });
+    await writeFile(`${file}.new`, formatIdentity(identity), { mode: 0o644 });
     await rename(`${file}.new`, file);
     ctx.logger.info(`tools container ${name} is up (pid ${info.pid}): host commands run in it without starting a container`);
   } catch (error) {
@@ -26,17 +31,14 @@ export async function stopTools(ctx: Context, instance: string): Promise<void> {
   await ctx.runtime.removeContainer(toolsContainerName(instance));
 }
 
-// The tools container's PID when it is up for kver, undefined otherwise.
+// The tools container's PID when it is up for kver and still the process kvc started (same start
+// time and mount namespace, root's, recorded in a root-only file); undefined otherwise.
 export async function liveToolsPid(ctx: Context, instance: string, kver: string): Promise<number | undefined> {
-  let text: string;
-  try {
-    text = await readFile(toolsPidFile(ctx, instance), 'utf8');
-  } catch {
-    return undefined;
-  }
-  const [pidText, recordedKver] = text.trim().split(/\s+/);
-  const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 1 || recordedKver !== kver) return undefined;
-  const alive = await access(join('/proc', String(pid), 'root')).then(() => true, () => false);
-  return alive ? pid : undefined;
+  const file = toolsPidFile(ctx, instance);
+  if (!(await recordTrusted(file))) return undefined;
+  const recorded = parseIdentity(await readFile(file, 'utf8').catch(() => ''));
+  if (recorded === undefined || recorded.pid <= 1 || recorded.kver !== kver) return undefined;
+  const now = await identityOf(recorded.pid, kver);
+  if (now === undefined || now.start !== recorded.start || now.mountNs !== recorded.mountNs) return undefined;
+  return recorded.pid;
 }
