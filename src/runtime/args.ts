@@ -52,22 +52,31 @@ export function inspectRunArgs(image: string, command: readonly string[]): strin
   return ['run', '--rm', '--pull=never', '--log-driver=none', '--network=none', '--cap-drop=all', '--security-opt=no-new-privileges', image, ...command];
 }
 
-// `run` of a userspace tool for the wrapper: the host's network (usbip attach hands its socket to
-// the kernel), /sys and /dev; stdin kept open, a TTY when the caller has one.
+// What the USB/IP tools touch of the host, mounted explicitly instead of --privileged (which would
+// also give every capability and no seccomp filter): /sys read-write (bind, unbind, attach,
+// detach are writes to root-owned sysfs files, which uid 0 may write without capabilities) and
+// /dev read-only (device nodes stay usable; nothing is created there).
+const HOST_SYS_AND_DEV = ['--mount', 'type=bind,src=/sys,dst=/sys', '--mount', 'type=bind,src=/dev,dst=/dev,ro=true'];
+
+// `run` of a userspace tool for the wrapper and the pre-unload hook: the host's network (usbip
+// attach hands its TCP socket to the kernel; a private namespace would take it down with the
+// container), /sys and /dev as above, no capabilities, default seccomp, no new privileges; stdin
+// kept open, a TTY when the caller has one.
 export function toolRunArgs(image: string, command: readonly string[], options: { tty: boolean }): string[] {
   const args = ['run', '--rm', '--interactive'];
   if (options.tty) args.push('--tty');
-  args.push('--pull=never', '--log-driver=none', '--network=host', '--privileged', '--security-opt=label=disable', image, ...command);
+  args.push('--pull=never', '--log-driver=none', '--network=host', '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable', ...HOST_SYS_AND_DEV, image, ...command);
   return args;
 }
 
 // `run --detach` of the tools container that stays up while an instance is loaded: host commands
-// enter its mount namespace with nsenter, so a call starts no container. It runs only `sleep`, with
-// no capabilities; /sys and /dev are mounted as the tools need them.
+// enter its mount namespace with nsenter (the tool then runs as the caller, in the host's other
+// namespaces), so a call starts no container. Only its mounts matter: it runs `sleep` with no
+// capabilities, no network, default seccomp, /sys and /dev as above.
 export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containerName: string, instance: string): string[] {
   return [
-    'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--log-driver=none', '--network=none', '--privileged',
-    '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable',
+    'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--log-driver=none', '--network=none',
+    '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable', ...HOST_SYS_AND_DEV,
     '--label', `${LABEL.instance}=${instance}`, '--label', `${LABEL.role}=tools`,
     image, 'sleep', 'infinity',
   ];

@@ -11,6 +11,7 @@ const STEPS = [
   'unit kvc@usbip is active',
   'usbip_core, usbip_host, vhci_hcd are in /sys/module',
   '/sys/devices/platform/vhci_hcd.0 exists',
+  'the tools container has no capabilities',
   'usbip is kvc\'s script, not the tool',
   'usbip list -l shows the emulated USB disk',
   'the disk is bound to usbip-host',

@@ -24,6 +24,9 @@ run() { echo "  | # $*"; "$@" 2>&1 | show; }
 loaded() { for m in usbip_core usbip_host vhci_hcd; do [ -e "/sys/module/$m" ] || return 1; done; }
 none_loaded() { for m in usbip_core usbip_host vhci_hcd; do [ ! -e "/sys/module/$m" ] || return 1; done; }
 active() { [ "$(systemctl is-active kvc@usbip)" = active ]; }
+# usbipd listens on TCP 3240 (0CA8): state 0A (LISTEN) in /proc/net/tcp or tcp6.
+listening() { awk '$2 ~ /:0CA8$/ && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
+tools_caps() { read -r pid _ </run/kvc/usbip/tools.pid 2>/dev/null && sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$pid/status"; }
 wait_for() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 100 ] && return 1; sleep 0.2; done; }
 stick_busid() {
 	for d in /sys/bus/usb/devices/*; do
@@ -59,14 +62,19 @@ check "/sys/devices/platform/vhci_hcd.0 exists" test -d /sys/devices/platform/vh
 systemctl status kvc@usbip --no-pager 2>&1 | head -12 | show
 check "the unit's status line says the modules are loaded" sh -c "systemctl show -p StatusText kvc@usbip | grep -q 'loaded into $KVER'"
 
+wait_for test -s /run/kvc/usbip/tools.pid
+check "the tools container has no capabilities (CapEff $(tools_caps))" [ "$(tools_caps)" = 0000000000000000 ]
+
 say "2. the host usbip command (kvc's wrapper: $(command -v usbip), $(head -c 2 "$(command -v usbip)"))"
 check "usbip is kvc's script, not the tool" grep -q kvc "$(command -v usbip)"
 run usbipd -D
-wait_for pgrep -x usbipd >/dev/null
+# Under TCG the daemon needs a moment after -D before it listens: wait for the listener itself.
+wait_for listening
 run usbip list -l
 busid=$(stick_busid)
 check "usbip list -l shows the emulated USB disk (busid ${busid:-none})" sh -c "usbip list -l | grep -q 'busid ${busid:-none} '"
 run usbip bind -b "$busid"
+wait_for test -e "/sys/bus/usb/drivers/usbip-host/$busid"
 check "the disk is bound to usbip-host" test -e "/sys/bus/usb/drivers/usbip-host/$busid"
 # Two attaches of the same device at once: exactly one may go through.
 usbip attach -r 127.0.0.1 -b "$busid" >/tmp/attach1.out 2>&1 &
