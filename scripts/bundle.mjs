@@ -20,5 +20,7 @@ await build({
   // dbus-next loads usocket only for abstract-namespace sockets and x11 only for session buses
   // found through X11: the system bus needs neither.
   external: ['usocket', 'x11'],
+  // Test-only switches (KVC_TEST_INSECURE_FILES) are compiled out of what `make install` ships.
+  define: { __KVC_TEST_HOOKS__: 'false' },
   logLevel: 'warning',
 });

@@ -15,7 +15,7 @@ export const DEFAULT_CONFIG_DIR = '/etc/kvc';
 export async function loadGlobalSettings(configDir: string): Promise<GlobalSettings> {
   const files: ConfFile[] = [];
   for (const name of GLOBAL_FILES) {
-    const file = await readConfFile(join(configDir, name), true);
+    const file = await readConfFile(join(configDir, name), true, name === 'kmods-via-containers.conf');
     if (file !== undefined) files.push(file);
   }
   return globalSettingsFrom(files);

@@ -43,6 +43,9 @@ export function globalSettingsFrom(files: readonly ConfFile[]): GlobalSettings {
   const warnings: string[] = [];
   const merged = new Map<string, { value: string; file: string }>();
   for (const file of files) {
+    if (file.skipped !== undefined && file.skipped.length > 0) {
+      warnings.push(`${file.path}: lines ${file.skipped.join(', ')} are shell code, not KEY=value settings, and are skipped (the bash KVC's runtime detection means podman here)`);
+    }
     for (const [key, entry] of file.entries) {
       if (!(key in GLOBAL_KEYS)) warnings.push(`${file.path}: ${key} is not a kvc setting and is ignored`);
       merged.set(key, { value: entry.value, file: file.path });
@@ -59,6 +62,9 @@ export function globalSettingsFrom(files: readonly ConfFile[]): GlobalSettings {
     return Number(entry.value);
   };
   const retrySeconds = wholeNumber('KVC_BUILD_RETRY_SECONDS', 60);
+  if (retrySeconds < 1) {
+    throw new ConfigError(merged.get('KVC_BUILD_RETRY_SECONDS')!.file, 'KVC_BUILD_RETRY_SECONDS', 'must be at least 1 (0 would retry a failing build without pause)', { hint: 'write e.g. KVC_BUILD_RETRY_SECONDS=60' });
+  }
   const keepKernels = wholeNumber('KVC_KEEP_KERNELS', 3);
   const networkEntry = merged.get('KVC_BUILD_NETWORK');
   const buildNetwork = networkEntry === undefined || networkEntry.value === '' ? undefined : networkEntry.value;
@@ -122,6 +128,14 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
   };
 }
 
+// Where an instance builds from, for people: a local folder, or a remote repository and how
+// firmly its #ref pins what is built (a full commit id pins it; a branch or tag can move).
+export function describeContext(context: BuildContext): { remote: boolean; source: string; pinned: 'local' | 'commit' | 'ref' | 'none' } {
+  if (context.kind === 'dir') return { remote: false, source: context.path, pinned: 'local' };
+  const ref = context.url.includes('#') ? context.url.slice(context.url.indexOf('#') + 1).split(':')[0] ?? '' : '';
+  return { remote: true, source: context.url, pinned: ref === '' ? 'none' : /^[0-9a-f]{40}$/.test(ref) ? 'commit' : 'ref' };
+}
+
 function words(value: string): string[] {
   return value.split(/\s+/).filter((word) => word !== '');
 }
@@ -131,10 +145,17 @@ function buildContextFrom(confPath: string, contextValue: string, fileValue: str
   if (contextValue.startsWith('-') || fileValue.startsWith('-')) {
     throw new ConfigError(confPath, contextValue.startsWith('-') ? key : 'KMOD_CONTAINER_BUILD_FILE', 'must not start with "-" (it would be read as an option)', { hint: 'write a path or an https:// URL' });
   }
-  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(contextValue);
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?#]*)/.exec(contextValue);
   if (scheme !== null) {
-    if ((scheme[1] as string).toLowerCase() !== 'https') {
-      throw new ConfigError(confPath, key, `uses the URL scheme ${scheme[1]}://, which kvc does not build from`, { hint: 'use a local directory or an https:// URL' });
+    const name = (scheme[1] as string).toLowerCase();
+    // What podman and docker build from: an https:// repository or archive, or a git:// repository
+    // (the bash KVC's instance files use git://), either with an optional #ref.
+    if (name !== 'https' && name !== 'git') {
+      throw new ConfigError(confPath, key, `uses the URL scheme ${scheme[1]}://, which kvc does not build from`, { hint: 'use a local directory, an https:// URL or a git:// repository' });
+    }
+    if ((scheme[2] as string).includes('@')) {
+      // Never printed: --dry-run and --verbose show the URL, and logs keep it.
+      throw new ConfigError(confPath, key, 'has credentials in its URL (user or token before @), which kvc would print in logs', { hint: 'remove them from the URL and give them to git instead (root\'s git credential helper, e.g. git config --global credential.helper store)' });
     }
     if (/\s/.test(contextValue)) throw new ConfigError(confPath, key, 'is a URL with spaces in it', { hint: 'write the URL without spaces' });
     if (isAbsolute(fileValue) || fileValue.split('/').includes('..')) {

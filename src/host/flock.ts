@@ -13,7 +13,8 @@ export class FlockError extends KvcError {
 // Locks `fd` exclusively. With `wait` false, resolves false at once when another holds it; with
 // `wait`, blocks until it is free, or rejects with the signal's reason when it is aborted.
 export async function flockExclusive(fd: number, options: { wait: boolean; signal?: AbortSignal | undefined }): Promise<boolean> {
-  const flock = findOnPath('flock');
+  // util-linux lives in /usr/bin (or /bin); PATH first, then there, so a bare PATH still locks.
+  const flock = findOnPath('flock') ?? findOnPath('flock', '/usr/bin:/bin');
   if (flock === undefined) throw new FlockError('flock (util-linux) is not on PATH; kvc locks each instance with it', { hint: 'install util-linux' });
   options.signal?.throwIfAborted();
   return new Promise((resolve, reject) => {

@@ -6,6 +6,7 @@ import { LABEL } from '../runtime/args.js';
 import { imageName, type Context } from './context.js';
 import { assertKernelCanTake } from './kernel-check.js';
 import { imageProblems } from './verify-image.js';
+import { assertContextTrusted, assertTrusted } from '../config/trust.js';
 
 // What `build` did.
 export type BuildOutcome = { readonly action: 'skipped' | 'built'; readonly image: string };
@@ -33,6 +34,11 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     ctx.logger.info(`rebuilding ${image}: ${problems.join('; ')}`);
   }
 
+  // Checked again now, as the build starts (the service builds days after reading its config).
+  if (settings.context.kind === 'dir') {
+    assertContextTrusted(settings.context.path, settings.confPath);
+    assertTrusted(settings.context.file, settings.confPath, 'KMOD_CONTAINER_BUILD_FILE');
+  }
   const pending = `${image}.kvc-pending-${process.pid}`;
   const context = settings.context.kind === 'dir' ? settings.context.path : settings.context.url;
   ctx.logger.info(`building ${image} for kernel ${kver} from ${settings.context.file}`);

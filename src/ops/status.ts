@@ -8,6 +8,7 @@ import { liveToolsPid } from './tools.js';
 import type { Context } from './context.js';
 import { connectSystemBus } from '../bus/system-bus.js';
 import { Systemd, unitName, type UnitState } from '../bus/systemd.js';
+import { describeContext } from '../config/settings.js';
 
 // One instance's report.
 export interface InstanceStatus {
@@ -15,6 +16,7 @@ export interface InstanceStatus {
   readonly config: string;
   readonly error: string | null;
   readonly softwareVersion: string | null;
+  readonly context: { remote: boolean; source: string; pinned: 'local' | 'commit' | 'ref' | 'none' } | null;
   readonly images: readonly { kernel: string; image: string; id: string; size: number; created: string; running: boolean }[];
   readonly modules: readonly { name: string; state: ModuleState; refcnt: number; holders: readonly string[] }[];
   readonly toolsPid: number | null;
@@ -41,7 +43,7 @@ export async function gatherStatus(ctx: Context, only?: string): Promise<StatusR
       settings = await loadInstanceSettings(ctx.configDir, name);
     } catch (error) {
       if (only !== undefined) throw error;
-      instances.push({ name, config, error: describeError(error), softwareVersion: null, images: [], modules: [], toolsPid: null });
+      instances.push({ name, config, error: describeError(error), softwareVersion: null, context: null, images: [], modules: [], toolsPid: null });
       continue;
     }
     const images = (await ctx.runtime.imagesWithLabel(LABEL.instance, name))
@@ -52,7 +54,7 @@ export async function gatherStatus(ctx: Context, only?: string): Promise<StatusR
       .sort((a, b) => a.kernel.localeCompare(b.kernel, undefined, { numeric: true }));
     const modules = [...(await moduleStatuses(ctx, settings.modules)).values()].map((m) => ({ name: m.name, state: m.state, refcnt: m.refcnt, holders: m.holders }));
     const toolsPid = (await liveToolsPid(ctx, name, ctx.runningKernel)) ?? null;
-    instances.push({ name, config, error: null, softwareVersion: settings.softwareVersion, images, modules, toolsPid });
+    instances.push({ name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid });
   }
   const systemd = await addUnitStates(instances);
   return { runningKernel: ctx.runningKernel, runtime: ctx.runtime.name, configDir: ctx.configDir, instances, systemd };
@@ -88,6 +90,11 @@ export function formatStatus(report: StatusReport): string {
       continue;
     }
     lines.push(`  version: ${instance.softwareVersion}`);
+    const context = instance.context;
+    if (context !== null) {
+      const pin = { local: 'local folder', commit: 'remote, pinned to a commit', ref: 'remote, at a branch or tag (not pinned to a commit)', none: 'remote, default branch (not pinned)' }[context.pinned];
+      lines.push(`  builds from: ${context.source} (${pin})`);
+    }
     if (instance.images.length === 0) lines.push('  images: none built');
     for (const image of instance.images) {
       lines.push(`  image: ${image.image}  ${(image.size / 1e6).toFixed(0)} MB${image.running ? '  (running kernel)' : ''}`);

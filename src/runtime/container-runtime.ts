@@ -25,6 +25,10 @@ export interface RuntimeOptions {
 
 const STDERR_TAIL_LINES = 12;
 
+// The runtime always runs in / (only root writes there): podman looks a relative Containerfile up
+// in its working directory first, so a file where the admin stands could otherwise be built.
+const RUNTIME_CWD = '/';
+
 // Quotes an argument for display only (commands are never run through a shell).
 export function displayArg(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
@@ -101,7 +105,7 @@ export class ContainerRuntime {
     }
     this.logger.verbose(`$ ${this.show(args)}`);
     const result = await execa(binary, this.withGlobalFlags(args), {
-      env: this.env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: true,
+      env: this.env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: true, cwd: RUNTIME_CWD,
       ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
     });
     return { exitCode: result.exitCode ?? 128, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
@@ -143,7 +147,7 @@ export class ContainerRuntime {
     const recent: string[] = [];
     let noSpace = false;
     const child = execa(binary, this.withGlobalFlags(args), {
-      env: this.env, extendEnv: false, reject: false, stdin: 'ignore', all: true, buffer: false,
+      env: this.env, extendEnv: false, reject: false, stdin: 'ignore', all: true, buffer: false, cwd: RUNTIME_CWD,
       ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
     });
     for await (const line of child.iterable({ from: 'all' })) {
@@ -166,7 +170,7 @@ export class ContainerRuntime {
       return 0;
     }
     this.logger.verbose(`$ ${this.show(args)}`);
-    const result = await execa(binary, this.withGlobalFlags(args), { env: this.env, extendEnv: false, reject: false, stdio: 'inherit' });
+    const result = await execa(binary, this.withGlobalFlags(args), { env: this.env, extendEnv: false, reject: false, stdio: 'inherit', cwd: RUNTIME_CWD });
     if (result.signal !== undefined) return 128 + signalNumber(result.signal);
     return result.exitCode ?? 1;
   }

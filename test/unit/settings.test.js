@@ -79,7 +79,20 @@ describe('settings: instance files', () => {
     expect(error.message).to.contain(`${join(dir, 'ctx', 'Nope')} does not exist`);
   });
 
-  for (const url of ['http://example.org/x.git', 'file:///etc', 'git://example.org/x', 'docker-image://alpine', 'git@github.com:a/b.git']) {
+  it('accepts git:// repositories with a #ref, as the bash KVC\'s instance files use', () => {
+    const result = settings({ ...good, KMOD_CONTAINER_BUILD_CONTEXT: 'git://example.org/x.git#v1.2', KMOD_CONTAINER_BUILD_FILE: 'Dockerfile.rhel' });
+    expect(result.context).to.deep.equal({ kind: 'url', url: 'git://example.org/x.git#v1.2', file: 'Dockerfile.rhel' });
+  });
+
+  for (const url of ['https://ghp_secret@github.com/a/b.git', 'https://user:pass@example.org/x.git', 'git://tok@example.org/x']) {
+    it(`refuses credentials in ${url.replace(/\/\/[^@]*@/, '//…@')}, without printing them`, () => {
+      const error = failure({ ...good, KMOD_CONTAINER_BUILD_CONTEXT: url });
+      expect(error.message).to.match(/has credentials in its URL/);
+      expect(`${error.message} ${error.hint}`).to.not.match(/secret|pass|tok@/);
+    });
+  }
+
+  for (const url of ['http://example.org/x.git', 'file:///etc', 'ssh://example.org/x', 'docker-image://alpine', 'git@github.com:a/b.git']) {
     it(`refuses the build context ${url}`, () => {
       expect(failure({ ...good, KMOD_CONTAINER_BUILD_CONTEXT: url }).key).to.equal('KMOD_CONTAINER_BUILD_CONTEXT');
     });
@@ -152,5 +165,15 @@ describe('settings: global files', () => {
     writeFileSync(join(dir, 'kmods-via-containers.conf'), '# bash KVC\nKVC_CONTAINER_RUNTIME=docker\n');
     expect((await loadGlobalSettings(dir)).runtime).to.equal('docker');
     rmSync(dir, { recursive: true });
+  });
+});
+
+describe('describeContext: remote or local, and how firmly pinned', () => {
+  it('tells a local folder, a commit, a branch or tag, and no ref apart', async () => {
+    const { describeContext } = await import('../../lib/config/settings.js');
+    expect(describeContext({ kind: 'dir', path: '/etc/kvc/usbip', file: 'x' })).to.deep.equal({ remote: false, source: '/etc/kvc/usbip', pinned: 'local' });
+    expect(describeContext({ kind: 'url', url: `git://h/r.git#${'a1'.repeat(20)}`, file: 'x' }).pinned).to.equal('commit');
+    expect(describeContext({ kind: 'url', url: 'git://h/r.git#v1.2', file: 'x' }).pinned).to.equal('ref');
+    expect(describeContext({ kind: 'url', url: 'https://h/r.git', file: 'x' })).to.deep.equal({ remote: true, source: 'https://h/r.git', pinned: 'none' });
   });
 });
