@@ -4,13 +4,13 @@
 export const GLOBAL_KEYS = {
   KVC_CONTAINER_RUNTIME: 'Container runtime: podman (default) or docker. The --runtime option overrides it.',
   KVC_BUILD_NETWORK: 'Network mode for image builds (passed as --network=...), e.g. host; empty (default) leaves the runtime\'s default.',
-  KVC_BUILD_RETRY_SECONDS: 'The service retries a failed background build after this many seconds, doubling each time up to an hour (default 60).',
+  KVC_BUILD_RETRY_SECONDS: 'The service retries a failed background build after this many seconds (at least 1), doubling each time up to an hour (default 60).',
   KVC_KEEP_KERNELS: 'How many kernels\' images the service keeps per instance besides the running kernel\'s (default 3, as the bash KVC).',
 } as const;
 
 // Keys of <config-dir>/<name>.conf, compatible with kmods-via-containers instance files.
 export const INSTANCE_KEYS = {
-  KMOD_CONTAINER_BUILD_CONTEXT: 'Build context: a directory (relative paths resolve against the folder of the .conf file) or an https:// URL (a git repository or tarball the runtime fetches).',
+  KMOD_CONTAINER_BUILD_CONTEXT: 'Build context: a directory (relative paths resolve against the folder of the .conf file), or an https:// or git:// URL with an optional #ref (a git repository or tarball the runtime fetches; no credentials in the URL).',
   KMOD_CONTAINER_BUILD_FILE: 'Containerfile, relative to a local build context (or absolute); inside the repository for a URL context.',
   KMOD_SOFTWARE_VERSION: 'Version of the module software; part of the image name <name>-<version>:<kver>, checked against the modules\' own version field where they declare one.',
   KMOD_NAMES: 'Space-separated modules to load, in load order (unloaded in reverse).',
