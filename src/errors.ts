@@ -70,6 +70,20 @@ export class RuntimeError extends KvcError {
   }
 }
 
+// A build failed: says which step, shows that step's last lines, and where the whole log is.
+export class BuildFailedError extends KvcError {
+  override readonly exitStatus = ExitStatus.software;
+  // One line for logs and status: what failed, without the step's output.
+  readonly summary: string;
+  readonly log: string | undefined;
+
+  constructor(summary: string, lastLines: readonly string[], log: string | undefined, options: KvcErrorOptions = {}) {
+    super(lastLines.length === 0 ? summary : `${summary}; its last lines:\n${lastLines.map((line) => `  | ${line}`).join('\n')}\n`, options);
+    this.summary = summary;
+    this.log = log;
+  }
+}
+
 // The kernel cannot take the instance's modules (no module support, a required option unset, wrong kernel).
 export class KernelRefusedError extends KvcError {
   override readonly exitStatus = ExitStatus.unavailable;
@@ -108,7 +122,9 @@ export class InterruptedError extends KvcError {
 // One line for the user: the message, then the hint.
 export function describeError(error: unknown): string {
   if (error instanceof KvcError) {
-    return error.hint === undefined ? error.message : `${error.message}; ${error.hint}`;
+    if (error.hint === undefined) return error.message;
+    // A message that shows output lines ends with a newline: the hint then gets its own line.
+    return error.message.endsWith('\n') ? `${error.message}${error.hint}` : `${error.message}; ${error.hint}`;
   }
   if (error instanceof Error) return error.message;
   return String(error);

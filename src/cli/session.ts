@@ -45,6 +45,7 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
     logger,
     hostRoot: env['KVC_HOST_ROOT'] ?? '/',
     runDir: env['KVC_RUN_DIR'] ?? '/run/kvc',
+    logDir: env['KVC_LOG_DIR'] ?? '/var/log/kvc',
     runningKernel: env['KVC_RUNNING_KERNEL'] ?? runningKernelRelease(),
     interactive: process.stderr.isTTY === true,
     ...(signal === undefined ? {} : { signal }),

@@ -1,5 +1,6 @@
 // `kvc build`: makes the image for one kernel, or skips when the one there is already right.
-import { ImageCheckError } from '../errors.js';
+import { BuildFailedError, ImageCheckError, RuntimeError } from '../errors.js';
+import { BuildLog, instanceLogDir } from './build-log.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
 import { LABEL } from '../runtime/args.js';
@@ -43,6 +44,8 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   const context = settings.context.kind === 'dir' ? settings.context.path : settings.context.url;
   ctx.logger.info(`building ${image} for kernel ${kver} from ${settings.context.file}`);
   const started = Date.now();
+  const log = new BuildLog(ctx.runtime.dryRun ? undefined : instanceLogDir(ctx.logDir, settings.name), kver);
+  const print = progressPrinter(ctx);
   try {
     await ctx.runtime.build({
       tag: pending,
@@ -51,7 +54,12 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       buildArgs: { KVER: kver, KMODVER: settings.softwareVersion },
       labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion },
       network: options.network,
-    }, progressPrinter(ctx), options.signal);
+    }, (line) => {
+      log.write(line);
+      print(line);
+    }, options.signal).catch((error: unknown) => {
+      throw buildFailure(error, image, log);
+    });
     const problems = await imageProblems(ctx, settings, pending, kver);
     if (problems.length > 0) {
       throw new ImageCheckError(`the image built for ${kver} is not usable: ${problems.join('; ')}`, {
@@ -64,11 +72,23 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     if (options.signal?.aborted === true && options.signal.reason instanceof Error) throw options.signal.reason;
     throw error;
   } finally {
+    log.close();
     await ctx.runtime.removeImage(pending).catch((error: unknown) => ctx.logger.warn(`could not remove ${pending}: ${String(error)}`));
   }
   if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
-  ctx.logger.info(`built ${image} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  ctx.logger.info(`built ${image} in ${((Date.now() - started) / 1000).toFixed(0)} s${log.path === undefined ? '' : `; log: ${log.path}`}`);
   return { action: 'built', image };
+}
+
+// A failed build says which step failed and shows its last lines (the compiler's own error), and
+// where the whole log is. A full disk keeps the runtime's own error: its cause is what to act on.
+function buildFailure(error: unknown, image: string, log: BuildLog): unknown {
+  if (!(error instanceof RuntimeError) || error.childExitCode === undefined || /no space left/.test(error.message)) return error;
+  const { step, lines } = log.failedStep();
+  return new BuildFailedError(`building ${image} failed${step === '' ? '' : ` at ${step}`}`, lines, log.path, {
+    hint: log.path === undefined ? error.hint : `the whole log is ${log.path}`,
+    cause: error,
+  });
 }
 
 // Removes the image an older build left without a name.

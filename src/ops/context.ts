@@ -14,6 +14,8 @@ export interface Context {
   readonly hostRoot: string;
   // kvc's runtime state (tools container PID files, locks): /run/kvc.
   readonly runDir: string;
+  // Where build logs are kept (/var/log/kvc); none are kept when absent.
+  readonly logDir?: string;
   // The running kernel's release.
   readonly runningKernel: string;
   // Whether progress may be drawn for a person (stderr is a TTY).

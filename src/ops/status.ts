@@ -6,8 +6,8 @@ import type { ModuleState } from '../kernel/module-state.js';
 import { moduleStatuses } from './modules.js';
 import { liveToolsPid } from './tools.js';
 import type { Context } from './context.js';
-import { connectSystemBus } from '../bus/system-bus.js';
-import { Systemd, unitName, type UnitState } from '../bus/systemd.js';
+import type { UnitState } from '../bus/systemd.js';
+import { kernelReport, type KernelReport, type KernelStatus } from './kernel-status.js';
 import { describeContext } from '../config/settings.js';
 
 // One instance's report.
@@ -20,6 +20,8 @@ export interface InstanceStatus {
   readonly images: readonly { kernel: string; image: string; id: string; size: number; created: string; running: boolean }[];
   readonly modules: readonly { name: string; state: ModuleState; refcnt: number; holders: readonly string[] }[];
   readonly toolsPid: number | null;
+  // Per kernel: image built, building, queued, failed, refused, missing…; and what boots next.
+  readonly kernels: KernelReport | null;
   unit?: UnitState | null;
 }
 
@@ -32,8 +34,12 @@ export interface StatusReport {
   readonly systemd: string | null;
 }
 
+// Reads each instance's kvc@ unit from systemd (given by the caller, which owns the bus
+// connection): sets instance.unit, returns why there is none, or null.
+export type UnitStateReader = (instances: InstanceStatus[]) => Promise<string | null>;
+
 // Gathers the report for one instance or all; a broken .conf is reported, not thrown.
-export async function gatherStatus(ctx: Context, only?: string): Promise<StatusReport> {
+export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitStateReader, only?: string): Promise<StatusReport> {
   const names = only === undefined ? await listInstanceNames(ctx.configDir) : [only];
   const instances: InstanceStatus[] = [];
   for (const name of names) {
@@ -43,10 +49,11 @@ export async function gatherStatus(ctx: Context, only?: string): Promise<StatusR
       settings = await loadInstanceSettings(ctx.configDir, name);
     } catch (error) {
       if (only !== undefined) throw error;
-      instances.push({ name, config, error: describeError(error), softwareVersion: null, context: null, images: [], modules: [], toolsPid: null });
+      instances.push({ name, config, error: describeError(error), softwareVersion: null, context: null, images: [], modules: [], toolsPid: null, kernels: null });
       continue;
     }
-    const images = (await ctx.runtime.imagesWithLabel(LABEL.instance, name))
+    const listed = await ctx.runtime.imagesWithLabel(LABEL.instance, name);
+    const images = listed
       .map((image) => {
         const kernel = image.labels[LABEL.kernel] ?? '';
         return { kernel, image: image.names[0] ?? '<none>', id: image.id.slice(0, 12), size: image.size, created: image.created, running: kernel === ctx.runningKernel };
@@ -54,28 +61,11 @@ export async function gatherStatus(ctx: Context, only?: string): Promise<StatusR
       .sort((a, b) => a.kernel.localeCompare(b.kernel, undefined, { numeric: true }));
     const modules = [...(await moduleStatuses(ctx, settings.modules)).values()].map((m) => ({ name: m.name, state: m.state, refcnt: m.refcnt, holders: m.holders }));
     const toolsPid = (await liveToolsPid(ctx, name, ctx.runningKernel)) ?? null;
-    instances.push({ name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid });
+    const kernels = await kernelReport(ctx, settings, listed, keep);
+    instances.push({ name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid, kernels });
   }
-  const systemd = await addUnitStates(instances);
+  const systemd = await readUnits(instances);
   return { runningKernel: ctx.runningKernel, runtime: ctx.runtime.name, configDir: ctx.configDir, instances, systemd };
-}
-
-// Adds each instance's kvc@ unit state from systemd; returns why there is none, or null.
-async function addUnitStates(instances: InstanceStatus[]): Promise<string | null> {
-  let bus;
-  try {
-    bus = await connectSystemBus();
-  } catch (error) {
-    for (const instance of instances) instance.unit = null;
-    return describeError(error);
-  }
-  try {
-    const systemd = new Systemd(bus);
-    for (const instance of instances) instance.unit = await systemd.unitState(unitName(instance.name)).catch(() => null);
-    return null;
-  } finally {
-    bus.disconnect();
-  }
 }
 
 // The report as text for a person.
@@ -96,9 +86,8 @@ export function formatStatus(report: StatusReport): string {
       lines.push(`  builds from: ${context.source} (${pin})`);
     }
     if (instance.images.length === 0) lines.push('  images: none built');
-    for (const image of instance.images) {
-      lines.push(`  image: ${image.image}  ${(image.size / 1e6).toFixed(0)} MB${image.running ? '  (running kernel)' : ''}`);
-    }
+    for (const kernel of instance.kernels?.kernels ?? []) lines.push(`  ${formatKernel(kernel)}`);
+    for (const warning of instance.kernels?.warnings ?? []) lines.push(`  warning: ${warning}`);
     const modules = instance.modules.map((m) => `${m.name}=${m.state}${m.state === 'live' && m.refcnt > 0 ? `(used ${m.refcnt})` : ''}`);
     lines.push(`  modules: ${modules.join(' ')}`);
     lines.push(`  tools container: ${instance.toolsPid === null ? 'not running' : `pid ${instance.toolsPid}`}`);
@@ -108,4 +97,23 @@ export function formatStatus(report: StatusReport): string {
     }
   }
   return lines.join('\n');
+}
+
+// One kernel's line: "6.12.117+deb12-amd64 (next boot): built 2026-11-24 13:02, 181 MB, localhost/usbip-1.0.0:…".
+function formatKernel(kernel: KernelStatus): string {
+  const roles = [kernel.running ? 'running' : '', kernel.nextBoot ? 'next boot' : '', kernel.installed || kernel.running ? '' : 'not installed'].filter((role) => role !== '');
+  const head = `kernel ${kernel.kver}${roles.length > 0 ? ` (${roles.join(', ')})` : ''}: `;
+  const image = kernel.image === null ? '' : `${kernel.image.name}, ${(kernel.image.size / 1e6).toFixed(0)} MB, built ${kernel.image.created.slice(0, 16).replace('T', ' ')}`;
+  const body = {
+    built: image,
+    building: 'building now',
+    queued: 'queued to build',
+    failed: `build failed: ${kernel.reason ?? ''}${kernel.retryAt === null ? '' : `; next try ${kernel.retryAt.slice(0, 19).replace('T', ' ')}`}`,
+    refused: `refused: ${kernel.reason ?? ''}`,
+    missing: 'no image',
+    'to-prune': `older than the kernels kept (KVC_KEEP_KERNELS); its image is pruned: ${image}`,
+    'not-kept': 'older than the kernels kept (KVC_KEEP_KERNELS): not built',
+  }[kernel.state];
+  const log = kernel.log !== null && ['failed', 'missing', 'building'].includes(kernel.state) ? `; log: ${kernel.log}` : '';
+  return `${head}${body}${log}`;
 }

@@ -1,8 +1,11 @@
 // Watches the kernel module trees (/usr/lib/modules, /lib/modules) for kernels that appear or go.
-import { existsSync, readdirSync, realpathSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Logger } from '../log/logger.js';
+import { COMPLETE_MARKERS, KERNEL_DIR, distinctRoots, kernelDirComplete } from '../kernel/installed.js';
+
+export { distinctRoots, kernelDirComplete };
 
 // What the watcher needs: where to look, how long writes must have stopped, and what to call.
 export interface KernelWatcherOptions {
@@ -11,27 +14,6 @@ export interface KernelWatcherOptions {
   readonly logger: Logger;
   readonly onReady: (kver: string) => void;
   readonly onRemoved: (kver: string) => void;
-}
-
-const KERNEL_DIR = /^[A-Za-z0-9][A-Za-z0-9._+~-]{0,127}$/;
-// A kernel's files are complete once one of these is there (depmod's output is written last by
-// Debian's and Fedora's packages; `build` is the headers' link).
-const COMPLETE_MARKERS = ['modules.dep', 'build', 'vmlinuz'];
-
-// Whether <root>/<kver> holds a complete kernel.
-export function kernelDirComplete(dir: string): boolean {
-  return COMPLETE_MARKERS.some((marker) => existsSync(join(dir, marker)));
-}
-
-// The roots that exist, each once (/lib is a link to /usr/lib on merged-/usr systems).
-export function distinctRoots(roots: readonly string[]): string[] {
-  const seen = new Map<string, string>();
-  for (const root of roots) {
-    if (!existsSync(root)) continue;
-    const real = realpathSync(root);
-    if (!seen.has(real)) seen.set(real, root);
-  }
-  return [...seen.keys()];
 }
 
 // Reports a kernel once its directory is complete and no write has touched it for settleMs, and

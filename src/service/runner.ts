@@ -1,13 +1,13 @@
 // The runner kvc@<name>.service starts: build for the running kernel if needed, load, report
-// ready; then stay up, pre-building images for kernels that get installed and pruning those of
-// kernels that go; on SIGTERM, unload and exit 0.
-import { join } from 'node:path';
-import { KernelRefusedError } from '../errors.js';
+// ready; then stay up, reconciling images with the installed kernels (every kernel that may boot
+// has its image before it does; images of kernels that went are pruned); on SIGTERM, unload and
+// exit 0.
+import { InterruptedError } from '../errors.js';
 import type { Session } from '../cli/session.js';
 import { buildImage } from '../ops/build.js';
 import { ImageMissingError, loadModules, unloadModules } from '../ops/modules.js';
 import { startTools } from '../ops/tools.js';
-import type { InstanceSettings } from '../config/settings.js';
+import type { GlobalSettings, InstanceSettings } from '../config/settings.js';
 import type { Context } from '../ops/context.js';
 import { connectSystemBus } from '../bus/system-bus.js';
 import type { MessageBus } from 'dbus-next';
@@ -15,50 +15,105 @@ import { ostreeBooted, watchStagedKernel } from '../bus/rpm-ostree.js';
 import { notifySystemd } from './notify.js';
 import { withInstanceLock } from '../ops/lock.js';
 import { KernelWatcher } from './kernel-watcher.js';
-import { BuildQueue, type QueueState } from './build-queue.js';
-import { pruneImages } from './prune.js';
+import { Reconciler, type ReconcileState } from './reconciler.js';
+import { moduleRoots } from '../kernel/installed.js';
+import { removeServiceState, writeServiceState } from './service-state.js';
 
 // How long a new kernel's directory must be quiet before its build starts.
 export const SETTLE_MS = 1000;
+// The reconciler's safety net: a pass at least this often, even when no event said anything changed.
+const RECONCILE_INTERVAL_MS = 3600 * 1000;
 
-// Resolves on the first SIGTERM or SIGINT. The handlers stay installed for good: execa's exit
-// handler (signal-exit) re-raises a signal when it finds no other listener, which would kill the
-// runner half-way through its start or its unload.
-function untilStopSignal(logger: Session['logger']): Promise<NodeJS.Signals> {
-  return new Promise((resolvePromise) => {
-    let received: NodeJS.Signals | undefined;
-    const stop = (signal: NodeJS.Signals) => {
-      if (received !== undefined) {
-        logger.info(`${signal}: already stopping`);
-        return;
-      }
-      received = signal;
-      resolvePromise(signal);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+// The service's one lifetime signal: aborted on the first SIGTERM or SIGINT, with the signal's
+// name as its reason. The handlers stay installed for good: execa's exit handler (signal-exit)
+// re-raises a signal when it finds no other listener, which would kill the runner half-way
+// through its start or its unload.
+function lifetimeSignal(logger: Session['logger']): AbortSignal {
+  const controller = new AbortController();
+  const stop = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) {
+      logger.info(`${signal}: already stopping`);
+      return;
+    }
+    controller.abort(new InterruptedError(`stopped by ${signal}`, { hint: 'nothing was left half-done' }));
+    logger.info(`${signal}: stopping`);
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  return controller.signal;
 }
 
-// The STATUS= line: what is loaded and what the background builds are doing.
-export function statusLine(settings: InstanceSettings, kver: string, queue: QueueState): string {
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return signal.aborted ? Promise.resolve() : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+// The STATUS= line: what is loaded and what the reconciler is doing.
+export function statusLine(settings: InstanceSettings, kver: string, state: ReconcileState): string {
   const parts = [`${settings.modules.join(', ')} loaded into ${kver}`];
-  if (queue.building !== undefined) parts.push(`building the image for ${queue.building}`);
-  if (queue.queued.length > 0) parts.push(`queued: ${queue.queued.join(', ')}`);
-  if (queue.failed.size > 0) parts.push(`failed, retrying: ${[...queue.failed.keys()].join(', ')}`);
+  if (state.building !== undefined) parts.push(`building the image for ${state.building.kver}`);
+  if (state.queued.length > 0) parts.push(`queued: ${state.queued.join(', ')}`);
+  if (state.failed.size > 0) parts.push(`failed, retrying: ${[...state.failed.keys()].join(', ')}`);
+  if (state.nextBoot !== undefined && state.nextBoot !== kver && !state.kernels.some((kernel) => kernel.kver === state.nextBoot && kernel.action === 'ready')) {
+    parts.push(`next boot's kernel ${state.nextBoot} has no image yet`);
+  }
   return parts.join('; ');
 }
 
 // Runs the service for one instance; resolves with the exit status once stopped and unloaded.
+// SIGTERM at any point (a build at start, a lock wait, a background build) stops what runs; the
+// service then unloads what it loaded and exits 0.
 export async function runService(session: Session, name: string): Promise<number> {
-  const { ctx, logger } = session;
-  const stopped = untilStopSignal(logger);
+  const lifetime = lifetimeSignal(session.logger);
+  const ctx: Context = { ...session.ctx, signal: lifetime };
+  const { logger, global } = session;
   const settings = await session.instance(name);
   const kver = ctx.runningKernel;
-  // The fast path of a boot: load straight from the image, asking the runtime nothing first (one
-  // container start, as a bare `podman run … modprobe` would be); build only when that says the
-  // image is missing or stale.
-  const { built, loaded } = await withInstanceLock(ctx, name, `kvc service ${name} (start)`, { wait: true }, async () => {
+  const started = await startInstance(ctx, settings, global.buildNetwork).catch((error: unknown) => {
+    if (lifetime.aborted) return undefined;
+    throw error;
+  });
+
+  let background: Background | undefined;
+  if (started !== undefined && !lifetime.aborted) {
+    const { built, loaded } = started;
+    logger.info(`ready: ${settings.modules.join(', ')} loaded into ${kver}${built ? ' (image built)' : ''}${loaded.skipped.length > 0 ? `; already there: ${loaded.skipped.join(', ')}` : ''}`);
+    await notifySystemd({ ready: true, status: `${settings.modules.join(', ')} loaded into ${kver}` }, logger);
+    try {
+      // After READY: what host commands need, not what the modules need.
+      await withInstanceLock(ctx, name, `kvc service ${name} (tools)`, { wait: true }, async () => {
+        // Nothing was loaded from the image (all there already): the tools need it all the same.
+        if (!built && loaded.changed.length === 0) await buildImage(ctx, settings, kver, { network: global.buildNetwork, signal: lifetime });
+        await startTools(ctx, settings, kver);
+      });
+      background = await startBackground(ctx, global, settings);
+    } catch (error) {
+      if (!lifetime.aborted) throw error;
+    }
+    await untilAborted(lifetime);
+  }
+
+  await notifySystemd({ stopping: true, status: started === undefined ? 'Stopping' : `Unloading ${settings.modules.join(', ')}` }, logger);
+  await background?.close();
+  if (started === undefined) {
+    logger.info('stopped before anything was loaded; nothing to unload');
+    return 0;
+  }
+  // The lifetime is over; the unload must still wait for the lock and run to its end.
+  const { signal: _over, ...stopping } = ctx;
+  logger.info(`unloading ${settings.modules.join(', ')}`);
+  await withInstanceLock(stopping, name, `kvc service ${name} (stop)`, { wait: true }, () => unloadModules(stopping, settings, kver));
+  logger.info('stopped');
+  return 0;
+}
+
+// The start: load straight from the image, asking the runtime nothing first (one container start,
+// as a bare `podman run … modprobe` would be); build only when that says the image is missing or
+// stale. Under the lock; a SIGTERM stops a build or a lock wait (rejecting), not a load.
+async function startInstance(ctx: Context, settings: InstanceSettings, network: string | undefined) {
+  const { logger } = ctx;
+  const name = settings.name;
+  const kver = ctx.runningKernel;
+  return withInstanceLock(ctx, name, `kvc service ${name} (start)`, { wait: true }, async () => {
     await notifySystemd({ status: `Loading ${settings.modules.join(', ')}` }, logger);
     try {
       return { built: false, loaded: await loadModules(ctx, settings, kver, { tryImage: true, startTools: false }) };
@@ -67,83 +122,66 @@ export async function runService(session: Session, name: string): Promise<number
       logger.info(`${error.message}: building it`);
     }
     await notifySystemd({ status: `Building the image for ${kver}` }, logger);
-    await buildImage(ctx, settings, kver, { network: session.global.buildNetwork, force: true });
+    await buildImage(ctx, settings, kver, { network, force: true, ...(ctx.signal === undefined ? {} : { signal: ctx.signal }) });
     await notifySystemd({ status: `Loading ${settings.modules.join(', ')}` }, logger);
     return { built: true, loaded: await loadModules(ctx, settings, kver, { startTools: false }) };
   });
-  logger.info(`ready: ${settings.modules.join(', ')} loaded into ${kver}${built ? ' (image built)' : ''}${loaded.skipped.length > 0 ? `; already there: ${loaded.skipped.join(', ')}` : ''}`);
-  await notifySystemd({ ready: true, status: `${settings.modules.join(', ')} loaded into ${kver}` }, logger);
-
-  // After READY: what host commands and pre-building need, not what the modules need.
-  await withInstanceLock(ctx, name, `kvc service ${name} (tools)`, { wait: true }, async () => {
-    // Nothing was loaded from the image (all there already): make sure it exists all the same.
-    if (!built && loaded.changed.length === 0) await buildImage(ctx, settings, kver, { network: session.global.buildNetwork });
-    await startTools(ctx, settings, kver);
-  });
-  const background = await startBackground(session, settings);
-  await notifySystemd({ status: statusLine(settings, kver, background.queue.state()) }, logger);
-  background.onChange(() => notifySystemd({ status: statusLine(settings, kver, background.queue.state()) }, logger));
-
-  const signal = await stopped;
-  logger.info(`${signal}: stopping; unloading ${settings.modules.join(', ')}`);
-  await notifySystemd({ stopping: true, status: `Unloading ${settings.modules.join(', ')}` }, logger);
-  await background.close();
-  await withInstanceLock(ctx, name, `kvc service ${name} (stop)`, { wait: true }, () => unloadModules(ctx, settings, kver));
-  logger.info('stopped');
-  return 0;
 }
 
-// The watcher, the build queue and rpm-ostree, wired together.
-async function startBackground(session: Session, settings: InstanceSettings) {
-  const { ctx, logger, global } = session;
-  let listener: (() => void) | undefined;
-  const queue = new BuildQueue({
-    logger,
+type Background = Awaited<ReturnType<typeof startBackground>>;
+
+// The reconciler, fed by the watcher, rpm-ostree and its own timer; its first pass runs now, so
+// kernels installed while the service was down are built too.
+async function startBackground(ctx: Context, global: GlobalSettings, settings: InstanceSettings) {
+  const { logger } = ctx;
+  const kver = ctx.runningKernel;
+  let staged: string | undefined;
+  const reconciler: Reconciler = new Reconciler({
+    ctx,
+    settings,
+    keep: global.keepKernels,
+    build: (target, buildCtx, signal) => buildImage(buildCtx, settings, target, { network: global.buildNetwork, signal }),
     retryBaseMs: global.retrySeconds * 1000,
     retryMaxMs: 3600 * 1000,
-    onChange: () => listener?.(),
-    build: async (kver, signal) => {
-      logger.info(`new kernel ${kver}: building its image in the background`);
-      try {
-        await withInstanceLock(ctx, settings.name, `kvc service ${settings.name} (build ${kver})`, { wait: true }, () =>
-          buildImage(ctx, settings, kver, { network: global.buildNetwork, signal }));
-      } catch (error) {
-        // A kernel that cannot take the modules will not change its mind: say so once, no retry.
-        if (!(error instanceof KernelRefusedError)) throw error;
-        logger.warn(`${error.message}; not building for it`);
-        return;
-      }
-      await prune(ctx, settings, global.keepKernels, new Set());
+    intervalMs: RECONCILE_INTERVAL_MS,
+    settleMs: SETTLE_MS,
+    signal: ctx.signal ?? new AbortController().signal,
+    staged: () => staged,
+    onChange: () => {
+      const state = reconciler.state();
+      void notifySystemd({ status: statusLine(settings, kver, state) }, logger);
+      writeServiceState(ctx, settings.name, state);
     },
   });
   const watcher = new KernelWatcher({
-    roots: [join(ctx.hostRoot, 'usr/lib/modules'), join(ctx.hostRoot, 'lib/modules')],
+    roots: moduleRoots(ctx.hostRoot),
     settleMs: SETTLE_MS,
     logger,
-    onReady: (kver) => {
-      if (kver !== ctx.runningKernel) queue.enqueue(kver);
+    onReady: (found) => {
+      logger.info(`new kernel ${found}`);
+      reconciler.request(`kernel ${found} installed`, found);
     },
-    onRemoved: (kver) => {
-      if (kver === ctx.runningKernel) return;
-      logger.info(`kernel ${kver} was removed`);
-      queue.cancel(kver);
-      void prune(ctx, settings, global.keepKernels, new Set([kver]));
+    onRemoved: (gone) => {
+      if (gone === kver) return;
+      logger.info(`kernel ${gone} was removed`);
+      reconciler.removed(gone);
     },
   });
   await watcher.start();
-  const bus = await followRpmOstree(ctx, (kver) => {
-    if (kver !== ctx.runningKernel) {
-      logger.info(`rpm-ostree staged kernel ${kver}`);
-      queue.enqueue(kver);
-    }
+  const bus = await followRpmOstree(ctx, (found) => {
+    if (found === staged) return;
+    staged = found;
+    logger.info(`rpm-ostree staged kernel ${found}`);
+    reconciler.request(`rpm-ostree staged ${found}`, found);
   });
+  reconciler.request('service started');
   return {
-    queue,
-    onChange: (fn: () => void) => { listener = fn; },
+    reconciler,
     close: async () => {
-      queue.close();
+      await reconciler.close();
       await watcher.close();
       bus?.disconnect();
+      removeServiceState(ctx, settings.name);
     },
   };
 }
@@ -158,8 +196,4 @@ async function followRpmOstree(ctx: Context, onStaged: (kver: string) => void): 
   ctx.logger.verbose('rpm-ostree is not on the system bus');
   bus.disconnect();
   return undefined;
-}
-
-async function prune(ctx: Context, settings: InstanceSettings, keep: number, removed: ReadonlySet<string>): Promise<void> {
-  await pruneImages(ctx, settings, keep, removed).catch((error: unknown) => ctx.logger.warn(`pruning images: ${error instanceof Error ? error.message : String(error)}`));
 }

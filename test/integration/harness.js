@@ -24,10 +24,11 @@ export function removeDir(dir) {
 }
 
 // The environment every kvc the tests start runs with: this machine's containers.conf and a run
-// folder (locks, tools PID) of the tests' own instead of /run/kvc.
+// folder (locks, tools PID) and a log folder of the tests' own instead of /run/kvc and /var/log/kvc.
 export const RUN_DIR = join(tmpdir(), 'kvc-it-run');
+export const LOG_DIR = join(tmpdir(), 'kvc-it-log');
 export function kvcEnv(env = {}) {
-  return { ...process.env, CONTAINERS_CONF, KVC_RUN_DIR: RUN_DIR, ...env };
+  return { ...process.env, CONTAINERS_CONF, KVC_RUN_DIR: RUN_DIR, KVC_LOG_DIR: LOG_DIR, ...env };
 }
 
 // Runs kvc; returns { status, stdout, stderr }.

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectLines } from './log-lines.js';
-import { KVER, NODE, MAIN, CONTAINERS_CONF, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
+import { KVER, NODE, MAIN, CONTAINERS_CONF, LOG_DIR, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
 
 const NEW_KERNEL = '6.1.0-56-rt-amd64';
 const NO_HEADERS = '6.1.0-999-amd64';
@@ -50,7 +50,7 @@ describe('integration: the service watches for new kernels and pre-builds their 
     mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
     writeFileSync(join(root, 'lib/modules', KVER, 'modules.dep'), '');
     child = spawn(NODE, [MAIN, '--config-dir', configDir, 'service', 'usbip'], {
-      env: { ...process.env, CONTAINERS_CONF, KVC_HOST_ROOT: root, KVC_RUNNING_KERNEL: KVER, KVC_RUN_DIR: runDir },
+      env: { ...process.env, CONTAINERS_CONF, KVC_HOST_ROOT: root, KVC_RUNNING_KERNEL: KVER, KVC_RUN_DIR: runDir, KVC_LOG_DIR: LOG_DIR },
       stdio: ['ignore', 'inherit', 'pipe'],
     });
     ({ lines, waitFor, count } = collectLines(child.stderr));
@@ -79,14 +79,14 @@ describe('integration: the service watches for new kernels and pre-builds their 
       writeFileSync(join(dir, `modules.order.${i}`), 'x');
       await sleep(150);
     }
-    expect(count(new RegExp(`new kernel ${NEW_KERNEL}`)), 'no build before the files are complete').to.equal(0);
+    expect(count(new RegExp(`kernel ${NEW_KERNEL}`)), 'no build before the files are complete').to.equal(0);
     writeFileSync(join(dir, 'modules.dep'), '');
     const complete = Date.now();
     writeFileSync(join(dir, 'modules.alias'), '');
-    const started = await waitFor(new RegExp(`new kernel ${NEW_KERNEL}: building its image`), 10000);
+    const started = await waitFor(new RegExp(`kernel ${NEW_KERNEL} has no image: building it`), 10000);
     const built = await waitFor(new RegExp(`built localhost/usbip-1\\.0\\.0:${NEW_KERNEL}`), 10 * 60 * 1000);
     console.log(`      (build started ${started.at - complete} ms after the files were complete; it took ${built.at - started.at} ms)`);
-    expect(count(new RegExp(`new kernel ${NEW_KERNEL}: building`)), 'one build for the burst').to.equal(1);
+    expect(count(new RegExp(`kernel ${NEW_KERNEL} has no image: building`)), 'one build for the burst').to.equal(1);
     const [info] = JSON.parse(podman(['image', 'inspect', imageOf(NEW_KERNEL)]));
     expect(info.Labels['io.kvc.kernel']).to.equal(NEW_KERNEL);
     const vermagic = podman(['run', '--rm', '--network=none', imageOf(NEW_KERNEL), 'modinfo', '-k', NEW_KERNEL, '-F', 'vermagic', 'vhci-hcd']).trim();
@@ -123,7 +123,7 @@ describe('integration: the service watches for new kernels and pre-builds their 
     expect(imageExists(imageOf(NEW_KERNEL))).to.equal(false);
     expect(imageExists(imageOf(KVER)), 'the running kernel\'s image is kept').to.equal(true);
     await sleep(8000);
-    expect(count(/new kernel 6\.1\.0-77-amd64/)).to.equal(0);
+    expect(count(/kernel 6\.1\.0-77-amd64 has no image/)).to.equal(0);
     expect(count(new RegExp(`failed \\(attempt 3\\).*|building the image for ${NO_HEADERS} failed \\(attempt [3-9]`)), 'no retry after removal').to.equal(0);
   });
 
@@ -138,7 +138,7 @@ describe('integration: the service watches for new kernels and pre-builds their 
     // Regression: the stop handler removed itself, and execa's signal-exit then re-raised
     // SIGTERM and killed the runner before it unloaded.
     const again = spawn(NODE, [MAIN, '--config-dir', configDir, '--verbose', 'service', 'usbip'], {
-      env: { ...process.env, CONTAINERS_CONF, KVC_HOST_ROOT: root, KVC_RUNNING_KERNEL: KVER, KVC_RUN_DIR: runDir },
+      env: { ...process.env, CONTAINERS_CONF, KVC_HOST_ROOT: root, KVC_RUNNING_KERNEL: KVER, KVC_RUN_DIR: runDir, KVC_LOG_DIR: LOG_DIR },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     const log = collectLines(again.stderr);

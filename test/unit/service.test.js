@@ -8,8 +8,6 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelWatcher, distinctRoots, kernelDirComplete } from '../../lib/service/kernel-watcher.js';
-import { BuildQueue } from '../../lib/service/build-queue.js';
-import { kernelsToPrune } from '../../lib/service/prune.js';
 import { ostreeBooted, stagedKernel } from '../../lib/bus/rpm-ostree.js';
 import { statusLine } from '../../lib/service/runner.js';
 import { createLogger } from '../../lib/log/logger.js';
@@ -132,64 +130,7 @@ describe('service: kernel watcher (real directories, real chokidar)', function (
   });
 });
 
-describe('service: build queue (build function recorded, not podman)', () => {
-  const make = (build, retryBaseMs = 50) => new BuildQueue({ build, logger: quietLogger(), retryBaseMs, retryMaxMs: 200 });
-
-  it('builds one at a time in order and never queues a kernel twice', async () => {
-    const calls = [];
-    let running = 0;
-    let most = 0;
-    const queue = make(async (kver) => {
-      running += 1;
-      most = Math.max(most, running);
-      calls.push(kver);
-      await sleep(30);
-      running -= 1;
-    });
-    for (const kver of ['a', 'b', 'a', 'c', 'b']) queue.enqueue(kver);
-    await queue.idle();
-    expect(calls).to.deep.equal(['a', 'b', 'c']);
-    expect(most).to.equal(1);
-  });
-
-  it('retries a failed build with growing delays and reports the failure in its state', async () => {
-    const times = [];
-    const queue = make(async (kver) => {
-      times.push(Date.now());
-      if (times.length < 3) throw new Error(`headers for ${kver} not found`);
-    });
-    queue.enqueue('k');
-    await sleep(30);
-    expect(queue.state().failed.get('k')).to.equal('headers for k not found');
-    await sleep(400);
-    expect(times).to.have.length(3);
-    expect(times[2] - times[1]).to.be.greaterThan(times[1] - times[0] - 5);
-    expect(queue.state().failed.size).to.equal(0);
-    queue.close();
-  });
-
-  it('cancel aborts a running build and drops its retry', async () => {
-    let aborted = false;
-    const queue = make((kver, signal) => new Promise((_, reject) => signal.addEventListener('abort', () => { aborted = true; reject(new Error('cancelled')); })));
-    queue.enqueue('k');
-    await sleep(10);
-    expect(queue.state().building).to.equal('k');
-    queue.cancel('k');
-    await queue.idle();
-    expect(aborted).to.equal(true);
-    expect(queue.state().retrying).to.deep.equal([]);
-  });
-});
-
-describe('service: pruning, rpm-ostree, status line', () => {
-  it('keeps the running kernel and the newest N; removes kernels that are gone', () => {
-    const kernels = ['6.1.0-9-amd64', '6.1.0-10-amd64', '6.1.0-11-amd64', '6.1.0-12-amd64', '6.1.0-13-amd64'];
-    expect(kernelsToPrune(kernels, '6.1.0-9-amd64', 3, new Set())).to.deep.equal(['6.1.0-10-amd64']);
-    expect(kernelsToPrune(kernels, '6.1.0-13-amd64', 3, new Set(['6.1.0-12-amd64']))).to.deep.equal(['6.1.0-12-amd64']);
-    expect(kernelsToPrune(kernels, '6.1.0-13-amd64', 2, new Set(['6.1.0-12-amd64']))).to.deep.equal(['6.1.0-12-amd64', '6.1.0-9-amd64']);
-    expect(kernelsToPrune(kernels, '6.1.0-13-amd64', 3, new Set(['6.1.0-13-amd64']))).to.not.include('6.1.0-13-amd64');
-  });
-
+describe('service: rpm-ostree, status line', () => {
   it('asks rpm-ostree only on a host ostree booted (/run/ostree-booted under the host root)', () => {
     const host = mkdtempSync(join(tmpdir(), 'kvc-ostree-'));
     try {
@@ -212,9 +153,14 @@ describe('service: pruning, rpm-ostree, status line', () => {
     expect(stagedKernel('nonsense')).to.equal(undefined);
   });
 
-  it('writes a STATUS line a person can read', () => {
+  it('writes a STATUS line a person can read, warning when the next boot\'s kernel has no image', () => {
     const settings = { modules: ['usbip-core', 'vhci-hcd'] };
-    expect(statusLine(settings, '6.1', { building: '6.2', queued: ['6.3'], retrying: [], failed: new Map() }))
-      .to.equal('usbip-core, vhci-hcd loaded into 6.1; building the image for 6.2; queued: 6.3');
+    const state = (nextBootAction) => ({
+      building: { kver: '6.2', since: 0 }, queued: ['6.3'], failed: new Map([['6.4', { reason: 'x', attempt: 1, retryAt: 0 }]]), refused: new Map(),
+      nextBoot: '6.3', kernels: [{ kver: '6.3', action: nextBootAction }],
+    });
+    expect(statusLine(settings, '6.1', state('build')))
+      .to.equal('usbip-core, vhci-hcd loaded into 6.1; building the image for 6.2; queued: 6.3; failed, retrying: 6.4; next boot\'s kernel 6.3 has no image yet');
+    expect(statusLine(settings, '6.1', state('ready'))).to.not.include('next boot');
   });
 });

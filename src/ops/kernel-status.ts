@@ -1,0 +1,85 @@
+// Per kernel, what `kvc status` says about an instance: which installed kernel has its image,
+// which is being built, queued, failed or refused (from the running service when there is one,
+// else worked out here), and whether the kernel that boots next is ready.
+import type { InstanceSettings } from '../config/settings.js';
+import { KernelRefusedError } from '../errors.js';
+import { installedKernels, moduleRoots } from '../kernel/installed.js';
+import type { ImageInfo } from '../runtime/parse.js';
+import { LABEL } from '../runtime/args.js';
+import { plan } from '../service/reconcile-plan.js';
+import { readServiceState } from '../service/service-state.js';
+import { instanceLogDir, latestLog } from './build-log.js';
+import type { Context } from './context.js';
+import { assertKernelCanTake } from './kernel-check.js';
+
+// What is known about one kernel.
+export type KernelState = 'built' | 'building' | 'queued' | 'failed' | 'refused' | 'missing' | 'to-prune' | 'not-kept';
+
+export interface KernelStatus {
+  readonly kver: string;
+  readonly state: KernelState;
+  readonly running: boolean;
+  readonly nextBoot: boolean;
+  readonly installed: boolean;
+  readonly image: { readonly name: string; readonly size: number; readonly created: string } | null;
+  readonly reason: string | null;
+  readonly retryAt: string | null;
+  readonly log: string | null;
+}
+
+export interface KernelReport {
+  readonly nextBoot: string;
+  // Whether a running kvc service reported the building, queued and failed states.
+  readonly fromService: boolean;
+  readonly kernels: readonly KernelStatus[];
+  readonly warnings: readonly string[];
+}
+
+export async function kernelReport(ctx: Context, settings: InstanceSettings, images: readonly ImageInfo[], keep: number): Promise<KernelReport> {
+  const ofKernel = (kver: string) => images.find((image) => image.labels[LABEL.kernel] === kver && image.labels[LABEL.version] === settings.softwareVersion);
+  const staged = readServiceState(ctx, settings.name);
+  const computed = plan({
+    running: ctx.runningKernel,
+    installed: installedKernels(moduleRoots(ctx.hostRoot)),
+    version: settings.softwareVersion,
+    keep,
+  }, images.flatMap((image) => {
+    const kver = image.labels[LABEL.kernel];
+    return kver === undefined ? [] : [{ kver, version: image.labels[LABEL.version] ?? '', ref: image.names[0] ?? image.id }];
+  }), { refused: new Map(), retryAt: new Map() }, Date.now());
+  const logs = instanceLogDir(ctx.logDir, settings.name);
+  const kernels: KernelStatus[] = [];
+  for (const kernel of computed.kernels) {
+    const image = ofKernel(kernel.kver);
+    const live = staged?.kernels.find((entry) => entry.kver === kernel.kver);
+    const log = latestLog(logs, kernel.kver) ?? null;
+    let state: KernelState = { ready: 'built', build: 'missing', wait: 'failed', refused: 'refused', prune: 'to-prune', skip: 'not-kept' }[kernel.action] as KernelState;
+    let reason: string | null = null;
+    let retryAt: string | null = null;
+    if (live !== undefined && ['building', 'queued', 'failed', 'refused'].includes(live.action) && image === undefined) {
+      state = live.action as KernelState;
+      reason = live.reason ?? null;
+      retryAt = live.retryAt ?? null;
+    } else if (state === 'missing') {
+      // No service to ask: say now whether this kernel could take the modules at all.
+      try {
+        await assertKernelCanTake(ctx, settings, kernel.kver);
+      } catch (error) {
+        if (!(error instanceof KernelRefusedError)) throw error;
+        state = 'refused';
+        reason = error.message;
+      }
+    }
+    kernels.push({
+      kver: kernel.kver, state, running: kernel.running, nextBoot: kernel.nextBoot, installed: kernel.installed,
+      image: image === undefined ? null : { name: image.names[0] ?? image.id.slice(0, 12), size: image.size, created: image.created },
+      reason, retryAt, log,
+    });
+  }
+  const warnings: string[] = [];
+  const next = kernels.find((kernel) => kernel.nextBoot);
+  if (next !== undefined && next.image === null && next.kver !== ctx.runningKernel) {
+    warnings.push(`the kernel that boots next, ${next.kver}, has no ${settings.name} image (${next.state})${next.state === 'refused' ? '' : `: run \`kvc build ${settings.name} ${next.kver}\` or start kvc@${settings.name}`}`);
+  }
+  return { nextBoot: computed.nextBoot, fromService: staged !== undefined, kernels, warnings };
+}

@@ -1,0 +1,221 @@
+// Carries out the plan: one pass at a time, each under the instance lock, building the first
+// kernel the plan names (then planning again) and pruning what it says. Passes run at start, when
+// the watcher or rpm-ostree reports a kernel, when a failed build is due again, and on a slow timer.
+import { BuildFailedError, KernelRefusedError, describeError } from '../errors.js';
+import type { InstanceSettings } from '../config/settings.js';
+import type { Context } from '../ops/context.js';
+import { withInstanceLock } from '../ops/lock.js';
+import { LABEL } from '../runtime/args.js';
+import { installedKernels, moduleRoots } from '../kernel/installed.js';
+import { plan, type ImageOfKernel, type KernelPlan, type Plan } from './reconcile-plan.js';
+
+// How the reconciler builds and how often it looks again.
+export interface ReconcilerOptions {
+  readonly ctx: Context;
+  readonly settings: InstanceSettings;
+  readonly keep: number;
+  // Builds one kernel's image (buildImage; a recording fake in unit tests), stopping on the signal.
+  readonly build: (kver: string, ctx: Context, signal: AbortSignal) => Promise<unknown>;
+  readonly retryBaseMs: number;
+  readonly retryMaxMs: number;
+  // The safety net: a pass at least this often even when nothing reported a change.
+  readonly intervalMs: number;
+  // A kernel directory written to less than this long ago is not built yet (still installing).
+  readonly settleMs: number;
+  // The service's lifetime: aborted on SIGTERM; a running build and a lock wait stop with it.
+  readonly signal: AbortSignal;
+  // rpm-ostree's staged kernel, as last reported.
+  readonly staged: () => string | undefined;
+  readonly onChange?: () => void;
+}
+
+// A failed build, remembered until it succeeds or its kernel goes.
+export interface Failure {
+  readonly reason: string;
+  readonly attempt: number;
+  readonly retryAt: number;
+}
+
+// What the reconciler is doing, for STATUS= and `kvc status`.
+export interface ReconcileState {
+  readonly building: { readonly kver: string; readonly since: number } | undefined;
+  readonly queued: readonly string[];
+  readonly failed: ReadonlyMap<string, Failure>;
+  readonly refused: ReadonlyMap<string, string>;
+  readonly kernels: readonly KernelPlan[];
+  readonly nextBoot: string | undefined;
+}
+
+export class Reconciler {
+  private readonly options: ReconcilerOptions;
+  private readonly failed = new Map<string, Failure>();
+  private readonly refused = new Map<string, string>();
+  private building: { kver: string; since: number; controller: AbortController } | undefined;
+  private lastPlan: Plan | undefined;
+  private dirty = false;
+  private running: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(options: ReconcilerOptions) {
+    this.options = options;
+  }
+
+  // Asks for a pass (coalesced with one under way). A kernel named by an event is given a fresh
+  // start: its refusal and back-off are forgotten (a reinstalled kernel may have changed).
+  request(why: string, kver?: string): void {
+    if (this.closed) return;
+    if (kver !== undefined) {
+      this.failed.delete(kver);
+      this.refused.delete(kver);
+    }
+    this.options.ctx.logger.verbose(`reconcile: ${why}`);
+    this.dirty = true;
+    this.running ??= this.loop().finally(() => {
+      this.running = undefined;
+      this.schedule();
+    });
+  }
+
+  // A kernel went away: a build for it stops, and a pass prunes its image.
+  removed(kver: string): void {
+    this.failed.delete(kver);
+    this.refused.delete(kver);
+    if (this.building?.kver === kver) this.building.controller.abort(new Error(`kernel ${kver} was removed`));
+    this.request(`kernel ${kver} was removed`);
+  }
+
+  state(): ReconcileState {
+    const queued = (this.lastPlan?.build ?? []).filter((kver) => kver !== this.building?.kver);
+    return {
+      building: this.building === undefined ? undefined : { kver: this.building.kver, since: this.building.since },
+      queued,
+      failed: new Map(this.failed),
+      refused: new Map(this.refused),
+      kernels: this.lastPlan?.kernels ?? [],
+      nextBoot: this.lastPlan?.nextBoot,
+    };
+  }
+
+  // Resolves when no pass is running or asked for.
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  // Stops: no new pass; the one under way ends when its build sees the aborted lifetime.
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.building?.controller.abort(new Error('the service is stopping'));
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.dirty && !this.closed && !this.options.signal.aborted) {
+      this.dirty = false;
+      try {
+        await this.pass();
+      } catch (error) {
+        if (this.options.signal.aborted) return;
+        this.options.ctx.logger.warn(`reconciling: ${describeError(error)}; trying again later`);
+      }
+    }
+  }
+
+  // One pass: plan, prune, build the first kernel the plan names (the next pass plans again).
+  private async pass(): Promise<void> {
+    const { ctx, settings } = this.options;
+    const now = Date.now();
+    const images = await this.images();
+    const next = plan({
+      running: ctx.runningKernel,
+      installed: installedKernels(moduleRoots(ctx.hostRoot), now - this.options.settleMs),
+      staged: this.options.staged(),
+      version: settings.softwareVersion,
+      keep: this.options.keep,
+    }, images, { refused: this.refused, retryAt: new Map([...this.failed].map(([kver, failure]) => [kver, failure.retryAt])) }, now);
+    this.lastPlan = next;
+    this.changed();
+    if (next.prune.length > 0) await this.prune(next.prune);
+    const kver = next.build[0];
+    if (kver === undefined) return;
+    await this.build(kver, kver === next.nextBoot && kver !== ctx.runningKernel);
+    this.dirty = true;
+  }
+
+  private async images(): Promise<ImageOfKernel[]> {
+    const { ctx, settings } = this.options;
+    const listed = await ctx.runtime.imagesWithLabel(LABEL.instance, settings.name);
+    return listed.flatMap((image) => {
+      const kver = image.labels[LABEL.kernel];
+      if (kver === undefined) return [];
+      const refs = image.names.length > 0 ? image.names : [image.id];
+      return refs.map((ref) => ({ kver, version: image.labels[LABEL.version] ?? '', ref }));
+    });
+  }
+
+  private async prune(refs: readonly string[]): Promise<void> {
+    const { ctx, settings } = this.options;
+    await withInstanceLock({ ...ctx, signal: this.options.signal }, settings.name, `kvc service ${settings.name} (prune)`, { wait: true }, async () => {
+      const pruned: string[] = [];
+      for (const ref of refs) {
+        await ctx.runtime.removeImage(ref).then(() => pruned.push(ref), (error: unknown) => ctx.logger.warn(`could not remove ${ref}: ${describeError(error)}`));
+      }
+      for (const dangling of await ctx.runtime.imagesWithLabel(LABEL.instance, settings.name, true)) {
+        await ctx.runtime.removeImage(dangling.id).then(() => pruned.push(dangling.id.slice(0, 12)), () => undefined);
+      }
+      if (pruned.length > 0) ctx.logger.info(`pruned ${pruned.join(', ')}`);
+    });
+  }
+
+  private async build(kver: string, nextBoot: boolean): Promise<void> {
+    const { ctx, settings } = this.options;
+    const controller = new AbortController();
+    const signal = AbortSignal.any([this.options.signal, controller.signal]);
+    this.building = { kver, since: Date.now(), controller };
+    this.changed();
+    ctx.logger.info(`${kver === ctx.runningKernel ? 'running' : nextBoot ? 'next boot\'s' : 'installed'} kernel ${kver} has no image: building it${nextBoot ? ' first' : ''}`);
+    try {
+      await withInstanceLock({ ...ctx, signal }, settings.name, `kvc service ${settings.name} (build ${kver})`, { wait: true }, () =>
+        this.options.build(kver, { ...ctx, signal }, signal));
+      this.failed.delete(kver);
+    } catch (error) {
+      if (signal.aborted) {
+        ctx.logger.info(`build for ${kver} stopped: ${describeError(signal.reason)}`);
+        return;
+      }
+      // A kernel that cannot take the modules will not change its mind: say so once, no retry.
+      if (error instanceof KernelRefusedError) {
+        ctx.logger.warn(`${error.message}; not building for it`);
+        this.refused.set(kver, error.message);
+        return;
+      }
+      const attempt = (this.failed.get(kver)?.attempt ?? 0) + 1;
+      const delay = Math.min(this.options.retryBaseMs * 2 ** (attempt - 1), this.options.retryMaxMs);
+      // One line: the step that failed and where its log is (the log has the rest).
+      const reason = error instanceof BuildFailedError ? `${error.summary}${error.log === undefined ? '' : `; log: ${error.log}`}` : describeError(error);
+      this.failed.set(kver, { reason, attempt, retryAt: Date.now() + delay });
+      ctx.logger.error(`building the image for ${kver} failed (attempt ${attempt}): ${reason}; retrying in ${Math.round(delay / 1000)} s`);
+    } finally {
+      this.building = undefined;
+      this.changed();
+    }
+  }
+
+  // The next pass: when a failed build is due again, else after the interval.
+  private schedule(): void {
+    if (this.closed || this.options.signal.aborted) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    const retry = Math.min(...[...this.failed.values()].map((failure) => failure.retryAt));
+    const periodic = Date.now() + this.options.intervalMs;
+    const why = retry < periodic ? 'a failed build is due again' : 'periodic check';
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.request(why);
+    }, Math.max(0, Math.min(retry, periodic) - Date.now()));
+  }
+
+  private changed(): void {
+    this.options.onChange?.();
+  }
+}

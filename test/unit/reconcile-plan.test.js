@@ -1,0 +1,82 @@
+// Unit tests: the reconciler's plan, on data (what is installed, what images exist, what failed).
+import { expect } from 'chai';
+import { plan } from '../../lib/service/reconcile-plan.js';
+
+const memory = (refused = {}, retryAt = {}) => ({ refused: new Map(Object.entries(refused)), retryAt: new Map(Object.entries(retryAt)) });
+const image = (kver, version = '1.0.0') => ({ kver, version, ref: `localhost/usbip-${version}:${kver}` });
+const desired = (over = {}) => ({ running: '6.1.0-56-amd64', installed: ['6.1.0-56-amd64'], version: '1.0.0', keep: 3, ...over });
+const actions = (p) => Object.fromEntries(p.kernels.map((k) => [k.kver, k.action]));
+
+describe('reconcile plan (pure, on data)', () => {
+  it('nothing to do when every wanted kernel has its image', () => {
+    const p = plan(desired(), [image('6.1.0-56-amd64')], memory(), 0);
+    expect(p.build).to.deep.equal([]);
+    expect(p.prune).to.deep.equal([]);
+    expect(p.nextBoot).to.equal('6.1.0-56-amd64');
+    expect(actions(p)).to.deep.equal({ '6.1.0-56-amd64': 'ready' });
+  });
+
+  it('kernels installed while the service was down are built, the next boot\'s (newest) first, across series', () => {
+    const p = plan(desired({ installed: ['6.1.0-56-amd64', '6.1.0-50-amd64', '6.12.117+deb12-amd64', '6.1.0-58-amd64'] }), [], memory(), 0);
+    expect(p.nextBoot).to.equal('6.12.117+deb12-amd64');
+    expect(p.build).to.deep.equal(['6.12.117+deb12-amd64', '6.1.0-56-amd64', '6.1.0-58-amd64', '6.1.0-50-amd64']);
+  });
+
+  it('rpm-ostree\'s staged kernel is the next boot, even when older than an installed one', () => {
+    const p = plan(desired({ installed: ['6.1.0-56-amd64', '6.1.0-60-amd64'], staged: '6.1.0-58-amd64' }), [image('6.1.0-56-amd64')], memory(), 0);
+    expect(p.nextBoot).to.equal('6.1.0-58-amd64');
+    expect(p.build).to.deep.equal(['6.1.0-58-amd64', '6.1.0-60-amd64']);
+  });
+
+  it('keeps the running kernel, the next boot and the newest KVC_KEEP_KERNELS: older ones are neither built nor kept', () => {
+    const installed = ['6.1.0-9-amd64', '6.1.0-10-amd64', '6.1.0-11-amd64', '6.1.0-12-amd64', '6.1.0-13-amd64'];
+    const images = installed.map((k) => image(k));
+    const p = plan(desired({ running: '6.1.0-9-amd64', installed, keep: 3 }), images, memory(), 0);
+    expect(p.prune).to.deep.equal(['localhost/usbip-1.0.0:6.1.0-10-amd64']);
+    const q = plan(desired({ running: '6.1.0-9-amd64', installed, keep: 1 }), [image('6.1.0-9-amd64')], memory(), 0);
+    expect(q.build, 'keep 1: the next boot only').to.deep.equal(['6.1.0-13-amd64']);
+    expect(actions(q)['6.1.0-12-amd64']).to.equal('skip');
+    const none = plan(desired({ running: '6.1.0-9-amd64', installed, keep: 0 }), [], memory(), 0);
+    expect(none.build, 'keep 0 still builds the next boot').to.deep.equal(['6.1.0-13-amd64', '6.1.0-9-amd64']);
+  });
+
+  it('prunes the images of removed kernels, never the running kernel\'s', () => {
+    const p = plan(desired({ installed: [] }), [image('6.1.0-56-amd64'), image('6.1.0-50-amd64')], memory(), 0);
+    expect(p.prune).to.deep.equal(['localhost/usbip-1.0.0:6.1.0-50-amd64']);
+    expect(p.build).to.deep.equal([]);
+  });
+
+  it('an older KMOD_SOFTWARE_VERSION\'s image is kept until the new one exists, then pruned', () => {
+    const before = plan(desired(), [image('6.1.0-56-amd64', '0.9')], memory(), 0);
+    expect(before.build).to.deep.equal(['6.1.0-56-amd64']);
+    expect(before.prune).to.deep.equal([]);
+    const after = plan(desired(), [image('6.1.0-56-amd64', '0.9'), image('6.1.0-56-amd64')], memory(), 0);
+    expect(after.prune).to.deep.equal(['localhost/usbip-0.9:6.1.0-56-amd64']);
+  });
+
+  it('a refused kernel is not built; a failed one waits for its retry time', () => {
+    const d = desired({ installed: ['6.1.0-56-amd64', '6.1.0-60-cloud-amd64', '6.1.0-58-amd64'] });
+    const m = memory({ '6.1.0-60-cloud-amd64': 'CONFIG_USB is not set' }, { '6.1.0-58-amd64': 5000 });
+    const early = plan(d, [image('6.1.0-56-amd64')], m, 4000);
+    expect(early.build).to.deep.equal([]);
+    expect(actions(early)).to.include({ '6.1.0-60-cloud-amd64': 'refused', '6.1.0-58-amd64': 'wait' });
+    expect(early.nextRetryAt).to.equal(5000);
+    const due = plan(d, [image('6.1.0-56-amd64')], m, 5000);
+    expect(due.build).to.deep.equal(['6.1.0-58-amd64']);
+  });
+
+  it('converges: carrying out each plan step by step ends with nothing to do, and nothing is built twice', () => {
+    let images = [image('6.1.0-40-amd64'), image('6.1.0-56-amd64', '0.9')];
+    const d = desired({ installed: ['6.1.0-56-amd64', '6.1.0-58-amd64', '6.12.117+deb12-amd64', '6.1.0-30-amd64'], keep: 2 });
+    const built = [];
+    for (let i = 0; i < 10; i += 1) {
+      const p = plan(d, images, memory(), 0);
+      images = images.filter((img) => !p.prune.includes(img.ref));
+      if (p.build.length === 0) break;
+      built.push(p.build[0]);
+      images.push(image(p.build[0]));
+    }
+    expect(built).to.deep.equal(['6.12.117+deb12-amd64', '6.1.0-56-amd64', '6.1.0-58-amd64']);
+    expect(images.map((img) => img.ref).sort()).to.deep.equal(built.map((k) => image(k).ref).sort());
+  });
+});
