@@ -5,7 +5,7 @@ export const GLOBAL_KEYS = {
   KVC_CONTAINER_RUNTIME: 'Container runtime: podman (default) or docker. The --runtime option overrides it.',
   KVC_BUILD_NETWORK: 'Network mode for image builds (passed as --network=...), e.g. host; empty (default) leaves the runtime\'s default.',
   KVC_BUILD_RETRY_SECONDS: 'The service retries a failed background build after this many seconds (at least 1), doubling each time up to an hour (default 60).',
-  KVC_KEEP_KERNELS: 'How many kernels\' images the service keeps per instance besides the running kernel\'s (default 3, as the bash KVC).',
+  KVC_KEEP_KERNELS: 'How many kernels\' images the service keeps per instance besides the running kernel\'s, the next boot\'s among them (default 3, as the bash KVC).',
 } as const;
 
 // Keys of <config-dir>/<name>.conf, compatible with kmods-via-containers instance files.

@@ -8,6 +8,8 @@ export const KEPT_LOGS = 3;
 // Lines of the failed step shown in the error.
 const TAIL_LINES = 15;
 const STEP_LINE = /^(\[\d+\/\d+\] )?STEP \d+\/\d+:/;
+// podman's (buildah's) last line of a failed step: `Error: building at STEP "RUN …": … exit status 2`.
+const RUNTIME_STEP_ERROR = /^Error: building at STEP /;
 
 // One build's log file and the lines of its current step.
 export class BuildLog {
@@ -37,9 +39,11 @@ export class BuildLog {
     }
   }
 
-  // The step that ran last ("STEP 5/14: RUN …") and its last lines.
+  // The step that ran last ("STEP 5/14: RUN …") and its last lines, without the runtime's own
+  // closing line (it repeats the step).
   failedStep(): { step: string; lines: string[] } {
-    return { step: this.step.slice(0, 160), lines: this.stepLines.filter((line) => line.trim() !== '').slice(-TAIL_LINES) };
+    const lines = this.stepLines.filter((line) => line.trim() !== '' && !RUNTIME_STEP_ERROR.test(line));
+    return { step: this.step.length > 160 ? `${this.step.slice(0, 157)}...` : this.step, lines: lines.slice(-TAIL_LINES) };
   }
 
   close(): void {

@@ -18,12 +18,13 @@ describe('build logs', () => {
     log.write('[1/2] STEP 6/9: RUN make -C /lib/modules/6.1.0-50-amd64/build M=/build modules');
     for (let i = 0; i < 30; i += 1) log.write(`  CC  file${i}.o`);
     log.write("usbip_common.c:740:17: error: 'struct sock' has no member named 'sk_use_task_frag'");
+    log.write('Error: building at STEP "RUN make …": while running runtime: exit status 2');
     log.close();
     const { step, lines } = log.failedStep();
     expect(step).to.equal('STEP 6/9: RUN make -C /lib/modules/6.1.0-50-amd64/build M=/build modules');
     expect(lines).to.have.length(15);
     expect(lines.at(-1)).to.match(/sk_use_task_frag/);
-    expect(readFileSync(log.path, 'utf8').split('\n')).to.have.length(35);
+    expect(readFileSync(log.path, 'utf8').split('\n')).to.have.length(36);
     expect(statSync(log.path).mode & 0o777).to.equal(0o640);
     expect(latestLog(dir, '6.1.0-50-amd64')).to.equal(log.path);
   });
