@@ -15,6 +15,8 @@ NODE_VERSION = $(shell sed -n 's/.*"node-linux-$(NODE_ARCH)": "\([0-9.]*\)".*/\1
 NODE_PKG = node-linux-$(NODE_ARCH)@$(NODE_VERSION)
 NODE_BIN = node_modules/node-linux-$(NODE_ARCH)/bin/node
 SOURCES = $(shell find src -name '*.ts') package.json tsconfig.json scripts/bundle.mjs
+# The usbip instance's host commands (usbip, usbipd): the tools its .conf lists in KVC_HOST_TOOLS.
+USBIP_TOOLS = $(shell sed -n 's/^KVC_HOST_TOOLS="\(.*\)"/\1/p' host/etc/kvc/usbip.conf)
 
 .PHONY: all build test test-unit install uninstall demo clean bench
 
@@ -48,14 +50,20 @@ bench: dist/kvc.mjs
 
 install: dist/kvc.mjs
 	scripts/verify-node.sh $(NODE_BIN) $(NODE_PKG)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/guards $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/kvc/usbip
 	install -m 755 $(NODE_BIN) $(DESTDIR)$(LIBDIR)/node
 	install -m 644 dist/kvc.mjs $(DESTDIR)$(LIBDIR)/kvc.mjs
 	sed 's|@LIBDIR@|$(LIBDIR)|g' host/bin/kvc.in > $(DESTDIR)$(BINDIR)/kvc
 	chmod 755 $(DESTDIR)$(BINDIR)/kvc
-	install -m 755 host/bin/usbip $(DESTDIR)$(BINDIR)/usbip
-	ln -sf usbip $(DESTDIR)$(BINDIR)/usbipd
+	install -m 755 host/lib/kvc-tool $(DESTDIR)$(LIBDIR)/kvc-tool
+	install -m 644 host/lib/guards/usbip.sh $(DESTDIR)$(LIBDIR)/guards/usbip.sh
+	# The same scripts `kvc host-commands usbip` writes (host/bin/host-command.in).
+	for path in $(USBIP_TOOLS); do \
+		tool=$${path##*/}; rm -f $(DESTDIR)$(BINDIR)/$$tool; \
+		sed "s|@LIBDIR@|$(LIBDIR)|g; s|@INSTANCE@|usbip|g; s|@PATH@|$$path|g; s|@TOOL@|$$tool|g" host/bin/host-command.in > $(DESTDIR)$(BINDIR)/$$tool; \
+		chmod 755 $(DESTDIR)$(BINDIR)/$$tool; \
+	done
 	sed 's|/usr/local/bin/kvc|$(BINDIR)/kvc|g; s|/usr/local/share/doc/kvc|$(DOCDIR)|g' systemd/kvc@.service > $(DESTDIR)$(UNITDIR)/kvc@.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/kvc@.service
 	install -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
@@ -66,7 +74,7 @@ install: dist/kvc.mjs
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/kvc $(DESTDIR)$(BINDIR)/usbip $(DESTDIR)$(BINDIR)/usbipd \
+	rm -f $(DESTDIR)$(BINDIR)/kvc $(foreach path,$(USBIP_TOOLS),$(DESTDIR)$(BINDIR)/$(notdir $(path))) \
 		$(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md
 	rm -rf $(DESTDIR)$(LIBDIR)
 	rm -f $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/pre-unload

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark: the host `usbip` command (kvc's host/bin/usbip) against `podman run --rm` of the same
+# Benchmark: the host `usbip` command (kvc's host command, host/lib/kvc-tool) against `podman run --rm` of the same
 # command and against the native binary, `usbip version`, median of many runs (hyperfine).
 # Writes docs/benchmarks.md's table to stdout and to bench/results/host-usbip.md.
 #   bench/run.sh            (after `make test` or test/setup/prepare.sh: needs the usbip image)
@@ -17,7 +17,9 @@ npx tsc -p . >/dev/null
 work=$(mktemp -d)
 trap 'node_modules/.bin/node bench/tools-holder.mjs stop "$work/run" "$KVER" >/dev/null 2>&1; rm -rf "$work"' EXIT
 mkdir -p "$work/bin" "$work/run"
-ln -s "$PWD/host/bin/usbip" "$work/bin/usbip"
+# usbip's host command as make install writes it, running the repository's kvc-tool.
+sed "s|@LIBDIR@|$PWD/host/lib|g; s|@INSTANCE@|usbip|g; s|@PATH@|/usr/sbin/usbip|g; s|@TOOL@|usbip|g" host/bin/host-command.in >"$work/bin/usbip"
+chmod 755 "$work/bin/usbip"
 printf '#!/bin/sh\nexec %s %s --config-dir %s "$@"\n' "$PWD/node_modules/.bin/node" "$PWD/lib/cli/main.js" "$PWD/host/etc/kvc" >"$work/bin/kvc"
 printf '#!/bin/sh\necho %s\n' "$KVER" >"$work/bin/uname"
 chmod 755 "$work/bin/kvc" "$work/bin/uname"

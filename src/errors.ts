@@ -84,6 +84,10 @@ export class BuildFailedError extends KvcError {
   }
 }
 
+// The runtime has no image of that name (raised by the runtime adapter, which alone reads its
+// exit codes and messages).
+export class ImageNotFoundError extends RuntimeError {}
+
 // The kernel cannot take the instance's modules (no module support, a required option unset, wrong kernel).
 export class KernelRefusedError extends KvcError {
   override readonly exitStatus = ExitStatus.unavailable;

@@ -1,6 +1,6 @@
 // What command files share: how an action gets its session and reports its exit status.
 import type { Command } from 'commander';
-import { openSession, type GlobalOptions, type Session } from './session.js';
+import { openSession, type GlobalOptions, type Session } from '../ops/session.js';
 import { InterruptedError } from '../errors.js';
 
 // Where a command leaves its exit status for main (the only place that exits).

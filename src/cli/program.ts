@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import type { Outcome } from './command-kit.js';
 import { registerBuild } from './commands/build.js';
 import { registerEnable } from './commands/enable.js';
+import { registerHostCommands } from './commands/host-commands.js';
 import { registerLoad } from './commands/load.js';
 import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
@@ -26,6 +27,7 @@ export function buildProgram(outcome: Outcome): Command {
   registerWrapper(program, outcome);
   registerStatus(program, outcome);
   registerEnable(program, outcome);
+  registerHostCommands(program, outcome);
   registerService(program, outcome);
   for (const command of program.commands) {
     command.exitOverride();

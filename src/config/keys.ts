@@ -15,6 +15,7 @@ export const INSTANCE_KEYS = {
   KMOD_SOFTWARE_VERSION: 'Version of the module software; part of the image name <name>-<version>:<kver>, checked against the modules\' own version field where they declare one.',
   KMOD_NAMES: 'Space-separated modules to load, in load order (unloaded in reverse).',
   KMOD_KERNEL_REQUIRES: 'kvc only, optional: space-separated kernel options (CONFIG_...) that must be y or m; a kernel whose config unsets one is refused before building.',
+  KVC_HOST_TOOLS: 'kvc only, optional: space-separated absolute paths of userspace tools in the image that get a host command of the same name (`kvc host-commands <name>` writes them), run in the tools container while the instance is loaded, else in a new container.',
 } as const;
 
 export type GlobalKey = keyof typeof GLOBAL_KEYS;

@@ -30,6 +30,8 @@ export interface InstanceSettings {
   readonly softwareVersion: string;
   readonly modules: readonly string[];
   readonly kernelRequires: readonly string[];
+  // Tools in the image (absolute paths) that get a host command named as their file.
+  readonly hostTools: readonly string[];
   readonly warnings: readonly string[];
 }
 
@@ -117,6 +119,16 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
       throw new ConfigError(file.path, 'KMOD_KERNEL_REQUIRES', `${JSON.stringify(option)} is not a kernel option name`, { hint: 'write e.g. KMOD_KERNEL_REQUIRES="CONFIG_USB"' });
     }
   }
+  const hostTools = words(file.entries.get('KVC_HOST_TOOLS')?.value ?? '');
+  const commands = new Set<string>();
+  for (const tool of hostTools) {
+    const command = tool.slice(tool.lastIndexOf('/') + 1);
+    if (!HOST_TOOL.test(tool) || !COMMAND_NAME.test(command) || tool.split('/').includes('..')) {
+      throw new ConfigError(file.path, 'KVC_HOST_TOOLS', `${JSON.stringify(tool)} is not an absolute path of a tool in the image (letters, digits, "." "_" "+" "-" and "/")`, { hint: 'write e.g. KVC_HOST_TOOLS="/usr/sbin/usbip /usr/sbin/usbipd"' });
+    }
+    if (commands.has(command)) throw new ConfigError(file.path, 'KVC_HOST_TOOLS', `names two tools called ${command}`, { hint: 'a host command is named after its tool: list each name once' });
+    commands.add(command);
+  }
   return {
     name,
     confPath: file.path,
@@ -124,6 +136,7 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
     softwareVersion,
     modules,
     kernelRequires,
+    hostTools,
     warnings,
   };
 }
@@ -135,6 +148,9 @@ export function describeContext(context: BuildContext): { remote: boolean; sourc
   const ref = context.url.includes('#') ? context.url.slice(context.url.indexOf('#') + 1).split(':')[0] ?? '' : '';
   return { remote: true, source: context.url, pinned: ref === '' ? 'none' : /^[0-9a-f]{40}$/.test(ref) ? 'commit' : 'ref' };
 }
+
+const HOST_TOOL = /^\/[A-Za-z0-9._+/-]+$/;
+const COMMAND_NAME = /^[A-Za-z0-9_+][A-Za-z0-9._+-]*$/;
 
 function words(value: string): string[] {
   return value.split(/\s+/).filter((word) => word !== '');

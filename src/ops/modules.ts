@@ -1,6 +1,5 @@
 // `kvc load` and `kvc unload`: modprobe and rmmod run inside the instance's image.
-import { ImageMissingError, ModuleInUseError, ModuleLoadError, RuntimeError } from '../errors.js';
-import { isNoSuchObject } from '../runtime/parse.js';
+import { ImageMissingError, ImageNotFoundError, ModuleInUseError, ModuleLoadError, RuntimeError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
 import { kernelModuleName, loadedModuleNames, readModuleStatus, type ModuleStatus } from '../kernel/module-state.js';
@@ -89,8 +88,9 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
 
 // What is missing when modprobe's container could not find the image or a module in it.
 function imageLacks(error: unknown): string | undefined {
+  if (error instanceof ImageNotFoundError) return 'does not exist';
   if (!(error instanceof RuntimeError)) return undefined;
-  if (error.childExitCode === 125 && isNoSuchObject(error.stderrTail)) return 'does not exist';
+  // modprobe's own words, passed through by the runtime.
   const module = /modprobe: FATAL: Module (\S+) not found/.exec(error.stderrTail);
   return module === null ? undefined : `has no module ${module[1]}`;
 }

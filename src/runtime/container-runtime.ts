@@ -2,7 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join, isAbsolute } from 'node:path';
 import { execa } from 'execa';
-import { RuntimeError } from '../errors.js';
+import { ImageNotFoundError, RuntimeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RuntimeName } from '../config/settings.js';
 import * as argv from './args.js';
@@ -233,12 +233,17 @@ export class ContainerRuntime {
     if (result.exitCode !== 0 && !isNoSuchObject(result.stderr)) throw this.failure(argv.removeImageArgs(ref), `removing ${ref}`, result.exitCode, result.stderr);
   }
 
-  // Runs kmod in a container that may load and unload modules.
+  // Runs kmod in a container that may load and unload modules. The image not being there is
+  // ImageNotFoundError (the runtime's own exit 125 and its "no such image"); any other failure
+  // is a RuntimeError carrying the command's output.
   async runModuleCommand(image: string, command: readonly string[], what: string, volumes: readonly string[] = []): Promise<CommandResult> {
-    return this.capture(argv.moduleRunArgs(image, command, volumes)).then((result) => {
-      if (result.exitCode !== 0) throw this.failure(argv.moduleRunArgs(image, command, volumes), what, result.exitCode, result.stderr || result.stdout);
-      return result;
-    });
+    const args = argv.moduleRunArgs(image, command, volumes);
+    const result = await this.capture(args);
+    if (result.exitCode === 125 && isNoSuchObject(result.stderr)) {
+      throw new ImageNotFoundError(`there is no image ${image}`, { command: [this.name, ...args], childExitCode: result.exitCode, stderrTail: tail(result.stderr) });
+    }
+    if (result.exitCode !== 0) throw this.failure(args, what, result.exitCode, result.stderr || result.stdout);
+    return result;
   }
 
   // Runs a read-only command in an image (no privileges, no network); a non-zero exit is returned.

@@ -26,6 +26,8 @@ export interface ReconcilerOptions {
   readonly signal: AbortSignal;
   // rpm-ostree's staged kernel, as last reported.
   readonly staged: () => string | undefined;
+  // Holds off a shutdown while a kernel that is not the running one is built (a logind inhibitor).
+  readonly inhibit?: (why: string) => { release(): void } | undefined;
   readonly onChange?: () => void;
 }
 
@@ -175,6 +177,8 @@ export class Reconciler {
     this.building = { kver, since: Date.now(), controller };
     this.changed();
     ctx.logger.info(`${kver === ctx.runningKernel ? 'running' : nextBoot ? 'next boot\'s' : 'installed'} kernel ${kver} has no image: building it${nextBoot ? ' first' : ''}`);
+    // A reboot now would boot a kernel without its modules: hold it off, with the reason.
+    const inhibitor = kver === ctx.runningKernel ? undefined : this.options.inhibit?.(`building ${settings.name} modules for ${kver}`);
     try {
       await withInstanceLock({ ...ctx, signal }, settings.name, `kvc service ${settings.name} (build ${kver})`, { wait: true }, () =>
         this.options.build(kver, { ...ctx, signal }, signal));
@@ -197,6 +201,7 @@ export class Reconciler {
       this.failed.set(kver, { reason, attempt, retryAt: Date.now() + delay });
       ctx.logger.error(`building the image for ${kver} failed (attempt ${attempt}): ${reason}; retrying in ${Math.round(delay / 1000)} s`);
     } finally {
+      inhibitor?.release();
       this.building = undefined;
       this.changed();
     }

@@ -3,7 +3,7 @@
 // has its image before it does; images of kernels that went are pruned); on SIGTERM, unload and
 // exit 0.
 import { InterruptedError } from '../errors.js';
-import type { Session } from '../cli/session.js';
+import type { Session } from '../ops/session.js';
 import { buildImage } from '../ops/build.js';
 import { ImageMissingError, loadModules, unloadModules } from '../ops/modules.js';
 import { startTools } from '../ops/tools.js';
@@ -17,6 +17,7 @@ import { withInstanceLock } from '../ops/lock.js';
 import { KernelWatcher } from './kernel-watcher.js';
 import { Reconciler, type ReconcileState } from './reconciler.js';
 import { moduleRoots } from '../kernel/installed.js';
+import { inhibitShutdown } from '../host/inhibit.js';
 import { removeServiceState, writeServiceState } from './service-state.js';
 
 // How long a new kernel's directory must be quiet before its build starts.
@@ -147,6 +148,7 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
     settleMs: SETTLE_MS,
     signal: ctx.signal ?? new AbortController().signal,
     staged: () => staged,
+    inhibit: (why) => inhibitShutdown(why, logger),
     onChange: () => {
       const state = reconciler.state();
       void notifySystemd({ status: statusLine(settings, kver, state) }, logger);

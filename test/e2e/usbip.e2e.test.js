@@ -30,6 +30,11 @@ const STEPS = [
   'kvc status --json shows the unit active with its status text',
   'kvc disable --now stopped the unit and unloaded the modules',
   'kvc enable --now returned with the unit active and the modules loaded',
+  'kvc@slow is active',
+  'a build for the next boot\'s kernel holds a shutdown inhibitor with kvc\'s reason',
+  'systemctl reboot (checking inhibitors) refuses, naming kvc\'s reason',
+  'kvc status shows the next boot\'s kernel building and warns that it has no image',
+  'stopping the service cancelled the build and released the inhibitor',
 ];
 
 describe('end-to-end: USB/IP in a QEMU guest whose kernel lacks it', function () {

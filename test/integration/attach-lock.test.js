@@ -5,10 +5,10 @@
 // no USB/IP.
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from './harness.js';
+import { writeUsbipHostCommands } from './harness.js';
 
 const SPELLINGS = [
   ['-r', '127.0.0.1', '-b', '1-1'],
@@ -27,8 +27,7 @@ describe('usbip attach: one at a time per device, whatever the spelling', functi
   before(() => {
     bin = mkdtempSync(join(tmpdir(), 'kvc-attach-'));
     runDir = join(bin, 'run');
-    copyFileSync(join(ROOT, 'host/bin/usbip'), join(bin, 'usbip'));
-    chmodSync(join(bin, 'usbip'), 0o755);
+    writeUsbipHostCommands(bin);
     writeFileSync(join(bin, 'kvc'), '#!/bin/sh\ncase "$*" in *" attach"*) sleep 4 ;; esac\nexit 0\n');
     chmodSync(join(bin, 'kvc'), 0o755);
   });

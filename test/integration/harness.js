@@ -1,7 +1,8 @@
 // Shared by the integration tests: runs the real kvc CLI against the real podman of this machine,
 // with the repository's USB/IP instance (host/etc/kvc) copied into a temporary config folder.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { hostCommandScript } from '../../lib/ops/host-commands.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -73,4 +74,14 @@ export function ensureUsbipImage(version = '1.0.0') {
   const result = kvc(['build', 'usbip', KVER], { configDir });
   removeDir(configDir);
   if (result.status !== 0) throw new Error(`building ${IMAGE(version)} failed: ${result.stderr}`);
+}
+
+// What `make install` lays out for usbip's host commands, in `bin`: usbip and usbipd running the
+// repository's host/lib/kvc-tool (with its guards); the caller puts a `kvc` beside them.
+export function writeUsbipHostCommands(bin) {
+  for (const tool of ['/usr/sbin/usbip', '/usr/sbin/usbipd']) {
+    const path = join(bin, tool.split('/').pop());
+    writeFileSync(path, hostCommandScript(join(ROOT, 'host/lib'), 'usbip', tool));
+    chmodSync(path, 0o755);
+  }
 }

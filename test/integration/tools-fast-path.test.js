@@ -4,10 +4,10 @@
 // does after loading; everything else is real: podman, nsenter, the image, the host script.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, symlinkSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KVER, ROOT, NODE, MAIN, CONTAINERS_CONF, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
+import { KVER, NODE, writeUsbipHostCommands, MAIN, CONTAINERS_CONF, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
 import { createLogger } from '../../lib/log/logger.js';
 import { ContainerRuntime } from '../../lib/runtime/container-runtime.js';
 import { loadInstanceSettings } from '../../lib/config/load.js';
@@ -26,9 +26,8 @@ describe('integration: host usbip command through the tools container', function
     configDir = makeConfigDir();
     runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));
     bin = mkdtempSync(join(tmpdir(), 'kvc-bin-'));
-    // What `make install` lays out: usbip, usbipd -> usbip, and kvc beside them.
-    symlinkSync(join(ROOT, 'host/bin/usbip'), join(bin, 'usbip'));
-    symlinkSync(join(ROOT, 'host/bin/usbip'), join(bin, 'usbipd'));
+    // What `make install` lays out: usbip, usbipd, and kvc beside them.
+    writeUsbipHostCommands(bin);
     writeFileSync(join(bin, 'kvc'), `#!/bin/sh\nexec ${NODE} ${MAIN} --config-dir ${configDir} "$@"\n`);
     chmodSync(join(bin, 'kvc'), 0o755);
     // This machine's kernel is not the image's: a fixture `uname` on PATH answers the image's.

@@ -5,10 +5,10 @@
 // (unshare as uid 65534), the real host script and kvc CLI.
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KVER, ROOT, CONTAINERS_CONF, ensureUsbipImage, kvc, makeConfigDir, removeDir } from './harness.js';
+import { KVER, CONTAINERS_CONF, writeUsbipHostCommands, ensureUsbipImage, kvc, makeConfigDir, removeDir } from './harness.js';
 
 describe('a reused tools PID is never entered', function () {
   this.timeout(120000);
@@ -54,13 +54,12 @@ describe('a reused tools PID is never entered', function () {
       writeFileSync(join(runDir, 'usbip', 'tools.pid'), record(), { mode: 0o644 });
       const bin = join(scratch, 'bin');
       mkdirSync(bin, { recursive: true });
-      copyFileSync(join(ROOT, 'host/bin/usbip'), join(bin, 'usbip'));
-      chmodSync(join(bin, 'usbip'), 0o755);
+      writeUsbipHostCommands(bin);
       writeFileSync(join(bin, 'kvc'), `#!/bin/sh\necho "slow path: kvc $*"\n`);
       chmodSync(join(bin, 'kvc'), 0o755);
       const result = spawnSync(join(bin, 'usbip'), ['version'], { encoding: 'utf8', env: { ...process.env, KVC_RUN_DIR: runDir } });
       expect(existsSync(marker()), `the attacker's usbip ran as uid ${existsSync(marker()) ? readFileSync(marker(), 'utf8').trim() : ''}`).to.equal(false);
-      expect(result.stdout).to.match(/^slow path: kvc wrapper usbip \S+ usbip version$/m);
+      expect(result.stdout).to.match(/^slow path: kvc wrapper usbip \S+ \/usr\/sbin\/usbip version$/m);
     });
 
     it(`kvc wrapper: ${what} → the attacker's program does not run; the tool runs from the image`, () => {

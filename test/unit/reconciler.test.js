@@ -163,6 +163,29 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     expect(built).to.deep.equal([]);
   });
 
+  it('holds a shutdown inhibitor while building a kernel that is not the running one, released however the build ends', async () => {
+    install('6.1.0-58-amd64');
+    install('6.1.0-57-amd64');
+    runtime.images = [];
+    const held = [];
+    let open = 0;
+    const builds = [];
+    make(async (kver, ctx, signal) => {
+      builds.push({ kver, open });
+      if (kver === '6.1.0-57-amd64') throw new Error('no headers');
+      runtime.images.push(runtime.image(kver));
+    }, { inhibit: (why) => { held.push(why); open += 1; return { release: () => { open -= 1; } }; } });
+    reconciler.request('service started');
+    await reconciler.idle();
+    expect(builds).to.deep.equal([
+      { kver: '6.1.0-58-amd64', open: 1 },
+      { kver: '6.1.0-56-amd64', open: 0 },
+      { kver: '6.1.0-57-amd64', open: 1 },
+    ]);
+    expect(held).to.deep.equal(['building usbip modules for 6.1.0-58-amd64', 'building usbip modules for 6.1.0-57-amd64']);
+    expect(open, 'every inhibitor released, the failed build\'s too').to.equal(0);
+  });
+
   it('prunes and builds only under the instance lock', async () => {
     install('6.1.0-58-amd64');
     runtime.images.push(runtime.image('6.1.0-30-amd64'));

@@ -128,6 +128,42 @@ check "kvc enable --now returned with the unit active and the modules loaded" sh
 check "... and enabled it" sh -c "[ \$(systemctl is-enabled kvc@usbip) = enabled ]"
 run systemctl stop kvc@usbip
 
+say "6. a build for the kernel that boots next holds off a shutdown (logind inhibitor)"
+# A test instance "slow": the USB/IP image under another name, whose build waits for any kernel
+# but the running one; and a made-up kernel 6.1.0-999-amd64, the newest installed, so it boots next.
+next=6.1.0-999-amd64
+mkdir -p /etc/kvc/slow "/lib/modules/$next"
+: >"/lib/modules/$next/modules.dep"
+cat >/etc/kvc/slow/Containerfile <<CONTAINERFILE
+FROM localhost/usbip-1.0.0:$KVER
+ARG KVER
+ARG KMODVER
+RUN [ "\$KVER" = "$KVER" ] || exec sleep 900
+CONTAINERFILE
+printf '%s\n' 'KMOD_CONTAINER_BUILD_CONTEXT=slow' 'KMOD_CONTAINER_BUILD_FILE=Containerfile' \
+	'KMOD_SOFTWARE_VERSION=1.0.0' 'KMOD_NAMES="usbip-core usbip-host vhci-hcd"' >/etc/kvc/slow.conf
+inhibited() { systemd-inhibit --list --no-pager 2>/dev/null | grep -q "building slow modules for $next"; }
+wait_long() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 900 ] && return 1; sleep 0.2; done; }
+t=$(ms)
+run systemctl start kvc@slow
+say "kvc@slow started in $(($(ms) - t)) ms (its image for $KVER built at start)"
+check "kvc@slow is active" sh -c "[ \$(systemctl is-active kvc@slow) = active ]"
+wait_long inhibited
+run systemd-inhibit --list --no-pager
+check "a build for the next boot's kernel holds a shutdown inhibitor with kvc's reason" inhibited
+echo "  | # systemctl --dry-run --check-inhibitors=yes reboot"
+refusal=$(systemctl --dry-run --check-inhibitors=yes reboot 2>&1); refused=$?
+echo "$refusal" | show
+check "systemctl reboot (checking inhibitors) refuses, naming kvc's reason" sh -c "[ $refused -ne 0 ] && echo \"\$1\" | grep -q 'building slow modules for $next'" - "$refusal"
+run kvc status slow
+check "kvc status shows the next boot's kernel building and warns that it has no image" sh -c "kvc status slow | grep -q 'kernel $next (next boot): building now' && kvc status slow | grep -q 'warning: the kernel that boots next, $next, has no slow image (building)'"
+t=$(ms)
+run systemctl stop kvc@slow
+say "kvc@slow stopped in $(($(ms) - t)) ms"
+check "stopping the service cancelled the build and released the inhibitor" sh -c "[ \$(systemctl is-active kvc@slow) = inactive ] && ! systemd-inhibit --list --no-pager | grep -q kvc && [ -z \"\$(podman ps --all --external --quiet)\" ]"
+journalctl -u kvc@slow -n 12 --no-pager -o cat 2>&1 | show
+rm -rf "/lib/modules/$next"
+
 echo "KVC-E2E: DONE pass=$pass fail=$fail"
 # Power off at once: the verdict is out, and nothing in the guest needs an orderly shutdown.
 sync

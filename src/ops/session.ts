@@ -6,7 +6,7 @@ import { UsageError } from '../errors.js';
 import { runningKernelRelease } from '../kernel/release.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { Context } from '../ops/context.js';
+import type { Context } from './context.js';
 
 // The global options every command accepts.
 export interface GlobalOptions {
