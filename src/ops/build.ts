@@ -15,6 +15,8 @@ export type BuildOutcome = { readonly action: 'skipped' | 'built'; readonly imag
 // Options of one build.
 export interface BuildOptions {
   readonly force?: boolean;
+  // Reuse no cached build step (`kvc build --force`): packages are fetched again.
+  readonly fresh?: boolean;
   readonly signal?: AbortSignal;
   readonly network?: string | undefined;
 }
@@ -54,6 +56,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       buildArgs: { KVER: kver, KMODVER: settings.softwareVersion },
       labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion },
       network: options.network,
+      noCache: options.fresh === true,
     }, (line) => {
       log.write(line);
       print(line);

@@ -17,14 +17,18 @@ export interface BuildSpec {
   readonly buildArgs: Readonly<Record<string, string>>;
   readonly labels: Readonly<Record<string, string>>;
   readonly network?: string | undefined;
+  // Reuse no cached step: every step runs again (fresh packages).
+  readonly noCache?: boolean;
 }
 
-// `build`: KVER and KMODVER as the bash KVC passes them, kvc's labels, intermediate containers removed.
-// podman also keeps no layer cache (--layers=false): a multi-stage build would otherwise leave a
-// builder image of about 1 GB per kernel behind; docker's BuildKit keeps its cache apart.
+// `build`: KVER and KMODVER as the bash KVC passes them, kvc's labels, intermediate containers
+// removed. Layers are kept (podman's default), so the steps that do not depend on the kernel
+// (toolchain, tools) are shared by every kernel's build and image; what a build leaves of its
+// builder stages for that kernel is removed after it (ContainerRuntime.removeBuildLeftovers).
 export function buildArgs(runtime: RuntimeName, spec: BuildSpec): string[] {
   const args = ['build', '--file', spec.file, '--tag', spec.tag, '--force-rm'];
-  if (runtime === 'podman') args.push('--layers=false');
+  if (runtime === 'podman') args.push('--layers');
+  if (spec.noCache === true) args.push('--no-cache');
   for (const [key, value] of Object.entries(spec.buildArgs)) args.push('--build-arg', `${key}=${value}`);
   for (const [key, value] of Object.entries(spec.labels)) args.push('--label', `${key}=${value}`);
   if (spec.network !== undefined && spec.network !== '') args.push(`--network=${spec.network}`);
@@ -87,14 +91,24 @@ export function imageInspectArgs(refs: readonly string[]): string[] {
   return ['image', 'inspect', ...refs];
 }
 
-// Full IDs of the images that carry a label.
+// Full IDs of the named images that carry a label (build steps' unnamed images are left out).
 export function imagesWithLabelArgs(label: string, value: string): string[] {
-  return ['images', '--quiet', '--no-trunc', '--filter', `label=${label}=${value}`];
+  return ['images', '--quiet', '--no-trunc', '--filter', 'dangling=false', '--filter', `label=${label}=${value}`];
 }
 
-// Full IDs of dangling images with a label (left by a rebuild).
-export function danglingImagesArgs(label: string, value: string): string[] {
-  return ['images', '--quiet', '--no-trunc', '--filter', 'dangling=true', '--filter', `label=${label}=${value}`];
+// Full IDs of the unnamed leaf images that carry these labels (what a build's steps left).
+export function danglingImagesArgs(labels: Readonly<Record<string, string>>): string[] {
+  return ['images', '--quiet', '--no-trunc', '--filter', 'dangling=true', ...Object.entries(labels).flatMap(([label, value]) => ['--filter', `label=${label}=${value}`])];
+}
+
+// `history`: the step that made each layer, newest first, one a line.
+export function historyArgs(ref: string): string[] {
+  return ['history', '--no-trunc', '--format', '{{.CreatedBy}}', ref];
+}
+
+// `rmi` of one image only, leaving its unnamed parents (another build may reuse them).
+export function removeImageOnlyArgs(id: string): string[] {
+  return ['rmi', '--no-prune', id];
 }
 
 // `tag`.

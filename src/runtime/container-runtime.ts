@@ -6,7 +6,7 @@ import { ImageNotFoundError, RuntimeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RuntimeName } from '../config/settings.js';
 import * as argv from './args.js';
-import { parseContainerInspect, parseIdList, parseImageInspect, isNoSuchObject, saysNoSpace, type ContainerInfo, type ImageInfo } from './parse.js';
+import { dependsOnKernel, isMetadataStep, parseContainerInspect, parseIdList, parseImageInspect, isNoSuchObject, saysNoSpace, type ContainerInfo, type ImageInfo } from './parse.js';
 
 // What a captured command returned.
 export interface CommandResult {
@@ -195,15 +195,41 @@ export class ContainerRuntime {
     return (await this.inspectImages([ref]))[0];
   }
 
-  // The images that carry label=value (dangling ones too when `dangling` is set: only those).
-  async imagesWithLabel(label: string, value: string, dangling = false): Promise<ImageInfo[]> {
-    const args = dangling ? argv.danglingImagesArgs(label, value) : argv.imagesWithLabelArgs(label, value);
-    const ids = parseIdList((await this.check(args, 'listing images')).stdout);
+  // The named images that carry label=value.
+  async imagesWithLabel(label: string, value: string): Promise<ImageInfo[]> {
+    const ids = parseIdList((await this.check(argv.imagesWithLabelArgs(label, value), 'listing images')).stdout);
     return this.inspectImages(ids);
+  }
+
+  // Removes what builds for `kver` left beside their images: the unnamed images of builder stages
+  // that hold that kernel's headers, sources and objects (about 1 GB), walking down from each
+  // unnamed leaf the builds labelled, through metadata-only steps (ARG, WORKDIR…), and stopping
+  // at the first image whose steps do not depend on the kernel and hold files (the toolchain and
+  // tools steps, which the next kernel's build reuses), or that another image still builds on.
+  // Returns how many images were removed; never throws.
+  async removeBuildLeftovers(labels: Readonly<Record<string, string>>, kver: string): Promise<number> {
+    if (this.dryRun) return 0;
+    const listed = await this.capture(argv.danglingImagesArgs(labels));
+    let removed = 0;
+    for (const leaf of listed.exitCode === 0 ? parseIdList(listed.stdout) : []) {
+      let id = leaf;
+      while (id !== '') {
+        const history = await this.capture(argv.historyArgs(id));
+        if (history.exitCode !== 0 || !(dependsOnKernel(history.stdout, kver) || isMetadataStep(history.stdout))) break;
+        const [info] = await this.inspectImages([id]).catch(() => []);
+        if (info === undefined || info.names.length > 0) break;
+        if ((await this.capture(argv.removeImageOnlyArgs(id))).exitCode !== 0) break;
+        removed += 1;
+        id = info.parent;
+      }
+    }
+    if (removed > 0) this.logger.verbose(`removed ${removed} build step image${removed > 1 ? 's' : ''} of ${kver}`);
+    return removed;
   }
 
   // Builds an image, streaming the runtime's output to `onLine`. When the build fails or is
   // cancelled, the working containers it left (buildah's, podman only) are removed.
+  // Then, whether it succeeded or not, what its builder stages left for that kernel is removed.
   async build(spec: argv.BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
     const before = this.dryRun ? [] : await this.containerIds();
     try {
@@ -215,6 +241,9 @@ export class ContainerRuntime {
         await this.capture(argv.removeContainersArgs(left)).catch(() => undefined);
       }
       throw error;
+    } finally {
+      const kver = spec.buildArgs['KVER'];
+      if (kver !== undefined) await this.removeBuildLeftovers(spec.labels, kver);
     }
   }
 

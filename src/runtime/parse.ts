@@ -7,6 +7,8 @@ export interface ImageInfo {
   readonly labels: Readonly<Record<string, string>>;
   readonly created: string;
   readonly size: number;
+  // The image it was built on ('' when the runtime does not say: docker's BuildKit).
+  readonly parent: string;
 }
 
 // What kvc needs of a container.
@@ -50,6 +52,7 @@ export function parseImageInspect(text: string): ImageInfo[] {
       labels,
       created: typeof image['Created'] === 'string' ? image['Created'] : '',
       size: typeof image['Size'] === 'number' ? image['Size'] : 0,
+      parent: typeof image['Parent'] === 'string' ? image['Parent'].replace(/^sha256:/, '') : '',
     };
   });
 }
@@ -80,4 +83,20 @@ export function isNoSuchObject(stderr: string): boolean {
 // A runtime's output that says its storage (or the build's scratch space) is full.
 export function saysNoSpace(text: string): boolean {
   return /no space left on device|\bENOSPC\b/i.test(text);
+}
+
+// Whether an image's history (`history --format {{.CreatedBy}}`, one step a line) has a step run
+// with the build argument KVER=<kver>: the image then holds something of that kernel (its
+// headers, its sources, its modules). The steps before the Containerfile first uses KVER (the
+// toolchain, the tools) are shared by the builds of every kernel.
+export function dependsOnKernel(history: string, kver: string): boolean {
+  const escaped = kver.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|\\s)KVER=${escaped}(\\s|$)`, 'm').test(history);
+}
+
+// Whether the newest step of an image's history (its first line) only set metadata (ARG, ENV,
+// LABEL, WORKDIR…): such a step image holds no files, and keeping it as a cache saves nothing.
+export function isMetadataStep(history: string): boolean {
+  const newest = history.split('\n')[0] ?? '';
+  return /#\(nop\) (ARG|ENV|LABEL|WORKDIR|USER|EXPOSE|VOLUME|CMD|ENTRYPOINT|STOPSIGNAL|HEALTHCHECK|SHELL|ONBUILD|MAINTAINER)\b/.test(newest);
 }

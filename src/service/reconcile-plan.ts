@@ -29,6 +29,8 @@ export interface Memory {
   readonly refused: ReadonlyMap<string, string>;
   // Failed builds: not retried before retryAt (ms since the epoch).
   readonly retryAt: ReadonlyMap<string, number>;
+  // Kernels the watcher saw go since the service started: their images are pruned at once.
+  readonly removed?: ReadonlySet<string>;
 }
 
 // What happens to one kernel.
@@ -37,7 +39,7 @@ export type KernelAction =
   | 'build' // wanted, no image: build it
   | 'wait' // wanted, its last build failed: retried later
   | 'refused' // wanted, but it cannot take the modules
-  | 'prune' // not wanted (gone, or older than the newest KVC_KEEP_KERNELS): its images go
+  | 'prune' // not wanted (removed, or older than the newest KVC_KEEP_KERNELS): its images go
   | 'skip'; // installed but older than the newest KVC_KEEP_KERNELS: not built
 
 export interface KernelPlan {
@@ -71,8 +73,14 @@ export function newestFirst(a: string, b: string): number {
 // The plan. `now` is ms since the epoch.
 export function plan(desired: Desired, images: readonly ImageOfKernel[], memory: Memory, now: number): Plan {
   const installed = [...new Set(desired.installed)].sort(newestFirst);
+  const removed = memory.removed ?? new Set<string>();
   const nextBoot = desired.staged ?? [...installed, desired.running].sort(newestFirst)[0] ?? desired.running;
-  const others = installed.filter((kver) => kver !== desired.running && kver !== nextBoot);
+  // Besides the running kernel and the next boot's, the newest KVC_KEEP_KERNELS of the others
+  // that are installed or have an image (one built for a kernel not installed here is kept as
+  // the bash KVC kept it), except those seen removed.
+  const others = [...new Set([...installed, ...images.map((image) => image.kver)])]
+    .filter((kver) => kver !== desired.running && kver !== nextBoot && !removed.has(kver))
+    .sort(newestFirst);
   const kept = new Set(others.slice(0, Math.max(0, desired.keep - (nextBoot === desired.running ? 0 : 1))));
   const wanted = new Set([desired.running, nextBoot, ...kept]);
 
@@ -82,6 +90,8 @@ export function plan(desired: Desired, images: readonly ImageOfKernel[], memory:
     const base = { kver, running: kver === desired.running, nextBoot: kver === nextBoot, installed: installed.includes(kver) };
     if (!wanted.has(kver)) return { ...base, action: current.has(kver) || images.some((image) => image.kver === kver) ? 'prune' : 'skip' };
     if (current.has(kver)) return { ...base, action: 'ready' };
+    // Only kernels that are here (or run, or are staged) are built for.
+    if (!base.installed && !base.running && !base.nextBoot) return { ...base, action: 'skip' };
     if (memory.refused.has(kver)) return { ...base, action: 'refused' };
     if ((memory.retryAt.get(kver) ?? 0) > now) return { ...base, action: 'wait' };
     return { ...base, action: 'build' };

@@ -52,6 +52,7 @@ export class Reconciler {
   private readonly options: ReconcilerOptions;
   private readonly failed = new Map<string, Failure>();
   private readonly refused = new Map<string, string>();
+  private readonly removedKernels = new Set<string>();
   private building: { kver: string; since: number; controller: AbortController } | undefined;
   private lastPlan: Plan | undefined;
   private dirty = false;
@@ -70,6 +71,7 @@ export class Reconciler {
     if (kver !== undefined) {
       this.failed.delete(kver);
       this.refused.delete(kver);
+      this.removedKernels.delete(kver);
     }
     this.options.ctx.logger.verbose(`reconcile: ${why}`);
     this.dirty = true;
@@ -83,6 +85,7 @@ export class Reconciler {
   removed(kver: string): void {
     this.failed.delete(kver);
     this.refused.delete(kver);
+    this.removedKernels.add(kver);
     if (this.building?.kver === kver) this.building.controller.abort(new Error(`kernel ${kver} was removed`));
     this.request(`kernel ${kver} was removed`);
   }
@@ -135,7 +138,7 @@ export class Reconciler {
       staged: this.options.staged(),
       version: settings.softwareVersion,
       keep: this.options.keep,
-    }, images, { refused: this.refused, retryAt: new Map([...this.failed].map(([kver, failure]) => [kver, failure.retryAt])) }, now);
+    }, images, { refused: this.refused, retryAt: new Map([...this.failed].map(([kver, failure]) => [kver, failure.retryAt])), removed: this.removedKernels }, now);
     this.lastPlan = next;
     this.changed();
     if (next.prune.length > 0) await this.prune(next.prune);
@@ -162,9 +165,6 @@ export class Reconciler {
       const pruned: string[] = [];
       for (const ref of refs) {
         await ctx.runtime.removeImage(ref).then(() => pruned.push(ref), (error: unknown) => ctx.logger.warn(`could not remove ${ref}: ${describeError(error)}`));
-      }
-      for (const dangling of await ctx.runtime.imagesWithLabel(LABEL.instance, settings.name, true)) {
-        await ctx.runtime.removeImage(dangling.id).then(() => pruned.push(dangling.id.slice(0, 12)), () => undefined);
       }
       if (pruned.length > 0) ctx.logger.info(`pruned ${pruned.join(', ')}`);
     });

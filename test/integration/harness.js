@@ -52,6 +52,14 @@ export function podman(args, { env = {}, ...options } = {}) {
   return execFileSync('podman', args, { env: { ...process.env, CONTAINERS_CONF, ...env }, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
 }
 
+// What kvc may have added to podman between two podmanState() readings: images that appeared or
+// went, and containers that appeared (one that went was another program's, finishing meanwhile).
+export function podmanChanges(before, after) {
+  const lines = (text) => text.split('\n').filter((line) => line !== '');
+  const added = (a, b) => lines(b).filter((line) => !lines(a).includes(line));
+  return { imagesAdded: added(before.images, after.images), imagesGone: added(after.images, before.images), containersAdded: added(before.containers, after.containers) };
+}
+
 // Everything podman holds: images (with names) and containers; compared before and after bad input.
 export function podmanState(env = {}) {
   return {

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Makes the base image the Containerfiles name (docker.io/library/debian:bookworm) without a
-# registry: debootstrap a minimal Debian 12 (with bookworm-updates and bookworm-security, where
-# current kernel headers are), then `podman import` it under that name. The rootfs tarball is
-# cached, so a later run only imports.
+# Makes the base images the Containerfiles name without a registry: debootstrap a minimal Debian 12
+# (with bookworm-updates and bookworm-security, where current kernel headers are) and `podman
+# import` it as docker.io/library/debian:bookworm; the same without documentation, manual pages
+# and translations (and told by dpkg to install none, as Debian's own slim image is) as
+# docker.io/library/debian:bookworm-slim, the base of the module images' runtime stage. The
+# rootfs tarballs are cached, so a later run only imports.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/test/setup/containers.conf}"
@@ -10,8 +12,10 @@ image=docker.io/library/debian:bookworm
 cache=${KVC_TEST_CACHE:-/var/cache/kvc-test}
 tarball=$cache/bookworm-rootfs.tar
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-if podman image exists "$image"; then
-	echo "base-image: $image present"
+slim=docker.io/library/debian:bookworm-slim
+slim_tarball=$cache/bookworm-slim-rootfs.tar
+if podman image exists "$image" && podman image exists "$slim"; then
+	echo "base-image: $image and $slim present"
 	exit 0
 fi
 start=$(date +%s)
@@ -31,5 +35,24 @@ SOURCES
 	tar -C "$root" -cf "$tarball.tmp" .
 	mv "$tarball.tmp" "$tarball"
 fi
-podman import --quiet "$tarball" "$image" >/dev/null
-echo "base-image: imported $image in $(($(date +%s) - start)) s"
+if [ ! -s "$slim_tarball" ]; then
+	root=$(mktemp -d "$cache/slim.XXXXXX")
+	trap 'rm -rf "$root"' EXIT
+	tar -C "$root" -xf "$tarball"
+	rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
+		"$root"/usr/share/locale/* "$root"/usr/share/groff/* "$root"/usr/share/lintian/*
+	cat >"$root/etc/dpkg/dpkg.cfg.d/slim" <<'EXCLUDES'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/locale/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/lintian/*
+EXCLUDES
+	tar -C "$root" -cf "$slim_tarball.tmp" .
+	mv "$slim_tarball.tmp" "$slim_tarball"
+fi
+podman image exists "$image" || podman import --quiet "$tarball" "$image" >/dev/null
+podman image exists "$slim" || podman import --quiet "$slim_tarball" "$slim" >/dev/null
+echo "base-image: imported $image and $slim in $(($(date +%s) - start)) s"

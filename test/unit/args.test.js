@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import * as args from '../../lib/runtime/args.js';
-import { parseImageInspect, parseContainerInspect, parseIdList, isNoSuchObject, saysNoSpace } from '../../lib/runtime/parse.js';
+import { parseImageInspect, parseContainerInspect, parseIdList, isNoSuchObject, saysNoSpace, dependsOnKernel, isMetadataStep } from '../../lib/runtime/parse.js';
 import { displayArg, findOnPath } from '../../lib/runtime/container-runtime.js';
 
 describe('runtime arguments', () => {
@@ -11,9 +11,29 @@ describe('runtime arguments', () => {
       tag: 'localhost/usbip-1.1.1:6.1.0-56-amd64', file: '/etc/kvc/usbip/Containerfile.debian', context: '/etc/kvc/usbip',
       buildArgs: { KVER: '6.1.0-56-amd64', KMODVER: '1.1.1' }, labels: { 'io.kvc.instance': 'usbip' }, network: 'host',
     })).to.deep.equal([
-      'build', '--file', '/etc/kvc/usbip/Containerfile.debian', '--tag', 'localhost/usbip-1.1.1:6.1.0-56-amd64', '--force-rm', '--layers=false',
+      'build', '--file', '/etc/kvc/usbip/Containerfile.debian', '--tag', 'localhost/usbip-1.1.1:6.1.0-56-amd64', '--force-rm', '--layers',
       '--build-arg', 'KVER=6.1.0-56-amd64', '--build-arg', 'KMODVER=1.1.1', '--label', 'io.kvc.instance=usbip', '--network=host', '/etc/kvc/usbip',
     ]);
+  });
+
+  it('a build step depends on a kernel when it ran with KVER=<that kernel>, not on a kernel whose release only starts alike', () => {
+    const history = [
+      '|2 KMODVER=1.0.0 KVER=6.1.0-56-amd64 /bin/sh -c apt-get update -qq  && apt-get install -y linux-headers-6.1.0-56-amd64',
+      '/bin/sh -c #(nop) ARG KVER',
+      '/bin/sh -c apt-get update -qq  && apt-get install -y -qq --no-install-recommends build-essential kmod xz-utils',
+    ].join('\n');
+    expect(dependsOnKernel(history, '6.1.0-56-amd64')).to.equal(true);
+    expect(dependsOnKernel(history, '6.1.0-5')).to.equal(false);
+    expect(dependsOnKernel(history.split('\n').slice(1).join('\n'), '6.1.0-56-amd64'), 'the toolchain and ARG steps are shared').to.equal(false);
+    expect(dependsOnKernel('|1 KVER=6.12.117+deb12-amd64 /bin/sh -c make', '6.12.117+deb12-amd64')).to.equal(true);
+    expect(dependsOnKernel('|1 KVER=6.12.117Xdeb12-amd64 /bin/sh -c make', '6.12.117+deb12-amd64')).to.equal(false);
+  });
+
+  it('a step that only set metadata holds no files; RUN and COPY steps do', () => {
+    expect(isMetadataStep('/bin/sh -c #(nop) ARG KVER\n/bin/sh -c apt-get install')).to.equal(true);
+    expect(isMetadataStep('/bin/sh -c #(nop) WORKDIR /build')).to.equal(true);
+    expect(isMetadataStep('/bin/sh -c #(nop) COPY file:abc in /usr/lib/kvc/pre-unload')).to.equal(false);
+    expect(isMetadataStep('|1 KVER=6.1.0-56-amd64 /bin/sh -c make\n/bin/sh -c #(nop) ARG KVER')).to.equal(false);
   });
 
   it('docker builds get no podman-only flags', () => {
@@ -72,7 +92,7 @@ describe('runtime JSON', () => {
     expect(container.pid).to.be.greaterThan(1);
   });
   it('keeps only checked fields of odd JSON', () => {
-    expect(parseImageInspect('[{"Id": 5, "RepoTags": [1, "a"], "Labels": {"x": 1, "y": "z"}}]')).to.deep.equal([{ id: '', names: ['a'], labels: { y: 'z' }, created: '', size: 0 }]);
+    expect(parseImageInspect('[{"Id": 5, "RepoTags": [1, "a"], "Labels": {"x": 1, "y": "z"}}]')).to.deep.equal([{ id: '', names: ['a'], labels: { y: 'z' }, created: '', size: 0, parent: '' }]);
     expect(() => parseImageInspect('{"not": "an array"}')).to.throw(/not a JSON array/);
     expect(() => parseImageInspect('garbage')).to.throw(/not JSON/);
   });

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { plan } from '../../lib/service/reconcile-plan.js';
 
-const memory = (refused = {}, retryAt = {}) => ({ refused: new Map(Object.entries(refused)), retryAt: new Map(Object.entries(retryAt)) });
+const memory = (refused = {}, retryAt = {}, removed = []) => ({ refused: new Map(Object.entries(refused)), retryAt: new Map(Object.entries(retryAt)), removed: new Set(removed) });
 const image = (kver, version = '1.0.0') => ({ kver, version, ref: `localhost/usbip-${version}:${kver}` });
 const desired = (over = {}) => ({ running: '6.1.0-56-amd64', installed: ['6.1.0-56-amd64'], version: '1.0.0', keep: 3, ...over });
 const actions = (p) => Object.fromEntries(p.kernels.map((k) => [k.kver, k.action]));
@@ -40,10 +40,19 @@ describe('reconcile plan (pure, on data)', () => {
     expect(none.build, 'keep 0 still builds the next boot').to.deep.equal(['6.1.0-13-amd64', '6.1.0-9-amd64']);
   });
 
-  it('prunes the images of removed kernels, never the running kernel\'s', () => {
-    const p = plan(desired({ installed: [] }), [image('6.1.0-56-amd64'), image('6.1.0-50-amd64')], memory(), 0);
+  it('prunes the images of kernels seen removed at once, never the running kernel\'s', () => {
+    const p = plan(desired({ installed: [] }), [image('6.1.0-56-amd64'), image('6.1.0-50-amd64')], memory({}, {}, ['6.1.0-50-amd64', '6.1.0-56-amd64']), 0);
     expect(p.prune).to.deep.equal(['localhost/usbip-1.0.0:6.1.0-50-amd64']);
     expect(p.build).to.deep.equal([]);
+  });
+
+  it('an image built for a kernel not installed here is kept within KVC_KEEP_KERNELS, and nothing is built for such kernels', () => {
+    const images = ['6.1.0-56-amd64', '6.1.0-40-amd64', '6.1.0-41-amd64'].map((k) => image(k));
+    const p = plan(desired({ keep: 1 }), images, memory(), 0);
+    expect(actions(p)).to.deep.equal({ '6.1.0-56-amd64': 'ready', '6.1.0-41-amd64': 'ready', '6.1.0-40-amd64': 'prune' });
+    expect(p.prune).to.deep.equal(['localhost/usbip-1.0.0:6.1.0-40-amd64']);
+    const old = plan(desired({ keep: 3 }), [image('6.1.0-56-amd64'), image('6.1.0-40-amd64', '0.9')], memory(), 0);
+    expect(old.build, 'an older version\'s image of a kernel not here is not rebuilt').to.deep.equal([]);
   });
 
   it('an older KMOD_SOFTWARE_VERSION\'s image is kept until the new one exists, then pruned', () => {

@@ -17,7 +17,7 @@ const settings = { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-cor
 class FakeImages {
   constructor(kvers = []) { this.images = kvers.map((kver) => this.image(kver)); this.removed = []; this.dryRun = false; }
   image(kver) { return { id: `id-${kver}`, names: [`localhost/usbip-1.0.0:${kver}`], labels: { 'io.kvc.instance': 'usbip', 'io.kvc.kernel': kver, 'io.kvc.version': '1.0.0' }, created: '', size: 1 }; }
-  async imagesWithLabel(label, value, dangling = false) { return dangling ? [] : this.images.filter((i) => i.labels[label] === value); }
+  async imagesWithLabel(label, value) { return this.images.filter((i) => i.labels[label] === value); }
   async removeImage(ref) { this.removed.push(ref); this.images = this.images.filter((i) => !i.names.includes(ref) && i.id !== ref); }
 }
 
@@ -126,6 +126,7 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     rmSync(join(root, 'lib/modules/6.1.0-58-amd64'), { recursive: true });
     rmSync(join(root, 'lib/modules/6.1.0-40-amd64'), { recursive: true });
     reconciler.removed('6.1.0-58-amd64');
+    reconciler.removed('6.1.0-40-amd64');
     await reconciler.idle();
     expect(stopped).to.equal(true);
     expect(runtime.removed).to.deep.equal(['localhost/usbip-1.0.0:6.1.0-40-amd64']);
@@ -190,7 +191,8 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     install('6.1.0-58-amd64');
     runtime.images.push(runtime.image('6.1.0-30-amd64'));
     const built = [];
-    const ctx = make(async (kver) => { built.push(kver); runtime.images.push(runtime.image(kver)); });
+    // KVC_KEEP_KERNELS=1: the next boot's kernel takes the one place, so 6.1.0-30's image goes.
+    const ctx = make(async (kver) => { built.push(kver); runtime.images.push(runtime.image(kver)); }, { keep: 1 });
     let release;
     const held = withInstanceLock(ctx, 'usbip', 'kvc load usbip', { wait: true }, () => new Promise((resolve) => { release = resolve; }));
     await sleep(50);

@@ -16,12 +16,12 @@ export function registerBuild(program: Command, outcome: Outcome): void {
     )
     .argument('<name>', 'instance name (reads <config-dir>/<name>.conf)')
     .argument('<kver>', 'kernel release, as `uname -r` prints it')
-    .option('-f, --force', 'rebuild even when the image is up to date')
+    .option('-f, --force', 'rebuild from scratch even when the image is up to date (no cached step is reused)')
     .option('--no-wait', 'exit at once (75) when another kvc is working on this instance, instead of waiting')
     .action(withSession(outcome, async (session, name: string, kver: string, options: { force?: boolean; wait: boolean }) => {
       const settings = await session.instance(name);
       checkKernelRelease(kver);
       await withInstanceLock(session.ctx, name, `kvc build ${name} ${kver}`, { wait: options.wait }, () =>
-        buildImage(session.ctx, settings, kver, { force: options.force === true, network: session.global.buildNetwork, ...signalOf(session) }));
+        buildImage(session.ctx, settings, kver, { force: options.force === true, fresh: options.force === true, network: session.global.buildNetwork, ...signalOf(session) }));
     }, { cancellable: true }));
 }
