@@ -43,7 +43,7 @@ function isLink(path: string): boolean {
 
 // Writes (or with remove, deletes) the instance's host commands in binDir; never replaces a file
 // kvc did not write. Returns the paths.
-export function writeHostCommands(settings: InstanceSettings, binDir: string, libDir: string, logger: Logger, options: { remove?: boolean } = {}): string[] {
+export function writeHostCommands(settings: InstanceSettings, binDir: string, libDir: string, logger: Logger, options: { remove?: boolean; dryRun?: boolean } = {}): string[] {
   if (settings.hostTools.length === 0) {
     throw new UsageError(`${settings.name} declares no host tools`, { hint: `list them in ${settings.confPath}, e.g. KVC_HOST_TOOLS="/usr/sbin/usbip"` });
   }
@@ -56,7 +56,9 @@ export function writeHostCommands(settings: InstanceSettings, binDir: string, li
     if (!ours(path)) {
       throw new KvcError(`${path} exists and kvc did not write it; not replacing it`, { hint: `remove it or pick another --bindir` });
     }
-    if (options.remove === true) {
+    if (options.dryRun === true) {
+      logger.info(options.remove === true ? `would remove ${path}` : `would write ${path}: runs ${tool} from ${settings.name}'s image`);
+    } else if (options.remove === true) {
       rmSync(path, { force: true });
       logger.info(`removed ${path}`);
     } else {

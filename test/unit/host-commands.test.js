@@ -27,6 +27,8 @@ describe('host commands (KVC_HOST_TOOLS)', () => {
   it('writes one executable script per tool, rewrites its own, never replaces a file it did not write', () => {
     const settings = { name: 'hello', confPath: '/etc/kvc/hello.conf', hostTools: ['/usr/local/bin/hello', '/opt/x/hello-ctl'] };
     writeFileSync(join(dir, 'kvc-tool'), '');
+    writeHostCommands(settings, dir, dir, logger, { dryRun: true });
+    expect(() => statSync(join(dir, 'hello')), '--dry-run writes nothing').to.throw(/ENOENT/);
     writeHostCommands(settings, dir, dir, logger);
     expect(statSync(join(dir, 'hello')).mode & 0o777).to.equal(0o755);
     expect(readFileSync(join(dir, 'hello-ctl'), 'utf8')).to.include(`exec '${dir}/kvc-tool' "$0" 'hello' '/opt/x/hello-ctl' "$@"`);

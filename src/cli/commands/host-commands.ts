@@ -14,17 +14,20 @@ export function registerHostCommands(program: Command, outcome: Outcome): void {
     .command('host-commands')
     .summary('write host commands for the tools an instance declares (KVC_HOST_TOOLS)')
     .description(
-      'Write one host command per tool listed in KVC_HOST_TOOLS of <name>.conf (e.g. /usr/local/bin/usbip for\n'
-      + '/usr/sbin/usbip). Each runs the tool in the instance\'s tools container while it is loaded (no container\n'
-      + 'start), else in a new container through `kvc wrapper`; stdio and exit status pass through unchanged.\n'
-      + 'A file kvc did not write is never replaced. make install writes usbip\'s.',
+      'Write one host command per tool listed in KVC_HOST_TOOLS of <name>.conf (e.g. /usr/local/bin/usbip for '
+      + '/usr/sbin/usbip). Each runs the tool in the instance\'s tools container while it is loaded (no container '
+      + 'start), else in a new container through `kvc wrapper`; stdio and exit status pass through unchanged. '
+      + 'A file kvc did not write is never replaced. make install writes usbip\'s. With --dry-run, says what it would write.',
     )
     .argument('<name>', 'instance name')
     .option('--bindir <dir>', 'where to write them (kvc must be in the same folder)', '/usr/local/bin')
-    .option('--libdir <dir>', 'where kvc-tool is (default: kvc\'s own library folder)', OWN_LIBDIR)
+    .option('--libdir <dir>', 'where kvc-tool is (default: the folder kvc itself is installed in)')
     .option('--remove', 'remove them instead')
-    .action(withSession(outcome, async (session, name: string, options: { bindir: string; libdir: string; remove?: boolean }) => {
+    .action(withSession(outcome, async (session, name: string, options: { bindir: string; libdir?: string; remove?: boolean }) => {
       const settings = await session.instance(checkInstanceName(name));
-      writeHostCommands(settings, options.bindir, options.libdir, session.logger, options.remove === true ? { remove: true } : {});
+      writeHostCommands(settings, options.bindir, options.libdir ?? OWN_LIBDIR, session.logger, {
+        ...(options.remove === true ? { remove: true } : {}),
+        ...(session.ctx.runtime.dryRun ? { dryRun: true } : {}),
+      });
     }));
 }

@@ -10,7 +10,7 @@ import { withSession, type Outcome } from '../command-kit.js';
 export function registerStatus(program: Command, outcome: Outcome): void {
   program
     .command('status')
-    .summary('show instances, their images and their modules')
+    .summary('show instances, each kernel\'s image (built, building, failed…), their modules')
     .description(
       'Show the configured instances; per installed kernel whether its image is built (when, how big), being built,\n'
       + 'queued, failed (why, when it is tried again, its log) or refused (why), and a warning when the kernel that\n'
