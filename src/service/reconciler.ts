@@ -3,7 +3,7 @@
 // the watcher or rpm-ostree reports a kernel, when a failed build is due again, and on a slow timer.
 import { BuildFailedError, KernelRefusedError, describeError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
-import type { Context } from '../ops/context.js';
+import { imageName, type Context } from '../ops/context.js';
 import { withInstanceLock } from '../ops/lock.js';
 import { LABEL } from '../runtime/args.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
@@ -53,6 +53,8 @@ export class Reconciler {
   private readonly failed = new Map<string, Failure>();
   private readonly refused = new Map<string, string>();
   private readonly removedKernels = new Set<string>();
+  // Kernels an event named: the next pass says what it found for them (up to date, or a build).
+  private readonly reported = new Set<string>();
   private building: { kver: string; since: number; controller: AbortController } | undefined;
   private lastPlan: Plan | undefined;
   private dirty = false;
@@ -72,6 +74,7 @@ export class Reconciler {
       this.failed.delete(kver);
       this.refused.delete(kver);
       this.removedKernels.delete(kver);
+      this.reported.add(kver);
     }
     this.options.ctx.logger.verbose(`reconcile: ${why}`);
     this.dirty = true;
@@ -141,11 +144,21 @@ export class Reconciler {
     }, images, { refused: this.refused, retryAt: new Map([...this.failed].map(([kver, failure]) => [kver, failure.retryAt])), removed: this.removedKernels }, now);
     this.lastPlan = next;
     this.changed();
+    this.tellReported(next);
     if (next.prune.length > 0) await this.prune(next.prune);
     const kver = next.build[0];
     if (kver === undefined) return;
     await this.build(kver, kver === next.nextBoot && kver !== ctx.runningKernel);
     this.dirty = true;
+  }
+
+  // A kernel an event named whose image is already there: say so once (a build says so itself).
+  private tellReported(next: Plan): void {
+    for (const kernel of next.kernels) {
+      if (!this.reported.delete(kernel.kver) || kernel.action !== 'ready') continue;
+      const image = imageName(this.options.settings, kernel.kver);
+      this.options.ctx.logger.info(`kernel ${kernel.kver}${kernel.nextBoot ? ' (next boot)' : ''}: its image ${image} is up to date; nothing to build`);
+    }
   }
 
   private async images(): Promise<ImageOfKernel[]> {

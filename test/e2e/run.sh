@@ -1,34 +1,63 @@
 #!/usr/bin/env bash
 # The end-to-end run, from the host: builds (or reuses) the guest, installs kvc into a tree with
-# `make install DESTDIR=…` exactly as a user does, builds the USB/IP image for the guest's kernel
-# with kvc on the host's podman, hands it in with `podman save`, boots the guest and runs the
-# guest-side script. MODE: test (default), demo (the same, narrated) or bench.
-#   test/e2e/run.sh [test|demo|bench] [console-log]
+# `make install DESTDIR=…` exactly as a user does, builds the USB/IP images for both of Debian 12's
+# kernel series with kvc on the host's podman, hands them in with `podman save`, and boots the
+# guest twice on one disk, as a user lives a kernel update:
+#   1. kernel $KVER (6.1): every check; then the 6.12 kernel package is installed while
+#      kvc@usbip runs, and kvc must find its image already there (no build);
+#   2. the same disk booted into $UPDATE_KVER (6.12): kvc@usbip starts at boot without building,
+#      and every check runs again on that kernel.
+# MODE: test (default), demo (the same, narrated) or bench (the first boot's benchmark only).
+#   test/e2e/run.sh [test|demo|bench] [console-log-prefix]
+# Console logs: <prefix>-<kver>.log, one per boot.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mode=${1:-test}
-log=${2:-/var/tmp/kvc-e2e-$mode.log}
-KVER=${KVER:-6.1.0-56-amd64}
+prefix=${2:-/var/tmp/kvc-e2e-$mode}
+export KVER=${KVER:-6.1.0-56-amd64}
+UPDATE_KVER=${UPDATE_KVER:-6.12.117+deb12-amd64}
+# An image's tag: a kernel release with + or ~ (6.12.117+deb12-amd64) is tagged with _ instead.
+tag() { printf '%s' "$1" | tr '+~' '__'; }
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/test/setup/containers.conf}"
 say() { printf '\n== %s\n' "$*"; }
+ms() { date +%s%3N; }
 work=$(mktemp -d /var/tmp/kvc-e2e-host.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
+t=$(ms)
 say "the guest: Debian 12's kernel $KVER without its USB/IP modules, systemd, podman (cached)"
-KVER=$KVER test/e2e/guest/build-guest.sh
+test/e2e/guest/build-guest.sh
+say "the kernel update: Debian's package of $UPDATE_KVER without its USB/IP modules (cached)"
+test/e2e/guest/build-guest.sh --update "$UPDATE_KVER"
+echo "   guest and update ready in $((($(ms) - t) / 1000)) s"
 
 say "make install DESTDIR=… (kvc with its own Node: the guest has none)"
 make --no-print-directory -s install DESTDIR="$work/tree" PREFIX=/usr/local
 find "$work/tree" -type f -o -type l | sed "s|^$work/tree||" | sort | sed 's/^/   /'
 
-say "kvc build usbip $KVER on this host's podman"
 mkdir -p "$work/config"
 cp -r host/etc/kvc/. "$work/config/"
 echo 'KVC_BUILD_NETWORK=host' >>"$work/config/kvc.conf"
-node_modules/.bin/node lib/cli/main.js --config-dir "$work/config" build usbip "$KVER"
-podman save -q -o "$work/image.tar" "localhost/usbip-1.0.0:$KVER"
-echo "   podman save: $(du -h "$work/image.tar" | cut -f1)"
+images=()
+for kver in "$KVER" "$UPDATE_KVER"; do
+	say "kvc build usbip $kver on this host's podman"
+	t=$(ms)
+	node_modules/.bin/node lib/cli/main.js --config-dir "$work/config" build usbip "$kver"
+	podman save -q -o "$work/usbip-$kver.tar" "localhost/usbip-1.0.0:$(tag "$kver")"
+	echo "   built (or found up to date) and saved in $((($(ms) - t) / 1000)) s: $(du -h "$work/usbip-$kver.tar" | cut -f1)"
+	images+=(--image "$work/usbip-$kver.tar")
+done
 
-say "booting the guest (QEMU, software emulation: this takes a few minutes)"
-test/e2e/guest/run-guest.sh --kvc-tree "$work/tree" --image "$work/image.tar" \
-	--script test/e2e/guest/usbip-e2e.sh --mode "$mode" --log "$log" --timeout "${KVC_E2E_TIMEOUT:-1500}"
+say "boot 1: kernel $KVER (QEMU, software emulation: this takes a few minutes)"
+t=$(ms)
+test/e2e/guest/run-guest.sh --kernel "$KVER" --disk "$work/disk.img" --kvc-tree "$work/tree" "${images[@]}" \
+	--payload "${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}/$UPDATE_KVER/linux-image.deb" \
+	--script test/e2e/guest/usbip-e2e.sh --mode "$mode" --log "$prefix-$KVER.log" --timeout "${KVC_E2E_TIMEOUT:-1500}"
+echo "   boot 1 took $((($(ms) - t) / 1000)) s"
+[ "$mode" = bench ] && exit 0
+
+say "boot 2: the same disk, into the updated kernel $UPDATE_KVER"
+t=$(ms)
+test/e2e/guest/run-guest.sh --kernel "$UPDATE_KVER" --disk "$work/disk.img" --log "$prefix-$UPDATE_KVER.log" \
+	--timeout "${KVC_E2E_TIMEOUT:-1500}"
+echo "   boot 2 took $((($(ms) - t) / 1000)) s"

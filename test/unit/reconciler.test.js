@@ -90,6 +90,23 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     expect(built).to.deep.equal(['6.1.0-58-amd64']);
   });
 
+  it('a kernel installed with its image already there: one line says it is up to date, and nothing is built', async () => {
+    const built = [];
+    make(async (kver) => { built.push(kver); });
+    reconciler.request('service started');
+    await reconciler.idle();
+    runtime.images.push(runtime.image('6.12.117+deb12-amd64'));
+    install('6.12.117+deb12-amd64');
+    reconciler.request('kernel settled', '6.12.117+deb12-amd64');
+    await reconciler.idle();
+    reconciler.request('periodic check');
+    await reconciler.idle();
+    expect(built).to.deep.equal([]);
+    const lines = log.join('').split('\n').filter((line) => line.includes('up to date'));
+    expect(lines).to.have.length(1);
+    expect(lines[0]).to.include('kernel 6.12.117+deb12-amd64 (next boot): its image localhost/usbip-1.0.0:6.12.117_deb12-amd64 is up to date; nothing to build');
+  });
+
   it('a failed build is remembered with its reason and retried by its own timer, with a growing delay', async () => {
     install('6.1.0-58-amd64');
     const times = [];

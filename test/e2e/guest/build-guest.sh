@@ -3,15 +3,26 @@
 # modules deleted (a kernel that lacks USB/IP, as Azure's, Docker Desktop's and RHCOS's do), a
 # small initramfs that mounts the root disk, and a guest root (systemd, D-Bus, podman, kmod,
 # usbutils; no Node) as a tarball. Rebuilt from Debian's packages when the cache is absent.
-#   out: $KVC_E2E_CACHE/{vmlinuz,initrd.gz,root.tar,KVER}
+#   build-guest.sh                 the guest of $KVER (default 6.1.0-56-amd64)
+#     out: $KVC_E2E_CACHE/<kver>/{vmlinuz,initrd.gz,root.tar,KVER}
+#   build-guest.sh --update KVER   a kernel update for that guest: Debian's linux-image package of
+#                                  KVER with its USB/IP modules deleted (repacked, installed in the
+#                                  guest with dpkg -i), and the kernel and initramfs to boot it
+#     out: $KVC_E2E_CACHE/<kver>/{vmlinuz,initrd.gz,linux-image.deb,KVER}
 set -euo pipefail
+update=no
+if [ "${1:-}" = --update ]; then update=yes KVER=$2; fi
 KVER=${KVER:-6.1.0-56-amd64}
-cache=${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}
+cache=${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}/$KVER
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$cache"
 log() { printf 'build-guest: %s\n' "$*"; }
-if [ -s "$cache/root.tar" ] && [ -s "$cache/initrd.gz" ] && [ "$(cat "$cache/KVER" 2>/dev/null)" = "$KVER" ]; then
-	log "cached guest for $KVER in $cache"
+product=root.tar
+[ "$update" = yes ] && product=linux-image.deb
+# The cache is this script's output for this kernel: a changed script makes it anew.
+stamp="$KVER $(sha256sum <"$0" | cut -c1-16)"
+if [ -s "$cache/$product" ] && [ -s "$cache/initrd.gz" ] && [ "$(cat "$cache/KVER" 2>/dev/null)" = "$stamp" ]; then
+	log "cached: $product and the kernel $KVER in $cache"
 	exit 0
 fi
 start=$(date +%s)
@@ -28,6 +39,19 @@ rm -rf "$modules/kernel/drivers/usb/usbip"
 rm -rf "$modules/kernel/drivers/gpu" "$modules/kernel/drivers/net/wireless" "$modules/kernel/sound" \
 	"$modules/kernel/drivers/infiniband" "$modules/kernel/drivers/media" "$modules/kernel/drivers/staging"
 depmod -b "$work/kernel" "$KVER"
+if [ "$update" = yes ]; then
+	log "repacking linux-image-$KVER without its USB/IP modules"
+	pkg=$work/pkg
+	dpkg-deb -R "$work"/linux-image-"$KVER"_*.deb "$pkg"
+	rm -rf "$pkg/lib/modules/$KVER"
+	cp -a "$modules" "$pkg/lib/modules/"
+	rm -f "$pkg/lib/modules/$KVER"/modules.{dep,dep.bin,alias,alias.bin,symbols,symbols.bin,softdep,devname,builtin.bin,builtin.alias.bin}
+	# md5sums lists what the package holds: drop what was deleted.
+	(cd "$pkg" && while read -r sum path; do if [ -e "$path" ]; then printf '%s  %s\n' "$sum" "$path"; fi; done <DEBIAN/md5sums >DEBIAN/md5sums.new && mv DEBIAN/md5sums.new DEBIAN/md5sums)
+	dpkg-deb --root-owner-group -Zgzip -z1 -b "$pkg" "$work/linux-image.deb" >/dev/null
+	rm -rf "$pkg"
+fi
+if [ "$update" = no ]; then
 
 log "guest root: debootstrap bookworm + systemd, dbus, podman (about two minutes)"
 root=$work/root
@@ -40,7 +64,16 @@ deb http://security.debian.org/debian-security bookworm-security main
 SOURCES
 chroot "$root" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends \
-	podman runc conmon containernetworking-plugins golang-github-containers-common catatonit >/dev/null
+	podman runc conmon containernetworking-plugins golang-github-containers-common catatonit linux-base >/dev/null
+# A kernel package depends on an initramfs tool; the guest boots the initramfs made here (QEMU's
+# -kernel/-initrd), so a package that only provides the name stands in for initramfs-tools.
+stub=$work/initramfs-stub
+mkdir -p "$stub/DEBIAN"
+printf '%s\n' 'Package: kvc-e2e-initramfs-stub' 'Version: 1' 'Architecture: all' 'Maintainer: kvc tests <kvc@localhost>' \
+	'Provides: linux-initramfs-tool' 'Description: the kvc end-to-end guest boots an initramfs made outside it' >"$stub/DEBIAN/control"
+dpkg-deb --root-owner-group -b "$stub" "$root/tmp/initramfs-stub.deb" >/dev/null
+chroot "$root" dpkg -i /tmp/initramfs-stub.deb >/dev/null
+rm -f "$root/tmp/initramfs-stub.deb"
 chroot "$root" apt-get clean
 rm -rf "$root"/var/lib/apt/lists/*
 # The guest's kernel modules (without USB/IP).
@@ -63,6 +96,7 @@ ln -sf /dev/null "$root/etc/systemd/system/apt-daily-upgrade.timer"
 ln -sf /dev/null "$root/etc/systemd/system/e2scrub_all.timer"
 ln -sf /dev/null "$root/etc/systemd/system/fstrim.timer"
 tar -C "$root" -cf "$work/root.tar" .
+fi
 
 log "initramfs: busybox and the modules to mount the root disk"
 init=$work/initramfs
@@ -76,7 +110,11 @@ done | awk '$1 == "insmod" { print $2 }' | awk '!seen[$0]++' >"$work/modules.lis
 n=0
 while read -r module; do
 	n=$((n + 1))
-	cp "$module" "$init/modules/$(printf '%02d' "$n")-$(basename "$module")"
+	# busybox insmod takes plain .ko files: 6.12's modules come xz-compressed.
+	case $module in
+	*.ko.xz) xz -dc "$module" >"$init/modules/$(printf '%02d' "$n")-$(basename "$module" .xz)" ;;
+	*) cp "$module" "$init/modules/$(printf '%02d' "$n")-$(basename "$module")" ;;
+	esac
 done <"$work/modules.list"
 cat >"$init/init" <<'INIT'
 #!/bin/sh
@@ -93,6 +131,6 @@ INIT
 chmod 755 "$init/init"
 (cd "$init" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
 
-mv "$work/vmlinuz" "$work/initrd.gz" "$work/root.tar" "$cache/"
-echo "$KVER" >"$cache/KVER"
-log "done in $(($(date +%s) - start)) s: $(du -sh "$cache/root.tar" | cut -f1) root, $(wc -l <"$work/modules.list") initramfs modules"
+mv "$work/vmlinuz" "$work/initrd.gz" "$work/$product" "$cache/"
+echo "$stamp" >"$cache/KVER"
+log "done in $(($(date +%s) - start)) s: $(du -sh "$cache/$product" | cut -f1) $product, $(wc -l <"$work/modules.list") initramfs modules"

@@ -1,45 +1,77 @@
 #!/usr/bin/env bash
 # Boots the end-to-end guest once: the cached root (build-guest.sh) plus a kvc install tree
-# (`make install DESTDIR=…`), an image archive (`podman save`) and a guest-side script, on a fresh
-# disk; QEMU under TCG with an emulated xHCI controller, a USB keyboard and a USB disk of known
-# content. The script runs as a unit after boot; the serial console is the log. Exits 0 only when
-# the guest printed "KVC-E2E: DONE pass=N fail=0".
-#   run-guest.sh --kvc-tree DIR --image FILE --script FILE [--log FILE] [--timeout SECONDS] [--mode MODE]
+# (`make install DESTDIR=…`), image archives (`podman save`), an optional payload for the guest
+# (a kernel update's .deb) and a guest-side script, on a fresh disk; QEMU under TCG with an
+# emulated xHCI controller, a USB keyboard and a USB disk of known content. The script runs as a
+# unit after boot; the serial console is the log. With --disk FILE the disk is kept there, and a
+# later call with the same --disk boots it again as it was left (the second boot of a kernel
+# update, with --kernel the new kernel). Exits 0 only when the guest printed
+# "KVC-E2E: DONE pass=N fail=0".
+#   run-guest.sh --kvc-tree DIR --image FILE [--image FILE…] [--payload FILE…] --script FILE
+#                [--kernel KVER] [--disk FILE] [--log FILE] [--timeout SECONDS] [--mode MODE]
+#                [--stick FILE | --no-usb] [--net listen=127.0.0.1:PORT|connect=127.0.0.1:PORT]
+#                [--append KERNEL-ARGS]
+# --no-usb: no USB controller at all (a cloud VM); --net: a private link to another guest, over the
+# host's loopback (QEMU's socket netdev), and nothing else; --stick: the USB disk's image (made by
+# the caller, e.g. to tell another guest its checksum) instead of a new one.
+#   run-guest.sh --disk FILE --kernel KVER [--log FILE] [--timeout SECONDS]   (boot a kept disk again)
 set -euo pipefail
-cache=${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}
-log=/var/tmp/kvc-e2e-console.log timeout=1200 mode=test tree='' image='' script=''
+e2e_cache=${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}
+kernel=${KVER:-6.1.0-56-amd64}
+log=/var/tmp/kvc-e2e-console.log timeout=1200 mode=test tree='' script='' disk='' stick='' usb=yes net='' append=''
+images=() payloads=()
 while (($#)); do
 	case $1 in
 	--kvc-tree) tree=$2; shift 2 ;;
-	--image) image=$2; shift 2 ;;
+	--image) images+=("$2"); shift 2 ;;
+	--payload) payloads+=("$2"); shift 2 ;;
 	--script) script=$2; shift 2 ;;
+	--kernel) kernel=$2; shift 2 ;;
+	--disk) disk=$2; shift 2 ;;
 	--log) log=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--mode) mode=$2; shift 2 ;;
+	--stick) stick=$2; shift 2 ;;
+	--no-usb) usb=no; shift ;;
+	--net) net=$2; shift 2 ;;
+	--append) append=$2; shift 2 ;;
 	*) echo "run-guest: unknown argument $1" >&2; exit 64 ;;
 	esac
 done
-[ -d "$tree" ] && [ -s "$image" ] && [ -s "$script" ] || { echo "run-guest: need --kvc-tree DIR --image FILE --script FILE" >&2; exit 64; }
-[ -s "$cache/root.tar" ] || { echo "run-guest: no cached guest; run build-guest.sh" >&2; exit 69; }
+# The kernel and initramfs that boot: those of $kernel (build-guest.sh keeps one per kernel).
+cache=$e2e_cache/$kernel
+[ -s "$cache/vmlinuz" ] && [ -s "$cache/initrd.gz" ] || { echo "run-guest: no cached kernel $kernel; run build-guest.sh" >&2; exit 69; }
 say() { printf 'run-guest: %s\n' "$*" >&2; }
 
 work=$(mktemp -d /var/tmp/kvc-e2e.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-root=$work/root
-mkdir "$root"
-tar -C "$root" -xf "$cache/root.tar"
-cp -a "$tree"/. "$root"/
-mkdir -p "$root/var/lib/kvc-e2e"
-cp "$image" "$root/var/lib/kvc-e2e/image.tar"
-install -D -m 755 "$script" "$root/usr/local/libexec/kvc-e2e"
-install -m 755 "$(dirname "$0")/../../../bench/guest/start-vs-bare.sh" "$root/usr/local/libexec/kvc-e2e-bench"
-echo "$mode" >"$root/var/lib/kvc-e2e/mode"
+[ -n "$disk" ] || disk=$work/disk.img
+# The USB disk beside the guest's disk: 8 MiB of known data, read back through USB/IP.
+if [ -z "$stick" ]; then stick=$disk.stick; fi
+if [ -e "$disk" ]; then
+	[ "$usb" = no ] || [ -s "$stick" ] || { echo "run-guest: $disk has no $stick beside it" >&2; exit 64; }
+	say "booting the kept disk $disk again"
+else
+	[ -d "$tree" ] && ((${#images[@]})) && [ -s "$script" ] || { echo "run-guest: need --kvc-tree DIR --image FILE --script FILE" >&2; exit 64; }
+	# A new disk holds the guest root of the kernel it boots first.
+	[ -s "$cache/root.tar" ] || { echo "run-guest: no cached guest root for $kernel; run build-guest.sh" >&2; exit 69; }
+	root=$work/root
+	mkdir "$root"
+	tar -C "$root" -xf "$cache/root.tar"
+	cp -a "$tree"/. "$root"/
+	mkdir -p "$root/var/lib/kvc-e2e/images" "$root/var/lib/kvc-e2e/payload"
+	for image in "${images[@]}"; do cp "$image" "$root/var/lib/kvc-e2e/images/"; done
+	for payload in "${payloads[@]}"; do cp "$payload" "$root/var/lib/kvc-e2e/payload/"; done
+	install -D -m 755 "$script" "$root/usr/local/libexec/kvc-e2e"
+	install -m 644 "$(dirname "$0")/checks.sh" "$root/usr/local/libexec/kvc-e2e-checks.sh"
+	install -m 755 "$(dirname "$0")/../../../bench/guest/start-vs-bare.sh" "$root/usr/local/libexec/kvc-e2e-bench"
+	echo "$mode" >"$root/var/lib/kvc-e2e/mode"
+	if [ "$usb" = yes ]; then
+		[ -s "$stick" ] || head -c $((8 * 1024 * 1024)) /dev/urandom >"$stick"
+		sha256sum <"$stick" | cut -d' ' -f1 >"$root/var/lib/kvc-e2e/stick.sha256"
+	fi
 
-# The USB disk: 8 MiB of known data; the guest reads it back through USB/IP and compares.
-head -c $((8 * 1024 * 1024)) /dev/urandom >"$work/stick.img"
-sha256sum <"$work/stick.img" | cut -d' ' -f1 >"$root/var/lib/kvc-e2e/stick.sha256"
-
-cat >"$root/etc/systemd/system/kvc-e2e.service" <<'UNIT'
+	cat >"$root/etc/systemd/system/kvc-e2e.service" <<'UNIT'
 [Unit]
 Description=kvc end-to-end test
 After=multi-user.target
@@ -57,22 +89,32 @@ TimeoutStartSec=infinity
 [Install]
 WantedBy=multi-user.target
 UNIT
-ln -sf /etc/systemd/system/kvc-e2e.service "$root/etc/systemd/system/multi-user.target.wants/kvc-e2e.service"
-ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
+	ln -sf /etc/systemd/system/kvc-e2e.service "$root/etc/systemd/system/multi-user.target.wants/kvc-e2e.service"
+	ln -sf /dev/null "$root/etc/systemd/system/serial-getty@ttyS0.service"
 
-size_mb=$(( $(du -sm "$root" | cut -f1) + 1536 ))
-mkfs.ext4 -q -F -L kvcroot -d "$root" "$work/disk.img" "${size_mb}M"
-rm -rf "$root"
-say "disk ${size_mb} MB; booting (TCG, no KVM)"
+	size_mb=$(( $(du -sm "$root" | cut -f1) + 1536 ))
+	mkfs.ext4 -q -F -L kvcroot -d "$root" "$disk" "${size_mb}M"
+	rm -rf "$root"
+	say "disk ${size_mb} MB"
+fi
+say "booting kernel $kernel (TCG, no KVM)"
 
+devices=()
+if [ "$usb" = yes ]; then
+	devices+=(-device qemu-xhci,id=xhci -device usb-kbd,bus=xhci.0
+		-drive "if=none,id=stick,file=$stick,format=raw" -device usb-storage,bus=xhci.0,drive=stick)
+fi
+if [ -n "$net" ]; then
+	devices+=(-netdev "socket,id=link,$net" -device virtio-net-pci,netdev=link)
+else
+	devices+=(-nic none)
+fi
 set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg -smp 2 -m 3072 -nographic -no-reboot \
 	-kernel "$cache/vmlinuz" -initrd "$cache/initrd.gz" \
-	-append "console=ttyS0 root=/dev/vda rw panic=-1 ${KVC_E2E_VERBOSE:+systemd.show_status=true}${KVC_E2E_VERBOSE:-quiet loglevel=3 systemd.show_status=false}" \
-	-drive "file=$work/disk.img,if=virtio,format=raw" \
-	-device qemu-xhci,id=xhci -device usb-kbd,bus=xhci.0 \
-	-drive "if=none,id=stick,file=$work/stick.img,format=raw" -device usb-storage,bus=xhci.0,drive=stick \
-	-nic none </dev/null 2>&1 | sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E '^(KVC-E2E|  \| )' >&2
+	-append "console=ttyS0 root=/dev/vda rw panic=-1 ${KVC_E2E_VERBOSE:+systemd.show_status=true}${KVC_E2E_VERBOSE:-quiet loglevel=3 systemd.show_status=false} $append" \
+	-drive "file=$disk,if=virtio,format=raw" "${devices[@]}" \
+	</dev/null 2>&1 | sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E '^(KVC-E2E|  \| )' | sed -u "s|^|${KVC_E2E_TAG:-}|" >&2
 status=${PIPESTATUS[0]}
 set -e
 [ "$status" = 124 ] && say "timed out after $timeout s"

@@ -3,60 +3,36 @@
 # kvc installed by `make install`). Prints "KVC-E2E: PASS|FAIL <step>" lines, a transcript
 # indented with "  | ", and finally "KVC-E2E: DONE pass=N fail=M". The mode file asks for the
 # test, the demo (same steps, more transcript) or the benchmark.
-set -u
-export PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin
-pass=0
-fail=0
-mode=$(cat /var/lib/kvc-e2e/mode 2>/dev/null || echo test)
-KVER=$(uname -r)
-ok() { echo "KVC-E2E: PASS $*"; pass=$((pass + 1)); }
-bad() { echo "KVC-E2E: FAIL $*"; fail=$((fail + 1)); }
-check() {
-	what=$1; shift
-	if "$@"; then ok "$what"; return; fi
-	bad "$what"
-	echo "  | unit: $(systemctl is-active kvc@usbip); modules: $(ls -d /sys/module/usbip_core /sys/module/usbip_host /sys/module/vhci_hcd 2>/dev/null | xargs -r -n1 basename | xargs)"
-	journalctl -u kvc@usbip -n 25 --no-pager -o cat 2>&1 | show
-}
-say() { echo "KVC-E2E: ---- $*"; }
-show() { sed 's/^/  | /'; }
-run() { echo "  | # $*"; "$@" 2>&1 | show; }
-loaded() { for m in usbip_core usbip_host vhci_hcd; do [ -e "/sys/module/$m" ] || return 1; done; }
-none_loaded() { for m in usbip_core usbip_host vhci_hcd; do [ ! -e "/sys/module/$m" ] || return 1; done; }
-active() { [ "$(systemctl is-active kvc@usbip)" = active ]; }
-# usbipd listens on TCP 3240 (0CA8): state 0A (LISTEN) in /proc/net/tcp or tcp6.
-listening() { awk '$2 ~ /:0CA8$/ && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
-tools_caps() { read -r pid _ </run/kvc/usbip/tools.pid 2>/dev/null && sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$pid/status"; }
-wait_for() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 100 ] && return 1; sleep 0.2; done; }
-stick_busid() {
-	for d in /sys/bus/usb/devices/*; do
-		[ "$(cat "$d/product" 2>/dev/null)" = "QEMU USB HARDDRIVE" ] || continue
-		case $(readlink -f "$d") in *vhci_hcd*) continue ;; esac
-		basename "$d"; return 0
-	done
-	return 1
-}
-vhci_disk() {
-	for b in /sys/block/sd*; do
-		case $(readlink -f "$b") in *vhci_hcd*) basename "$b"; return 0 ;; esac
-	done
-	return 1
-}
-ms() { date +%s%3N; }
-
+. /usr/local/libexec/kvc-e2e-checks.sh
+# Boot 1 runs every check on the first kernel, then installs the kernel update and leaves this
+# marker; boot 2 (into the new kernel) sees it and checks the service came up by itself.
+updated=/var/lib/kvc-e2e/updated
 say "guest kernel $KVER; USB/IP modules in its tree: $(find /lib/modules/"$KVER" -name '*usbip*' -o -name 'vhci*' | wc -l); node on PATH: $(command -v node || echo none)"
-t=$(ms); podman load -q -i /var/lib/kvc-e2e/image.tar 2>&1 | show
-check "image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$KVER"
+if [ ! -e "$updated" ]; then
+	t=$(ms)
+	for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
+	check "image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$TAG"
+fi
 
 if [ "$mode" = bench ]; then
 	exec /usr/local/libexec/kvc-e2e-bench
 fi
 
-say "1. systemctl enable --now kvc@usbip"
-t=$(ms)
-run systemctl enable --now kvc@usbip
-say "started in $(($(ms) - t)) ms"
-check "unit kvc@usbip is active" active
+if [ ! -e "$updated" ]; then
+	say "1. systemctl enable --now kvc@usbip"
+	t=$(ms)
+	run systemctl enable --now kvc@usbip
+	say "started in $(($(ms) - t)) ms"
+	check "unit kvc@usbip is active" active
+else
+	say "1. the first boot into $KVER after the kernel update: kvc@usbip (enabled) starts by itself"
+	wait_for active
+	journalctl -b -u kvc@usbip --no-pager -o cat 2>&1 | show
+	check "kvc@usbip started at boot into the updated kernel, loading its image without building" sh -c "
+		[ \$(systemctl is-active kvc@usbip) = active ] &&
+		journalctl -b -u kvc@usbip -o cat | grep -q 'ready: .* loaded into $KVER\$' &&
+		! journalctl -b -u kvc@usbip -o cat | grep -qi 'build'"
+fi
 check "usbip_core, usbip_host, vhci_hcd are in /sys/module" loaded
 check "/sys/devices/platform/vhci_hcd.0 exists" test -d /sys/devices/platform/vhci_hcd.0
 systemctl status kvc@usbip --no-pager 2>&1 | head -12 | show
@@ -130,12 +106,12 @@ run systemctl stop kvc@usbip
 
 say "6. a build for the kernel that boots next holds off a shutdown (logind inhibitor)"
 # A test instance "slow": the USB/IP image under another name, whose build waits for any kernel
-# but the running one; and a made-up kernel 6.1.0-999-amd64, the newest installed, so it boots next.
-next=6.1.0-999-amd64
+# but the running one; and a made-up kernel 7.0.0-999-amd64, the newest installed, so it boots next.
+next=7.0.0-999-amd64
 mkdir -p /etc/kvc/slow "/lib/modules/$next"
 : >"/lib/modules/$next/modules.dep"
 cat >/etc/kvc/slow/Containerfile <<CONTAINERFILE
-FROM localhost/usbip-1.0.0:$KVER
+FROM localhost/usbip-1.0.0:$TAG
 ARG KVER
 ARG KMODVER
 RUN [ "\$KVER" = "$KVER" ] || exec sleep 900
@@ -143,7 +119,6 @@ CONTAINERFILE
 printf '%s\n' 'KMOD_CONTAINER_BUILD_CONTEXT=slow' 'KMOD_CONTAINER_BUILD_FILE=Containerfile' \
 	'KMOD_SOFTWARE_VERSION=1.0.0' 'KMOD_NAMES="usbip-core usbip-host vhci-hcd"' >/etc/kvc/slow.conf
 inhibited() { systemd-inhibit --list --no-pager 2>/dev/null | grep -q "building slow modules for $next"; }
-wait_long() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 900 ] && return 1; sleep 0.2; done; }
 t=$(ms)
 run systemctl start kvc@slow
 say "kvc@slow started in $(($(ms) - t)) ms (its image for $KVER built at start)"
@@ -163,6 +138,66 @@ say "kvc@slow stopped in $(($(ms) - t)) ms"
 check "stopping the service cancelled the build and released the inhibitor" sh -c "[ \$(systemctl is-active kvc@slow) = inactive ] && ! systemd-inhibit --list --no-pager | grep -q kvc && [ -z \"\$(podman ps --all --external --quiet)\" ]"
 journalctl -u kvc@slow -n 12 --no-pager -o cat 2>&1 | show
 rm -rf "/lib/modules/$next"
+
+if [ -e "$updated" ]; then
+	say "8. a cluster without KMM, as near as one node gets: the pod of \`kvc kube daemonset\`, run by podman kube play"
+	# podman 4.3 plays Pods, not DaemonSets: the DaemonSet's pod template as a Pod (kvc's own Node
+	# turns it, the guest has no other), with the local image and no node selector.
+	pod=/tmp/kvc-usbip-pod.json
+	kvc kube daemonset usbip --kernel "$KVER" --output json 2>/dev/null | /usr/local/lib/kvc/node -e '
+		const ds = JSON.parse(require("fs").readFileSync(0, "utf8")).items[0];
+		const spec = { ...ds.spec.template.spec, restartPolicy: "Never" };
+		delete spec.nodeSelector; delete spec.tolerations;
+		process.stdout.write(JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "kvc-usbip", labels: ds.spec.template.metadata.labels }, spec }));' >"$pod"
+	check "kvc kube daemonset printed a DaemonSet whose pod template runs the image of $KVER" grep -q "localhost/usbip-1.0.0:$TAG" "$pod"
+	run podman kube play "$pod"
+	wait_long loaded
+	run podman logs kvc-usbip-load
+	check "the pod's init container loaded usbip_core, usbip_host, vhci_hcd" loaded
+	caps() { podman exec "$1" sed -n "s/^$2:[[:space:]]*//p" /proc/1/status; }
+	echo "  | modules: CapEff $(caps kvc-usbip-modules CapEff) NoNewPrivs $(caps kvc-usbip-modules NoNewPrivs); tools: CapEff $(caps kvc-usbip-tools CapEff) NoNewPrivs $(caps kvc-usbip-tools NoNewPrivs); privileged: $(podman inspect kvc-usbip-tools kvc-usbip-modules --format '{{.HostConfig.Privileged}}' | xargs)"
+	check "the pod is not privileged: CAP_SYS_MODULE only where modules are unloaded, no capability for the tools" sh -c "
+		[ \"\$1\" = '0000000000010000 1 0000000000000000 1 false false' ]" - "$(caps kvc-usbip-modules CapEff) $(caps kvc-usbip-modules NoNewPrivs) $(caps kvc-usbip-tools CapEff) $(caps kvc-usbip-tools NoNewPrivs) $(podman inspect kvc-usbip-tools kvc-usbip-modules --format '{{.HostConfig.Privileged}}' | xargs)"
+	busid=$(stick_busid)
+	run podman exec kvc-usbip-tools usbipd -D
+	wait_for listening
+	run podman exec kvc-usbip-tools usbip bind -b "$busid"
+	run podman exec kvc-usbip-tools usbip attach -r 127.0.0.1 -b "$busid"
+	wait_for vhci_disk >/dev/null
+	run podman exec kvc-usbip-tools usbip port
+	pod_attached() { podman exec kvc-usbip-tools usbip port | grep -q 'Port in Use' && vhci_disk >/dev/null; }
+	check "usbip from the pod's tools container: bind, attach, a port in use, the disk on the vhci bus" pod_attached
+	t=$(ms)
+	podman logs -f kvc-usbip-modules >/tmp/kvc-usbip-modules.log 2>&1 &
+	run podman kube down "$pod"
+	say "podman kube down took $(($(ms) - t)) ms"
+	show </tmp/kvc-usbip-modules.log
+	check "podman kube down: the pod detached the disk and unloaded the modules" sh -c "! ls /sys/module | grep -qx 'vhci_hcd\|usbip_host\|usbip_core' && grep -q 'unloaded vhci_hcd' /tmp/kvc-usbip-modules.log"
+	pkill -x usbipd
+fi
+
+if [ ! -e "$updated" ]; then
+	update=$(ls /var/lib/kvc-e2e/payload/*.deb)
+	say "7. a kernel update while kvc@usbip runs on $KVER: $(dpkg-deb -f "$update" Package) installed, its image already in podman's storage"
+	run systemctl start kvc@usbip
+	new=$(dpkg-deb -f "$update" Package | sed 's/^linux-image-//')
+	images_before=$(podman images --all --quiet --no-trunc | sort)
+	t=$(ms)
+	run dpkg -i "$update"
+	say "dpkg -i took $(($(ms) - t)) ms"
+	uptodate() { journalctl -u kvc@usbip -o cat | grep -q "kernel $new (next boot): its image .* is up to date; nothing to build"; }
+	wait_long uptodate
+	check "kvc saw the new kernel $new and found its image up to date ($(($(ms) - t)) ms after dpkg -i began)" uptodate
+	journalctl -u kvc@usbip -n 6 --no-pager -o cat 2>&1 | show
+	run kvc status usbip
+	check "... built nothing for it, and kvc status shows it as the next boot's kernel with its image" sh -c "
+		! journalctl -u kvc@usbip -o cat | grep -q 'kernel $new has no image' &&
+		[ \"\$(podman images --all --quiet --no-trunc | sort)\" = \"\$1\" ] &&
+		kvc status usbip | grep -q 'kernel $new (next boot): localhost/usbip-1.0.0:'" - "$images_before"
+	check "... and no warning about the next boot" sh -c "! kvc status usbip | grep -q 'warning: the kernel that boots next'"
+	: >"$updated"
+	say "powering off: the host boots this disk into $new next"
+fi
 
 echo "KVC-E2E: DONE pass=$pass fail=$fail"
 # Power off at once: the verdict is out, and nothing in the guest needs an orderly shutdown.
