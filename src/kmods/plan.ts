@@ -87,3 +87,54 @@ export function modulesAdded(before: readonly string[], now: readonly string[]):
   const had = new Set(before);
   return now.filter((name) => !had.has(name));
 }
+
+// An unload plan from what kvc's loads recorded (kernel names, newest first), with the modules
+// left loaded because something else uses them.
+export interface RecordedUnloadPlan extends UnloadPlan {
+  readonly kept: readonly Blocked[];
+}
+
+// Unloads the recorded modules in their order and nothing else. One of the instance's own
+// modules (`own`) in use blocks, as in planUnload; a further module (a dependency, the image's
+// load-also) that something outside uses is left loaded, and so is every module it holds.
+export function planUnloadRecorded(own: readonly string[], recorded: readonly string[], status: ReadonlyMap<string, ModuleStatus>): RecordedUnloadPlan {
+  const ownNames = new Set(own.map(kernelModuleName));
+  const spelling = (name: string) => own.find((module) => kernelModuleName(module) === name) ?? name;
+  const skipped: Skipped[] = [];
+  const present: string[] = [];
+  for (const name of recorded) {
+    const state = status.get(name)?.state ?? 'absent';
+    if (state === 'absent') skipped.push({ module: spelling(name), reason: 'not loaded' });
+    else if (state === 'builtin') skipped.push({ module: spelling(name), reason: 'built into the running kernel, cannot be unloaded' });
+    else present.push(name);
+  }
+  const inSet = new Set(present);
+  const usage = (name: string): Blocked => {
+    const current = status.get(name) as ModuleStatus;
+    const otherUsers = Math.max(0, current.refcnt - current.holders.length) + (current.state === 'live' ? 0 : 1);
+    return { module: spelling(name), holders: current.holders.filter((holder) => !inSet.has(holder)), otherUsers };
+  };
+  const used = (entry: Blocked) => entry.holders.length > 0 || entry.otherUsers > 0;
+  const kept = new Map<string, Blocked>();
+  for (const name of present) if (!ownNames.has(name) && used(usage(name))) kept.set(name, usage(name));
+  // A module that a kept module holds stays too (it depends on it).
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const name of present) {
+      if (kept.has(name)) continue;
+      const keepers = (status.get(name)?.holders ?? []).filter((holder) => kept.has(holder));
+      if (keepers.length > 0 && !ownNames.has(name)) {
+        kept.set(name, { module: name, holders: keepers, otherUsers: 0 });
+        grew = true;
+      }
+    }
+  }
+  const blocked: Blocked[] = [];
+  for (const name of present) {
+    if (!ownNames.has(name)) continue;
+    const entry = usage(name);
+    const keepers = (status.get(name)?.holders ?? []).filter((holder) => kept.has(holder));
+    if (used(entry) || keepers.length > 0) blocked.push({ ...entry, holders: [...new Set([...entry.holders, ...keepers])] });
+  }
+  return { unload: present.filter((name) => !kept.has(name)).map(spelling), skipped, blocked, kept: [...kept.values()] };
+}

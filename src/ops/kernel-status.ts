@@ -25,6 +25,8 @@ export interface KernelStatus {
   readonly reason: string | null;
   readonly retryAt: string | null;
   readonly log: string | null;
+  // Modules the kernel lacks that its image adds (the image's /usr/lib/kvc/provides); kvc status fills it in.
+  readonly provides?: readonly string[];
 }
 
 export interface KernelReport {

@@ -2,11 +2,15 @@
 import { ImageMissingError, ImageNotFoundError, ModuleInUseError, ModuleLoadError, RuntimeError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
-import { kernelModuleName, loadedModuleNames, readModuleStatus, type ModuleStatus } from '../kernel/module-state.js';
-import { describeBlocked, modulesAdded, planLoad, planUnload, type Blocked } from '../kmods/plan.js';
+import { kernelModuleName, loadedModuleNames, type ModuleStatus } from '../kernel/module-state.js';
+import { describeBlocked, modulesAdded, planLoad, planUnload, planUnloadRecorded, type Blocked } from '../kmods/plan.js';
 import { lastKernelLineAbout } from '../kernel/kmsg.js';
-import { imageName, procRoot, sysRoot, type Context } from './context.js';
+import { HOST_MODULES_PREFIX, hostModulesVolume } from '../runtime/args.js';
+import { imageName, procRoot, type Context } from './context.js';
 import { assertKernelCanTake, assertRunningKernel } from './kernel-check.js';
+import { assertUnsignedAccepted, loadSources } from './load-sources.js';
+import { mergeRecord, readLoadRecord, writeLoadRecord } from './load-record.js';
+import { moduleStatuses } from './modules-state.js';
 import { startTools, stopTools } from './tools.js';
 
 // What a load or unload did.
@@ -16,10 +20,7 @@ export interface ModulesOutcome {
 }
 
 // Reads the state of each of the instance's modules.
-export async function moduleStatuses(ctx: Context, modules: readonly string[]): Promise<Map<string, ModuleStatus>> {
-  const entries = await Promise.all(modules.map(async (module) => [kernelModuleName(module), await readModuleStatus(module, sysRoot(ctx))] as const));
-  return new Map(entries);
-}
+export { moduleStatuses };
 
 async function requireImage(ctx: Context, settings: InstanceSettings, kver: string): Promise<string> {
   const image = imageName(settings, kver);
@@ -41,7 +42,11 @@ export interface LoadOptions {
 export { ImageMissingError };
 
 // Loads KMOD_NAMES in order with modprobe from the image; skips loaded and built-in modules.
-// When the kernel refuses one, the modules this call loaded are unloaded again.
+// In-tree modules they need that the image lacks come from the host's own tree (mounted read-only,
+// `modprobe -d`), then the image's modules, then the image's further modules (load-also), each
+// from the host's tree when it has them. Unsigned modules into a kernel that refuses them are
+// refused first. When the kernel refuses one, the modules this call loaded are unloaded again.
+// What was loaded is recorded for unload.
 export async function loadModules(ctx: Context, settings: InstanceSettings, kver: string, options: LoadOptions = {}): Promise<ModulesOutcome> {
   checkKernelRelease(kver);
   assertRunningKernel(ctx, kver, 'load');
@@ -54,36 +59,68 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
     const first = plan.busy[0]!;
     throw new ModuleLoadError(`${first.module} ${first.reason}`, { hint: 'wait a moment and try again' });
   }
-  for (const skipped of plan.skipped) ctx.logger.info(`${skipped.module}: ${skipped.reason}, skipped`);
-  if (plan.load.length > 0) {
+  const { plan: sources, host } = await loadSources(ctx, image, kver, plan.load);
+  const skipped = [...plan.skipped, ...sources.skipped];
+  for (const item of skipped) ctx.logger.info(`${item.module}: ${item.reason}, skipped`);
+  const phases = [
+    { modules: sources.hostFirst, fromHost: true },
+    { modules: sources.image, fromHost: false },
+    { modules: sources.hostAfter, fromHost: true },
+  ].filter((phase) => phase.modules.length > 0);
+  const loading = phases.flatMap((phase) => phase.modules);
+  if (loading.length > 0) {
+    await assertUnsignedAccepted(ctx, kver);
     try {
-      await ctx.runtime.runModuleCommand(image, ['modprobe', '--all', '--', ...plan.load], `loading ${plan.load.join(', ')}`);
+      for (const phase of phases) {
+        const what = `loading ${phase.modules.join(', ')}${phase.fromHost ? ` from the kernel's own tree` : ''}`;
+        if (phase.fromHost && host !== undefined) {
+          await ctx.runtime.runModuleCommand(image, ['modprobe', '--dirname', HOST_MODULES_PREFIX, '--all', '--', ...phase.modules], what, [hostModulesVolume(host.dir, kver)]);
+        } else {
+          await ctx.runtime.runModuleCommand(image, ['modprobe', '--all', '--', ...phase.modules], what);
+        }
+      }
     } catch (error) {
       const stale = imageLacks(error);
       if (stale !== undefined) {
-        await rollBack(ctx, image, settings.modules, before, loadedBefore);
+        await rollBack(ctx, image, loading, before, loadedBefore);
         throw new ImageMissingError(`${image} ${stale}`, { hint: `build it: kvc build ${settings.name} ${kver} --force`, cause: error });
       }
-      const failed = await firstNotLive(ctx, plan.load);
-      const kernelSays = lastKernelLineAbout(plan.load.flatMap((module) => [module, kernelModuleName(module)]));
-      await rollBack(ctx, image, settings.modules, before, loadedBefore);
-      throw new ModuleLoadError(`loading ${failed ?? plan.load.join(', ')} into ${kver} failed: ${error instanceof Error ? error.message : String(error)}${kernelSays === undefined ? '' : ` (kernel: ${kernelSays})`}`, {
+      const failed = await firstNotLive(ctx, loading);
+      const kernelSays = lastKernelLineAbout(loading.flatMap((module) => [module, kernelModuleName(module)]));
+      await rollBack(ctx, image, loading, before, loadedBefore);
+      throw new ModuleLoadError(`loading ${failed ?? loading.join(', ')} into ${kver} failed: ${error instanceof Error ? error.message : String(error)}${kernelSays === undefined ? '' : ` (kernel: ${kernelSays})`}`, {
         hint: 'nothing this command loaded was left loaded; see `dmesg` for the kernel\'s side',
         cause: error,
       });
     }
     if (!ctx.runtime.dryRun) {
-      const after = await moduleStatuses(ctx, plan.load);
-      const missing = plan.load.filter((module) => after.get(kernelModuleName(module))?.state !== 'live');
+      const after = await moduleStatuses(ctx, loading);
+      const missing = loading.filter((module) => after.get(kernelModuleName(module))?.state !== 'live');
       if (missing.length > 0) {
-        await rollBack(ctx, image, settings.modules, before, loadedBefore);
+        await rollBack(ctx, image, loading, before, loadedBefore);
         throw new ModuleLoadError(`modprobe succeeded but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not live in /sys/module`, { hint: 'see `dmesg`' });
       }
+      const added = await recordLoad(ctx, settings.name, kver, loading, loadedBefore);
+      // What modprobe pulled in besides (the USB core on a cloud kernel, the host's scsi_mod…).
+      const pulled = added.filter((name) => !loading.some((module) => kernelModuleName(module) === name)).reverse();
+      ctx.logger.info(`loaded ${loading.join(', ')} into ${kver}${pulled.length > 0 ? `, with the modules they need: ${pulled.join(', ')}` : ''}`);
+    } else {
+      ctx.logger.info(`loaded ${loading.join(', ')} into ${kver}`);
     }
-    ctx.logger.info(`loaded ${plan.load.join(', ')} into ${kver}`);
   }
   if (options.startTools !== false) await startTools(ctx, settings, kver);
-  return { changed: plan.load, skipped: plan.skipped.map((item) => item.module) };
+  return { changed: loading, skipped: skipped.map((item) => item.module) };
+}
+
+// Records what this load added (every module new in /proc/modules, dependencies too; else the
+// modules it asked for), merged with what earlier loads recorded and is still loaded; returns
+// what this load added, newest first.
+async function recordLoad(ctx: Context, instance: string, kver: string, loading: readonly string[], loadedBefore: readonly string[] | undefined): Promise<readonly string[]> {
+  const loadedNow = await loadedModuleNames(procRoot(ctx));
+  const added = loadedBefore !== undefined && loadedNow !== undefined ? modulesAdded(loadedBefore, loadedNow) : [...loading].reverse().map(kernelModuleName);
+  const previous = readLoadRecord(ctx, instance, kver)?.modules ?? [];
+  writeLoadRecord(ctx, instance, { kver, modules: mergeRecord(added, previous, loadedNow ?? [...added, ...previous]) });
+  return added;
 }
 
 // What is missing when modprobe's container could not find the image or a module in it.
@@ -140,20 +177,29 @@ function refuseBlocked(blocked: readonly Blocked[], afterHook: boolean): void {
   });
 }
 
-// Unloads KMOD_NAMES in reverse order; refuses a module something else uses unless forced.
+// Unloads what kvc's loads of the instance recorded (its modules, the dependencies they pulled in,
+// the image's further modules), newest first, and nothing else; without a record (modules loaded
+// otherwise), KMOD_NAMES in reverse order. Refuses one of KMOD_NAMES that something else uses
+// unless forced; a dependency something else uses is left loaded, and said so.
 export async function unloadModules(ctx: Context, settings: InstanceSettings, kver: string, options: { force?: boolean } = {}): Promise<ModulesOutcome> {
   checkKernelRelease(kver);
   assertRunningKernel(ctx, kver, 'unload');
   const image = await requireImage(ctx, settings, kver);
+  const record = readLoadRecord(ctx, settings.name, kver);
+  const planNow = async () => {
+    if (record === undefined) return { ...planUnload(settings.modules, await moduleStatuses(ctx, settings.modules)), kept: [] as Blocked[] };
+    return planUnloadRecorded(settings.modules, record.modules, await moduleStatuses(ctx, [...record.modules, ...settings.modules]));
+  };
   // Planned and refused before the pre-unload hook runs: a refused unload changes nothing.
-  const first = planUnload(settings.modules, await moduleStatuses(ctx, settings.modules));
+  const first = await planNow();
   if (options.force !== true) refuseBlocked(first.blocked, false);
   if (first.unload.length > 0) await runPreUnloadHook(ctx, image);
-  const plan = planUnload(settings.modules, await moduleStatuses(ctx, settings.modules));
+  const plan = await planNow();
   for (const skipped of plan.skipped) ctx.logger.info(`${skipped.module}: ${skipped.reason}, skipped`);
   // Something took a module between the plan and now (the hook ran; nothing is unloaded).
   if (options.force !== true) refuseBlocked(plan.blocked, true);
   for (const blocked of plan.blocked) ctx.logger.warn(`--force: unloading ${describeBlocked(blocked)}`);
+  for (const kept of plan.kept) ctx.logger.info(`left loaded: ${describeBlocked(kept)}`);
   // The tools container holds no module; failing to remove it must not keep the modules loaded.
   await stopTools(ctx, settings.name).catch((error: unknown) => ctx.logger.warn(`could not remove the tools container: ${error instanceof Error ? error.message : String(error)}`));
   if (plan.unload.length > 0) {
@@ -164,6 +210,9 @@ export async function unloadModules(ctx: Context, settings: InstanceSettings, kv
       });
     });
     ctx.logger.info(`unloaded ${plan.unload.join(', ')}`);
+  }
+  if (record !== undefined && !ctx.runtime.dryRun) {
+    writeLoadRecord(ctx, settings.name, { kver, modules: plan.kept.map((kept) => kernelModuleName(kept.module)) });
   }
   return { changed: plan.unload, skipped: plan.skipped.map((item) => item.module) };
 }

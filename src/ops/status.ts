@@ -9,6 +9,7 @@ import type { Context } from './context.js';
 import type { UnitState } from '../bus/systemd.js';
 import { kernelReport, type KernelReport, type KernelStatus } from './kernel-status.js';
 import { describeContext } from '../config/settings.js';
+import { readImageProvides } from './image-modules.js';
 
 // One instance's report.
 export interface InstanceStatus {
@@ -61,7 +62,9 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
       .sort((a, b) => a.kernel.localeCompare(b.kernel, undefined, { numeric: true }));
     const modules = [...(await moduleStatuses(ctx, settings.modules)).values()].map((m) => ({ name: m.name, state: m.state, refcnt: m.refcnt, holders: m.holders }));
     const toolsPid = (await liveToolsPid(ctx, name, ctx.runningKernel)) ?? null;
-    const kernels = await kernelReport(ctx, settings, listed, keep);
+    const report = await kernelReport(ctx, settings, listed, keep);
+    // What each built image adds to a kernel that lacks it (USB/IP on a cloud kernel: the USB core).
+    const kernels = { ...report, kernels: await Promise.all(report.kernels.map(async (kernel) => (kernel.image === null ? kernel : { ...kernel, provides: await readImageProvides(ctx, kernel.image.name) }))) };
     instances.push({ name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid, kernels });
   }
   const systemd = await readUnits(instances);
@@ -115,5 +118,6 @@ function formatKernel(kernel: KernelStatus): string {
     'not-kept': 'older than the kernels kept (KVC_KEEP_KERNELS): not built',
   }[kernel.state];
   const log = kernel.log !== null && ['failed', 'missing', 'building'].includes(kernel.state) ? `; log: ${kernel.log}` : '';
-  return `${head}${body}${log}`;
+  const provides = kernel.provides !== undefined && kernel.provides.length > 0 ? `; provides modules the kernel lacks: ${kernel.provides.join(', ')}` : '';
+  return `${head}${body}${provides}${log}`;
 }

@@ -51,6 +51,15 @@ export function moduleRunArgs(image: string, command: readonly string[], extraVo
   return args;
 }
 
+// Where the load container sees the host kernel's own module tree: `modprobe -d` takes this prefix.
+export const HOST_MODULES_PREFIX = '/kvc-host';
+
+// The read-only bind mount of the host's /lib/modules/<kver> (a folder kvc found) under that prefix.
+export function hostModulesVolume(dir: string, kver: string): string {
+  if (/[:,]/.test(dir)) throw new Error(`cannot mount ${dir}: its path has a ':' or ','`);
+  return `${dir}:${HOST_MODULES_PREFIX}/lib/modules/${kver}:ro`;
+}
+
 // `run` of a command that only reads the image (modinfo): no capabilities, no network.
 export function inspectRunArgs(image: string, command: readonly string[]): string[] {
   return ['run', '--rm', '--pull=never', '--log-driver=none', '--network=none', '--cap-drop=all', '--security-opt=no-new-privileges', image, ...command];
@@ -139,4 +148,11 @@ export function allContainersArgs(runtime: RuntimeName): string[] {
 // Removes containers at once.
 export function removeContainersArgs(ids: readonly string[]): string[] {
   return ['rm', '--force', ...ids];
+}
+
+// `push` of a local image to a registry under another name (podman: a docker:// destination;
+// --tls-verify=false only when asked for, for a registry without TLS such as one on loopback).
+export function pushArgs(runtime: RuntimeName, source: string, destination: string, options: { tlsVerify: boolean }): string[] {
+  if (runtime === 'docker') return ['push', destination];
+  return ['push', ...(options.tlsVerify ? [] : ['--tls-verify=false']), source, `docker://${destination}`];
 }

@@ -3,7 +3,7 @@
 // fake runtime's `modprobe` and `rmmod` change, refusing modules it is told to refuse. The real
 // thing is tested in the end-to-end guest.
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -14,14 +14,31 @@ import { createLogger } from '../../lib/log/logger.js';
 const KVER = '6.1.0-56-amd64';
 const settings = { name: 'usbip', confPath: '/etc/kvc/usbip.conf', softwareVersion: '1.0.0', modules: ['usbip-core', 'usbip-host', 'vhci-hcd'], kernelRequires: [], warnings: [] };
 
+// The image's files as `tail -n +1 --` and `modinfo` in it would print them.
+const USBIP_DEP = 'extra/usbip-core.ko:\nextra/usbip-host.ko: extra/usbip-core.ko\nextra/vhci-hcd.ko: extra/usbip-core.ko\n';
+
 class FakeKernelRuntime {
-  constructor(root, { refuse = [], imagePresent = true } = {}) {
+  constructor(root, { refuse = [], imagePresent = true, modulesDep = USBIP_DEP, modinfo = '', loadAlso } = {}) {
     this.root = root;
     this.refuse = refuse;
     this.imagePresent = imagePresent;
     this.name = 'podman';
     this.dryRun = false;
     this.commands = [];
+    this.modulesDep = modulesDep;
+    this.modinfo = modinfo;
+    this.loadAlso = loadAlso;
+  }
+  async probe(image, command) {
+    if (command[0] === 'modinfo') return { exitCode: 0, stdout: this.modinfo, stderr: '' };
+    const sections = [`==> /lib/modules/${KVER}/modules.dep <==\n${this.modulesDep}`];
+    if (this.loadAlso !== undefined) sections.push(`==> /usr/lib/kvc/load-also <==\n${this.loadAlso}`);
+    return { exitCode: this.loadAlso === undefined ? 1 : 0, stdout: sections.join('\n'), stderr: '' };
+  }
+  // The image's modules.dep: what its modprobe pulls in before a module.
+  imageDeps(name) {
+    const line = this.modulesDep.split('\n').find((entry) => entry.startsWith(`extra/${name.replaceAll('_', '-')}.ko:`) || entry.startsWith(`extra/${name}.ko:`));
+    return line === undefined ? [] : line.split(':')[1].trim().split(/\s+/).filter((dep) => dep !== '').map((dep) => dep.replace(/^extra\//, '').replace(/\.ko$/, '')).reverse();
   }
   sys(module) { return join(this.root, 'sys/module', module.replaceAll('-', '_')); }
   // A module appears in /sys/module and at the top of /proc/modules (the kernel lists newest first).
@@ -40,17 +57,19 @@ class FakeKernelRuntime {
     rmSync(this.sys(name), { recursive: true, force: true });
   }
   async inspectImage() { return this.imagePresent ? { id: 'x', names: [], labels: {}, created: '', size: 1 } : undefined; }
-  async runModuleCommand(image, command) {
-    this.commands.push(command.join(' '));
+  async runModuleCommand(image, command, what, volumes = []) {
+    this.commands.push(`${command.join(' ')}${volumes.length > 0 ? ` [${volumes.join(' ')}]` : ''}`);
     const [tool, ...rest] = command;
-    const names = rest.filter((arg) => !arg.startsWith('-'));
+    const fromHost = rest.includes('--dirname');
+    const names = rest.filter((arg, index) => !arg.startsWith('-') && rest[index - 1] !== '--dirname');
     for (const name of names) {
       if (tool === 'modprobe') {
         if (this.refuse.includes(name)) {
           const error = new Error(`modprobe: ERROR: could not insert '${name.replaceAll('-', '_')}': Invalid argument`);
           throw error;
         }
-        this.appear(name);
+        for (const dep of fromHost ? [] : this.imageDeps(name)) if (!existsSync(this.sys(dep))) this.appear(dep);
+        if (!existsSync(this.sys(name))) this.appear(name);
       } else if (tool === 'rmmod') {
         this.vanish(name);
       }
@@ -176,4 +195,111 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
     expect(outcome.changed).to.deep.equal([]);
     expect(runtime.commands).to.deep.equal(['remove tools']);
   });
+});
+
+// A cloud kernel (no USB): the image brings the USB core and usb-storage/uas; scsi_mod,
+// scsi_common and sd_mod are the host tree's own. Fake kernel and runtime as above.
+const CLOUD_DEP = [
+  'extra/usb-common.ko:', 'extra/usbcore.ko: extra/usb-common.ko', 'extra/usbip-core.ko: extra/usb-common.ko',
+  'extra/usbip-host.ko: extra/usbcore.ko extra/usbip-core.ko extra/usb-common.ko', 'extra/vhci-hcd.ko: extra/usbcore.ko extra/usbip-core.ko extra/usb-common.ko',
+  'extra/usb-storage.ko: extra/usbcore.ko extra/usb-common.ko', 'extra/uas.ko: extra/usb-storage.ko extra/usbcore.ko extra/usb-common.ko', '',
+].join('\n');
+const CLOUD_MODINFO = [
+  'filename: /lib/modules/x/extra/usb-storage.ko', 'name: usb_storage', 'depends: usbcore,scsi_mod,scsi_common',
+  'filename: /lib/modules/x/extra/uas.ko', 'name: uas', 'depends: usbcore,scsi_mod,scsi_common,usb-storage',
+  'filename: /lib/modules/x/extra/usbcore.ko', 'name: usbcore', 'depends: usb-common', '',
+].join('\n');
+
+describe('load and unload with the host kernel\'s own tree (fake kernel and runtime)', () => {
+  let root;
+  let logged;
+  const context = (runtime) => {
+    const stream = new PassThrough();
+    stream.on('data', (chunk) => logged.push(String(chunk)));
+    return { configDir: '/etc/kvc', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), runningKernel: KVER, interactive: false };
+  };
+  const hostTree = (dep) => {
+    mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
+    writeFileSync(join(root, 'lib/modules', KVER, 'modules.dep'), dep);
+  };
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'kvc-fake-host-'));
+    mkdirSync(join(root, 'sys/module'), { recursive: true });
+    mkdirSync(join(root, 'proc'));
+    writeFileSync(join(root, 'proc/modules'), 'ext4 1 0 - Live 0x0\n');
+    logged = [];
+  });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('cloud kernel: scsi from the host tree first, the USB core and usbip from the image, sd_mod from the host last; unload takes out exactly those', async () => {
+    hostTree('kernel/drivers/scsi/scsi_common.ko:\nkernel/drivers/scsi/scsi_mod.ko: kernel/drivers/scsi/scsi_common.ko\nkernel/drivers/scsi/sd_mod.ko: kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko\n');
+    const runtime = new FakeKernelRuntime(root, { modulesDep: CLOUD_DEP, modinfo: CLOUD_MODINFO, loadAlso: '# comment\nusb-storage\nuas\nsd_mod\n' });
+    const outcome = await loadModules(context(runtime), settings, KVER);
+    const mount = `[${realpathSync(join(root, 'lib/modules', KVER))}:/kvc-host/lib/modules/${KVER}:ro]`;
+    expect(runtime.commands).to.deep.equal([
+      `modprobe --dirname /kvc-host --all -- scsi_mod scsi_common ${mount}`,
+      'modprobe --all -- usbip-core usbip-host vhci-hcd usb-storage uas',
+      `modprobe --dirname /kvc-host --all -- sd_mod ${mount}`,
+      'start tools',
+    ]);
+    expect(outcome.changed).to.deep.equal(['scsi_mod', 'scsi_common', 'usbip-core', 'usbip-host', 'vhci-hcd', 'usb-storage', 'uas', 'sd_mod']);
+    const record = JSON.parse(readFileSync(join(root, 'run/usbip/loaded.json'), 'utf8'));
+    expect(record.modules).to.deep.equal(['sd_mod', 'uas', 'usb_storage', 'vhci_hcd', 'usbip_host', 'usbcore', 'usbip_core', 'usb_common', 'scsi_common', 'scsi_mod']);
+    expect(statSync(join(root, 'run/usbip/loaded.json')).mode & 0o777).to.equal(0o600);
+    expect(logged.join('')).to.include('loaded scsi_mod, scsi_common, usbip-core, usbip-host, vhci-hcd, usb-storage, uas, sd_mod into 6.1.0-56-amd64, with the modules they need: usb_common, usbcore');
+    runtime.commands = [];
+    await unloadModules(context(runtime), settings, KVER);
+    expect(runtime.commands.at(-1)).to.equal(`rmmod -- ${record.modules.join(' ')}`);
+    expect(readFileSync(join(root, 'proc/modules'), 'utf8').trim()).to.equal('ext4 1 0 - Live 0x0');
+    expect(existsSync(join(root, 'run/usbip/loaded.json'))).to.equal(false);
+  });
+
+  it('generic kernel: usbcore is the host tree\'s, the image ships none; a module loaded before is left alone', async () => {
+    hostTree('kernel/drivers/usb/common/usb-common.ko:\nkernel/drivers/usb/core/usbcore.ko: kernel/drivers/usb/common/usb-common.ko\n');
+    const modinfo = 'filename: /x/extra/usbip-host.ko\nname: usbip_host\ndepends: usbip-core,usbcore\nfilename: /x/extra/vhci-hcd.ko\nname: vhci_hcd\ndepends: usbip-core,usbcore\n';
+    const runtime = new FakeKernelRuntime(root, { modinfo });
+    await loadModules(context(runtime), settings, KVER);
+    expect(runtime.commands[0]).to.match(/^modprobe --dirname \/kvc-host --all -- usbcore \[/);
+    expect(runtime.commands[1]).to.equal('modprobe --all -- usbip-core usbip-host vhci-hcd');
+  });
+
+  it('unload leaves a dependency that a module kvc did not load holds (and what it holds), and says so', async () => {
+    const runtime = new FakeKernelRuntime(root, { modulesDep: CLOUD_DEP, modinfo: CLOUD_MODINFO.replaceAll(',scsi_mod,scsi_common', '') });
+    await loadModules(context(runtime), settings, KVER);
+    runtime.appear('ftdi_sio', 'usbcore,');
+    mkdirSync(join(root, 'sys/module/usbcore/holders/ftdi_sio'), { recursive: true });
+    mkdirSync(join(root, 'sys/module/usb_common/holders/usbcore'), { recursive: true });
+    runtime.commands = [];
+    await unloadModules(context(runtime), settings, KVER);
+    expect(runtime.commands.at(-1)).to.equal('rmmod -- vhci_hcd usbip_host usbip_core');
+    expect(logged.join('')).to.contain('left loaded: usbcore is in use: held by module ftdi_sio');
+    expect(JSON.parse(readFileSync(join(root, 'run/usbip/loaded.json'), 'utf8')).modules).to.deep.equal(['usbcore', 'usb_common']);
+  });
+
+  it('refuses, before loading anything, a module neither the image nor the host tree has', async () => {
+    hostTree('kernel/fs/ext4/ext4.ko:\n');
+    const runtime = new FakeKernelRuntime(root, { modulesDep: CLOUD_DEP, modinfo: CLOUD_MODINFO, loadAlso: 'usb-storage\n' });
+    const error = await loadModules(context(runtime), settings, KVER).catch((e) => e);
+    expect(error).to.be.instanceOf(KernelRefusedError);
+    expect(error.message).to.match(/needs scsi_mod, scsi_common, which it does not hold, nor does the kernel's own tree/);
+    expect(runtime.commands).to.deep.equal([]);
+  });
+
+  for (const [what, file, content] of [
+    ['module.sig_enforce=1', 'sys/module/module/parameters/sig_enforce', 'Y\n'],
+    ['lockdown=integrity', 'sys/kernel/security/lockdown', 'none [integrity] confidentiality\n'],
+    ['EFI Secure Boot', 'sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0a9b2e1f7c9', Buffer.from([6, 0, 0, 0, 1])],
+  ]) {
+    it(`refuses to load unsigned modules under ${what}, first, with one line and exit 69`, async () => {
+      mkdirSync(join(root, file, '..'), { recursive: true });
+      writeFileSync(join(root, file), content);
+      const runtime = new FakeKernelRuntime(root);
+      const error = await loadModules(context(runtime), settings, KVER).catch((e) => e);
+      expect(error).to.be.instanceOf(KernelRefusedError);
+      expect(error.exitStatus).to.equal(69);
+      expect(error.message).to.match(/will not load the unsigned modules kvc builds: .*; nothing was loaded$/);
+      expect(error.hint).to.match(/sign the modules/);
+      expect(runtime.commands).to.deep.equal([]);
+    });
+  }
 });

@@ -1,0 +1,36 @@
+// Whether the running kernel will refuse unsigned modules (module.sig_enforce, lockdown, EFI Secure
+// Boot): decided by a pure function on facts read from the host (tests give made-up roots).
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+// The EFI variable SecureBoot (EFI global variable GUID) as efivarfs shows it.
+export const SECURE_BOOT_VARIABLE = 'sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0a9b2e1f7c9';
+
+// What the host says; undefined where the file is absent (no EFI, no securityfs, no parameter).
+export interface SignatureFacts {
+  // /sys/module/module/parameters/sig_enforce: "Y" or "N".
+  readonly sigEnforce: string | undefined;
+  // /sys/kernel/security/lockdown: e.g. "none [integrity] confidentiality".
+  readonly lockdown: string | undefined;
+  // efivarfs' bytes: 4 bytes of attributes, then the value (1 = Secure Boot on).
+  readonly secureBoot: Uint8Array | undefined;
+}
+
+// Why the kernel will refuse unsigned modules; undefined when it will take them. Pure.
+export function unsignedModulesRefused(facts: SignatureFacts): string | undefined {
+  if (facts.sigEnforce?.trim() === 'Y') return 'the kernel enforces module signatures (module.sig_enforce=1)';
+  const lockdown = /\[(\w+)\]/.exec(facts.lockdown ?? '')?.[1];
+  if (lockdown === 'integrity' || lockdown === 'confidentiality') return `the kernel is locked down (lockdown=${lockdown}), which refuses unsigned modules`;
+  if (facts.secureBoot !== undefined && facts.secureBoot.length >= 5 && facts.secureBoot[4] === 1) return 'EFI Secure Boot is on, under which the kernel refuses unsigned modules';
+  return undefined;
+}
+
+// Reads the facts under the host's root.
+export async function readSignatureFacts(hostRoot: string): Promise<SignatureFacts> {
+  const text = (path: string) => readFile(join(hostRoot, path), 'utf8').catch(() => undefined);
+  return {
+    sigEnforce: await text('sys/module/module/parameters/sig_enforce'),
+    lockdown: await text('sys/kernel/security/lockdown'),
+    secureBoot: await readFile(join(hostRoot, SECURE_BOOT_VARIABLE)).catch(() => undefined),
+  };
+}

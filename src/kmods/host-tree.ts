@@ -1,0 +1,47 @@
+// The host kernel's own module tree (/lib/modules/<kver> or /usr/lib/modules/<kver>): which
+// modules it has and which are built in, read from depmod's files. Parsing is pure.
+import { existsSync, realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { kernelModuleName } from '../kernel/module-state.js';
+
+// What the host's tree offers, in the kernel's spelling of names.
+export interface HostTree {
+  // The folder, symbolic links resolved (the load container mounts it read-only).
+  readonly dir: string;
+  readonly modules: ReadonlySet<string>;
+  readonly builtin: ReadonlySet<string>;
+}
+
+// A module's name from its path in modules.dep or modules.builtin ("kernel/x/usb-common.ko.xz" → usb_common).
+export function moduleNameOfPath(path: string): string {
+  return kernelModuleName((path.split('/').pop() ?? '').replace(/\.ko(\.(xz|gz|zst))?$/, ''));
+}
+
+// The modules modules.dep lists (each line "path: deps…"). Pure.
+export function parseModulesDep(text: string): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const deps = line.slice(colon + 1).trim().split(/\s+/).filter((dep) => dep !== '').map(moduleNameOfPath);
+    graph.set(moduleNameOfPath(line.slice(0, colon).trim()), deps);
+  }
+  return graph;
+}
+
+// Reads the host's tree for kver; undefined when neither folder has a modules.dep.
+export async function readHostTree(hostRoot: string, kver: string): Promise<HostTree | undefined> {
+  for (const base of ['lib/modules', 'usr/lib/modules']) {
+    const dir = join(hostRoot, base, kver);
+    if (!existsSync(join(dir, 'modules.dep'))) continue;
+    const dep = await readFile(join(dir, 'modules.dep'), 'utf8');
+    const builtin = await readFile(join(dir, 'modules.builtin'), 'utf8').catch(() => '');
+    return {
+      dir: realpathSync(dir),
+      modules: new Set(parseModulesDep(dep).keys()),
+      builtin: new Set(builtin.split('\n').filter((line) => line.trim() !== '').map(moduleNameOfPath)),
+    };
+  }
+  return undefined;
+}

@@ -1,0 +1,63 @@
+// What an image says about its modules: each module with what it depends on, the further modules
+// it asks kvc to load, and the modules it adds to a kernel that lacks them.
+import { parseModinfo } from '../kmods/modinfo.js';
+import { parseModulesDep } from '../kmods/host-tree.js';
+import { kernelModuleName } from '../kernel/module-state.js';
+import type { Context } from './context.js';
+
+// Modules to load after KMOD_NAMES (the image contract; whitespace-separated, `#` comments).
+export const IMAGE_LOAD_ALSO = '/usr/lib/kvc/load-also';
+// Modules the image adds to a kernel that lacks them (kvc status shows them).
+export const IMAGE_PROVIDES = '/usr/lib/kvc/provides';
+
+// What one image holds.
+export interface ImageModules {
+  readonly graph: ReadonlyMap<string, readonly string[]>;
+  readonly loadAlso: readonly string[];
+  readonly provides: readonly string[];
+}
+
+// The words of a list file, `#` comments left out. Pure.
+export function parseNameList(text: string): string[] {
+  return text.split('\n').flatMap((line) => line.replace(/#.*/, '').trim().split(/\s+/)).filter((word) => word !== '');
+}
+
+// Splits `tail -n +1 -- FILE…` output into each file's text ("==> FILE <==" headers). Pure.
+export function parseTailSections(text: string): Map<string, string> {
+  const sections = new Map<string, string>();
+  let current: string | undefined;
+  for (const line of text.split('\n')) {
+    const header = /^==> (.+) <==$/.exec(line);
+    if (header !== null) {
+      current = header[1] as string;
+      sections.set(current, '');
+    } else if (current !== undefined) sections.set(current, `${sections.get(current) ?? ''}${line}\n`);
+  }
+  return sections;
+}
+
+// Reads the image's files (two runs of a container without privileges: the lists, then modinfo).
+export async function readImageModules(ctx: Context, image: string, kver: string): Promise<ImageModules> {
+  const tree = `/lib/modules/${kver}`;
+  const files = await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', `${tree}/modules.dep`, IMAGE_LOAD_ALSO, IMAGE_PROVIDES]);
+  const sections = parseTailSections(files.stdout);
+  const paths = [...(sections.get(`${tree}/modules.dep`) ?? '').split('\n')].map((line) => line.split(':')[0]?.trim() ?? '').filter((path) => path !== '');
+  const graph = new Map<string, readonly string[]>();
+  for (const [name, deps] of parseModulesDep(sections.get(`${tree}/modules.dep`) ?? '')) graph.set(name, deps);
+  if (paths.length > 0) {
+    const info = await ctx.runtime.probe(image, ['modinfo', '--', ...paths.map((path) => (path.startsWith('/') ? path : `${tree}/${path}`))]);
+    // modinfo's "depends" also names what the image lacks (modules.dep only what it holds).
+    for (const module of parseModinfo(info.stdout)) graph.set(kernelModuleName(module.name), [...new Set([...(graph.get(module.name) ?? []), ...module.depends.map(kernelModuleName)])]);
+  }
+  return {
+    graph,
+    loadAlso: parseNameList(sections.get(IMAGE_LOAD_ALSO) ?? ''),
+    provides: parseNameList(sections.get(IMAGE_PROVIDES) ?? ''),
+  };
+}
+
+// Only the modules an image adds to a kernel (for kvc status): one run of a container.
+export async function readImageProvides(ctx: Context, image: string): Promise<string[]> {
+  const result = await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', IMAGE_PROVIDES]);
+  return result.exitCode === 0 ? parseNameList(result.stdout) : [];
+}
