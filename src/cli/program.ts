@@ -4,7 +4,9 @@ import type { Outcome } from './command-kit.js';
 import { registerBuild } from './commands/build.js';
 import { registerEnable } from './commands/enable.js';
 import { registerHostCommands } from './commands/host-commands.js';
+import { registerKube } from './commands/kube.js';
 import { registerLoad } from './commands/load.js';
+import { registerPush } from './commands/push.js';
 import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
 import { registerWrapper } from './commands/wrapper.js';
@@ -29,7 +31,10 @@ export function buildProgram(outcome: Outcome): Command {
   registerEnable(program, outcome);
   registerHostCommands(program, outcome);
   registerService(program, outcome);
-  for (const command of program.commands) {
+  registerPush(program, outcome);
+  registerKube(program, outcome);
+  // Subcommands (`kvc kube module`) are treated as the commands are.
+  for (const command of program.commands.flatMap((top) => [top, ...top.commands])) {
     command.exitOverride();
     command.configureOutput(program.configureOutput());
     // The global options also work after the command (`kvc build usbip 6.1 --verbose`), except for

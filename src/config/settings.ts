@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import { assertTrusted } from './trust.js';
 import type { ConfFile } from './conf-file.js';
 import { GLOBAL_KEYS, INSTANCE_KEYS } from './keys.js';
+import { kubeSettingsFrom, type KubeSettings } from './kube-settings.js';
 
 export type RuntimeName = 'podman' | 'docker';
 
@@ -32,6 +33,8 @@ export interface InstanceSettings {
   readonly kernelRequires: readonly string[];
   // Tools in the image (absolute paths) that get a host command named as their file.
   readonly hostTools: readonly string[];
+  // What `kvc kube` renders for this instance beyond its modules (KVC_KUBE_* keys).
+  readonly kube: KubeSettings;
   readonly warnings: readonly string[];
 }
 
@@ -137,6 +140,7 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
     modules,
     kernelRequires,
     hostTools,
+    kube: kubeSettingsFrom(file),
     warnings,
   };
 }

@@ -2,7 +2,7 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join, isAbsolute } from 'node:path';
 import { execa } from 'execa';
-import { ImageNotFoundError, RuntimeError } from '../errors.js';
+import { ImageNotFoundError, RuntimeError, UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RuntimeName } from '../config/settings.js';
 import * as argv from './args.js';
@@ -312,6 +312,29 @@ export class ContainerRuntime {
       throw this.failure(argv.containerInspectArgs(name), `inspecting ${name}`, result.exitCode, result.stderr);
     }
     return parseContainerInspect(result.stdout)[0];
+  }
+
+  // Pushes a local image to a registry as `destination`; docker gets it tagged first (its push takes
+  // one name), and has no switch for TLS: its daemon's insecure-registries decides.
+  async push(source: string, destination: string, options: { tlsVerify: boolean }): Promise<void> {
+    if (this.name === 'docker') {
+      if (!options.tlsVerify) {
+        throw new UsageError('--tls-verify=false works with podman only: docker has no per-push switch for it', { hint: 'list the registry in insecure-registries of /etc/docker/daemon.json, or use --runtime podman' });
+      }
+      await this.tag(source, destination);
+    }
+    const args = argv.pushArgs(this.name, source, destination, options);
+    const result = await this.capture(args);
+    if (result.exitCode === 125 && isNoSuchObject(result.stderr)) {
+      throw new ImageNotFoundError(`there is no image ${source}`, { command: [this.name, ...args], childExitCode: result.exitCode, stderrTail: tail(result.stderr) });
+    }
+    if (result.exitCode !== 0) {
+      throw this.failure(args, `pushing ${source} to ${destination}`, result.exitCode, result.stderr || result.stdout, {
+        hint: /x509|certificate|http: server gave HTTP response to HTTPS client/i.test(result.stderr)
+          ? 'the registry does not speak TLS kvc can verify: give it a certificate, or pass --tls-verify=false for a registry you trust (e.g. on loopback)'
+          : `log in first if the registry needs it (${this.name} login REGISTRY), and check the repository name; --verbose shows the command`,
+      });
+    }
   }
 
   // Removes a container at once; missing is not an error.

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kvc's tests and demo use, only those missing: podman and runc (the
 # container runtime), debootstrap (base images without a registry), qemu (the end-to-end guest),
-# systemd-container (nspawn for systemd tests), busybox-static, cpio, zstd, e2fsprogs.
+# systemd-container (nspawn for systemd tests), busybox-static, cpio, zstd, e2fsprogs, docker-registry
+# (a registry on loopback for `kvc push`; the tests start their own, its packaged service stays unused).
 set -euo pipefail
-packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod)
+packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod docker-registry)
 missing=()
 for package in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
@@ -13,5 +14,10 @@ if ((${#missing[@]})); then
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
 	apt-get install -y -qq "${missing[@]}" >/dev/null
+	# The package starts a registry on every interface's port 5000 where systemd runs: the tests
+	# start their own on loopback, so the one just installed is stopped and disabled.
+	if [[ " ${missing[*]} " == *" docker-registry "* ]] && [ -d /run/systemd/system ]; then
+		systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+	fi
 fi
 echo "install-host-deps: all present"

@@ -1,0 +1,38 @@
+// `kvc push <name> <kver> <repo> [--tls-verify=false]`
+import type { Command } from 'commander';
+import { checkInstanceName } from '../../config/load.js';
+import { checkKernelRelease } from '../../kernel/release.js';
+import { checkImageRepo } from '../../kube/names.js';
+import { pushImage } from '../../ops/push.js';
+import { UsageError } from '../../errors.js';
+import { withSession, type Outcome } from '../command-kit.js';
+
+// The command's help, as data.
+export const PUSH_HELP = {
+  summary: 'push the image of a kernel to a registry, for `kvc kube` manifests to point at',
+  description:
+    'Push <name>-<KMOD_SOFTWARE_VERSION>:<kver> (a tag: "+" and "~" of the release become "_") to <repo>/<name>-<version>:<tag>\n'
+    + 'through the container runtime, as `podman push` does (log in first with `podman login` where the registry needs it).\n'
+    + 'Then `kvc kube module|daemonset <name> --image-repo <repo>` print manifests that pull it.',
+  examples: ['kvc push usbip $(uname -r) quay.io/me/kvc', 'kvc push usbip 6.1.0-56-amd64 127.0.0.1:5000/kvc --tls-verify=false'],
+} as const;
+
+export function registerPush(program: Command, outcome: Outcome): void {
+  program
+    .command('push')
+    .summary(PUSH_HELP.summary)
+    .description(PUSH_HELP.description)
+    .argument('<name>', 'instance name')
+    .argument('<kver>', 'kernel release, as `uname -r` prints it')
+    .argument('<repo>', 'registry and path, e.g. quay.io/me/kvc')
+    .option('--tls-verify <bool>', 'verify the registry\'s TLS certificate (default true; false only for a registry you trust, e.g. on loopback)', 'true')
+    .addHelpText('after', `\nExamples:\n${PUSH_HELP.examples.map((line) => `  ${line}`).join('\n')}`)
+    .action(withSession(outcome, async (session, name: string, kver: string, repo: string, options: { tlsVerify: string }) => {
+      if (options.tlsVerify !== 'true' && options.tlsVerify !== 'false') {
+        throw new UsageError(`--tls-verify must be true or false, not ${JSON.stringify(options.tlsVerify)}`, { hint: 'write --tls-verify=false' });
+      }
+      const settings = await session.instance(checkInstanceName(name));
+      const destination = await pushImage(session.ctx, settings, checkKernelRelease(kver), checkImageRepo(repo), { tlsVerify: options.tlsVerify === 'true' });
+      if (!session.ctx.runtime.dryRun) process.stdout.write(`${destination}\n`);
+    }));
+}

@@ -1,0 +1,17 @@
+// `kvc push`: an instance's image for one kernel, to a registry the manifests can point at.
+import { ImageMissingError } from '../errors.js';
+import type { InstanceSettings } from '../config/settings.js';
+import { imageInRepo } from '../kube/names.js';
+import { imageName, type Context } from './context.js';
+
+// Pushes <name>-<version>:<tag> to <repo>/<name>-<version>:<tag>; returns where it went.
+export async function pushImage(ctx: Context, settings: InstanceSettings, kver: string, repo: string, options: { tlsVerify: boolean }): Promise<string> {
+  const source = imageName(settings, kver);
+  const destination = imageInRepo(source, repo);
+  if (!ctx.runtime.dryRun && (await ctx.runtime.inspectImage(source)) === undefined) {
+    throw new ImageMissingError(`there is no image ${source} to push`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
+  }
+  await ctx.runtime.push(source, destination, options);
+  if (!ctx.runtime.dryRun) ctx.logger.info(`pushed ${source} as ${destination}`);
+  return destination;
+}
