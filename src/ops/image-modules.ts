@@ -36,19 +36,26 @@ export function parseTailSections(text: string): Map<string, string> {
   return sections;
 }
 
-// Reads the image's files (two runs of a container without privileges: the lists, then modinfo).
+// What the probe container runs (the image's own sh, the paths as arguments): each file under a
+// "==> FILE <==" header as tail prints it, then modinfo of every module modules.dep lists.
+export const READ_MODULES_SCRIPT = [
+  'tree=$1; shift',
+  'for file in "$tree/modules.dep" "$@"; do [ -r "$file" ] || continue; echo "==> $file <=="; cat -- "$file"; done',
+  'set --',
+  'while IFS=: read -r path rest; do case $path in /*) set -- "$@" "$path" ;; ?*) set -- "$@" "$tree/$path" ;; esac; done <"$tree/modules.dep"',
+  'echo "==> modinfo <=="',
+  'if [ "$#" -gt 0 ]; then modinfo -- "$@"; fi',
+].join('\n');
+
+// Reads the image's files and its modules' modinfo in one run of a container without privileges.
 export async function readImageModules(ctx: Context, image: string, kver: string): Promise<ImageModules> {
   const tree = `/lib/modules/${kver}`;
-  const files = await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', `${tree}/modules.dep`, IMAGE_LOAD_ALSO, IMAGE_PROVIDES]);
+  const files = await ctx.runtime.probe(image, ['/bin/sh', '-c', READ_MODULES_SCRIPT, 'kvc-read-modules', tree, IMAGE_LOAD_ALSO, IMAGE_PROVIDES]);
   const sections = parseTailSections(files.stdout);
-  const paths = [...(sections.get(`${tree}/modules.dep`) ?? '').split('\n')].map((line) => line.split(':')[0]?.trim() ?? '').filter((path) => path !== '');
   const graph = new Map<string, readonly string[]>();
   for (const [name, deps] of parseModulesDep(sections.get(`${tree}/modules.dep`) ?? '')) graph.set(name, deps);
-  if (paths.length > 0) {
-    const info = await ctx.runtime.probe(image, ['modinfo', '--', ...paths.map((path) => (path.startsWith('/') ? path : `${tree}/${path}`))]);
-    // modinfo's "depends" also names what the image lacks (modules.dep only what it holds).
-    for (const module of parseModinfo(info.stdout)) graph.set(kernelModuleName(module.name), [...new Set([...(graph.get(module.name) ?? []), ...module.depends.map(kernelModuleName)])]);
-  }
+  // modinfo's "depends" also names what the image lacks (modules.dep only what it holds).
+  for (const module of parseModinfo(sections.get('modinfo') ?? '')) graph.set(kernelModuleName(module.name), [...new Set([...(graph.get(module.name) ?? []), ...module.depends.map(kernelModuleName)])]);
   return {
     graph,
     loadAlso: parseNameList(sections.get(IMAGE_LOAD_ALSO) ?? ''),

@@ -59,7 +59,11 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
     const first = plan.busy[0]!;
     throw new ModuleLoadError(`${first.module} ${first.reason}`, { hint: 'wait a moment and try again' });
   }
-  const { plan: sources, host } = await loadSources(ctx, image, kver, plan.load);
+  // Reading the image's module list is the first thing run in it: it says whether it is there.
+  const { plan: sources, host } = await loadSources(ctx, image, kver, plan.load).catch((error: unknown) => {
+    if (!(error instanceof ImageNotFoundError)) throw error;
+    throw new ImageMissingError(`${image} does not exist`, { hint: `build it first: kvc build ${settings.name} ${kver}`, cause: error });
+  });
   const skipped = [...plan.skipped, ...sources.skipped];
   for (const item of skipped) ctx.logger.info(`${item.module}: ${item.reason}, skipped`);
   const phases = [

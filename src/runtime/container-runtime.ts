@@ -275,9 +275,15 @@ export class ContainerRuntime {
     return result;
   }
 
-  // Runs a read-only command in an image (no privileges, no network); a non-zero exit is returned.
+  // Runs a read-only command in an image (no privileges, no network); a non-zero exit is returned,
+  // but the image not being there is ImageNotFoundError.
   async probe(image: string, command: readonly string[]): Promise<CommandResult> {
-    return this.capture(argv.inspectRunArgs(image, command));
+    const args = argv.inspectRunArgs(image, command);
+    const result = await this.capture(args);
+    if (result.exitCode === 125 && isNoSuchObject(result.stderr)) {
+      throw new ImageNotFoundError(`there is no image ${image}`, { command: [this.name, ...args], childExitCode: result.exitCode, stderrTail: tail(result.stderr) });
+    }
+    return result;
   }
 
   // Runs a tool from the image with the caller's stdio; returns its exit status.

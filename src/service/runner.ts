@@ -107,8 +107,8 @@ export async function runService(session: Session, name: string): Promise<number
   return 0;
 }
 
-// The start: load straight from the image, asking the runtime nothing first (one container start,
-// as a bare `podman run … modprobe` would be); build only when that says the image is missing or
+// The start: load from the image, asking the runtime nothing about it first (the load's own reading
+// of the image's module list says whether it is there); build only when that says it is missing or
 // stale. Under the lock; a SIGTERM stops a build or a lock wait (rejecting), not a load.
 async function startInstance(ctx: Context, settings: InstanceSettings, network: string | undefined) {
   const { logger } = ctx;

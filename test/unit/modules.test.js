@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { loadModules, unloadModules } from '../../lib/ops/modules.js';
-import { ImageMissingError, ModuleInUseError, ModuleLoadError, KernelRefusedError } from '../../lib/errors.js';
+import { ImageMissingError, ImageNotFoundError, ModuleInUseError, ModuleLoadError, KernelRefusedError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log/logger.js';
 
 const KVER = '6.1.0-56-amd64';
@@ -29,11 +29,14 @@ class FakeKernelRuntime {
     this.modinfo = modinfo;
     this.loadAlso = loadAlso;
   }
+  // What READ_MODULES_SCRIPT prints: the image's files, each under its header, then modinfo.
   async probe(image, command) {
-    if (command[0] === 'modinfo') return { exitCode: 0, stdout: this.modinfo, stderr: '' };
+    // As the real runtime adapter does with podman's exit 125 "image not known".
+    if (!this.imagePresent) throw new ImageNotFoundError(`there is no image ${image}`, { command: ['podman', 'run'], childExitCode: 125, stderrTail: 'image not known' });
     const sections = [`==> /lib/modules/${KVER}/modules.dep <==\n${this.modulesDep}`];
     if (this.loadAlso !== undefined) sections.push(`==> /usr/lib/kvc/load-also <==\n${this.loadAlso}`);
-    return { exitCode: this.loadAlso === undefined ? 1 : 0, stdout: sections.join('\n'), stderr: '' };
+    sections.push(`==> modinfo <==\n${this.modinfo}`);
+    return { exitCode: 0, stdout: sections.join('\n'), stderr: '' };
   }
   // The image's modules.dep: what its modprobe pulls in before a module.
   imageDeps(name) {
@@ -161,6 +164,14 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
     expect(error).to.be.instanceOf(ImageMissingError);
     expect(error.exitStatus).to.equal(66);
     expect(error.hint).to.equal(`build it first: kvc build usbip ${KVER}`);
+  });
+
+  it('the service\'s start (no image inspect first): the image\'s absence, said by its first container, is ImageMissingError and nothing runs after it', async () => {
+    const runtime = new FakeKernelRuntime(root, { imagePresent: false });
+    const error = await loadModules(context(runtime), settings, KVER, { tryImage: true }).catch((e) => e);
+    expect(error).to.be.instanceOf(ImageMissingError);
+    expect(error.message).to.equal(`localhost/usbip-1.0.0:${KVER} does not exist`);
+    expect(runtime.commands).to.deep.equal([]);
   });
 
   it('unload runs the pre-unload hook, stops the tools container and unloads in reverse order', async () => {
