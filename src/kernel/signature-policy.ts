@@ -17,11 +17,17 @@ export interface SignatureFacts {
 }
 
 // Why the kernel will refuse unsigned modules; undefined when it will take them. Pure.
+// sig_enforce and the lockdown LSM decide; the EFI SecureBoot variable only where the kernel says
+// nothing of lockdown (no securityfs): with Secure Boot on and validation off in shim, or on a
+// kernel that does not tie lockdown to it, lockdown reads "none" and unsigned modules load.
 export function unsignedModulesRefused(facts: SignatureFacts): string | undefined {
   if (facts.sigEnforce?.trim() === 'Y') return 'the kernel enforces module signatures (module.sig_enforce=1)';
-  const lockdown = /\[(\w+)\]/.exec(facts.lockdown ?? '')?.[1];
-  if (lockdown === 'integrity' || lockdown === 'confidentiality') return `the kernel is locked down (lockdown=${lockdown}), which refuses unsigned modules`;
-  if (facts.secureBoot !== undefined && facts.secureBoot.length >= 5 && facts.secureBoot[4] === 1) return 'EFI Secure Boot is on, under which the kernel refuses unsigned modules';
+  if (facts.lockdown !== undefined) {
+    const lockdown = /\[(\w+)\]/.exec(facts.lockdown)?.[1];
+    if (lockdown === 'integrity' || lockdown === 'confidentiality') return `the kernel is locked down (lockdown=${lockdown}), which refuses unsigned modules`;
+    return undefined;
+  }
+  if (facts.secureBoot !== undefined && facts.secureBoot.length >= 5 && facts.secureBoot[4] === 1) return 'EFI Secure Boot is on and the kernel does not say it is not locked down (no /sys/kernel/security/lockdown)';
   return undefined;
 }
 

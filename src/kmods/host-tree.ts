@@ -11,6 +11,8 @@ export interface HostTree {
   readonly dir: string;
   readonly modules: ReadonlySet<string>;
   readonly builtin: ReadonlySet<string>;
+  // Each module's dependencies, from modules.dep.
+  readonly deps: ReadonlyMap<string, readonly string[]>;
 }
 
 // A module's name from its path in modules.dep or modules.builtin ("kernel/x/usb-common.ko.xz" → usb_common).
@@ -37,9 +39,11 @@ export async function readHostTree(hostRoot: string, kver: string): Promise<Host
     if (!existsSync(join(dir, 'modules.dep'))) continue;
     const dep = await readFile(join(dir, 'modules.dep'), 'utf8');
     const builtin = await readFile(join(dir, 'modules.builtin'), 'utf8').catch(() => '');
+    const deps = parseModulesDep(dep);
     return {
       dir: realpathSync(dir),
-      modules: new Set(parseModulesDep(dep).keys()),
+      modules: new Set(deps.keys()),
+      deps,
       builtin: new Set(builtin.split('\n').filter((line) => line.trim() !== '').map(moduleNameOfPath)),
     };
   }

@@ -108,6 +108,10 @@ export function planUnloadRecorded(own: readonly string[], recorded: readonly st
     else if (state === 'builtin') skipped.push({ module: spelling(name), reason: 'built into the running kernel, cannot be unloaded' });
     else present.push(name);
   }
+  // The instance's own modules that something other than kvc loaded stay as they are.
+  for (const name of ownNames) {
+    if (!recorded.includes(name) && status.get(name)?.state === 'live') skipped.push({ module: spelling(name), reason: 'loaded, but not by kvc: left loaded' });
+  }
   const inSet = new Set(present);
   const usage = (name: string): Blocked => {
     const current = status.get(name) as ModuleStatus;

@@ -1,5 +1,6 @@
-// Where each module of a load comes from: the host kernel's own tree or the image. kvc never loads
-// the image's copy of a module the host's tree has. Pure: the states and trees are given as data.
+// Where each module of a load comes from: the host kernel's own tree or the image. The instance's
+// own modules (KMOD_NAMES) are always the image's; for every other module the host's tree has,
+// the host's copy is loaded, never the image's. Pure: the states and trees are given as data.
 import { kernelModuleName, type ModuleState } from '../kernel/module-state.js';
 
 // What the plan is given, every name in the kernel's spelling.
@@ -11,7 +12,7 @@ export interface SourcesInput {
   // The image's modules, each with the modules it depends on (its modinfo "depends").
   readonly image: ReadonlyMap<string, readonly string[]>;
   // The host tree's modules and built-in modules; undefined when the host has no tree for the kernel.
-  readonly host: { readonly modules: ReadonlySet<string>; readonly builtin: ReadonlySet<string> } | undefined;
+  readonly host: { readonly modules: ReadonlySet<string>; readonly builtin: ReadonlySet<string>; readonly deps?: ReadonlyMap<string, readonly string[]> } | undefined;
   // The running kernel's state of any module named above (absent when not listed).
   readonly state: ReadonlyMap<string, ModuleState>;
 }
@@ -26,8 +27,11 @@ export interface SourcesPlan {
   readonly hostAfter: readonly string[];
   // Further modules skipped (loaded or built in), and why.
   readonly skipped: readonly { readonly module: string; readonly reason: string }[];
-  // Modules needed that neither the image nor the host's tree has.
+  // Modules needed that neither the image nor the host's tree has (own modules the image lacks too).
   readonly missing: readonly string[];
+  // Every module the load may bring in (those above and their dependencies in either tree): what
+  // appears in /proc/modules meanwhile and is not among them was loaded by something else.
+  readonly closure: ReadonlySet<string>;
 }
 
 // Splits a load between the host's tree and the image.
@@ -53,6 +57,10 @@ export function planSources(input: SourcesInput): SourcesPlan {
   // Names keep the spelling they were given in; lookups use the kernel's.
   const fromImage = (module: string): void => {
     const name = kernelModuleName(module);
+    if (input.image.size > 0 && !input.image.has(name)) {
+      missing.push(module);
+      return;
+    }
     image.push(module);
     seen.add(name);
     for (const dep of input.image.get(name) ?? []) need(dep);
@@ -68,5 +76,12 @@ export function planSources(input: SourcesInput): SourcesPlan {
     else missing.push(module);
   }
   const inImageList = new Set(image.map(kernelModuleName));
-  return { hostFirst: hostFirst.filter((name) => !inImageList.has(name)), image, hostAfter, skipped, missing };
+  const closure = new Set<string>();
+  const reach = (name: string): void => {
+    if (closure.has(name)) return;
+    closure.add(name);
+    for (const dep of [...(input.image.get(name) ?? []), ...(input.host?.deps?.get(name) ?? [])]) reach(kernelModuleName(dep));
+  };
+  for (const module of [...hostFirst, ...image, ...hostAfter]) reach(kernelModuleName(module));
+  return { hostFirst: hostFirst.filter((name) => !inImageList.has(name)), image, hostAfter, skipped, missing, closure };
 }

@@ -7,16 +7,21 @@ import { join } from 'node:path';
 export const KEPT_LOGS = 3;
 // Lines of the failed step shown in the error.
 const TAIL_LINES = 15;
-const STEP_LINE = /^(\[\d+\/\d+\] )?STEP \d+\/\d+:/;
+const STEP_LINE = /^(\[\d+\/\d+\] )?STEP \d+\/\d+: ?(.*)$/;
 // podman's (buildah's) last line of a failed step: `Error: building at STEP "RUN …": … exit status 2`.
-const RUNTIME_STEP_ERROR = /^Error: building at STEP /;
+const RUNTIME_STEP_ERROR = /^Error: building at STEP "(.*?)(?:": |"?$)/;
+// podman's own lines between steps ("--> Using cache …", "--> 3f2a…").
+const RUNTIME_STEP_NOTE = /^--> /;
 
-// One build's log file and the lines of its current step.
+// One build's log file and, per stage, its current step and that step's last lines (podman runs
+// stages side by side: a RUN step's output goes with the stage that last began a RUN).
 export class BuildLog {
   readonly path: string | undefined;
   private fd: number | undefined;
-  private step = '';
-  private stepLines: string[] = [];
+  private readonly stages = new Map<string, { step: string; command: string; lines: string[] }>();
+  private running = '';
+  private last = '';
+  private failedStage: string | undefined;
 
   // A log under `dir` (none when dir is undefined: --dry-run, or tests that keep none).
   constructor(dir: string | undefined, kver: string, now = new Date()) {
@@ -30,20 +35,33 @@ export class BuildLog {
   // Records one line of the build's output.
   write(line: string): void {
     if (this.fd !== undefined) writeSync(this.fd, `${line}\n`);
-    if (STEP_LINE.test(line)) {
-      this.step = line.replace(/^\[\d+\/\d+\] /, '');
-      this.stepLines = [];
-    } else {
-      this.stepLines.push(line);
-      if (this.stepLines.length > TAIL_LINES * 4) this.stepLines.splice(0, this.stepLines.length - TAIL_LINES);
+    const step = STEP_LINE.exec(line);
+    if (step !== null) {
+      const stage = step[1] ?? '';
+      this.stages.set(stage, { step: line.replace(/^\[\d+\/\d+\] /, ''), command: step[2] ?? '', lines: [] });
+      this.last = stage;
+      if (/^RUN\b/.test(step[2] ?? '')) this.running = stage;
+      return;
     }
+    const failed = RUNTIME_STEP_ERROR.exec(line);
+    if (failed !== null) {
+      const command = failed[1] ?? '';
+      this.failedStage = [...this.stages].find(([, entry]) => command !== '' && entry.command.startsWith(command.slice(0, 60)))?.[0];
+      return;
+    }
+    if (line.trim() === '' || RUNTIME_STEP_NOTE.test(line)) return;
+    const lines = this.stages.get(this.running)?.lines ?? this.stages.get(this.last)?.lines;
+    if (lines === undefined) return;
+    lines.push(line);
+    if (lines.length > TAIL_LINES * 4) lines.splice(0, lines.length - TAIL_LINES);
   }
 
-  // The step that ran last ("STEP 5/14: RUN …") and its last lines, without the runtime's own
-  // closing line (it repeats the step).
+  // The step that failed ("STEP 5/14: RUN …", the one podman's closing error names, else the one
+  // that ran last) and its last lines.
   failedStep(): { step: string; lines: string[] } {
-    const lines = this.stepLines.filter((line) => line.trim() !== '' && !RUNTIME_STEP_ERROR.test(line));
-    return { step: this.step.length > 160 ? `${this.step.slice(0, 157)}...` : this.step, lines: lines.slice(-TAIL_LINES) };
+    const entry = this.stages.get(this.failedStage ?? this.running) ?? this.stages.get(this.last);
+    const step = entry?.step ?? '';
+    return { step: step.length > 160 ? `${step.slice(0, 157)}...` : step, lines: (entry?.lines ?? []).slice(-TAIL_LINES) };
   }
 
   close(): void {

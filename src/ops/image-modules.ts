@@ -1,5 +1,6 @@
 // What an image says about its modules: each module with what it depends on, the further modules
 // it asks kvc to load, and the modules it adds to a kernel that lacks them.
+import { ImageCheckError } from '../errors.js';
 import { parseModinfo } from '../kmods/modinfo.js';
 import { parseModulesDep } from '../kmods/host-tree.js';
 import { kernelModuleName } from '../kernel/module-state.js';
@@ -51,6 +52,13 @@ export const READ_MODULES_SCRIPT = [
 export async function readImageModules(ctx: Context, image: string, kver: string): Promise<ImageModules> {
   const tree = `/lib/modules/${kver}`;
   const files = await ctx.runtime.probe(image, ['/bin/sh', '-c', READ_MODULES_SCRIPT, 'kvc-read-modules', tree, IMAGE_LOAD_ALSO, IMAGE_PROVIDES]);
+  // The script's own status is modinfo's: a module it cannot read makes the plan unreliable.
+  if (files.exitCode !== 0) {
+    const said = files.stderr.trim().split('\n').pop() ?? '';
+    throw new ImageCheckError(`cannot read the modules of ${image} (exit ${files.exitCode}${said === '' ? '' : `: ${said}`})`, {
+      hint: 'the image must hold /bin/sh, kmod and depmod\'s files under /lib/modules/<kver>; rebuild it: kvc build <name> <kver> --force',
+    });
+  }
   const sections = parseTailSections(files.stdout);
   const graph = new Map<string, readonly string[]>();
   for (const [name, deps] of parseModulesDep(sections.get(`${tree}/modules.dep`) ?? '')) graph.set(name, deps);

@@ -1,7 +1,8 @@
 // What kvc's loads of an instance loaded into the running kernel (its own modules, their
 // dependencies, the image's further modules), newest first: what unload may take out, and nothing
-// else. Kept in the run folder (gone at reboot, as the modules are), readable by root only.
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// else. Kept in the run folder (gone at reboot, as the modules are), root's own file, mode 0600;
+// a record someone else could have written is not believed.
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Context } from './context.js';
 
@@ -12,34 +13,52 @@ export interface LoadRecord {
   readonly modules: readonly string[];
 }
 
+// A module's name as the kernel spells it: what may be handed to rmmod from a record.
+const MODULE_NAME = /^[A-Za-z0-9_]+$/;
+
 // The record's path: <run dir>/<instance>/loaded.json.
 export function loadRecordPath(ctx: Context, instance: string): string {
   return join(ctx.runDir, instance, 'loaded.json');
 }
 
-// The record for kver, or undefined (none, another kernel's, unreadable).
+// The record for kver, or undefined (none, another kernel's, unreadable, not root's own 0600 file
+// reached without a symbolic link, or naming something that is not a module name).
 export function readLoadRecord(ctx: Context, instance: string, kver: string): LoadRecord | undefined {
+  let fd: number | undefined;
   try {
-    const data: unknown = JSON.parse(readFileSync(loadRecordPath(ctx, instance), 'utf8'));
+    fd = openSync(loadRecordPath(ctx, instance), constants.O_RDONLY | constants.O_NOFOLLOW);
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || stat.uid !== (process.getuid?.() ?? 0) || (stat.mode & 0o077) !== 0) return undefined;
+    const data: unknown = JSON.parse(readFileSync(fd, 'utf8'));
     if (typeof data !== 'object' || data === null) return undefined;
     const { kver: recorded, modules } = data as { kver?: unknown; modules?: unknown };
-    if (recorded !== kver || !Array.isArray(modules) || !modules.every((name) => typeof name === 'string')) return undefined;
+    if (recorded !== kver || !Array.isArray(modules) || !modules.every((name) => typeof name === 'string' && MODULE_NAME.test(name))) return undefined;
     return { kver, modules };
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
-// Writes the record (mode 0600), or removes it when it lists nothing.
+// Writes the record (an empty list too: "kvc loaded nothing"), mode 0600, replacing the old one
+// at once; the temporary file is made anew, never followed through a link.
 export function writeLoadRecord(ctx: Context, instance: string, record: LoadRecord): void {
   const path = loadRecordPath(ctx, instance);
-  if (record.modules.length === 0) {
-    rmSync(path, { force: true });
-    return;
-  }
   mkdirSync(join(ctx.runDir, instance), { recursive: true, mode: 0o700 });
-  writeFileSync(`${path}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+  rmSync(`${path}.tmp`, { force: true });
+  const fd = openSync(`${path}.tmp`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(record)}\n`);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(`${path}.tmp`, path);
+}
+
+// Removes the record (an unload took out everything in it).
+export function clearLoadRecord(ctx: Context, instance: string): void {
+  rmSync(loadRecordPath(ctx, instance), { force: true });
 }
 
 // The new record after a load: what it added (newest first), then what was recorded and is still loaded. Pure.

@@ -33,12 +33,12 @@ export async function loadSources(ctx: Context, image: string, kver: string, own
   return { plan, host };
 }
 
-// Refuses a load that the kernel would refuse for want of signatures (the modules kvc builds are
-// unsigned), before anything is loaded.
+// Refuses a load of the image's modules that the kernel would refuse for want of signatures (the
+// modules kvc builds are unsigned), before anything is loaded.
 export async function assertUnsignedAccepted(ctx: Context, kver: string): Promise<void> {
   const reason = unsignedModulesRefused(await readSignatureFacts(ctx.hostRoot));
   if (reason === undefined) return;
   throw new KernelRefusedError(`kernel ${kver} will not load the unsigned modules kvc builds: ${reason}; nothing was loaded`, {
-    hint: 'boot without module.sig_enforce=1 and with Secure Boot off (or lockdown=none), or sign the modules with a key the kernel trusts (enrolled with mokutil)',
+    hint: 'boot without module.sig_enforce=1, with lockdown=none (or Secure Boot validation off: mokutil --disable-validation); kvc does not sign the modules it builds',
   });
 }

@@ -9,8 +9,9 @@ import { HOST_MODULES_PREFIX, hostModulesVolume } from '../runtime/args.js';
 import { imageName, procRoot, type Context } from './context.js';
 import { assertKernelCanTake, assertRunningKernel } from './kernel-check.js';
 import { assertUnsignedAccepted, loadSources } from './load-sources.js';
-import { mergeRecord, readLoadRecord, writeLoadRecord } from './load-record.js';
+import { clearLoadRecord, mergeRecord, readLoadRecord, writeLoadRecord } from './load-record.js';
 import { moduleStatuses } from './modules-state.js';
+import { modprobeConfigVolumes } from './modprobe-config.js';
 import { startTools, stopTools } from './tools.js';
 
 // What a load or unload did.
@@ -73,25 +74,27 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
   ].filter((phase) => phase.modules.length > 0);
   const loading = phases.flatMap((phase) => phase.modules);
   if (loading.length > 0) {
-    await assertUnsignedAccepted(ctx, kver);
+    // The host's own modules are its distribution's, signed: only the image's are kvc's, unsigned.
+    if (sources.image.length > 0) await assertUnsignedAccepted(ctx, kver);
+    const policy = modprobeConfigVolumes(ctx);
     try {
       for (const phase of phases) {
         const what = `loading ${phase.modules.join(', ')}${phase.fromHost ? ` from the kernel's own tree` : ''}`;
         if (phase.fromHost && host !== undefined) {
-          await ctx.runtime.runModuleCommand(image, ['modprobe', '--dirname', HOST_MODULES_PREFIX, '--all', '--', ...phase.modules], what, [hostModulesVolume(host.dir, kver)]);
+          await ctx.runtime.runModuleCommand(image, ['modprobe', '--dirname', HOST_MODULES_PREFIX, '--all', '--', ...phase.modules], what, [hostModulesVolume(host.dir, kver), ...policy]);
         } else {
-          await ctx.runtime.runModuleCommand(image, ['modprobe', '--all', '--', ...phase.modules], what);
+          await ctx.runtime.runModuleCommand(image, ['modprobe', '--all', '--', ...phase.modules], what, policy);
         }
       }
     } catch (error) {
       const stale = imageLacks(error);
       if (stale !== undefined) {
-        await rollBack(ctx, image, loading, before, loadedBefore);
+        await rollBack(ctx, image, loading, before, loadedBefore, sources.closure);
         throw new ImageMissingError(`${image} ${stale}`, { hint: `build it: kvc build ${settings.name} ${kver} --force`, cause: error });
       }
       const failed = await firstNotLive(ctx, loading);
       const kernelSays = lastKernelLineAbout(loading.flatMap((module) => [module, kernelModuleName(module)]));
-      await rollBack(ctx, image, loading, before, loadedBefore);
+      await rollBack(ctx, image, loading, before, loadedBefore, sources.closure);
       throw new ModuleLoadError(`loading ${failed ?? loading.join(', ')} into ${kver} failed: ${error instanceof Error ? error.message : String(error)}${kernelSays === undefined ? '' : ` (kernel: ${kernelSays})`}`, {
         hint: 'nothing this command loaded was left loaded; see `dmesg` for the kernel\'s side',
         cause: error,
@@ -101,27 +104,33 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
       const after = await moduleStatuses(ctx, loading);
       const missing = loading.filter((module) => after.get(kernelModuleName(module))?.state !== 'live');
       if (missing.length > 0) {
-        await rollBack(ctx, image, loading, before, loadedBefore);
+        await rollBack(ctx, image, loading, before, loadedBefore, sources.closure);
         throw new ModuleLoadError(`modprobe succeeded but ${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} not live in /sys/module`, { hint: 'see `dmesg`' });
       }
-      const added = await recordLoad(ctx, settings.name, kver, loading, loadedBefore);
+      const added = await recordLoad(ctx, settings.name, kver, loading, loadedBefore, sources.closure);
       // What modprobe pulled in besides (the USB core on a cloud kernel, the host's scsi_mod…).
       const pulled = added.filter((name) => !loading.some((module) => kernelModuleName(module) === name)).reverse();
       ctx.logger.info(`loaded ${loading.join(', ')} into ${kver}${pulled.length > 0 ? `, with the modules they need: ${pulled.join(', ')}` : ''}`);
     } else {
       ctx.logger.info(`loaded ${loading.join(', ')} into ${kver}`);
     }
+  } else if (!ctx.runtime.dryRun) {
+    // Nothing loaded now: the record says so (what an earlier kvc load loaded stays in it), so
+    // that unload leaves modules loaded otherwise as they are.
+    await recordLoad(ctx, settings.name, kver, [], undefined, sources.closure);
   }
   if (options.startTools !== false) await startTools(ctx, settings, kver);
   return { changed: loading, skipped: skipped.map((item) => item.module) };
 }
 
-// Records what this load added (every module new in /proc/modules, dependencies too; else the
-// modules it asked for), merged with what earlier loads recorded and is still loaded; returns
-// what this load added, newest first.
-async function recordLoad(ctx: Context, instance: string, kver: string, loading: readonly string[], loadedBefore: readonly string[] | undefined): Promise<readonly string[]> {
+// Records what this load added (every module new in /proc/modules that the load could have brought
+// in, dependencies too; else the modules it asked for), merged with what earlier loads recorded
+// and is still loaded; returns what this load added, newest first.
+async function recordLoad(ctx: Context, instance: string, kver: string, loading: readonly string[], loadedBefore: readonly string[] | undefined, closure: ReadonlySet<string>): Promise<readonly string[]> {
   const loadedNow = await loadedModuleNames(procRoot(ctx));
-  const added = loadedBefore !== undefined && loadedNow !== undefined ? modulesAdded(loadedBefore, loadedNow) : [...loading].reverse().map(kernelModuleName);
+  const added = loadedBefore !== undefined && loadedNow !== undefined
+    ? modulesAdded(loadedBefore, loadedNow).filter((name) => closure.has(name))
+    : [...loading].reverse().map(kernelModuleName);
   const previous = readLoadRecord(ctx, instance, kver)?.modules ?? [];
   writeLoadRecord(ctx, instance, { kver, modules: mergeRecord(added, previous, loadedNow ?? [...added, ...previous]) });
   return added;
@@ -144,13 +153,14 @@ async function firstNotLive(ctx: Context, modules: readonly string[]): Promise<s
 }
 
 // Unloads what a failed load added, newest first, so the kernel is as it was: every module that
-// appeared in /proc/modules since (modprobe's dependencies too), else the instance's own modules.
-async function rollBack(ctx: Context, image: string, modules: readonly string[], before: ReadonlyMap<string, ModuleStatus>, loadedBefore: readonly string[] | undefined): Promise<void> {
+// appeared in /proc/modules since and that the load could have brought in (modprobe's
+// dependencies too; not what another program loaded meanwhile), else the instance's own modules.
+async function rollBack(ctx: Context, image: string, modules: readonly string[], before: ReadonlyMap<string, ModuleStatus>, loadedBefore: readonly string[] | undefined, closure: ReadonlySet<string>): Promise<void> {
   if (ctx.runtime.dryRun) return;
   const loadedNow = await loadedModuleNames(procRoot(ctx));
   let added: string[];
   if (loadedBefore !== undefined && loadedNow !== undefined) {
-    added = modulesAdded(loadedBefore, loadedNow);
+    added = modulesAdded(loadedBefore, loadedNow).filter((name) => closure.has(name));
   } else {
     const now = await moduleStatuses(ctx, modules);
     added = [...modules].reverse().map(kernelModuleName).filter((name) => before.get(name)?.state === 'absent' && now.get(name)?.state === 'live');
@@ -190,6 +200,7 @@ export async function unloadModules(ctx: Context, settings: InstanceSettings, kv
   assertRunningKernel(ctx, kver, 'unload');
   const image = await requireImage(ctx, settings, kver);
   const record = readLoadRecord(ctx, settings.name, kver);
+  if (record === undefined) ctx.logger.info(`no record of a kvc load of ${settings.name} into ${kver}: unloading ${settings.modules.join(', ')} (as the bash KVC does)`);
   const planNow = async () => {
     if (record === undefined) return { ...planUnload(settings.modules, await moduleStatuses(ctx, settings.modules)), kept: [] as Blocked[] };
     return planUnloadRecorded(settings.modules, record.modules, await moduleStatuses(ctx, [...record.modules, ...settings.modules]));
@@ -216,7 +227,8 @@ export async function unloadModules(ctx: Context, settings: InstanceSettings, kv
     ctx.logger.info(`unloaded ${plan.unload.join(', ')}`);
   }
   if (record !== undefined && !ctx.runtime.dryRun) {
-    writeLoadRecord(ctx, settings.name, { kver, modules: plan.kept.map((kept) => kernelModuleName(kept.module)) });
+    if (plan.kept.length === 0) clearLoadRecord(ctx, settings.name);
+    else writeLoadRecord(ctx, settings.name, { kver, modules: plan.kept.map((kept) => kernelModuleName(kept.module)) });
   }
   return { changed: plan.unload, skipped: plan.skipped.map((item) => item.module) };
 }

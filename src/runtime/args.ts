@@ -1,5 +1,6 @@
 // Argument arrays for the container runtime, one builder per job. Pure: no spawning here.
 import type { RuntimeName } from '../config/settings.js';
+import { KernelRefusedError } from '../errors.js';
 
 // The labels kvc puts on what it creates, so it can find them again.
 export const LABEL = {
@@ -54,11 +55,21 @@ export function moduleRunArgs(image: string, command: readonly string[], extraVo
 // Where the load container sees the host kernel's own module tree: `modprobe -d` takes this prefix.
 export const HOST_MODULES_PREFIX = '/kvc-host';
 
+// A read-only bind mount of a host folder (a path kvc found) at `at` in the container.
+export function readOnlyVolume(host: string, at: string): string {
+  if (/[:,]/.test(host)) throw new KernelRefusedError(`cannot mount ${host} into a container: its path has a ':' or ','`, { hint: 'give that folder a path without them' });
+  return `${host}:${at}:ro`;
+}
+
 // The read-only bind mount of the host's /lib/modules/<kver> (a folder kvc found) under that prefix.
 export function hostModulesVolume(dir: string, kver: string): string {
-  if (/[:,]/.test(dir)) throw new Error(`cannot mount ${dir}: its path has a ':' or ','`);
-  return `${dir}:${HOST_MODULES_PREFIX}/lib/modules/${kver}:ro`;
+  return readOnlyVolume(dir, `${HOST_MODULES_PREFIX}/lib/modules/${kver}`);
 }
+
+// Where modprobe reads its configuration (options, install and softdep lines, blacklists): the
+// load container gets the host's, each read-only at its own place, so that modprobe in the image
+// honours the host's options (`options usbcore authorized_default=0`) and install overrides.
+export const MODPROBE_CONFIG_DIRS = ['/etc/modprobe.d', '/run/modprobe.d', '/usr/local/lib/modprobe.d', '/usr/lib/modprobe.d', '/lib/modprobe.d'] as const;
 
 // `run` of a command that only reads the image (modinfo): no capabilities, no network.
 export function inspectRunArgs(image: string, command: readonly string[]): string[] {

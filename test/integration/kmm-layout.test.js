@@ -1,4 +1,4 @@
-// Integration tests on the real podman: the USB/IP images (a generic and a cloud Debian kernel)
+// Integration tests on the real podman: the USB/IP images (a generic and two cloud Debian kernels)
 // hold one copy of their modules, under /opt/lib/modules/<kver> as Kubernetes' Kernel Module
 // Management loads them and at /lib/modules/<kver> (a link) as kvc does. Checked the way KMM's
 // worker works: its init container copies <dirName>/lib/modules/<kver> out with `cp -R`, then
@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { KVER, kvc, podman, makeConfigDir, removeDir } from './harness.js';
 
-const KERNELS = [KVER, process.env.KVC_TEST_CLOUD_KVER ?? '6.1.0-56-cloud-amd64'];
+// Both cloud series: 6.12's USB core reads Kconfig values 6.1's does not (the build passes them).
+const KERNELS = [KVER, process.env.KVC_TEST_CLOUD_KVER ?? '6.1.0-56-cloud-amd64', '6.12.117+deb12-cloud-amd64'];
 const image = (kver) => `localhost/usbip-1.0.0:${kver.replaceAll('+', '_')}`;
 
 describe('integration: images KMM can load (real podman)', function () {

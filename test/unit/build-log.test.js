@@ -29,6 +29,16 @@ describe('build logs', () => {
     expect(latestLog(dir, '6.1.0-50-amd64')).to.equal(log.path);
   });
 
+  it('stages built side by side (a real podman log): the step podman\'s error names, with the compiler\'s lines, not the step printed last', () => {
+    const log = new BuildLog(dir, '6.12.117+deb12-cloud-amd64');
+    for (const line of readFileSync(new URL('../fixtures/build-log-parallel-stages.txt', import.meta.url), 'utf8').split('\n')) log.write(line);
+    log.close();
+    const { step, lines } = log.failedStep();
+    expect(step).to.match(/^STEP 5\/5: RUN set -e;/);
+    expect(lines.join('\n')).to.include("error: 'CONFIG_USB_DEFAULT_AUTHORIZATION_MODE' undeclared");
+    expect(lines.some((line) => line.startsWith('--> '))).to.equal(false);
+  });
+
   it(`keeps the last ${KEPT_LOGS} logs of each kernel`, () => {
     const paths = [];
     for (let i = 0; i < 5; i += 1) {

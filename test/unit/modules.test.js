@@ -3,7 +3,7 @@
 // fake runtime's `modprobe` and `rmmod` change, refusing modules it is told to refuse. The real
 // thing is tested in the end-to-end guest.
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, symlinkSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -134,15 +134,21 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
     for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) expect(existsSync(join(root, 'sys/module', module)), module).to.equal(false);
   });
 
-  it('a failed load also unloads the dependencies modprobe pulled in (all of /proc/modules compared)', async () => {
+  it('a failed load also unloads the dependencies modprobe pulled in, and nothing another program loaded meanwhile', async () => {
     writeFileSync(join(root, 'proc/modules'), 'ext4 1 0 - Live 0x0\n');
-    const runtime = new FakeKernelRuntime(root, { refuse: ['vhci-hcd'] });
+    // An image that carries usbcore (its modules.dep says so), as images of older kvc versions did.
+    const modulesDep = 'kernel/drivers/usb/common/usb-common.ko:\nkernel/drivers/usb/core/usbcore.ko: kernel/drivers/usb/common/usb-common.ko\n'
+      + 'extra/usbip-core.ko:\nextra/usbip-host.ko: extra/usbip-core.ko kernel/drivers/usb/core/usbcore.ko kernel/drivers/usb/common/usb-common.ko\n'
+      + 'extra/vhci-hcd.ko: extra/usbip-core.ko kernel/drivers/usb/core/usbcore.ko kernel/drivers/usb/common/usb-common.ko\n';
+    const runtime = new FakeKernelRuntime(root, { refuse: ['vhci-hcd'], modulesDep });
     const proc = join(root, 'proc/modules');
     runtime.runModuleCommand = async function (image, command) {
       this.commands.push(command.join(' '));
       if (command[0] === 'modprobe') {
-        // modprobe resolves dependencies: usb-common and usbcore come in before usbip-host.
+        // modprobe resolves dependencies: usb-common and usbcore come in before usbip-host; podman's
+        // overlay module comes in meanwhile (another program's load).
         this.appear('usbip_core');
+        this.appear('overlay');
         this.appear('usb_common');
         this.appear('usbcore', 'usb_common,');
         this.appear('usbip_host', 'usbip_core,usbcore,');
@@ -154,7 +160,7 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
     const error = await loadModules(context(runtime), settings, KVER).catch((e) => e);
     expect(error).to.be.instanceOf(ModuleLoadError);
     expect(runtime.commands[1]).to.equal('rmmod -- usbip_host usbcore usb_common usbip_core');
-    expect(readFileSync(proc, 'utf8').trim()).to.equal('ext4 1 0 - Live 0x0');
+    expect(readFileSync(proc, 'utf8').trim().split('\n').map((line) => line.split(' ')[0])).to.deep.equal(['overlay', 'ext4']);
     expect(error.hint).to.match(/nothing this command loaded was left loaded/);
   });
 
@@ -172,6 +178,45 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
     expect(error).to.be.instanceOf(ImageMissingError);
     expect(error.message).to.equal(`localhost/usbip-1.0.0:${KVER} does not exist`);
     expect(runtime.commands).to.deep.equal([]);
+  });
+
+  it('the load container gets the host\'s modprobe configuration, read-only at its own place, once per real folder', async () => {
+    mkdirSync(join(root, 'etc/modprobe.d'), { recursive: true });
+    mkdirSync(join(root, 'usr/lib/modprobe.d'), { recursive: true });
+    symlinkSync('usr/lib', join(root, 'lib'));
+    const runtime = new FakeKernelRuntime(root);
+    await loadModules(context(runtime), settings, KVER);
+    const real = (dir) => realpathSync(join(root, dir));
+    expect(runtime.commands[0]).to.equal(`modprobe --all -- usbip-core usbip-host vhci-hcd [${real('etc/modprobe.d')}:/etc/modprobe.d:ro ${real('usr/lib/modprobe.d')}:/usr/lib/modprobe.d:ro]`);
+  });
+
+  it('modules someone else loaded: the service\'s load skips them, and its unload leaves them loaded (an empty record is not "no record")', async () => {
+    const runtime = new FakeKernelRuntime(root);
+    for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) runtime.appear(module);
+    const outcome = await loadModules(context(runtime), settings, KVER);
+    expect(outcome.changed).to.deep.equal([]);
+    runtime.commands = [];
+    const unloaded = await unloadModules(context(runtime), settings, KVER);
+    expect(unloaded.changed).to.deep.equal([]);
+    expect(runtime.commands.filter((command) => command.startsWith('rmmod') || command.startsWith('hook'))).to.deep.equal([]);
+    for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) expect(existsSync(join(root, 'sys/module', module)), module).to.equal(true);
+    expect(logged.join('')).to.include('vhci-hcd: loaded, but not by kvc: left loaded');
+  });
+
+  it('a record kvc cannot trust (not 0600, or naming what is no module) is not believed', async () => {
+    const runtime = new FakeKernelRuntime(root);
+    await loadModules(context(runtime), settings, KVER);
+    const path = join(root, 'run/usbip/loaded.json');
+    chmodSync(path, 0o644);
+    runtime.commands = [];
+    await unloadModules(context(runtime), settings, KVER);
+    expect(logged.join('')).to.include('no record of a kvc load of usbip');
+    await loadModules(context(runtime), settings, KVER);
+    writeFileSync(path, JSON.stringify({ kver: KVER, modules: ['vhci_hcd', '../../etc'] }), { mode: 0o600 });
+    logged.length = 0;
+    await unloadModules(context(runtime), settings, KVER);
+    expect(logged.join('')).to.include('no record of a kvc load of usbip');
+    expect(runtime.commands.some((command) => command.includes('../'))).to.equal(false);
   });
 
   it('unload runs the pre-unload hook, stops the tools container and unloads in reverse order', async () => {

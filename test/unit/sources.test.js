@@ -32,6 +32,14 @@ describe('sources: host tree or image', () => {
     expect(plan.skipped).to.deep.equal([{ module: 'crc32c', reason: 'built into the running kernel' }]);
   });
 
+  it('an own module the image lacks is missing (refused before anything loads); the closure is what the load may bring in', () => {
+    const lacking = new Map([...image].filter(([name]) => name !== 'vhci_hcd'));
+    const plan = planSources({ own: OWN, also: [], image: lacking, host: { modules: new Set(['usbcore', 'usb_common']), builtin: new Set(), deps: new Map([['usbcore', ['usb_common']]]) }, state: new Map() });
+    expect(plan.missing).to.deep.equal(['vhci-hcd']);
+    const full = planSources({ own: OWN, also: ['usb-storage'], image, host: { modules: new Set(['usbcore', 'usb_common', 'scsi_mod', 'scsi_common']), builtin: new Set(), deps: new Map([['usbcore', ['usb_common']], ['scsi_mod', ['scsi_common']]]) }, state: new Map() });
+    expect([...full.closure].sort()).to.deep.equal(['scsi_common', 'scsi_mod', 'usb_common', 'usb_storage', 'usbcore', 'usbip_core', 'usbip_host', 'vhci_hcd']);
+  });
+
   it('names what neither has; with no host tree, every outside dependency is missing', () => {
     expect(planSources({ own: OWN, also: ['usb-storage'], image, host: undefined, state: new Map() }).missing).to.deep.equal(['scsi_mod']);
     expect(planSources({ own: OWN, also: ['nope'], image, host: { modules: new Set(), builtin: new Set() }, state: new Map() }).missing).to.deep.equal(['nope']);
@@ -73,6 +81,9 @@ describe('signature policy', () => {
     expect(unsignedModulesRefused({ ...none, lockdown: 'none integrity [confidentiality]' })).to.match(/lockdown=confidentiality/);
     expect(unsignedModulesRefused({ ...none, secureBoot: Uint8Array.from([6, 0, 0, 0, 1]) })).to.match(/Secure Boot/);
     expect(unsignedModulesRefused({ ...none, secureBoot: Uint8Array.from([6, 0, 0, 0]) })).to.equal(undefined);
+  });
+  it('Secure Boot with lockdown "none" (shim validation off, or a kernel that does not tie them) takes unsigned modules', () => {
+    expect(unsignedModulesRefused({ ...none, lockdown: '[none] integrity confidentiality\n', secureBoot: Uint8Array.from([6, 0, 0, 0, 1]) })).to.equal(undefined);
   });
 });
 
