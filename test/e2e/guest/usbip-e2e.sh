@@ -75,6 +75,8 @@ say "3. systemctl stop kvc@usbip (with the disk attached and usbipd running)"
 run systemctl stop kvc@usbip
 check "the unit is inactive" sh -c "[ \$(systemctl is-active kvc@usbip) = inactive ]"
 check "nothing of usbip_core, usbip_host, vhci_hcd is left in /sys/module" none_loaded
+# The kernel binds it to usb-storage again by itself, a moment after usbip-host lets it go.
+wait_for test -e "/sys/bus/usb/drivers/usb-storage/$busid:1.0"
 check "the disk is back with its own driver (usb-storage)" test -e "/sys/bus/usb/drivers/usb-storage/$busid:1.0"
 journalctl -u kvc@usbip --no-pager -o cat 2>&1 | show
 check "the journal says what was detached and unloaded" sh -c "journalctl -u kvc@usbip -o cat | grep -q 'detached vhci port' && journalctl -u kvc@usbip -o cat | grep -q 'unloaded vhci-hcd, usbip-host, usbip-core'"
