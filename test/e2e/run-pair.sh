@@ -19,7 +19,7 @@ say() { printf '\n== %s\n' "$*"; }
 ms() { date +%s%3N; }
 work=$(mktemp -d /var/tmp/kvc-e2e-pair.XXXXXX)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+trap '((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 t=$(ms)
 say "the guests: $KVER (server) and $CLOUD_KVER (client), systemd, podman (cached)"
