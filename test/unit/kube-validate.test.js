@@ -10,9 +10,18 @@ import { readConfFile } from '../../lib/config/conf-file.js';
 import { nfdKernelLabelValue } from '../../lib/kube/names.js';
 import { daemonSetProblems, moduleProblems } from './kube-validators.js';
 
-process.env.KVC_TEST_INSECURE_FILES = '1';
 const USBIP_CONF = new URL('../../host/etc/kvc/usbip.conf', import.meta.url).pathname;
-const usbipKube = kubeSettingsFrom(await readConfFile(USBIP_CONF));
+// The checkout may sit where others could write (a CI workspace): trust is relaxed for this one
+// read only. Set for the whole process, it would also reach every kvc the later tests of the same
+// mocha run start (the trust tests among them), which inherit the environment.
+process.env.KVC_TEST_INSECURE_FILES = '1';
+let usbipConf;
+try {
+  usbipConf = await readConfFile(USBIP_CONF);
+} finally {
+  delete process.env.KVC_TEST_INSECURE_FILES;
+}
+const usbipKube = kubeSettingsFrom(usbipConf);
 const usbipModules = /^KMOD_NAMES="(.*)"$/m.exec(readFileSync(USBIP_CONF, 'utf8'))[1].split(' ');
 const KERNELS = ['6.1.0-56-amd64', '6.12.117+deb12-amd64', '6.1.0-56-cloud-amd64', '5.4.51-v8+', '6.8.0-1015-azure'];
 const image = (kver) => `localhost/usbip-1.0.0:${kver.replace(/[+~]/g, '_')}`;
