@@ -84,35 +84,41 @@ class FakeKernelRuntime {
   async removeContainer() { this.commands.push('remove tools'); }
 }
 
-describe('load and unload (fake kernel and runtime: this kernel cannot load modules)', () => {
-  let root;
-  let logged;
-  const context = (runtime) => {
-    const stream = new PassThrough();
-    stream.on('data', (chunk) => logged.push(String(chunk)));
-    return { configDir: '/etc/kvc', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), runningKernel: KVER, interactive: false };
-  };
+// A made-up host root (its /sys/module and /proc/modules, given first lines) for each test, and
+// the context kvc runs in there, its log collected.
+function fakeHost(prefix, procModules) {
+  const host = { root: '', logged: [] };
   beforeEach(() => {
-    root = mkdtempSync(join(tmpdir(), 'kvc-fake-kernel-'));
-    mkdirSync(join(root, 'sys/module'), { recursive: true });
-    mkdirSync(join(root, 'proc'));
-    writeFileSync(join(root, 'proc/modules'), '');
-    logged = [];
+    host.root = mkdtempSync(join(tmpdir(), prefix));
+    mkdirSync(join(host.root, 'sys/module'), { recursive: true });
+    mkdirSync(join(host.root, 'proc'));
+    writeFileSync(join(host.root, 'proc/modules'), procModules);
+    host.logged = [];
   });
-  afterEach(() => rmSync(root, { recursive: true, force: true }));
+  afterEach(() => rmSync(host.root, { recursive: true, force: true }));
+  host.context = (runtime) => {
+    const stream = new PassThrough();
+    stream.on('data', (chunk) => host.logged.push(String(chunk)));
+    return { configDir: '/etc/kvc', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: host.root, runDir: join(host.root, 'run'), runningKernel: KVER, interactive: false };
+  };
+  return host;
+}
+
+describe('load and unload (fake kernel and runtime: this kernel cannot load modules)', () => {
+  const host = fakeHost('kvc-fake-kernel-', '');
 
   it('loads the missing modules in order in one modprobe, then starts the tools container', async () => {
-    const runtime = new FakeKernelRuntime(root);
-    mkdirSync(join(root, 'sys/module/usbip_core'));
-    writeFileSync(join(root, 'sys/module/usbip_core/initstate'), 'live');
-    const outcome = await loadModules(context(runtime), settings, KVER);
+    const runtime = new FakeKernelRuntime(host.root);
+    mkdirSync(join(host.root, 'sys/module/usbip_core'));
+    writeFileSync(join(host.root, 'sys/module/usbip_core/initstate'), 'live');
+    const outcome = await loadModules(host.context(runtime), settings, KVER);
     expect(outcome).to.deep.equal({ changed: ['usbip-host', 'vhci-hcd'], skipped: ['usbip-core'] });
     expect(runtime.commands).to.deep.equal(['modprobe --all -- usbip-host vhci-hcd', 'start tools']);
-    expect(logged.join('')).to.contain('usbip-core: already loaded, skipped');
+    expect(host.logged.join('')).to.contain('usbip-core: already loaded, skipped');
   });
 
   it('a module the kernel refuses: what this call loaded is unloaded again, and the error names it', async () => {
-    const runtime = new FakeKernelRuntime(root, { refuse: ['vhci-hcd'] });
+    const runtime = new FakeKernelRuntime(host.root, { refuse: ['vhci-hcd'] });
     runtime.runModuleCommand = async function (image, command) {
       this.commands.push(command.join(' '));
       if (command[0] === 'modprobe') {
@@ -126,22 +132,22 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
       }
       return { exitCode: 0, stdout: '', stderr: '' };
     };
-    const error = await loadModules(context(runtime), settings, KVER).catch((e) => e);
+    const error = await loadModules(host.context(runtime), settings, KVER).catch((e) => e);
     expect(error).to.be.instanceOf(ModuleLoadError);
     expect(error.message).to.match(/^loading vhci-hcd into 6\.1\.0-56-amd64 failed: modprobe: ERROR: could not insert 'vhci-hcd': Invalid argument/);
     expect(error.hint).to.match(/nothing this command loaded was left loaded/);
     expect(runtime.commands).to.deep.equal(['modprobe --all -- usbip-core usbip-host vhci-hcd', 'rmmod -- usbip_host usbip_core']);
-    for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) expect(existsSync(join(root, 'sys/module', module)), module).to.equal(false);
+    for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) expect(existsSync(join(host.root, 'sys/module', module)), module).to.equal(false);
   });
 
   it('a failed load also unloads the dependencies modprobe pulled in, and nothing another program loaded meanwhile', async () => {
-    writeFileSync(join(root, 'proc/modules'), 'ext4 1 0 - Live 0x0\n');
+    writeFileSync(join(host.root, 'proc/modules'), 'ext4 1 0 - Live 0x0\n');
     // An image that carries usbcore (its modules.dep says so), as images of older kvc versions did.
     const modulesDep = 'kernel/drivers/usb/common/usb-common.ko:\nkernel/drivers/usb/core/usbcore.ko: kernel/drivers/usb/common/usb-common.ko\n'
       + 'extra/usbip-core.ko:\nextra/usbip-host.ko: extra/usbip-core.ko kernel/drivers/usb/core/usbcore.ko kernel/drivers/usb/common/usb-common.ko\n'
       + 'extra/vhci-hcd.ko: extra/usbip-core.ko kernel/drivers/usb/core/usbcore.ko kernel/drivers/usb/common/usb-common.ko\n';
-    const runtime = new FakeKernelRuntime(root, { refuse: ['vhci-hcd'], modulesDep });
-    const proc = join(root, 'proc/modules');
+    const runtime = new FakeKernelRuntime(host.root, { refuse: ['vhci-hcd'], modulesDep });
+    const proc = join(host.root, 'proc/modules');
     runtime.runModuleCommand = async function (image, command) {
       this.commands.push(command.join(' '));
       if (command[0] === 'modprobe') {
@@ -157,7 +163,7 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
       for (const name of command.slice(2)) this.vanish(name);
       return { exitCode: 0, stdout: '', stderr: '' };
     };
-    const error = await loadModules(context(runtime), settings, KVER).catch((e) => e);
+    const error = await loadModules(host.context(runtime), settings, KVER).catch((e) => e);
     expect(error).to.be.instanceOf(ModuleLoadError);
     expect(runtime.commands[1]).to.equal('rmmod -- usbip_host usbcore usb_common usbip_core');
     expect(readFileSync(proc, 'utf8').trim().split('\n').map((line) => line.split(' ')[0])).to.deep.equal(['overlay', 'ext4']);
@@ -165,89 +171,89 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
   });
 
   it('refuses to load into a kernel that is not running, or without an image', async () => {
-    expect(await loadModules(context(new FakeKernelRuntime(root)), settings, '6.1.0-1-amd64').catch((e) => e)).to.be.instanceOf(KernelRefusedError);
-    const error = await loadModules(context(new FakeKernelRuntime(root, { imagePresent: false })), settings, KVER).catch((e) => e);
+    expect(await loadModules(host.context(new FakeKernelRuntime(host.root)), settings, '6.1.0-1-amd64').catch((e) => e)).to.be.instanceOf(KernelRefusedError);
+    const error = await loadModules(host.context(new FakeKernelRuntime(host.root, { imagePresent: false })), settings, KVER).catch((e) => e);
     expect(error).to.be.instanceOf(ImageMissingError);
     expect(error.exitStatus).to.equal(66);
     expect(error.hint).to.equal(`build it first: kvc build usbip ${KVER}`);
   });
 
   it('the service\'s start (no image inspect first): the image\'s absence, said by its first container, is ImageMissingError and nothing runs after it', async () => {
-    const runtime = new FakeKernelRuntime(root, { imagePresent: false });
-    const error = await loadModules(context(runtime), settings, KVER, { tryImage: true }).catch((e) => e);
+    const runtime = new FakeKernelRuntime(host.root, { imagePresent: false });
+    const error = await loadModules(host.context(runtime), settings, KVER, { tryImage: true }).catch((e) => e);
     expect(error).to.be.instanceOf(ImageMissingError);
     expect(error.message).to.equal(`localhost/usbip-1.0.0:${KVER} does not exist`);
     expect(runtime.commands).to.deep.equal([]);
   });
 
   it('the load container gets the host\'s modprobe configuration, read-only at its own place, once per real folder', async () => {
-    mkdirSync(join(root, 'etc/modprobe.d'), { recursive: true });
-    mkdirSync(join(root, 'usr/lib/modprobe.d'), { recursive: true });
-    symlinkSync('usr/lib', join(root, 'lib'));
-    const runtime = new FakeKernelRuntime(root);
-    await loadModules(context(runtime), settings, KVER);
-    const real = (dir) => realpathSync(join(root, dir));
+    mkdirSync(join(host.root, 'etc/modprobe.d'), { recursive: true });
+    mkdirSync(join(host.root, 'usr/lib/modprobe.d'), { recursive: true });
+    symlinkSync('usr/lib', join(host.root, 'lib'));
+    const runtime = new FakeKernelRuntime(host.root);
+    await loadModules(host.context(runtime), settings, KVER);
+    const real = (dir) => realpathSync(join(host.root, dir));
     expect(runtime.commands[0]).to.equal(`modprobe --all -- usbip-core usbip-host vhci-hcd [${real('etc/modprobe.d')}:/etc/modprobe.d:ro ${real('usr/lib/modprobe.d')}:/usr/lib/modprobe.d:ro]`);
   });
 
   it('modules someone else loaded: the service\'s load skips them, and its unload leaves them loaded (an empty record is not "no record")', async () => {
-    const runtime = new FakeKernelRuntime(root);
+    const runtime = new FakeKernelRuntime(host.root);
     for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) runtime.appear(module);
-    const outcome = await loadModules(context(runtime), settings, KVER);
+    const outcome = await loadModules(host.context(runtime), settings, KVER);
     expect(outcome.changed).to.deep.equal([]);
     runtime.commands = [];
-    const unloaded = await unloadModules(context(runtime), settings, KVER);
+    const unloaded = await unloadModules(host.context(runtime), settings, KVER);
     expect(unloaded.changed).to.deep.equal([]);
     expect(runtime.commands.filter((command) => command.startsWith('rmmod') || command.startsWith('hook'))).to.deep.equal([]);
-    for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) expect(existsSync(join(root, 'sys/module', module)), module).to.equal(true);
-    expect(logged.join('')).to.include('vhci-hcd: loaded, but not by kvc: left loaded');
+    for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) expect(existsSync(join(host.root, 'sys/module', module)), module).to.equal(true);
+    expect(host.logged.join('')).to.include('vhci-hcd: loaded, but not by kvc: left loaded');
   });
 
   it('a record kvc cannot trust (not 0600, or naming what is no module) is not believed', async () => {
-    const runtime = new FakeKernelRuntime(root);
-    await loadModules(context(runtime), settings, KVER);
-    const path = join(root, 'run/usbip/loaded.json');
+    const runtime = new FakeKernelRuntime(host.root);
+    await loadModules(host.context(runtime), settings, KVER);
+    const path = join(host.root, 'run/usbip/loaded.json');
     chmodSync(path, 0o644);
     runtime.commands = [];
-    await unloadModules(context(runtime), settings, KVER);
-    expect(logged.join('')).to.include('no record of a kvc load of usbip');
-    await loadModules(context(runtime), settings, KVER);
+    await unloadModules(host.context(runtime), settings, KVER);
+    expect(host.logged.join('')).to.include('no record of a kvc load of usbip');
+    await loadModules(host.context(runtime), settings, KVER);
     writeFileSync(path, JSON.stringify({ kver: KVER, modules: ['vhci_hcd', '../../etc'] }), { mode: 0o600 });
-    logged.length = 0;
-    await unloadModules(context(runtime), settings, KVER);
-    expect(logged.join('')).to.include('no record of a kvc load of usbip');
+    host.logged.length = 0;
+    await unloadModules(host.context(runtime), settings, KVER);
+    expect(host.logged.join('')).to.include('no record of a kvc load of usbip');
     expect(runtime.commands.some((command) => command.includes('../'))).to.equal(false);
   });
 
   it('unload runs the pre-unload hook, stops the tools container and unloads in reverse order', async () => {
-    const runtime = new FakeKernelRuntime(root);
-    await loadModules(context(runtime), settings, KVER);
+    const runtime = new FakeKernelRuntime(host.root);
+    await loadModules(host.context(runtime), settings, KVER);
     runtime.commands = [];
-    const outcome = await unloadModules(context(runtime), settings, KVER);
+    const outcome = await unloadModules(host.context(runtime), settings, KVER);
     expect(outcome.changed).to.deep.equal(['vhci-hcd', 'usbip-host', 'usbip-core']);
     expect(runtime.commands).to.deep.equal(['hook /usr/lib/kvc/pre-unload', 'remove tools', 'rmmod -- vhci_hcd usbip_host usbip_core']);
-    expect(logged.join('')).to.contain('pre-unload: detached vhci port 0');
+    expect(host.logged.join('')).to.contain('pre-unload: detached vhci port 0');
   });
 
   it('unload refuses a module in use, saying what holds it, unless forced', async () => {
-    const runtime = new FakeKernelRuntime(root);
-    await loadModules(context(runtime), settings, KVER);
-    writeFileSync(join(root, 'sys/module/vhci_hcd/refcnt'), '1\n');
+    const runtime = new FakeKernelRuntime(host.root);
+    await loadModules(host.context(runtime), settings, KVER);
+    writeFileSync(join(host.root, 'sys/module/vhci_hcd/refcnt'), '1\n');
     runtime.commands = [];
-    const error = await unloadModules(context(runtime), settings, KVER).catch((e) => e);
+    const error = await unloadModules(host.context(runtime), settings, KVER).catch((e) => e);
     expect(error).to.be.instanceOf(ModuleInUseError);
     expect(error.message).to.equal('vhci-hcd is in use: 1 other reference (a device, file or process using it)');
     expect(error.hint).to.match(/or pass --force$/);
     // Refused before anything ran: the pre-unload hook (which detaches every vhci port) was not run.
     expect(runtime.commands).to.deep.equal([]);
-    expect(existsSync(join(root, 'sys/module/vhci_hcd'))).to.equal(true);
-    await unloadModules(context(runtime), settings, KVER, { force: true });
-    expect(existsSync(join(root, 'sys/module/vhci_hcd'))).to.equal(false);
+    expect(existsSync(join(host.root, 'sys/module/vhci_hcd'))).to.equal(true);
+    await unloadModules(host.context(runtime), settings, KVER, { force: true });
+    expect(existsSync(join(host.root, 'sys/module/vhci_hcd'))).to.equal(false);
   });
 
   it('unload of modules not loaded does nothing and says so', async () => {
-    const runtime = new FakeKernelRuntime(root);
-    const outcome = await unloadModules(context(runtime), settings, KVER);
+    const runtime = new FakeKernelRuntime(host.root);
+    const outcome = await unloadModules(host.context(runtime), settings, KVER);
     expect(outcome.changed).to.deep.equal([]);
     expect(runtime.commands).to.deep.equal(['remove tools']);
   });
@@ -267,31 +273,17 @@ const CLOUD_MODINFO = [
 ].join('\n');
 
 describe('load and unload with the host kernel\'s own tree (fake kernel and runtime)', () => {
-  let root;
-  let logged;
-  const context = (runtime) => {
-    const stream = new PassThrough();
-    stream.on('data', (chunk) => logged.push(String(chunk)));
-    return { configDir: '/etc/kvc', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), runningKernel: KVER, interactive: false };
-  };
+  const host = fakeHost('kvc-fake-host-', 'ext4 1 0 - Live 0x0\n');
   const hostTree = (dep) => {
-    mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
-    writeFileSync(join(root, 'lib/modules', KVER, 'modules.dep'), dep);
+    mkdirSync(join(host.root, 'lib/modules', KVER), { recursive: true });
+    writeFileSync(join(host.root, 'lib/modules', KVER, 'modules.dep'), dep);
   };
-  beforeEach(() => {
-    root = mkdtempSync(join(tmpdir(), 'kvc-fake-host-'));
-    mkdirSync(join(root, 'sys/module'), { recursive: true });
-    mkdirSync(join(root, 'proc'));
-    writeFileSync(join(root, 'proc/modules'), 'ext4 1 0 - Live 0x0\n');
-    logged = [];
-  });
-  afterEach(() => rmSync(root, { recursive: true, force: true }));
 
   it('cloud kernel: scsi from the host tree first, the USB core and usbip from the image, sd_mod from the host last; unload takes out exactly those', async () => {
     hostTree('kernel/drivers/scsi/scsi_common.ko:\nkernel/drivers/scsi/scsi_mod.ko: kernel/drivers/scsi/scsi_common.ko\nkernel/drivers/scsi/sd_mod.ko: kernel/drivers/scsi/scsi_mod.ko kernel/drivers/scsi/scsi_common.ko\n');
-    const runtime = new FakeKernelRuntime(root, { modulesDep: CLOUD_DEP, modinfo: CLOUD_MODINFO, loadAlso: '# comment\nusb-storage\nuas\nsd_mod\n' });
-    const outcome = await loadModules(context(runtime), settings, KVER);
-    const mount = `[${realpathSync(join(root, 'lib/modules', KVER))}:/kvc-host/lib/modules/${KVER}:ro]`;
+    const runtime = new FakeKernelRuntime(host.root, { modulesDep: CLOUD_DEP, modinfo: CLOUD_MODINFO, loadAlso: '# comment\nusb-storage\nuas\nsd_mod\n' });
+    const outcome = await loadModules(host.context(runtime), settings, KVER);
+    const mount = `[${realpathSync(join(host.root, 'lib/modules', KVER))}:/kvc-host/lib/modules/${KVER}:ro]`;
     expect(runtime.commands).to.deep.equal([
       `modprobe --dirname /kvc-host --all -- scsi_mod scsi_common ${mount}`,
       'modprobe --all -- usbip-core usbip-host vhci-hcd usb-storage uas',
@@ -299,43 +291,43 @@ describe('load and unload with the host kernel\'s own tree (fake kernel and runt
       'start tools',
     ]);
     expect(outcome.changed).to.deep.equal(['scsi_mod', 'scsi_common', 'usbip-core', 'usbip-host', 'vhci-hcd', 'usb-storage', 'uas', 'sd_mod']);
-    const record = JSON.parse(readFileSync(join(root, 'run/usbip/loaded.json'), 'utf8'));
+    const record = JSON.parse(readFileSync(join(host.root, 'run/usbip/loaded.json'), 'utf8'));
     expect(record.modules).to.deep.equal(['sd_mod', 'uas', 'usb_storage', 'vhci_hcd', 'usbip_host', 'usbcore', 'usbip_core', 'usb_common', 'scsi_common', 'scsi_mod']);
-    expect(statSync(join(root, 'run/usbip/loaded.json')).mode & 0o777).to.equal(0o600);
-    expect(logged.join('')).to.include('loaded scsi_mod, scsi_common, usbip-core, usbip-host, vhci-hcd, usb-storage, uas, sd_mod into 6.1.0-56-amd64, with the modules they need: usb_common, usbcore');
+    expect(statSync(join(host.root, 'run/usbip/loaded.json')).mode & 0o777).to.equal(0o600);
+    expect(host.logged.join('')).to.include('loaded scsi_mod, scsi_common, usbip-core, usbip-host, vhci-hcd, usb-storage, uas, sd_mod into 6.1.0-56-amd64, with the modules they need: usb_common, usbcore');
     runtime.commands = [];
-    await unloadModules(context(runtime), settings, KVER);
+    await unloadModules(host.context(runtime), settings, KVER);
     expect(runtime.commands.at(-1)).to.equal(`rmmod -- ${record.modules.join(' ')}`);
-    expect(readFileSync(join(root, 'proc/modules'), 'utf8').trim()).to.equal('ext4 1 0 - Live 0x0');
-    expect(existsSync(join(root, 'run/usbip/loaded.json'))).to.equal(false);
+    expect(readFileSync(join(host.root, 'proc/modules'), 'utf8').trim()).to.equal('ext4 1 0 - Live 0x0');
+    expect(existsSync(join(host.root, 'run/usbip/loaded.json'))).to.equal(false);
   });
 
   it('generic kernel: usbcore is the host tree\'s, the image ships none; a module loaded before is left alone', async () => {
     hostTree('kernel/drivers/usb/common/usb-common.ko:\nkernel/drivers/usb/core/usbcore.ko: kernel/drivers/usb/common/usb-common.ko\n');
     const modinfo = 'filename: /x/extra/usbip-host.ko\nname: usbip_host\ndepends: usbip-core,usbcore\nfilename: /x/extra/vhci-hcd.ko\nname: vhci_hcd\ndepends: usbip-core,usbcore\n';
-    const runtime = new FakeKernelRuntime(root, { modinfo });
-    await loadModules(context(runtime), settings, KVER);
+    const runtime = new FakeKernelRuntime(host.root, { modinfo });
+    await loadModules(host.context(runtime), settings, KVER);
     expect(runtime.commands[0]).to.match(/^modprobe --dirname \/kvc-host --all -- usbcore \[/);
     expect(runtime.commands[1]).to.equal('modprobe --all -- usbip-core usbip-host vhci-hcd');
   });
 
   it('unload leaves a dependency that a module kvc did not load holds (and what it holds), and says so', async () => {
-    const runtime = new FakeKernelRuntime(root, { modulesDep: CLOUD_DEP, modinfo: CLOUD_MODINFO.replaceAll(',scsi_mod,scsi_common', '') });
-    await loadModules(context(runtime), settings, KVER);
+    const runtime = new FakeKernelRuntime(host.root, { modulesDep: CLOUD_DEP, modinfo: CLOUD_MODINFO.replaceAll(',scsi_mod,scsi_common', '') });
+    await loadModules(host.context(runtime), settings, KVER);
     runtime.appear('ftdi_sio', 'usbcore,');
-    mkdirSync(join(root, 'sys/module/usbcore/holders/ftdi_sio'), { recursive: true });
-    mkdirSync(join(root, 'sys/module/usb_common/holders/usbcore'), { recursive: true });
+    mkdirSync(join(host.root, 'sys/module/usbcore/holders/ftdi_sio'), { recursive: true });
+    mkdirSync(join(host.root, 'sys/module/usb_common/holders/usbcore'), { recursive: true });
     runtime.commands = [];
-    await unloadModules(context(runtime), settings, KVER);
+    await unloadModules(host.context(runtime), settings, KVER);
     expect(runtime.commands.at(-1)).to.equal('rmmod -- vhci_hcd usbip_host usbip_core');
-    expect(logged.join('')).to.contain('left loaded: usbcore is in use: held by module ftdi_sio');
-    expect(JSON.parse(readFileSync(join(root, 'run/usbip/loaded.json'), 'utf8')).modules).to.deep.equal(['usbcore', 'usb_common']);
+    expect(host.logged.join('')).to.contain('left loaded: usbcore is in use: held by module ftdi_sio');
+    expect(JSON.parse(readFileSync(join(host.root, 'run/usbip/loaded.json'), 'utf8')).modules).to.deep.equal(['usbcore', 'usb_common']);
   });
 
   it('refuses, before loading anything, a module neither the image nor the host tree has', async () => {
     hostTree('kernel/fs/ext4/ext4.ko:\n');
-    const runtime = new FakeKernelRuntime(root, { modulesDep: CLOUD_DEP, modinfo: CLOUD_MODINFO, loadAlso: 'usb-storage\n' });
-    const error = await loadModules(context(runtime), settings, KVER).catch((e) => e);
+    const runtime = new FakeKernelRuntime(host.root, { modulesDep: CLOUD_DEP, modinfo: CLOUD_MODINFO, loadAlso: 'usb-storage\n' });
+    const error = await loadModules(host.context(runtime), settings, KVER).catch((e) => e);
     expect(error).to.be.instanceOf(KernelRefusedError);
     expect(error.message).to.match(/needs scsi_mod, scsi_common, which it does not hold, nor does the kernel's own tree/);
     expect(runtime.commands).to.deep.equal([]);
@@ -347,10 +339,10 @@ describe('load and unload with the host kernel\'s own tree (fake kernel and runt
     ['EFI Secure Boot', 'sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0a9b2e1f7c9', Buffer.from([6, 0, 0, 0, 1])],
   ]) {
     it(`refuses to load unsigned modules under ${what}, first, with one line and exit 69`, async () => {
-      mkdirSync(join(root, file, '..'), { recursive: true });
-      writeFileSync(join(root, file), content);
-      const runtime = new FakeKernelRuntime(root);
-      const error = await loadModules(context(runtime), settings, KVER).catch((e) => e);
+      mkdirSync(join(host.root, file, '..'), { recursive: true });
+      writeFileSync(join(host.root, file), content);
+      const runtime = new FakeKernelRuntime(host.root);
+      const error = await loadModules(host.context(runtime), settings, KVER).catch((e) => e);
       expect(error).to.be.instanceOf(KernelRefusedError);
       expect(error.exitStatus).to.equal(69);
       expect(error.message).to.match(/will not load the unsigned modules kvc builds: .*; nothing was loaded$/);
