@@ -29,6 +29,9 @@ export const NO_KUBE_SETTINGS: KubeSettings = { tools: { hostNetwork: false, mou
 const MOUNT = /^(\/[A-Za-z0-9._/-]*):(rw|ro|scratch)$/;
 const MODULE = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,55}$/;
 
+// What RE2 lacks of JavaScript's regular expressions: lookahead, lookbehind, backreferences.
+const RE2_LACKS = /\(\?<?[=!]|\\[1-9]/;
+
 // Validates the KVC_KUBE_* keys of an instance file.
 export function kubeSettingsFrom(file: ConfFile): KubeSettings {
   const words = (key: string): string[] => (file.entries.get(key)?.value ?? '').split(/\s+/).filter((word) => word !== '');
@@ -54,6 +57,10 @@ export function kubeSettingsFrom(file: ConfFile): KubeSettings {
       new RegExp(regexpValue, 'u');
     } catch (error) {
       throw new ConfigError(file.path, 'KVC_KUBE_KERNEL_REGEXP', `is not a regular expression (${(error as Error).message})`, { hint: "write e.g. KVC_KUBE_KERNEL_REGEXP='^[0-9]+\\.[0-9]+\\.[0-9]+-[0-9]+-amd64$'", cause: error });
+    }
+    // KMM reads it as RE2 (Go's regexp), which has no lookaround and no backreferences.
+    if (RE2_LACKS.test(regexpValue)) {
+      throw new ConfigError(file.path, 'KVC_KUBE_KERNEL_REGEXP', 'uses lookaround or a backreference, which KMM\'s RE2 does not have', { hint: "write it without (?=, (?!, (?<=, (?<! and \\1…\\9, e.g. KVC_KUBE_KERNEL_REGEXP='^[0-9]+\\.[0-9]+\\.[0-9]+-[0-9]+-amd64$'" });
     }
   }
   const inTreeToRemove = words('KVC_KUBE_IN_TREE_REMOVE');

@@ -180,6 +180,8 @@ describe('kube: instance keys', () => {
       ['KVC_KUBE_TOOLS_ACCESS', '/sys:rw /sys:ro', /each once/],
       ['KVC_KUBE_TOOLS_ACCESS', '/a/../etc:rw', /is not host-network/],
       ['KVC_KUBE_KERNEL_REGEXP', '^(6', /is not a regular expression/],
+      ['KVC_KUBE_KERNEL_REGEXP', '^6\\.1(?!\\.0-50)', /lookaround or a backreference, which KMM's RE2 does not have/],
+      ['KVC_KUBE_KERNEL_REGEXP', '^(6)\\.\\1', /lookaround or a backreference/],
       ['KVC_KUBE_IN_TREE_REMOVE', 'a;b', /is not a module name/],
     ]) {
       expect(() => kubeSettingsFrom(conf({ [key]: value })), `${key}=${value}`).to.throw(message).with.property('exitStatus', 78);
