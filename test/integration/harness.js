@@ -3,6 +3,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { hostCommandScript } from '../../lib/ops/host-commands.js';
+import { imageTagFor } from '../../lib/kernel/release.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -68,7 +69,9 @@ export function podmanState(env = {}) {
   };
 }
 
-export const IMAGE = (version) => `localhost/usbip-${version}:${KVER}`;
+// The usbip image of a kernel, tagged as kvc tags it (a release's "+" and "~" become "_").
+export const usbipImage = (kver, version = '1.0.0') => `localhost/usbip-${version}:${imageTagFor(kver)}`;
+export const IMAGE = (version) => usbipImage(KVER, version);
 
 // Builds the USB/IP image for KVER with kvc when it is not there yet (test files may run in any order).
 export function ensureUsbipImage(version = '1.0.0') {

@@ -5,10 +5,9 @@
 // - 6.12.117+deb12-amd64 compresses its in-tree modules (.ko.xz). The image ships none of the
 //   kernel's own modules (usbcore is the host's, loaded from its tree): only what it built.
 import { expect } from 'chai';
-import { KVER, kvc, podman, makeConfigDir, removeDir } from './harness.js';
+import { KVER, kvc, podman, makeConfigDir, removeDir, usbipImage as imageOf } from './harness.js';
 
 const KERNELS = ['6.1.0-50-amd64', '6.12.117+deb12-amd64'];
-const imageOf = (kver) => `localhost/usbip-1.0.0:${kver.replace('+', '_')}`;
 
 describe('integration: the usbip image for two kernel series and an older 6.1', function () {
   this.timeout(40 * 60 * 1000);

@@ -4,11 +4,10 @@
 // worker works: its init container copies <dirName>/lib/modules/<kver> out with `cp -R`, then
 // `modprobe -d <copy>` loads; here `-n --show-depends` resolves each module without loading.
 import { expect } from 'chai';
-import { KVER, kvc, podman, makeConfigDir, removeDir } from './harness.js';
+import { KVER, kvc, podman, makeConfigDir, removeDir, usbipImage as image } from './harness.js';
 
 // Both cloud series: 6.12's USB core reads Kconfig values 6.1's does not (the build passes them).
 const KERNELS = [KVER, process.env.KVC_TEST_CLOUD_KVER ?? '6.1.0-56-cloud-amd64', '6.12.117+deb12-cloud-amd64'];
-const image = (kver) => `localhost/usbip-1.0.0:${kver.replaceAll('+', '_')}`;
 
 describe('integration: images KMM can load (real podman)', function () {
   this.timeout(30 * 60 * 1000);

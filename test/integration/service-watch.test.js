@@ -10,13 +10,12 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { collectLines } from './log-lines.js';
-import { KVER, NODE, MAIN, CONTAINERS_CONF, LOG_DIR, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
+import { KVER, NODE, MAIN, CONTAINERS_CONF, LOG_DIR, ensureUsbipImage, makeConfigDir, removeDir, podman, usbipImage as imageOf } from './harness.js';
 
 const NEW_KERNEL = '6.1.0-56-rt-amd64';
 const NO_HEADERS = '6.1.0-999-amd64';
 const NO_MODULES = '6.1.0-56-nomodules-amd64';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const imageOf = (kver) => `localhost/usbip-1.0.0:${kver}`;
 const imageExists = (ref) => {
   try {
     podman(['image', 'exists', ref]);
