@@ -123,6 +123,28 @@ export class InterruptedError extends KvcError {
   override readonly exitStatus = ExitStatus.interrupted;
 }
 
+// Why a container cannot be given a device node.
+export type ContainerRefusal =
+  | 'no-such-container' | 'not-running' | 'privileged' | 'can-mknod' | 'can-mount' | 'user-namespace'
+  | 'cgroup-rule' | 'dev-not-tmpfs' | 'name-taken' | 'gone';
+
+// A container that cannot be given a device node as it was created (or that is gone); the hint
+// says how to create it (the exact podman flags). Nothing was created.
+export class ContainerRefusedError extends KvcError {
+  override readonly exitStatus = ExitStatus.unavailable;
+  readonly reason: ContainerRefusal;
+
+  constructor(reason: ContainerRefusal, message: string, options: KvcErrorOptions = {}) {
+    super(message, options);
+    this.reason = reason;
+  }
+}
+
+// Making or removing a device node failed on the host (mknod missing or refused, the node not as made).
+export class DeviceNodeError extends KvcError {
+  override readonly exitStatus = ExitStatus.software;
+}
+
 // One line for the user: the message, then the hint.
 export function describeError(error: unknown): string {
   if (error instanceof KvcError) {

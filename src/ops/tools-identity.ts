@@ -23,11 +23,16 @@ export function parseIdentity(text: string): ToolsIdentity | undefined {
   return { pid: Number(pid), start: start!, mountNs: Number(mountNs), kver };
 }
 
+// The start time in a /proc/<pid>/stat (field 22, counted after the command name, which may hold
+// spaces and parentheses).
+export function startTimeIn(stat: string): string | undefined {
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
 // The start time of a process (field 22 of /proc/<pid>/stat, after the command name), or undefined.
 export async function processStartTime(pid: number, procRoot = '/proc'): Promise<string | undefined> {
   try {
-    const text = await readFile(join(procRoot, String(pid), 'stat'), 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[19];
+    return startTimeIn(await readFile(join(procRoot, String(pid), 'stat'), 'utf8'));
   } catch {
     return undefined;
   }

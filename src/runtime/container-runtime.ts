@@ -1,12 +1,13 @@
 // The podman/docker adapter: the only module that spawns the container runtime.
 import { accessSync, constants } from 'node:fs';
-import { delimiter, join, isAbsolute } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { delimiter, dirname, join, isAbsolute } from 'node:path';
 import { execa } from 'execa';
 import { ImageNotFoundError, RuntimeError, UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RuntimeName } from '../config/settings.js';
 import * as argv from './args.js';
-import { dependsOnKernel, isMetadataStep, parseContainerInspect, parseIdList, parseImageInspect, isNoSuchObject, saysNoSpace, type ContainerInfo, type ImageInfo } from './parse.js';
+import { dependsOnKernel, isMetadataStep, parseContainerAccess, parseContainerInspect, parseIdList, parseImageInspect, parseOciDeviceRules, isNoSuchObject, saysNoSpace, type ContainerAccess, type ContainerInfo, type ImageInfo } from './parse.js';
 
 // What a captured command returned.
 export interface CommandResult {
@@ -318,6 +319,36 @@ export class ContainerRuntime {
       throw this.failure(argv.containerInspectArgs(name), `inspecting ${name}`, result.exitCode, result.stderr);
     }
     return parseContainerInspect(result.stdout)[0];
+  }
+
+  // What a container may do with devices (see ContainerAccess), or undefined when there is no such
+  // container. podman's inspect does not show the device cgroup rules: they are read from the OCI
+  // spec it started the container with (its OCIConfigPath, believed only when root's and written by
+  // root alone).
+  async inspectContainerAccess(name: string): Promise<ContainerAccess | undefined> {
+    const args = argv.containerInspectArgs(name);
+    const result = await this.capture(args);
+    if (this.dryRun) return undefined;
+    if (result.exitCode !== 0) {
+      if (isNoSuchObject(result.stderr)) return undefined;
+      throw this.failure(args, `inspecting ${name}`, result.exitCode, result.stderr);
+    }
+    const [access] = parseContainerAccess(result.stdout);
+    if (access === undefined || access.deviceRules !== undefined) return access;
+    // A container that does not run has no spec yet (podman writes it at start); one in a user
+    // namespace of its own has it in a folder of its mapped root's. Neither can take a node.
+    if (!access.running || access.userNamespace) return { ...access, deviceRules: [] };
+    const spec = access.ociConfigPath;
+    const unreadable = (why: string): RuntimeError => new RuntimeError(`cannot read the device cgroup rules of ${name}: ${why}`, {
+      command: [this.name, ...args],
+      hint: `kvc reads them from the OCI spec ${this.name} keeps for the container; check that ${this.name} runs as root and its storage belongs to root`,
+    });
+    if (spec === '') throw unreadable('the inspect output has no OCIConfigPath');
+    const [file, folder] = await Promise.all([stat(spec), stat(dirname(spec))]).catch((error: unknown) => {
+      throw unreadable(`${spec}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    if ([file, folder].some((info) => info.uid !== 0 || (info.mode & 0o022) !== 0)) throw unreadable(`${spec} or its folder is not root's alone`);
+    return { ...access, deviceRules: parseOciDeviceRules(await readFile(spec, 'utf8')) };
   }
 
   // Pushes a local image to a registry as `destination`; docker gets it tagged first (its push takes

@@ -1,4 +1,5 @@
 // Checks the JSON the runtime prints, keeping only the fields kvc uses. Pure, tested on recorded output.
+import { parseRuleText, type DeviceRule } from '../kernel/device-cgroup-rules.js';
 
 // What kvc needs of an image.
 export interface ImageInfo {
@@ -68,6 +69,97 @@ export function parseContainerInspect(text: string): ContainerInfo[] {
       running: state['Running'] === true,
     };
   });
+}
+
+// What kvc needs of a container to give it device nodes: is it running, which process, and what
+// it may do with devices (privileges, capabilities, device cgroup rules).
+export interface ContainerAccess {
+  readonly id: string;
+  readonly name: string;
+  readonly running: boolean;
+  readonly pid: number;
+  readonly privileged: boolean;
+  // The capabilities its process has and may ever have (podman's EffectiveCaps, BoundingCaps;
+  // undefined when the runtime does not say: docker), CAP_ names.
+  readonly effectiveCaps: readonly string[] | undefined;
+  readonly boundingCaps: readonly string[] | undefined;
+  readonly capAdd: readonly string[];
+  readonly capDrop: readonly string[];
+  // The container's cgroup as the host sees it (podman's State.CgroupPath; '' when not said).
+  readonly cgroupPath: string;
+  // Where the runtime keeps the OCI spec it started the container with ('' when not said).
+  readonly ociConfigPath: string;
+  // The device cgroup rules when the inspect output shows them (docker's HostConfig.DeviceCgroupRules);
+  // podman 4.3 does not (they are in its OCI spec, see parseOciDeviceRules).
+  readonly deviceRules: readonly DeviceRule[] | undefined;
+  // Whether it has user ID mappings of its own (a user namespace).
+  readonly userNamespace: boolean;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+// "mknod", "MKNOD", "CAP_MKNOD" → "CAP_MKNOD" ("ALL" stays "ALL").
+export function capabilityName(name: string): string {
+  const upper = name.trim().toUpperCase();
+  return upper === 'ALL' || upper.startsWith('CAP_') ? upper : `CAP_${upper}`;
+}
+
+// `container inspect` output, with what device access needs.
+export function parseContainerAccess(text: string): ContainerAccess[] {
+  return array(text, 'container inspect').map((item) => {
+    const container = record(item);
+    const state = record(container['State']);
+    const host = record(container['HostConfig']);
+    const caps = (value: unknown): string[] | undefined => (Array.isArray(value) ? strings(value).map(capabilityName) : undefined);
+    const ruleTexts = Array.isArray(host['DeviceCgroupRules']) ? strings(host['DeviceCgroupRules']) : undefined;
+    const idMappings = record(host['IDMappings']);
+    return {
+      id: typeof container['Id'] === 'string' ? container['Id'] : '',
+      name: typeof container['Name'] === 'string' ? container['Name'].replace(/^\//, '') : '',
+      running: state['Running'] === true,
+      pid: typeof state['Pid'] === 'number' ? state['Pid'] : 0,
+      privileged: host['Privileged'] === true,
+      effectiveCaps: caps(container['EffectiveCaps']),
+      boundingCaps: caps(container['BoundingCaps']),
+      capAdd: strings(host['CapAdd']).map(capabilityName),
+      capDrop: strings(host['CapDrop']).map(capabilityName),
+      cgroupPath: typeof state['CgroupPath'] === 'string' ? state['CgroupPath'] : '',
+      ociConfigPath: typeof container['OCIConfigPath'] === 'string' ? container['OCIConfigPath'] : '',
+      // A rule text kvc cannot read is left out: it then grants nothing as far as kvc is concerned.
+      deviceRules: ruleTexts?.map(parseRuleText).filter((rule): rule is DeviceRule => rule !== undefined),
+      userNamespace: strings(idMappings['UidMap']).length > 0 || (typeof host['UsernsMode'] === 'string' && !['', 'host'].includes(host['UsernsMode'])),
+    };
+  });
+}
+
+// The device cgroup rules of an OCI runtime spec (config.json's linux.resources.devices): what
+// runc was told to let the container open (podman puts --device-cgroup-rule and --device there).
+// An entry kvc cannot read counts as a denial of everything at its place (it may have been one).
+export function parseOciDeviceRules(text: string): DeviceRule[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the container's OCI spec is not JSON: ${text.slice(0, 80)}`, { cause: error });
+  }
+  const devices = record(record(record(parsed)['linux'])['resources'])['devices'];
+  if (!Array.isArray(devices)) return [];
+  const rules: DeviceRule[] = [];
+  for (const entry of devices.map(record)) {
+    const type = entry['type'] ?? 'a';
+    const number = (value: unknown): number | undefined | null => (value === undefined || value === null || value === -1 ? undefined : typeof value === 'number' && Number.isInteger(value) && value >= 0 ? value : null);
+    const major = number(entry['major']);
+    const minor = number(entry['minor']);
+    const access = entry['access'] ?? 'rwm';
+    if (typeof entry['allow'] !== 'boolean' || (type !== 'a' && type !== 'b' && type !== 'c') || major === null || minor === null || typeof access !== 'string' || !/^[rwm]*$/.test(access)) {
+      rules.push({ allow: false, type: 'a', major: undefined, minor: undefined, access: 'rwm' });
+      continue;
+    }
+    rules.push({ allow: entry['allow'], type, major, minor, access: access === '' ? 'rwm' : access });
+  }
+  return rules;
 }
 
 // One ID a line, as `images --quiet --no-trunc` prints them.
