@@ -33,12 +33,16 @@ export interface InstanceSettings {
   readonly kernelRequires: readonly string[];
   // Tools in the image (absolute paths) that get a host command named as their file.
   readonly hostTools: readonly string[];
+  // The device manager the service runs (KVC_DEVICE_MANAGER), e.g. usbip.
+  readonly deviceManager: string | undefined;
   // What `kvc kube` renders for this instance beyond its modules (KVC_KUBE_* keys).
   readonly kube: KubeSettings;
   readonly warnings: readonly string[];
 }
 
 export const INSTANCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+// The device managers kvc has (src/service/device-managers.ts runs them).
+export const DEVICE_MANAGER_NAMES: readonly string[] = ['usbip'];
 export const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,55}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const KERNEL_OPTION = /^CONFIG_[A-Z0-9_]{1,80}$/;
@@ -132,9 +136,14 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
     if (commands.has(command)) throw new ConfigError(file.path, 'KVC_HOST_TOOLS', `names two tools called ${command}`, { hint: 'a host command is named after its tool: list each name once' });
     commands.add(command);
   }
+  const deviceManager = file.entries.get('KVC_DEVICE_MANAGER')?.value.trim() || undefined;
+  if (deviceManager !== undefined && !DEVICE_MANAGER_NAMES.includes(deviceManager)) {
+    throw new ConfigError(file.path, 'KVC_DEVICE_MANAGER', `${JSON.stringify(deviceManager)} is not a device manager kvc has`, { hint: `device managers: ${DEVICE_MANAGER_NAMES.join(', ')}; or leave the key out` });
+  }
   return {
     name,
     confPath: file.path,
+    deviceManager,
     context: buildContextFrom(file.path, contextValue, fileValue),
     softwareVersion,
     modules,

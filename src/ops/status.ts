@@ -10,6 +10,7 @@ import type { UnitState } from '../bus/systemd.js';
 import { kernelReport, type KernelReport, type KernelStatus } from './kernel-status.js';
 import { describeContext } from '../config/settings.js';
 import { readImageProvides } from './image-modules.js';
+import { DEVICE_MANAGERS } from '../service/device-managers.js';
 
 // One instance's report.
 export interface InstanceStatus {
@@ -24,6 +25,9 @@ export interface InstanceStatus {
   // Per kernel: image built, building, queued, failed, refused, missing…; and what boots next.
   readonly kernels: KernelReport | null;
   unit?: UnitState | null;
+  // The device manager's report (KVC_DEVICE_MANAGER), when the instance has one.
+  readonly devices?: unknown;
+  readonly deviceLines?: readonly string[];
 }
 
 // The whole report, as `kvc status --json` prints it.
@@ -65,7 +69,12 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const report = await kernelReport(ctx, settings, listed, keep);
     // What each built image adds to a kernel that lacks it (USB/IP on a cloud kernel: the USB core).
     const kernels = { ...report, kernels: await Promise.all(report.kernels.map(async (kernel) => (kernel.image === null ? kernel : { ...kernel, provides: await readImageProvides(ctx, kernel.image.name) }))) };
-    instances.push({ name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid, kernels });
+    const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
+    const devices = manager === undefined ? undefined : await manager.report(ctx, name);
+    instances.push({
+      name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid, kernels,
+      ...(devices === undefined ? {} : { devices: devices.json, deviceLines: devices.lines }),
+    });
   }
   const systemd = await readUnits(instances);
   return { runningKernel: ctx.runningKernel, runtime: ctx.runtime.name, configDir: ctx.configDir, instances, systemd };
@@ -94,6 +103,7 @@ export function formatStatus(report: StatusReport): string {
     const modules = instance.modules.map((m) => `${m.name}=${m.state}${m.state === 'live' && m.refcnt > 0 ? `(used ${m.refcnt})` : ''}`);
     lines.push(`  modules: ${modules.join(' ')}`);
     lines.push(`  tools container: ${instance.toolsPid === null ? 'not running' : `pid ${instance.toolsPid}`}`);
+    lines.push(...(instance.deviceLines ?? []));
     if (instance.unit !== undefined && instance.unit !== null) {
       const unit = instance.unit;
       lines.push(`  unit: ${unit.unit} ${unit.activeState} (${unit.subState}), ${unit.unitFileState || unit.loadState}${unit.statusText === '' ? '' : `: ${unit.statusText}`}`);

@@ -19,6 +19,8 @@ import { Reconciler, type ReconcileState } from './reconciler.js';
 import { moduleRoots } from '../kernel/installed.js';
 import { inhibitShutdown } from '../host/inhibit.js';
 import { removeServiceState, writeServiceState } from './service-state.js';
+import { liveToolsPid } from '../ops/tools.js';
+import { DEVICE_MANAGERS } from './device-managers.js';
 
 // How long a new kernel's directory must be quiet before its build starts.
 export const SETTLE_MS = 1000;
@@ -75,6 +77,7 @@ export async function runService(session: Session, name: string): Promise<number
   });
 
   let background: Background | undefined;
+  let devices: { close(): Promise<void> } | undefined;
   if (started !== undefined && !lifetime.aborted) {
     const { built, loaded } = started;
     logger.info(`ready: ${settings.modules.join(', ')} loaded into ${kver}${built ? ' (image built)' : ''}${loaded.skipped.length > 0 ? `; already there: ${loaded.skipped.join(', ')}` : ''}`);
@@ -87,6 +90,7 @@ export async function runService(session: Session, name: string): Promise<number
         await startTools(ctx, settings, kver);
       });
       background = await startBackground(ctx, global, settings);
+      devices = await startDevices(ctx, settings, lifetime);
     } catch (error) {
       if (!lifetime.aborted) throw error;
     }
@@ -94,6 +98,7 @@ export async function runService(session: Session, name: string): Promise<number
   }
 
   await notifySystemd({ stopping: true, status: started === undefined ? 'Stopping' : `Unloading ${settings.modules.join(', ')}` }, logger);
+  await devices?.close();
   await background?.close();
   if (started === undefined) {
     logger.info('stopped before anything was loaded; nothing to unload');
@@ -127,6 +132,20 @@ async function startInstance(ctx: Context, settings: InstanceSettings, network: 
     await notifySystemd({ status: `Loading ${settings.modules.join(', ')}` }, logger);
     return { built: true, loaded: await loadModules(ctx, settings, kver, { startTools: false }) };
   });
+}
+
+// The instance's device manager (KVC_DEVICE_MANAGER), in the tools container; a failure to start
+// it is the service's failure (what the devices file asks for would silently not happen).
+async function startDevices(ctx: Context, settings: InstanceSettings, lifetime: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
+  if (settings.deviceManager === undefined) return undefined;
+  const manager = DEVICE_MANAGERS[settings.deviceManager];
+  if (manager === undefined) return undefined;
+  const pid = await liveToolsPid(ctx, settings.name, ctx.runningKernel);
+  if (pid === undefined) {
+    ctx.logger.error(`the tools container is not running: the ${settings.deviceManager} device manager cannot start`);
+    return undefined;
+  }
+  return manager.start(ctx, settings, pid, lifetime);
 }
 
 type Background = Awaited<ReturnType<typeof startBackground>>;

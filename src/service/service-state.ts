@@ -1,6 +1,7 @@
 // What the running service is doing with each kernel, published for `kvc status` as
 // <runDir>/<name>/service.json (written whole, then renamed into place).
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
+import { publishState, readPublishedState } from '../host/published-state.js';
 import { join } from 'node:path';
 import type { Context } from '../ops/context.js';
 import type { KernelAction } from './reconcile-plan.js';
@@ -47,14 +48,7 @@ export function toServiceState(state: ReconcileState, pid: number, now: Date): S
 }
 
 export function writeServiceState(ctx: Context, name: string, state: ReconcileState): void {
-  const path = serviceStatePath(ctx, name);
-  try {
-    mkdirSync(join(ctx.runDir, name), { recursive: true, mode: 0o755 });
-    writeFileSync(`${path}.new`, `${JSON.stringify(toServiceState(state, process.pid, new Date()))}\n`, { mode: 0o644 });
-    renameSync(`${path}.new`, path);
-  } catch (error) {
-    ctx.logger.verbose(`could not write ${path}: ${String(error)}`);
-  }
+  publishState(serviceStatePath(ctx, name), toServiceState(state, process.pid, new Date()), ctx.logger);
 }
 
 export function removeServiceState(ctx: Context, name: string): void {
@@ -63,17 +57,5 @@ export function removeServiceState(ctx: Context, name: string): void {
 
 // The running service's state, or undefined when no service of this instance runs.
 export function readServiceState(ctx: Pick<Context, 'runDir' | 'hostRoot'>, name: string): ServiceState | undefined {
-  let state: ServiceState;
-  try {
-    state = JSON.parse(readFileSync(serviceStatePath(ctx, name), 'utf8')) as ServiceState;
-  } catch {
-    return undefined;
-  }
-  try {
-    // A service that died without removing its file: its process is gone.
-    process.kill(state.pid, 0);
-  } catch {
-    return undefined;
-  }
-  return state;
+  return readPublishedState<ServiceState>(serviceStatePath(ctx, name));
 }

@@ -21,6 +21,7 @@ work=$(mktemp -d /var/tmp/kvc-e2e-pair.XXXXXX)
 pids=()
 trap '((${#pids[@]} == 0)) || kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
+rm -f "$prefix-server.log" "$prefix-client.log" "$prefix-client-sig-enforce.log" "$prefix-replug-ms"
 t=$(ms)
 say "the guests: $KVER (server) and $CLOUD_KVER (client), systemd, podman (cached)"
 test/e2e/guest/build-guest.sh
@@ -39,13 +40,45 @@ for kver in "$KVER" "$CLOUD_KVER"; do
 	echo "   built (or found up to date) and saved in $((($(ms) - t) / 1000)) s: $(du -h "$work/usbip-$kver.tar" | cut -f1)"
 done
 
-# The server's USB disk, and its checksum for the client to compare with what it reads.
-head -c $((8 * 1024 * 1024)) /dev/urandom >"$work/stick.img"
-sha256sum <"$work/stick.img" | cut -d' ' -f1 >"$work/stick.sha256"
-# Each guest's role, as a payload file named "role".
+# The server's two USB disks: one VID:PID (QEMU's 46f4:0001), told apart only by their serial
+# numbers, each of its own random content; the client gets their checksums to tell which it reads.
+for disk in a b; do
+	head -c $((32 * 1024 * 1024)) /dev/urandom >"$work/disk-$disk.img"
+	sha256sum <"$work/disk-$disk.img" | cut -d' ' -f1 >"$work/disk-$disk.sha256"
+done
+# Each guest's role, as a payload file named "role", and its devices file (/etc/kvc/usbip.devices).
 mkdir -p "$work/role-server" "$work/role-client"
 echo server >"$work/role-server/role"
 echo client >"$work/role-client/role"
+# The server exports the two disks by VID:PID and serial; its keyboard is named nowhere.
+cat >"$work/role-server/server.devices" <<'EOF'
+[export.disk-a]
+device = 46f4:0001
+serial = KVC-DISK-A
+
+[export.disk-b]
+device = 46f4:0001
+serial = KVC-DISK-B
+EOF
+# The client imports disk A for its container ctr-a and disk B for ctr-b, each by serial, and
+# names "any QEMU disk" too, which matches both.
+cat >"$work/role-client/client.devices" <<'EOF'
+[import.disk-a]
+server = 10.77.0.1
+device = 46f4:0001
+serial = KVC-DISK-A
+container = ctr-a
+
+[import.disk-b]
+server = 10.77.0.1
+device = 46f4:0001
+serial = KVC-DISK-B
+container = ctr-b
+
+[import.any-disk]
+server = 10.77.0.1
+device = 46f4:0001
+EOF
 # A free port on the host's loopback for the guests' link.
 listening() { ss -Hltn "sport = :$port" | grep -q .; }
 port=$((20000 + RANDOM % 20000))
@@ -53,17 +86,45 @@ while listening; do port=$((20000 + RANDOM % 20000)); done
 
 say "booting the server and the client (two QEMU guests under TCG, linked on 127.0.0.1:$port)"
 t=$(ms)
-KVC_E2E_TAG='server ' test/e2e/guest/run-guest.sh --kernel "$KVER" --disk "$work/server.img" --stick "$work/stick.img" \
-	--kvc-tree "$work/tree" --image "$work/usbip-$KVER.tar" --payload "$work/role-server/role" \
+KVC_E2E_TAG='server ' test/e2e/guest/run-guest.sh --kernel "$KVER" --disk "$work/server.img" \
+	--usb-disk "disk-a,KVC-DISK-A,$work/disk-a.img" --usb-disk "disk-b,KVC-DISK-B,$work/disk-b.img" --qmp "$work/server.qmp" \
+	--kvc-tree "$work/tree" --image "$work/usbip-$KVER.tar" --payload "$work/role-server/role" --payload "$work/role-server/server.devices" \
 	--net "listen=127.0.0.1:$port" --script test/e2e/guest/usbip-pair-e2e.sh --mode "$mode" \
 	--log "$prefix-server.log" --timeout "${KVC_E2E_TIMEOUT:-1800}" &
 pids+=($!)
 # The client's QEMU connects to the server's: start it once the server's listens.
 n=0; until listening || [ $n -gt 600 ]; do n=$((n + 1)); sleep 0.5; done
 KVC_E2E_TAG='client ' test/e2e/guest/run-guest.sh --kernel "$CLOUD_KVER" --disk "$work/client.img" --no-usb \
-	--kvc-tree "$work/tree" --image "$work/usbip-$CLOUD_KVER.tar" --payload "$work/role-client/role" --payload "$work/stick.sha256" \
+	--kvc-tree "$work/tree" --image "$work/usbip-$CLOUD_KVER.tar" --payload "$work/role-client/role" --payload "$work/role-client/client.devices" \
+	--payload "$work/disk-a.sha256" --payload "$work/disk-b.sha256" \
 	--net "connect=127.0.0.1:$port" --script test/e2e/guest/usbip-pair-e2e.sh --mode "$mode" \
 	--log "$prefix-client.log" --timeout "${KVC_E2E_TIMEOUT:-1800}" &
+pids+=($!)
+# The replug, from outside as a person does it: when the client says it is reading disk A, disk A
+# is pulled from the server (QMP device_del) and plugged in again 3 s later on another port
+# (device_add port=4: a new bus id); the time from the plug to the client saying its disk is
+# usable again is the benchmark.
+replug() {
+	local client_log=$prefix-client.log n=0 t1 t2
+	until grep -q '^KVC-E2E: REPLUG' "$client_log" 2>/dev/null; do
+		n=$((n + 1)); [ $n -gt 3600 ] && { echo "replug: the client never asked for it"; return 1; }; sleep 0.5
+	done
+	node_modules/.bin/node test/e2e/guest/qmp.mjs "$work/server.qmp" unplug disk-a || return 1
+	echo "KVC-E2E: (host) disk-a unplugged from the server (QMP device_del)"
+	sleep 3
+	node_modules/.bin/node test/e2e/guest/qmp.mjs "$work/server.qmp" plug \
+		'{"driver":"usb-storage","id":"disk-a","bus":"xhci.0","port":"4","drive":"disk-a-data","serial":"KVC-DISK-A"}' || return 1
+	t1=$(ms)
+	echo "KVC-E2E: (host) disk-a plugged in again on port 4 (QMP device_add)"
+	n=0
+	until grep -q '^KVC-E2E: USABLE-AGAIN' "$client_log" 2>/dev/null; do
+		n=$((n + 1)); [ $n -gt 1800 ] && { echo "replug: the client never said its disk is usable again"; return 1; }; sleep 0.1
+	done
+	t2=$(ms)
+	echo "KVC-E2E: (host) bench: from the replug to disk A usable again on the client: $((t2 - t1)) ms"
+	echo "$((t2 - t1))" >"$prefix-replug-ms"
+}
+replug >&2 &
 pids+=($!)
 status=0
 for pid in "${pids[@]}"; do wait "$pid" || status=1; done

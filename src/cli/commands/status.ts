@@ -20,7 +20,7 @@ export function registerStatus(program: Command, outcome: Outcome): void {
     .option('--json', 'print JSON (stable field names) instead of text')
     .action(withSession(outcome, async (session, name: string | undefined, options: { json?: boolean }) => {
       const report = await gatherStatus(session.ctx, session.global.keepKernels, readUnitStates, name === undefined ? undefined : checkInstanceName(name));
-      process.stdout.write(options.json === true ? `${JSON.stringify(report, null, 2)}\n` : `${formatStatus(report)}\n`);
+      process.stdout.write(options.json === true ? `${JSON.stringify(report, (key, value: unknown) => (key === 'deviceLines' ? undefined : value), 2)}\n` : `${formatStatus(report)}\n`);
     }));
 }
 

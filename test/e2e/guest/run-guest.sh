@@ -10,16 +10,20 @@
 #   run-guest.sh --kvc-tree DIR --image FILE [--image FILE…] [--payload FILE…] --script FILE
 #                [--kernel KVER] [--disk FILE] [--log FILE] [--timeout SECONDS] [--mode MODE]
 #                [--stick FILE | --no-usb] [--net listen=127.0.0.1:PORT|connect=127.0.0.1:PORT]
-#                [--append KERNEL-ARGS]
+#                [--append KERNEL-ARGS] [--usb-disk ID,SERIAL,FILE…] [--qmp SOCKET]
 # --no-usb: no USB controller at all (a cloud VM); --net: a private link to another guest, over the
 # host's loopback (QEMU's socket netdev), and nothing else; --stick: the USB disk's image (made by
-# the caller, e.g. to tell another guest its checksum) instead of a new one.
+# the caller, e.g. to tell another guest its checksum) instead of a new one; --usb-disk (repeatable):
+# USB disks with these QEMU ids and serial numbers on the xHCI bus instead of the one --stick disk
+# (same VID:PID, told apart by serial; attached as -blockdev nodes named after the id, so that a
+# disk unplugged with QMP device_del can be plugged in again with device_add); --qmp: QEMU's
+# monitor on that unix socket, for the caller to unplug and plug devices.
 #   run-guest.sh --disk FILE --kernel KVER [--log FILE] [--timeout SECONDS]   (boot a kept disk again)
 set -euo pipefail
 e2e_cache=${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}
 kernel=${KVER:-6.1.0-56-amd64}
 log=/var/tmp/kvc-e2e-console.log timeout=1200 mode=test tree='' script='' disk='' stick='' usb=yes net='' append=''
-images=() payloads=()
+images=() payloads=() usb_disks=() qmp=''
 while (($#)); do
 	case $1 in
 	--kvc-tree) tree=$2; shift 2 ;;
@@ -35,6 +39,8 @@ while (($#)); do
 	--no-usb) usb=no; shift ;;
 	--net) net=$2; shift 2 ;;
 	--append) append=$2; shift 2 ;;
+	--usb-disk) usb_disks+=("$2"); shift 2 ;;
+	--qmp) qmp=$2; shift 2 ;;
 	*) echo "run-guest: unknown argument $1" >&2; exit 64 ;;
 	esac
 done
@@ -100,10 +106,20 @@ fi
 say "booting kernel $kernel (TCG, no KVM)"
 
 devices=()
-if [ "$usb" = yes ]; then
+if [ "$usb" = yes ] && ((${#usb_disks[@]})); then
+	devices+=(-device qemu-xhci,id=xhci -device usb-kbd,bus=xhci.0,port=1)
+	port=2
+	for spec in "${usb_disks[@]}"; do
+		IFS=, read -r id serial file <<<"$spec"
+		devices+=(-blockdev "driver=raw,node-name=$id-data,file.driver=file,file.filename=$file"
+			-device "usb-storage,id=$id,bus=xhci.0,port=$port,drive=$id-data,serial=$serial")
+		port=$((port + 1))
+	done
+elif [ "$usb" = yes ]; then
 	devices+=(-device qemu-xhci,id=xhci -device usb-kbd,bus=xhci.0
 		-drive "if=none,id=stick,file=$stick,format=raw" -device usb-storage,bus=xhci.0,drive=stick)
 fi
+[ -z "$qmp" ] || devices+=(-qmp "unix:$qmp,server=on,wait=off")
 if [ -n "$net" ]; then
 	devices+=(-netdev "socket,id=link,$net" -device virtio-net-pci,netdev=link)
 else

@@ -45,30 +45,88 @@ if grep -qw 'module.sig_enforce=1' /proc/cmdline; then
 	systemctl poweroff --force --force
 fi
 
+# The device manager's state (/run/kvc/usbip/devices.json, what `kvc status usbip` shows), one
+# JavaScript expression over it (d) evaluated by kvc's own Node: e.g. dev 'd.imports[0].state'.
+dev() {
+	/usr/local/lib/kvc/node -e '
+		let d; try { d = JSON.parse(require("fs").readFileSync("/run/kvc/usbip/devices.json", "utf8")); } catch { process.exit(1); }
+		const v = new Function("d", "return (" + process.argv[1] + ")")(d);
+		if (v === undefined || v === null || v === false) process.exit(1);
+		process.stdout.write(String(v));' "$1" 2>/dev/null
+}
+# A local USB device's bus id by VID:PID, or by serial number (not the vhci side's).
+busid_of() {
+	for d in /sys/bus/usb/devices/*-*; do
+		case $d in *:*) continue ;; esac
+		case $(readlink -f "$d") in *vhci_hcd*) continue ;; esac
+		if [ "$1" = serial ]; then [ "$(cat "$d/serial" 2>/dev/null)" = "$2" ] || continue
+		else [ "$(cat "$d/idVendor" 2>/dev/null):$(cat "$d/idProduct" 2>/dev/null)" = "$1" ] || continue; fi
+		basename "$d"; return 0
+	done
+	return 1
+}
+driver_of() { basename "$(readlink -f "/sys/bus/usb/devices/$1/driver" 2>/dev/null)" 2>/dev/null; }
+bound() { b=$(busid_of serial "$1") && [ "$(driver_of "$b")" = usbip-host ]; }
+# Waits up to $1 seconds for the rest of the line to succeed.
+wait_s() { limit=$(($1 * 5)); shift; n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt $limit ] && return 1; sleep 0.2; done; }
+# The same, showing the service's last journal lines and its device state every minute meanwhile.
+wait_shown() {
+	limit=$(($1 * 5)); shift; n=0
+	while ! "$@"; do
+		n=$((n + 1)); [ $n -gt $limit ] && return 1
+		if [ $((n % 300)) = 0 ]; then
+			echo "  | still waiting ($((n / 5)) s): $(cat /run/kvc/usbip/devices.json 2>/dev/null)"
+			journalctl -u kvc@usbip -n 6 --no-pager -o cat 2>&1 | show
+		fi
+		sleep 0.2
+	done
+}
+# The first block device of the disk with this serial on the server itself.
+local_disk() { b=$(busid_of serial "$1") || return 1; for blk in /sys/block/sd*; do case $(readlink -f "$blk") in *"/$b/"*) basename "$blk"; return 0 ;; esac; done; return 1; }
+
 if [ "$role" = server ]; then
 	say "server: kernel $KVER (generic, with USB), USB/IP modules in its tree: $(find /lib/modules/"$KVER" -name '*usbip*' -o -name 'vhci*' | wc -l)"
 	for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
 	check "server: the link is up at $SERVER" link_up "$SERVER"
+	kbd=$(busid_of 0627:0001)
+	disk_a=$(busid_of serial KVC-DISK-A)
+	disk_b=$(busid_of serial KVC-DISK-B)
+	say "server: keyboard $kbd, disk A (serial KVC-DISK-A) $disk_a, disk B (serial KVC-DISK-B) $disk_b, all 46f4:0001 but the keyboard"
+	native=$(local_disk KVC-DISK-A)
+	native_ms=$(read_ms "${native:-none}" 32)
+	say "bench: native read of 32 MiB from /dev/${native:-none}: ${native_ms:-?} ms"
+	install -m 644 "$payload/server.devices" /etc/kvc/usbip.devices
+	run cat /etc/kvc/usbip.devices
 	run systemctl enable --now kvc@usbip
 	check "server: kvc@usbip loaded usbip_core, usbip_host, vhci_hcd" loaded
-	busid=$(stick_busid)
-	native=$(for b in /sys/block/sd*; do case $(readlink -f "$b") in *"/$busid/"*) basename "$b" ;; esac; done | head -n 1)
-	native_ms=$(read_ms "${native:-none}" 8)
-	say "bench: native read of 8 MiB from /dev/${native:-none}: ${native_ms:-?} ms"
-	run usbipd -D
-	wait_for listening
-	run usbip bind -b "$busid"
-	exporting() { [ -e "/sys/bus/usb/drivers/usbip-host/$busid" ] && listening; }
-	check "server: the disk ($busid) is bound to usbip-host and usbipd listens" exporting
-	status_file=/sys/bus/usb/drivers/usbip-host/$busid/usbip_status
-	# usbip_status: 1 available, 2 used (imported by a client).
-	say "waiting for the client to import the disk"
-	n=0; until [ "$(cat "$status_file" 2>/dev/null)" = 2 ] || [ $n -gt 6000 ]; do n=$((n + 1)); sleep 0.2; done
-	check "server: the client imported the disk" [ "$(cat "$status_file" 2>/dev/null)" = 2 ]
-	n=0; until [ "$(cat "$status_file" 2>/dev/null)" = 1 ] || [ $n -gt 3000 ]; do n=$((n + 1)); sleep 0.2; done
-	check "server: the client released it (its service stopped)" [ "$(cat "$status_file" 2>/dev/null)" = 1 ]
+	both() { bound KVC-DISK-A && bound KVC-DISK-B && listening; }
+	check "server: the service bound both disks of one VID:PID, told apart by serial ($disk_a, $disk_b), and its usbipd listens" wait_s 60 both
+	check "server: the keyboard ($kbd), named nowhere, is not exported (driver $(driver_of "$kbd"))" [ "$(driver_of "$kbd")" != usbip-host ]
+	usbipd_caps() { for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = usbipd ] && sed -n 's/^CapEff:[[:space:]]*//p' "$p/status" && return 0; done; return 1; }
+	check "server: usbipd runs under the service with no capabilities (CapEff $(usbipd_caps))" [ "$(usbipd_caps)" = 0000000000000000 ]
+	run usbip list -l
+	journalctl -u kvc@usbip --no-pager -o cat 2>&1 | grep -E 'export|usbipd|devices' | show
+	say "waiting for the client to import disk A"
+	imported_a() { dev 'd.exported.some((e) => e.rule === "disk-a" && e.state === "imported" && e.importedBy === "'"$CLIENT"'")' >/dev/null; }
+	check "server: the client ($CLIENT) imported disk A, and the service says who" wait_shown 900 imported_a
+	run kvc status usbip
+	check "server: kvc status: disk A imported by $CLIENT, disk B exported and not imported" sh -c "kvc status usbip > /tmp/status.txt &&
+		grep -q 'export disk-a: $disk_a 46f4:0001 serial KVC-DISK-A: imported by $CLIENT' /tmp/status.txt &&
+		grep -q 'export disk-b: $disk_b 46f4:0001 serial KVC-DISK-B: exported\$' /tmp/status.txt"
+	say "waiting for the host to pull disk A out and plug it in again on another port"
+	gone_a() { journalctl -u kvc@usbip -o cat | grep -q "export disk-a: $disk_a (46f4:0001 serial KVC-DISK-A.*is gone"; }
+	check "server: the service saw disk A go ($disk_a unplugged)" wait_s 1200 gone_a
+	back_a() { b=$(busid_of serial KVC-DISK-A) && [ "$b" != "$disk_a" ] && bound KVC-DISK-A; }
+	check "server: disk A, plugged in again as $(busid_of serial KVC-DISK-A || echo '?'), was exported again by the service by itself" wait_s 120 back_a
+	check "server: the client imported disk A again" wait_s 300 imported_a
+	journalctl -u kvc@usbip --no-pager -o cat 2>&1 | grep -E 'export|usbipd: (connection|found)' | tail -n 12 | show
+	say "waiting for the client to stop"
+	released_a() { dev 'd.exported.some((e) => e.rule === "disk-a" && e.state === "exported")' >/dev/null; }
+	check "server: the client released disk A (its service stopped)" wait_s 1200 released_a
+	check "server: the keyboard was never bound to usbip-host" sh -c "! journalctl -u kvc@usbip -o cat | grep -q '$kbd (0627:0001.*bound to usbip-host' && [ \"\$(basename \"\$(readlink -f /sys/bus/usb/devices/$kbd/driver)\")\" != usbip-host ]"
 	run systemctl stop kvc@usbip
 	check "server: stopped and unloaded" none_loaded
+	check "server: both disks went back to their own driver" sh -c "[ \"\$(basename \"\$(readlink -f /sys/bus/usb/devices/\$0/driver)\")\" = usb ] && [ \"\$(basename \"\$(readlink -f /sys/bus/usb/devices/\$1/driver)\")\" = usb ]" "$(busid_of serial KVC-DISK-A)" "$disk_b"
 	echo "KVC-E2E: DONE pass=$pass fail=$fail"
 	sync
 	systemctl poweroff --force --force
@@ -80,6 +138,13 @@ t=$(ms)
 for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
 check "client: image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$TAG"
 check "client: the link is up at $CLIENT" link_up "$CLIENT"
+say "client: two containers, made as the README's Devices section says (no CAP_MKNOD; block devices of major 8 allowed), disk A to be given to ctr-a, disk B to ctr-b"
+for c in ctr-a ctr-b; do
+	run podman run -d --name "$c" --pull=never --network=none --cap-drop=mknod --device-cgroup-rule='b 8:* rw' "localhost/usbip-1.0.0:$TAG" sleep infinity
+done
+check "client: containers ctr-a and ctr-b run" sh -c '[ "$(podman inspect -f "{{.State.Running}}" ctr-a ctr-b | sort -u)" = true ]'
+install -m 644 "$payload/client.devices" /etc/kvc/usbip.devices
+run cat /etc/kvc/usbip.devices
 t=$(ms)
 run systemctl enable --now kvc@usbip
 say "started in $(($(ms) - t)) ms"
@@ -88,25 +153,120 @@ check "client: kvc@usbip is active with the USB core, USB/IP and storage drivers
 check "client: /sys/devices/platform/vhci_hcd.0 exists" test -d /sys/devices/platform/vhci_hcd.0
 run kvc status usbip
 check "client: kvc status says kvc provides the USB core for this kernel" sh -c "kvc status usbip | grep -q 'kernel $KVER (running, next boot): .*provides modules the kernel lacks: usb-common, usbcore, usb-storage, uas'"
-say "waiting for the server to export its disk"
-wait_long exported
-busid=$(remote_busid)
-run usbip list -r "$SERVER"
-check "client: usbip list -r $SERVER shows the server's disk (${busid:-none})" exported
-run usbip attach -r "$SERVER" -b "$busid"
-wait_long vhci_disk >/dev/null
+# An import's field from the service's state, and the block device the import's disk is on here.
+imp() { dev "d.imports.find((i) => i.rule === \"$1\").$2"; }
+import_disk() {
+	lb=$(imp "$1" localBusid) || return 1
+	[ "$lb" != 0-0 ] || return 1
+	for b in /sys/block/sd*; do case $(readlink -f "$b") in *"/$lb/"*) basename "$b"; return 0 ;; esac; done
+	return 1
+}
+# The sd nodes a container has in its /dev.
+ctr_disks() { podman exec "$1" sh -c 'cd /dev && ls -d sd* 2>/dev/null' | xargs; }
+say "waiting for the service to attach disks A and B (each named by VID:PID and serial) from the server"
+attached() { [ "$(imp "$1" state)" = attached ] && import_disk "$1" >/dev/null; }
+both_attached() { attached disk-a && attached disk-b; }
+check "client: the service attached disk A and disk B by itself once the server exported them" wait_shown 900 both_attached
+journalctl -u kvc@usbip --no-pager -o cat 2>&1 | grep -E 'import' | show
 run usbip port
-disk=$(vhci_disk)
-check "client: the disk appeared on the vhci bus (/dev/${disk:-none})" [ -n "$disk" ]
-expected=$(cat "$payload/stick.sha256")
-actual=$(head -c $((8 * 1024 * 1024)) "/dev/${disk:-none}" 2>/dev/null | sha256sum | cut -d' ' -f1)
-echo "  | read 8 MiB through USB/IP from /dev/${disk:-none}: sha256 $actual (written: $expected)"
-check "client: the data read through USB/IP is the data on the server's disk" [ "$actual" = "$expected" ]
-remote_ms=$(read_ms "${disk:-none}" 8)
-say "bench: read of 8 MiB through USB/IP from /dev/${disk:-none}: ${remote_ms:-?} ms"
+run usbip list -r "$SERVER"
+# usbipd lists what is exported and not imported: nothing now (both disks are this client's).
+listed() { usbip list -r "$SERVER" >/tmp/list.txt 2>&1; ! grep -q '(46f4:0001)' /tmp/list.txt && ! grep -q '0627:0001' /tmp/list.txt; }
+check "client: usbip list -r shows neither disk (both imported) nor the keyboard (never exported)" listed
+disk=$(import_disk disk-a)
+disk_b=$(import_disk disk-b)
+busid=$(imp disk-a busid)
+port=$(imp disk-a port)
+sha_a=$(cat "$payload/disk-a.sha256")
+sha_b=$(cat "$payload/disk-b.sha256")
+count_disks() { n=0; for b in /sys/block/sd*; do case $(readlink -f "$b") in *vhci_hcd*) n=$((n + 1)) ;; esac; done; echo $n; }
+check "client: two disks came over USB/IP (/dev/${disk:-none} for disk A, server bus id $busid, vhci port $port; /dev/${disk_b:-none} for disk B)" [ "$(count_disks)" = 2 ]
+actual=$(head -c $((32 * 1024 * 1024)) "/dev/${disk:-none}" 2>/dev/null | sha256sum | cut -d' ' -f1)
+echo "  | read 32 MiB through USB/IP from /dev/${disk:-none}: sha256 $actual (disk A: $sha_a, disk B: $sha_b)"
+check "client: the data of the import named by disk A's serial is disk A's" [ "$actual" = "$sha_a" ]
+size=$(cat /sys/devices/platform/vhci_hcd.0/nports)
+controllers=$(ls -d /sys/devices/platform/vhci_hcd.* | wc -l)
+say "client: vhci: $controllers controllers, $size ports; disk A on vhci_hcd.$(imp disk-a controller) port $port, disk B on vhci_hcd.$(imp disk-b controller) port $(imp disk-b port)"
+spill() { [ "$controllers" = 16 ] && [ "$size" = 32 ] && [ "$(imp disk-a controller)" = 0 ] && [ "$(imp disk-b controller)" != 0 ]; }
+check "client: built with 16 controllers of one port per hub (32 ports), the second disk landed on a controller other than the first, whose port was taken" spill
+refused() { journalctl -u kvc@usbip -o cat | grep -q 'import any-disk: not attached: 10.77.0.1 exports 2 devices that are 46f4:0001: .*serial KVC-DISK-A.*serial KVC-DISK-B.*; add serial'; }
+refused_any() { refused && [ "$(imp any-disk state)" = refused ]; }
+check "client: the import that names only 46f4:0001 is refused, the candidates listed, nothing attached for it" refused_any
+
+say "client: each container has its own disk and nothing of the other's"
+run podman exec ctr-a ls -l /dev
+in_a=$(ctr_disks ctr-a)
+in_b=$(ctr_disks ctr-b)
+check "client: ctr-a's /dev has exactly disk A's node ($in_a), ctr-b's exactly disk B's ($in_b)" sh -c "[ '$in_a' = '$disk' ] && [ '$in_b' = '$disk_b' ]"
+read_in() { podman exec "$1" sh -c "head -c $((32 * 1024 * 1024)) /dev/$2 | sha256sum" 2>/dev/null | cut -d' ' -f1; }
+check "client: ctr-a reads disk A through its node (sha256 matches)" [ "$(read_in ctr-a "$disk")" = "$sha_a" ]
+check "client: ctr-b reads disk B through its node (sha256 matches)" [ "$(read_in ctr-b "$disk_b")" = "$sha_b" ]
+minor_b=$(cat "/sys/block/$disk_b/dev" | cut -d: -f2)
+minor_a=$(cat "/sys/block/$disk/dev" | cut -d: -f2)
+cannot() {
+	podman exec "$1" test -e "/dev/$2" && return 1
+	podman exec "$1" mknod "/dev/$2" b 8 "$3" 2>/dev/null && return 1
+	return 0
+}
+check "client: ctr-a has no node of disk B and cannot make one (mknod b 8:$minor_b refused)" cannot ctr-a "$disk_b" "$minor_b"
+check "client: ctr-b has no node of disk A and cannot make one (mknod b 8:$minor_a refused)" cannot ctr-b "$disk" "$minor_a"
+journalctl -u kvc@usbip -o cat | grep -E 'has /dev/' | show
+run kvc status usbip
+check "client: kvc status shows the attachments (port, server, device, container, since, reconnects) and the refusal" sh -c "kvc status usbip > /tmp/status.txt &&
+	grep -q 'import disk-a: 46f4:0001 serial KVC-DISK-A from 10.77.0.1:3240 for container ctr-a: attached $busid on port $port (vhci_hcd.0), local bus id .*, since .*, reconnects 0' /tmp/status.txt &&
+	grep -q 'import any-disk: 46f4:0001 from 10.77.0.1:3240: refused: not attached: ' /tmp/status.txt"
+remote_ms=$(read_ms "${disk:-none}" 32)
+say "bench: read of 32 MiB through USB/IP from /dev/${disk:-none}: ${remote_ms:-?} ms"
+
+say "a second attach of disk A while a read of it runs (in ctr-a)"
+( read_in ctr-a "$disk" >/tmp/during.sha ) &
+reader=$!
+sleep 1
+echo "  | # usbip attach -r $SERVER -b $busid"
+out=$(usbip attach -r "$SERVER" -b "$busid" 2>&1); st=$?
+echo "$out" | show
+check "client: the host command's second attach is refused (exit $st), saying it is attached already" sh -c "[ $st -ne 0 ] && printf '%s' \"\$0\" | grep -q 'already attached'" "$out"
+echo "  | # kvc wrapper usbip $KVER usbip attach -r $SERVER -b $busid   (no host-side guard: up to the server)"
+out=$(kvc wrapper usbip "$KVER" /usr/sbin/usbip attach -r "$SERVER" -b "$busid" 2>&1); st=$?
+echo "$out" | show
+check "client: an attach past the guard is refused by the server (exit $st)" [ "$st" -ne 0 ]
+wait "$reader"
+during=$(cat /tmp/during.sha)
+echo "  | the read that ran meanwhile: sha256 $during"
+check "client: the read that ran during both attempts completed intact" [ "$during" = "$sha_a" ]
+undisturbed() { [ "$(imp disk-a port)" = "$port" ] && [ "$(imp disk-a reconnects)" = 0 ] && [ "$(count_disks)" = 2 ]; }
+check "client: the first attachment was not disturbed (same port $port, no reconnect, both disks there)" undisturbed
+
+say "the replug: the host pulls disk A out of the server and plugs it in again on another port"
+echo "KVC-E2E: REPLUG disk-a"
+dropped() { [ "$(imp disk-a state)" != attached ]; }
+check "client: the service saw disk A drop off its vhci port" wait_s 300 dropped
+t0=$(ms)
+usable() { [ "$(imp disk-a state)" = attached ] && d=$(import_disk disk-a) && head -c 1048576 "/dev/$d" >/dev/null 2>&1; }
+wait_s 300 usable; st=$?
+echo "KVC-E2E: USABLE-AGAIN"
+again_ms=$(($(ms) - t0))
+newbusid=$(imp disk-a busid)
+check "client: the service attached disk A again by itself, now server bus id ${newbusid:-none} (was $busid), ${again_ms} ms after it saw the drop (bound: 300 s)" sh -c "[ $st = 0 ] && [ -n '$newbusid' ] && [ '$newbusid' != '$busid' ]"
+journalctl -u kvc@usbip --no-pager -o cat 2>&1 | grep -E 'import disk-a' | tail -n 8 | show
+disk=$(import_disk disk-a)
+actual=$(head -c $((32 * 1024 * 1024)) "/dev/${disk:-none}" 2>/dev/null | sha256sum | cut -d' ' -f1)
+check "client: it is disk A again (its data), found by serial on its new bus id" [ "$actual" = "$sha_a" ]
+given_again() { [ "$(ctr_disks ctr-a)" = "$disk" ]; }
+given_again_reads() { wait_s 60 given_again && [ "$(read_in ctr-a "$disk")" = "$sha_a" ]; }
+check "client: ctr-a was given disk A's new node (/dev/$disk) and nothing else, and reads disk A through it" given_again_reads
+check "client: kvc status counts one reconnect" sh -c "kvc status usbip | grep -q 'import disk-a: .*: attached $newbusid on port .*, reconnects 1'"
+
+say "ctr-b goes: kvc detaches disk B"
+run podman rm -f ctr-b
+released_b() { [ "$(imp disk-b state)" = waiting ] && [ "$(count_disks)" = 1 ]; }
+check "client: with ctr-b gone, the service detached disk B (one disk over USB/IP left) and waits for ctr-b to run again" wait_s 120 released_b
+journalctl -u kvc@usbip -o cat | grep -E 'import disk-b' | tail -n 3 | show
 run systemctl stop kvc@usbip
-journalctl -u kvc@usbip -n 8 --no-pager -o cat 2>&1 | show
-check "client: stop detached the disk and unloaded everything kvc loaded, usbcore included" client_down
+journalctl -u kvc@usbip -n 10 --no-pager -o cat 2>&1 | show
+check "client: stop detached the disks and unloaded everything kvc loaded, usbcore included" client_down
+check "client: ctr-a's node was taken back on stop" [ -z "$(ctr_disks ctr-a)" ]
+run podman rm -f ctr-a
 echo "KVC-E2E: DONE pass=$pass fail=$fail"
 sync
 systemctl poweroff --force --force

@@ -1,0 +1,84 @@
+// Imports attached for a named container: once the device is attached, each device node the
+// kernel makes for it (a disk and its partitions, a tty, hidraw…, found under its sysfs folder)
+// is given to that container alone, through the core's device grants (its own /dev, nothing
+// else); taken back when the device drops; and the device is detached when the container goes.
+import { join } from 'node:path';
+import type { Context } from '../ops/context.js';
+import { grantAlive, grantDevice, revokeDevice, describeGrant, type DeviceGrant } from '../ops/container-devices.js';
+import { accessRefusal } from '../ops/device-grant-checks.js';
+import { listDeviceNodes, nodeNameFor, type DeviceNode } from '../kernel/device-nodes.js';
+import { formatDevice } from '../kernel/device-cgroup-rules.js';
+import { ContainerRefusedError } from '../errors.js';
+import type { ImportRule } from './devices-file.js';
+import type { DeviceConsumer } from './importer.js';
+
+const key = (node: DeviceNode): string => `${node.type} ${node.major}:${node.minor} ${node.devname ?? ''}`;
+
+export function containerConsumer(ctx: Context, sys: string): DeviceConsumer {
+  const { logger, runtime } = ctx;
+  // Per import: the grants made, and the nodes the container's rules do not allow (said once).
+  const grants = new Map<string, Map<string, DeviceGrant>>();
+  const skipped = new Map<string, Set<string>>();
+
+  const release = async (rule: ImportRule): Promise<void> => {
+    for (const grant of grants.get(rule.name)?.values() ?? []) {
+      const result = await revokeDevice(grant).catch((error: unknown) => `not removed: ${(error as Error).message}`);
+      logger.info(`import ${rule.name}: ${grant.path} taken back from container ${grant.container} (${result})`);
+    }
+    grants.delete(rule.name);
+    skipped.delete(rule.name);
+  };
+
+  return {
+    blocked: async (rule) => {
+      const container = rule.container!;
+      const access = await runtime.inspectContainerAccess(container).catch((error: unknown) => {
+        logger.warn(`import ${rule.name}: cannot inspect container ${container}: ${(error as Error).message}`);
+        return undefined;
+      });
+      if (access === undefined) return `container ${container} does not exist; attached once it runs`;
+      if (!access.running) return `container ${container} is not running; attached once it runs`;
+      // Whatever the device turns out to be, these refusals hold for all of them; the cgroup rule
+      // is checked per node when it is given.
+      const refusal = accessRefusal(container, access, { type: 'b', major: 0, minor: 0 });
+      if (refusal !== undefined && refusal.reason !== 'cgroup-rule') return `${refusal.message} (${refusal.hint ?? ''})`;
+      return undefined;
+    },
+
+    grant: async (rule, localBusid) => {
+      const container = rule.container!;
+      const given = grants.get(rule.name) ?? new Map<string, DeviceGrant>();
+      grants.set(rule.name, given);
+      const refused = skipped.get(rule.name) ?? new Set<string>();
+      skipped.set(rule.name, refused);
+      const nodes = await listDeviceNodes(join(sys, 'bus/usb/devices', localBusid)).catch(() => [] as DeviceNode[]);
+      for (const node of nodes) {
+        if (node.devname === undefined || given.has(key(node)) || refused.has(key(node))) continue;
+        try {
+          const grant = await grantDevice(runtime, container, node, nodeNameFor(node.devname));
+          given.set(key(node), grant);
+          logger.info(`import ${rule.name}: ${describeGrant(grant)}`);
+        } catch (error) {
+          if (!(error instanceof ContainerRefusedError) || error.reason !== 'cgroup-rule') throw error;
+          refused.add(key(node));
+          logger.info(`import ${rule.name}: /dev/${node.devname} (${formatDevice(node)}) is not given to ${container}: its device cgroup rules do not allow it (${error.hint ?? ''})`);
+        }
+      }
+      // A node the kernel took away (a partition gone, the disk re-read) is taken back too.
+      for (const [id, grant] of given) {
+        if (nodes.some((node) => key(node) === id)) continue;
+        await revokeDevice(grant).catch(() => undefined);
+        given.delete(id);
+      }
+    },
+
+    gone: async (rule) => {
+      const given = [...(grants.get(rule.name)?.values() ?? [])];
+      if (given.length > 0) return !(await grantAlive(given[0]!));
+      const access = await runtime.inspectContainerAccess(rule.container!).catch(() => undefined);
+      return access === undefined || !access.running;
+    },
+
+    release,
+  };
+}

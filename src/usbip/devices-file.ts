@@ -1,0 +1,181 @@
+// USB/IP's devices file (<config-dir>/<instance>.devices, beside its .conf): which local devices
+// this host exports and which remote ones it imports. Read and validated once, here; everything
+// else works from the typed result.
+//
+//   [export.disk-a]            a device this host exports: by VID:PID, VID:PID and serial, or port
+//   device = 46f4:0001
+//   serial = KVC-DISK-A
+//
+//   [import.disk-a]            a device this host imports from a server, kept attached
+//   server = 10.77.0.1
+//   device = 46f4:0001
+//   serial = KVC-DISK-A
+//   container = web            (optional: attached for that container only)
+//
+//   [server]                   (optional) what the exporting side listens on
+//   metadata-port = 3241
+import { readFile } from 'node:fs/promises';
+import { parse } from 'ini';
+import { ConfigError } from '../errors.js';
+
+// How a device is named: by its port path (bus id), or by VID:PID with an optional serial.
+export type DeviceMatch =
+  | { readonly kind: 'busid'; readonly busid: string }
+  | { readonly kind: 'id'; readonly vendor: string; readonly product: string; readonly serial: string | undefined };
+
+export interface ExportRule {
+  readonly name: string;
+  readonly match: DeviceMatch;
+}
+
+export interface ImportRule {
+  readonly name: string;
+  readonly server: string;
+  readonly port: number;
+  readonly match: DeviceMatch;
+  readonly container: string | undefined;
+}
+
+export interface DevicesConfig {
+  readonly path: string;
+  readonly exports: readonly ExportRule[];
+  readonly imports: readonly ImportRule[];
+  // The exporting side's read-only device list (serials, states) for clients; 0: none served.
+  readonly metadataPort: number;
+}
+
+export const USBIP_PORT = 3240;
+export const METADATA_PORT = 3241;
+
+const SECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const VID_PID = /^([0-9a-fA-F]{4}):([0-9a-fA-F]{4})$/;
+// A port path as the kernel names USB devices: bus-port[.port…].
+export const BUSID = /^[0-9]{1,3}-[0-9]{1,3}(\.[0-9]{1,3}){0,6}$/;
+// Serial numbers are the device's own string descriptor: printable, no spaces at the ends.
+const SERIAL = /^[\x21-\x7e]([\x20-\x7e]{0,125}[\x21-\x7e])?$/;
+const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[[0-9a-fA-F:.]+\]$/;
+const CONTAINER = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+
+const EXPORT_KEYS = ['device', 'serial', 'port'] as const;
+const IMPORT_KEYS = ['server', 'device', 'serial', 'busid', 'container'] as const;
+const SERVER_KEYS = ['metadata-port'] as const;
+
+// Reads the file; undefined when there is none (the instance manages no devices).
+export async function readDevicesFile(path: string): Promise<DevicesConfig | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new ConfigError(path, undefined, `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
+  }
+  return parseDevicesFile(path, text);
+}
+
+// Validates the file's text; throws a ConfigError naming the section and key at the first fault.
+export function parseDevicesFile(path: string, text: string): DevicesConfig {
+  const fail = (where: string, problem: string, hint: string): never => {
+    throw new ConfigError(path, where, problem, { hint });
+  };
+  const top = parse(text) as Record<string, unknown>;
+  const exports: ExportRule[] = [];
+  const imports: ImportRule[] = [];
+  let metadataPort = METADATA_PORT;
+  for (const [section, value] of Object.entries(top)) {
+    if (typeof value !== 'object' || value === null) {
+      fail(section, 'is a key outside any section', 'put each key under [export.NAME], [import.NAME] or [server]');
+    }
+    const body = value as Record<string, unknown>;
+    if (section === 'server') {
+      const keys = flatKeys(path, 'server', body, SERVER_KEYS);
+      if (keys['metadata-port'] !== undefined) metadataPort = parsePort(keys['metadata-port'], (problem) => fail('[server] metadata-port', problem, 'a TCP port 1-65535, or 0 to serve no device list'), true);
+      continue;
+    }
+    if (section !== 'export' && section !== 'import') {
+      fail(`[${section}]`, 'is not a section kvc knows', 'sections are [export.NAME], [import.NAME] and [server]');
+    }
+    for (const [name, entry] of Object.entries(body)) {
+      const where = `[${section}.${name}]`;
+      if (!SECTION_NAME.test(name)) fail(where, `${JSON.stringify(name)} is not a device name`, 'name devices with letters, digits, "_" and "-", e.g. [export.disk-a]');
+      if (typeof entry !== 'object' || entry === null) fail(where, 'is a key, not a section', `write the section header [${section}.NAME] and its keys below it`);
+      if (section === 'export') {
+        const keys = flatKeys(path, where, entry as Record<string, unknown>, EXPORT_KEYS);
+        if (exports.some((rule) => rule.name === name)) fail(where, 'is given twice', 'name each exported device once');
+        exports.push({ name, match: matchOf(keys['device'], keys['serial'], keys['port'], 'port', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)) });
+      } else {
+        const keys = flatKeys(path, where, entry as Record<string, unknown>, IMPORT_KEYS);
+        if (imports.some((rule) => rule.name === name)) fail(where, 'is given twice', 'name each imported device once');
+        const serverValue = keys['server'];
+        if (serverValue === undefined) fail(where, 'names no server', 'add server = HOST (or HOST:PORT) of the host that exports it');
+        const { host, port } = parseServer(serverValue as string, (problem) => fail(`${where} server`, problem, 'write server = 10.0.0.5, server = usb-host.example or server = 10.0.0.5:3240'));
+        const container = keys['container'];
+        if (container !== undefined && !CONTAINER.test(container)) fail(`${where} container`, `${JSON.stringify(container)} is not a container name`, 'give the name podman knows it by (podman ps --format {{.Names}})');
+        imports.push({ name, server: host, port, match: matchOf(keys['device'], keys['serial'], keys['busid'], 'busid', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)), container });
+      }
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const rule of imports) {
+    if (rule.match.kind !== 'busid' && rule.match.serial === undefined) continue;
+    const key = `${rule.server}:${rule.port}/${describeMatch(rule.match)}`;
+    const other = seen.get(key);
+    if (other !== undefined) fail(`[import.${rule.name}]`, `names the same device as [import.${other}]`, 'import each device once: a second attach of one device is refused anyway');
+    seen.set(key, rule.name);
+  }
+  return { path, exports, imports, metadataPort };
+}
+
+// A section's keys: only the known ones, each a single string.
+function flatKeys<K extends string>(path: string, where: string, body: Record<string, unknown>, known: readonly K[]): Partial<Record<K, string>> {
+  const out: Partial<Record<K, string>> = {};
+  for (const [key, value] of Object.entries(body)) {
+    if (!(known as readonly string[]).includes(key)) {
+      throw new ConfigError(path, `${where} ${key}`, 'is not a key of this section', { hint: `keys here: ${known.join(', ')}` });
+    }
+    if (typeof value !== 'string') {
+      throw new ConfigError(path, `${where} ${key}`, 'must be one value', { hint: `write ${key} = VALUE once` });
+    }
+    out[key as K] = value.trim();
+  }
+  return out;
+}
+
+function matchOf(
+  device: string | undefined,
+  serial: string | undefined,
+  busid: string | undefined,
+  busidKey: string,
+  fail: (key: string, problem: string, hint: string) => never,
+): DeviceMatch {
+  if (busid !== undefined) {
+    if (device !== undefined || serial !== undefined) fail(busidKey, `names the device by ${busidKey} and also by device/serial`, `use either ${busidKey} = 1-1 or device = VID:PID (with serial = …)`);
+    if (!BUSID.test(busid)) fail(busidKey, `${JSON.stringify(busid)} is not a USB port path`, `write e.g. ${busidKey} = 1-1 or ${busidKey} = 1-1.2 (usbip list -l shows them)`);
+    return { kind: 'busid', busid };
+  }
+  if (device === undefined) fail('device', 'is missing', `name the device: device = VID:PID (lsusb shows them), with serial = … to pick one of several, or ${busidKey} = 1-1`);
+  const id = VID_PID.exec(device as string);
+  if (id === null) fail('device', `${JSON.stringify(device)} is not VID:PID`, 'write e.g. device = 46f4:0001 (four hex digits each, as lsusb shows)');
+  if (serial !== undefined && !SERIAL.test(serial)) fail('serial', `${JSON.stringify(serial)} is not a serial number`, 'printable characters, as `lsusb -v` shows iSerial');
+  return { kind: 'id', vendor: id![1]!.toLowerCase(), product: id![2]!.toLowerCase(), serial };
+}
+
+function parsePort(value: string, fail: (problem: string) => never, zeroAllowed = false): number {
+  if (!/^[0-9]{1,5}$/.test(value)) fail(`${JSON.stringify(value)} is not a port number`);
+  const port = Number(value);
+  if (port > 65535 || (port === 0 && !zeroAllowed)) fail(`${port} is not a TCP port`);
+  return port;
+}
+
+function parseServer(value: string, fail: (problem: string) => never): { host: string; port: number } {
+  const bracketed = /^(\[[^\]]+\])(?::([0-9]+))?$/.exec(value);
+  const plain = /^([^:]+)(?::([0-9]+))?$/.exec(value);
+  const found = bracketed ?? plain;
+  if (found === null || !HOST.test(found[1]!)) fail(`${JSON.stringify(value)} is not a host name or address`);
+  return { host: found![1]!.toLowerCase(), port: found![2] === undefined ? USBIP_PORT : parsePort(found![2], fail) };
+}
+
+// How a rule reads in the journal and in status: "46f4:0001 serial KVC-DISK-A", "port 1-1".
+export function describeMatch(match: DeviceMatch): string {
+  if (match.kind === 'busid') return `bus id ${match.busid}`;
+  return `${match.vendor}:${match.product}${match.serial === undefined ? '' : ` serial ${match.serial}`}`;
+}

@@ -1,0 +1,46 @@
+// `kvc status usbip`'s devices: what the service exports (bus id, VID:PID, serial, state, who
+// imported it), what it keeps attached (port, server, device, since, reconnects) and what is
+// configured but not there.
+import type { Context } from '../ops/context.js';
+import { readDevicesFile } from './devices-file.js';
+import { devicesFilePath, type UsbipDevicesState } from './device-manager.js';
+import { readDevicesState } from './devices-state.js';
+
+export interface DevicesReport {
+  readonly file: string;
+  readonly configured: boolean;
+  // The running service's view; null when it does not run (or manages no devices).
+  readonly service: UsbipDevicesState | null;
+  readonly error: string | null;
+}
+
+export async function gatherDevices(ctx: Context, instance: string): Promise<DevicesReport> {
+  const file = devicesFilePath(ctx, instance);
+  try {
+    const config = await readDevicesFile(file);
+    return { file, configured: config !== undefined, service: readDevicesState(ctx, instance) ?? null, error: null };
+  } catch (error) {
+    return { file, configured: true, service: null, error: (error as Error).message };
+  }
+}
+
+export function formatDevices(report: DevicesReport): string[] {
+  if (!report.configured) return [];
+  if (report.error !== null) return [`  devices: ${report.error}`];
+  const state = report.service;
+  if (state === null) return [`  devices (${report.file}): the service is not running, nothing is exported or attached by it`];
+  const lines = [`  devices (${report.file}):`];
+  for (const entry of state.exported) {
+    lines.push(`    export ${entry.rule}: ${entry.busid} ${entry.vendor}:${entry.product}${entry.serial === null ? '' : ` serial ${entry.serial}`}: ${entry.state}${entry.importedBy === null ? '' : ` by ${entry.importedBy}`}`);
+  }
+  for (const name of state.missing) lines.push(`    export ${name}: configured, not plugged in`);
+  for (const entry of state.imports) {
+    const what = `${entry.device} from ${entry.server}${entry.container === null ? '' : ` for container ${entry.container}`}`;
+    if (entry.state === 'attached') {
+      lines.push(`    import ${entry.rule}: ${what}: attached ${entry.busid} on port ${entry.port} (vhci_hcd.${entry.controller ?? '?'}), local bus id ${entry.localBusid}, since ${entry.since?.slice(0, 19).replace('T', ' ')}, reconnects ${entry.reconnects}`);
+    } else {
+      lines.push(`    import ${entry.rule}: ${what}: ${entry.state === 'refused' ? 'refused' : 'not attached'}: ${entry.why ?? ''}${entry.nextTry === null ? '' : `; next try ${entry.nextTry.slice(11, 19)}`}${entry.reconnects > 0 ? `; reconnects ${entry.reconnects}` : ''}`);
+    }
+  }
+  return lines;
+}

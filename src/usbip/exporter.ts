@@ -1,0 +1,152 @@
+// The exporting side, run by the service while USB/IP is loaded: usbipd under the service, and
+// every device the devices file names bound to usbip-host when it appears (at start, after a
+// replug, after a reboot); a device bound but named by no rule is given back to its driver.
+import type { Server } from 'node:http';
+import type { Logger } from '../log/logger.js';
+import { superviseInMountNamespace } from '../host/nsenter.js';
+import type { ExportRule } from './devices-file.js';
+import { planExports } from './export-plan.js';
+import { backoffMs } from './import-plan.js';
+import { serveDeviceList, type ListedDevice } from './device-list.js';
+import { listUsbDevices, type UsbDevice } from './usb-sysfs.js';
+import { USBIPD, WITHOUT_CAPABILITIES, type UsbipRunner } from './usbip-tool.js';
+import { describeDevice, everyUntilAborted, sleep } from './loop.js';
+
+export interface ExportedState {
+  readonly rule: string;
+  readonly busid: string;
+  readonly vendor: string;
+  readonly product: string;
+  readonly serial: string | null;
+  readonly state: 'exported' | 'imported' | 'error' | 'binding';
+  readonly importedBy: string | null;
+}
+
+export interface ExporterOptions {
+  readonly sys: string;
+  readonly rules: readonly ExportRule[];
+  readonly usbip: UsbipRunner;
+  readonly toolsPid: number;
+  readonly metadataPort: number;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  readonly pollMs: number;
+  readonly onChange: () => void;
+}
+
+export class Exporter {
+  private devices: UsbDevice[] = [];
+  private exported: ExportedState[] = [];
+  private missing: string[] = [];
+  private readonly failing = new Map<string, string>();
+  // Who imported each bus id, from usbipd's own lines (connection from …, found requested device: …).
+  private readonly importers = new Map<string, string>();
+  private lastPeer: string | undefined;
+  private server: Server | undefined;
+  private done: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly options: ExporterOptions) {}
+
+  async start(): Promise<void> {
+    const { logger, metadataPort } = this.options;
+    await this.tick();
+    const daemon = this.superviseUsbipd();
+    if (metadataPort > 0) {
+      try {
+        this.server = await serveDeviceList(metadataPort, () => this.listForClients());
+        logger.info(`device list for clients (serial numbers, states) on TCP port ${metadataPort}: GET /v1/devices`);
+      } catch (error) {
+        logger.warn(`cannot serve the device list on TCP port ${metadataPort} (${(error as Error).message}); clients can name devices by bus id or VID:PID only`);
+      }
+    }
+    this.done = Promise.all([daemon, this.poll()]);
+  }
+
+  async close(): Promise<void> {
+    await this.done;
+    await new Promise<void>((resolve) => (this.server === undefined ? resolve() : this.server.close(() => resolve())));
+  }
+
+  state(): { exported: readonly ExportedState[]; missing: readonly string[] } {
+    return { exported: this.exported, missing: this.missing };
+  }
+
+  private listForClients(): ListedDevice[] {
+    return this.exported.map((entry) => ({
+      busid: entry.busid, vendor: entry.vendor, product: entry.product, serial: entry.serial ?? undefined,
+      state: entry.state === 'imported' ? 'used' : entry.state === 'error' ? 'error' : 'available',
+    }));
+  }
+
+  private poll(): Promise<void> {
+    return everyUntilAborted(this.options.pollMs, this.options.signal, () => this.tick(), (error) => this.options.logger.warn(`export: ${error.message}`));
+  }
+
+  // One look at the devices: bind what is named and not bound, unbind what is bound and not named.
+  private async tick(): Promise<void> {
+    const { sys, rules, usbip, logger } = this.options;
+    const before = new Map(this.devices.map((device) => [device.busid, device]));
+    this.devices = await listUsbDevices(sys);
+    const plan = planExports(rules, this.devices);
+    for (const { device, rule } of plan.bind) {
+      const result = await usbip(['bind', '--busid', device.busid]);
+      if (result.ok) {
+        this.failing.delete(device.busid);
+        logger.info(`export ${rule}: ${describeDevice(device)} bound to usbip-host, exported`);
+      } else if (this.failing.get(device.busid) !== result.said) {
+        this.failing.set(device.busid, result.said);
+        logger.warn(`export ${rule}: ${describeDevice(device)} could not be bound to usbip-host: ${result.said}; trying again`);
+      }
+    }
+    for (const device of plan.unbind) {
+      const result = await usbip(['unbind', '--busid', device.busid]);
+      logger.warn(`${describeDevice(device)} was bound to usbip-host, but no [export] names it: ${result.ok ? 'given back to its driver' : `could not unbind it: ${result.said}`}`);
+    }
+    for (const [busid, device] of before) {
+      if (this.devices.some((now) => now.busid === busid)) continue;
+      const was = this.exported.find((entry) => entry.busid === busid);
+      if (was !== undefined) logger.info(`export ${was.rule}: ${describeDevice(device)} is gone (unplugged); it is exported again when it comes back`);
+      this.importers.delete(busid);
+    }
+    if (plan.bind.length > 0 || plan.unbind.length > 0) this.devices = await listUsbDevices(sys);
+    const now = planExports(rules, this.devices);
+    const exported = now.exported.map(({ device, rule }): ExportedState => {
+      const state = device.driver !== 'usbip-host' ? 'binding' : device.usbipStatus === 2 ? 'imported' : device.usbipStatus === 3 ? 'error' : 'exported';
+      if (state !== 'imported') this.importers.delete(device.busid);
+      return { rule, busid: device.busid, vendor: device.vendor, product: device.product, serial: device.serial ?? null, state, importedBy: state === 'imported' ? this.importers.get(device.busid) ?? null : null };
+    });
+    const missing = now.missing;
+    for (const name of missing) if (!this.missing.includes(name)) logger.info(`export ${name}: no such device is plugged in; it is exported when it appears`);
+    const changed = JSON.stringify([exported, missing]) !== JSON.stringify([this.exported, this.missing]);
+    this.exported = exported;
+    this.missing = [...missing];
+    if (changed) this.options.onChange();
+  }
+
+  // usbipd in the tools container's mount namespace, restarted with back-off when it exits.
+  private async superviseUsbipd(): Promise<void> {
+    const { toolsPid, logger, signal } = this.options;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      logger.info('usbipd: starting (TCP port 3240, uid 0 without capabilities, in the tools container\'s file system)');
+      const started = Date.now();
+      const status = await superviseInMountNamespace(toolsPid, [...WITHOUT_CAPABILITIES, USBIPD], (line) => this.usbipdSaid(line), signal).exited.catch((error: unknown) => {
+        logger.error(`usbipd: cannot start: ${(error as Error).message}`);
+        return 1;
+      });
+      if (signal.aborted) break;
+      if (Date.now() - started > 60_000) attempt = 0;
+      const wait = backoffMs(attempt, 1000, 30_000);
+      logger.warn(`usbipd exited (status ${status}); starting it again in ${Math.round(wait / 1000)} s`);
+      await sleep(wait, signal);
+    }
+  }
+
+  private usbipdSaid(line: string): void {
+    const text = line.replace(/^(usbipd: )+/, '').replace(/^(info|error|debug): /, '');
+    const peer = /connection from (\S+)/.exec(text);
+    if (peer !== null) this.lastPeer = peer[1]!.replace(/:[0-9]+$/, '');
+    const found = /found requested device: (\S+)/.exec(text);
+    if (found !== null && this.lastPeer !== undefined) this.importers.set(found[1]!, this.lastPeer);
+    this.options.logger.info(`usbipd: ${text}`);
+  }
+}

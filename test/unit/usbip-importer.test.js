@@ -1,0 +1,172 @@
+// Unit test of the importing loop on a fake host: a temporary folder stands in for /sys (vhci's
+// status files) and the tools container's /run (usbip's port records), and a fake usbip runner
+// plays attach and detach on them, since this machine has no vhci_hcd. The server's device list
+// is the real HTTP one, served on loopback. Real attaches, drops and re-attaches are proven in the
+// two-guest end-to-end test.
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDevicesFile } from '../../lib/usbip/devices-file.js';
+import { Importer } from '../../lib/usbip/importer.js';
+import { serveDeviceList } from '../../lib/usbip/device-list.js';
+import { createLogger } from '../../lib/log/logger.js';
+import { Writable } from 'node:stream';
+
+const PORTS = 4;
+
+function fakeHost() {
+  const root = mkdtempSync(join(tmpdir(), 'kvc-importer-'));
+  const sys = join(root, 'sys');
+  const tools = join(root, 'tools');
+  const vhci = join(sys, 'devices/platform/vhci_hcd.0');
+  mkdirSync(vhci, { recursive: true });
+  mkdirSync(join(sys, 'devices/platform/vhci_hcd.1'), { recursive: true });
+  mkdirSync(join(tools, 'run/vhci_hcd'), { recursive: true });
+  writeFileSync(join(vhci, 'nports'), `${PORTS}\n`);
+  const ports = new Array(PORTS).fill(null);
+  const write = () => {
+    const lines = ['hub port sta spd dev      sockfd local_busid'];
+    ports.forEach((used, port) => lines.push(`${port % 2 === 0 ? 'hs' : 'ss'}  ${String(port).padStart(4, '0')} ${used ? '006' : '004'} 000 00000000 000000 ${used ? `${3 + Math.floor(port / 2)}-1` : '0-0'}`));
+    writeFileSync(join(vhci, 'status'), `${lines.join('\n')}\n`);
+  };
+  write();
+  const calls = [];
+  const usbip = async (args) => {
+    calls.push(args.join(' '));
+    if (args[0] === 'attach') {
+      const server = args[args.indexOf('--remote') + 1];
+      const busid = args[args.indexOf('--busid') + 1];
+      const port = ports.findIndex((used, index) => !used && index % 2 === 0);
+      ports[port] = { server, busid };
+      writeFileSync(join(tools, `run/vhci_hcd/port${port}`), `${server} 3240 ${busid}\n`);
+      write();
+      return { ok: true, said: '', stdout: '' };
+    }
+    if (args[0] === 'detach') {
+      const port = Number(args[args.indexOf('--port') + 1]);
+      ports[port] = null;
+      rmSync(join(tools, `run/vhci_hcd/port${port}`), { force: true });
+      write();
+      return { ok: true, said: '', stdout: '' };
+    }
+    return { ok: false, said: 'not played here', stdout: '' };
+  };
+  // The connection drops (server gone): vhci frees the port, usbip's record stays behind.
+  const drop = (port) => { ports[port] = null; write(); };
+  return { root, sys, tools, usbip, calls, drop, ports, write, close: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+const quiet = () => {
+  const lines = [];
+  const stream = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk).trim()); done(); } });
+  return { logger: createLogger({ style: 'plain', stream }), lines };
+};
+
+const until = async (test, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+describe('usbip importer (fake vhci and usbip, real device list on loopback)', function () {
+  this.timeout(20000);
+  let host;
+  let server;
+  let listed;
+  let port;
+  beforeEach(async () => {
+    host = fakeHost();
+    listed = [{ busid: '1-2', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }, { busid: '1-3', vendor: '46f4', product: '0001', serial: 'B', state: 'available' }];
+    server = await serveDeviceList(0, () => listed);
+    port = server.address().port;
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    host.close();
+  });
+
+  const start = (text, log) => {
+    const controller = new AbortController();
+    const rules = parseDevicesFile('/etc/kvc/usbip.devices', text).imports;
+    const importer = new Importer({
+      sys: host.sys, toolsRoot: host.tools, lockDir: join(host.root, 'attach'), rules, usbip: host.usbip, logger: log.logger,
+      signal: controller.signal, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, metadataPort: port, consumer: undefined, onChange: () => {},
+    });
+    return { importer, controller };
+  };
+  const A = '[import.disk-a]\nserver = 127.0.0.1\ndevice = 46f4:0001\nserial = A\n';
+
+  it('attaches the device named by serial, re-attaches it with back-off after a drop, detaches on stop', async () => {
+    const log = quiet();
+    const { importer, controller } = start(A, log);
+    await importer.start();
+    expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2', port: 0, controller: 0, reconnects: 0 });
+    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2']);
+    // The server replugs it on another port: the connection drops, the list has it at 1-4 a moment later.
+    listed = [];
+    host.drop(0);
+    await until(() => importer.state()[0].state !== 'attached');
+    expect(importer.state()[0].reconnects).to.equal(1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(host.ports.filter(Boolean)).to.have.length(0);
+    listed = [{ busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
+    await until(() => importer.state()[0].state === 'attached');
+    expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
+    controller.abort();
+    await importer.close();
+    expect(host.calls.at(-1)).to.equal(`detach --port ${importer.state()[0].port ?? 0}`);
+    expect(host.ports.filter(Boolean)).to.have.length(0);
+    expect(log.lines.join('\n')).to.include('dropped off port 0').and.include('(reconnect 1)').and.include('detached from port');
+  });
+
+  it('refuses an ambiguous name with the candidates and attaches nothing for it', async () => {
+    const log = quiet();
+    const { importer, controller } = start('[import.any]\nserver = 127.0.0.1\ndevice = 46f4:0001\n', log);
+    await importer.start();
+    controller.abort();
+    await importer.close();
+    expect(importer.state()[0]).to.include({ state: 'waiting' });
+    expect(host.calls).to.deep.equal([]);
+    expect(log.lines.join('\n')).to.include('import any: not attached: 127.0.0.1 exports 2 devices').and.include('serial A').and.include('serial B');
+  });
+
+  it('never attaches a device twice: one attached on this host already is kept, one imported elsewhere is left', async () => {
+    host.ports[2] = { server: '127.0.0.1', busid: '1-2' };
+    writeFileSync(join(host.tools, 'run/vhci_hcd/port2'), '127.0.0.1 3240 1-2\n');
+    host.write();
+    const log = quiet();
+    const { importer, controller } = start(`${A}[import.disk-b]\nserver = 127.0.0.1\ndevice = 46f4:0001\nserial = B\n`, log);
+    listed[1].state = 'used';
+    await importer.start();
+    controller.abort();
+    const [a, b] = importer.state();
+    expect(a).to.include({ state: 'attached', port: 2, controller: 1 });
+    expect(b.state).to.equal('waiting');
+    expect(b.why).to.include('imported by another client');
+    expect(host.calls).to.deep.equal([]);
+    await importer.close();
+  });
+
+  it('waits while the host command holds the device\'s attach lock (the same lock file)', async () => {
+    const lockDir = join(host.root, 'attach');
+    mkdirSync(lockDir, { recursive: true });
+    const file = join(lockDir, '127.0.0.1_1-2.lock');
+    closeSync(openSync(file, 'a'));
+    const holder = spawn('flock', ['--exclusive', file, 'sleep', '3'], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const log = quiet();
+    const { importer, controller } = start(A, log);
+    await importer.start();
+    expect(importer.state()[0].why).to.include('another attach of 1-2 from 127.0.0.1 is in progress');
+    expect(host.calls).to.deep.equal([]);
+    holder.kill();
+    await until(() => importer.state()[0].state === 'attached');
+    controller.abort();
+    await importer.close();
+    expect(readFileSync(file, 'utf8')).to.equal('');
+  });
+});
