@@ -6,6 +6,7 @@ import { assertTrusted } from './trust.js';
 import type { ConfFile } from './conf-file.js';
 import { GLOBAL_KEYS, INSTANCE_KEYS } from './keys.js';
 import { kubeSettingsFrom, type KubeSettings } from './kube-settings.js';
+import { parseBuildArgs, type BuildArgs } from './build-args.js';
 
 export type RuntimeName = 'podman' | 'docker';
 
@@ -31,6 +32,8 @@ export interface InstanceSettings {
   readonly softwareVersion: string;
   readonly modules: readonly string[];
   readonly kernelRequires: readonly string[];
+  // KVC_BUILD_ARGS: the Containerfile's own build arguments (KVER and KMODVER are kvc's).
+  readonly buildArgs: BuildArgs;
   // Tools in the image (absolute paths) that get a host command named as their file.
   readonly hostTools: readonly string[];
   // The device manager the service runs (KVC_DEVICE_MANAGER), e.g. usbip.
@@ -148,6 +151,7 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
     softwareVersion,
     modules,
     kernelRequires,
+    buildArgs: parseBuildArgs(file.entries.get('KVC_BUILD_ARGS')?.value ?? '', file.path),
     hostTools,
     kube: kubeSettingsFrom(file),
     warnings,

@@ -4,6 +4,7 @@ import { BuildLog, instanceLogDir } from './build-log.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
 import { LABEL } from '../runtime/args.js';
+import { canonicalBuildArgs } from '../config/build-args.js';
 import { imageName, type Context } from './context.js';
 import { assertKernelCanTake } from './kernel-check.js';
 import { imageProblems } from './verify-image.js';
@@ -29,7 +30,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   const image = imageName(settings, kver);
   const existing = await ctx.runtime.inspectImage(image);
   if (existing !== undefined && options.force !== true) {
-    const problems = await imageProblems(ctx, settings, image, kver);
+    const problems = await imageProblems(ctx, settings, image, kver, existing.labels);
     if (problems.length === 0) {
       ctx.logger.info(`${image} is up to date for ${kver}; nothing to build`);
       return { action: 'skipped', image };
@@ -44,7 +45,8 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   }
   const pending = `${image}.kvc-pending-${process.pid}`;
   const context = settings.context.kind === 'dir' ? settings.context.path : settings.context.url;
-  ctx.logger.info(`building ${image} for kernel ${kver} from ${settings.context.file}`);
+  const extra = canonicalBuildArgs(settings.buildArgs);
+  ctx.logger.info(`building ${image} for kernel ${kver} from ${settings.context.file}${extra === '' ? '' : ` with build args ${extra}`}`);
   const started = Date.now();
   const log = new BuildLog(ctx.runtime.dryRun ? undefined : instanceLogDir(ctx.logDir, settings.name), kver);
   const print = progressPrinter(ctx);
@@ -53,8 +55,9 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       tag: pending,
       file: settings.context.file,
       context,
-      buildArgs: { KVER: kver, KMODVER: settings.softwareVersion },
-      labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion },
+      // The instance's own first: kvc's KVER and KMODVER (which settings refuse there) are last.
+      buildArgs: { ...settings.buildArgs, KVER: kver, KMODVER: settings.softwareVersion },
+      labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion, [LABEL.buildArgs]: canonicalBuildArgs(settings.buildArgs) },
       network: options.network,
       noCache: options.fresh === true,
     }, (line) => {
@@ -63,7 +66,8 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     }, options.signal).catch((error: unknown) => {
       throw buildFailure(error, image, log);
     });
-    const problems = await imageProblems(ctx, settings, pending, kver);
+    const built = ctx.runtime.dryRun ? undefined : await ctx.runtime.inspectImage(pending);
+    const problems = await imageProblems(ctx, settings, pending, kver, built?.labels ?? {});
     if (problems.length > 0) {
       throw new ImageCheckError(`the image built for ${kver} is not usable: ${problems.join('; ')}`, {
         hint: `check ${settings.context.file} and KMOD_NAMES / KMOD_SOFTWARE_VERSION in ${settings.confPath}`,

@@ -6,6 +6,7 @@ import { KernelRefusedError } from '../errors.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
 import type { ImageInfo } from '../runtime/parse.js';
 import { LABEL } from '../runtime/args.js';
+import { buildArgsMismatch, canonicalBuildArgs } from '../config/build-args.js';
 import { plan } from '../service/reconcile-plan.js';
 import { readServiceState } from '../service/service-state.js';
 import { instanceLogDir, latestLog } from './build-log.js';
@@ -13,7 +14,8 @@ import type { Context } from './context.js';
 import { assertKernelCanTake } from './kernel-check.js';
 
 // What is known about one kernel.
-export type KernelState = 'built' | 'building' | 'queued' | 'failed' | 'refused' | 'missing' | 'to-prune' | 'not-kept';
+// 'stale': its image was built with other KVC_BUILD_ARGS than the instance's (reason says which).
+export type KernelState = 'built' | 'stale' | 'building' | 'queued' | 'failed' | 'refused' | 'missing' | 'to-prune' | 'not-kept';
 
 export interface KernelStatus {
   readonly kver: string;
@@ -44,10 +46,12 @@ export async function kernelReport(ctx: Context, settings: InstanceSettings, ima
     running: ctx.runningKernel,
     installed: installedKernels(moduleRoots(ctx.hostRoot)),
     version: settings.softwareVersion,
+    buildArgs: canonicalBuildArgs(settings.buildArgs),
     keep,
   }, images.flatMap((image) => {
     const kver = image.labels[LABEL.kernel];
-    return kver === undefined ? [] : [{ kver, version: image.labels[LABEL.version] ?? '', ref: image.names[0] ?? image.id }];
+    const buildArgs = image.labels[LABEL.buildArgs];
+    return kver === undefined ? [] : [{ kver, version: image.labels[LABEL.version] ?? '', ...(buildArgs === undefined ? {} : { buildArgs }), ref: image.names[0] ?? image.id }];
   }), { refused: new Map(), retryAt: new Map() }, Date.now());
   const logs = instanceLogDir(ctx.logDir, settings.name);
   const kernels: KernelStatus[] = [];
@@ -58,7 +62,13 @@ export async function kernelReport(ctx: Context, settings: InstanceSettings, ima
     let state: KernelState = { ready: 'built', build: 'missing', wait: 'failed', refused: 'refused', prune: 'to-prune', skip: 'not-kept' }[kernel.action] as KernelState;
     let reason: string | null = null;
     let retryAt: string | null = null;
-    if (live !== undefined && ['building', 'queued', 'failed', 'refused'].includes(live.action) && image === undefined) {
+    // There, but built with other build args: the plan builds it again.
+    const stale = state === 'missing' && image !== undefined ? buildArgsMismatch(image.labels[LABEL.buildArgs], settings.buildArgs) : undefined;
+    if (stale !== undefined) {
+      state = 'stale';
+      reason = stale;
+    }
+    if (live !== undefined && ['building', 'queued', 'failed', 'refused'].includes(live.action) && (image === undefined || stale !== undefined)) {
       state = live.action as KernelState;
       reason = live.reason ?? null;
       retryAt = live.retryAt ?? null;

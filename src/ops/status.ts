@@ -119,6 +119,7 @@ function formatKernel(kernel: KernelStatus): string {
   const image = kernel.image === null ? '' : `${kernel.image.name}, ${(kernel.image.size / 1e6).toFixed(0)} MB, built ${kernel.image.created.slice(0, 16).replace('T', ' ')}`;
   const body = {
     built: image,
+    stale: `${kernel.reason ?? ''}: \`kvc build\` or the service builds it again; now ${image}`,
     building: 'building now',
     queued: 'queued to build',
     failed: `build failed: ${kernel.reason ?? ''}${kernel.retryAt === null ? '' : `; next try ${kernel.retryAt.slice(0, 19).replace('T', ' ')}`}`,

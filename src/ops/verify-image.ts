@@ -1,16 +1,23 @@
-// Checks the modules inside an image: present, built for the kernel, of the configured version.
+// Checks an image against the instance: built with its build args, and its modules present,
+// built for the kernel, of the configured version.
+import { buildArgsMismatch } from '../config/build-args.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkModules, parseModinfo } from '../kmods/modinfo.js';
+import { LABEL } from '../runtime/args.js';
 import type { Context } from './context.js';
 
-// The problems found (empty when the image is good). modinfo runs inside the image, with no privileges.
-export async function imageProblems(ctx: Context, settings: InstanceSettings, image: string, kver: string): Promise<string[]> {
+// The problems found (empty when the image is good). `labels` are the image's (from inspecting
+// it); modinfo runs inside the image, with no privileges.
+export async function imageProblems(ctx: Context, settings: InstanceSettings, image: string, kver: string, labels: Readonly<Record<string, string>>): Promise<string[]> {
   const result = await ctx.runtime.probe(image, ['modinfo', '-k', kver, ...settings.modules]);
   if (ctx.runtime.dryRun) return [];
+  const problems: string[] = [];
+  const stale = buildArgsMismatch(labels[LABEL.buildArgs], settings.buildArgs);
+  if (stale !== undefined) problems.push(stale);
   const infos = parseModinfo(result.stdout);
-  const problems = checkModules(settings.modules, infos, kver, settings.softwareVersion);
-  if (result.exitCode !== 0 && problems.length === 0) {
-    problems.push(`modinfo failed in the image: ${result.stderr.trim().split('\n').pop() ?? ''}`);
+  const moduleProblems = checkModules(settings.modules, infos, kver, settings.softwareVersion);
+  if (result.exitCode !== 0 && moduleProblems.length === 0) {
+    moduleProblems.push(`modinfo failed in the image: ${result.stderr.trim().split('\n').pop() ?? ''}`);
   }
-  return problems;
+  return [...problems, ...moduleProblems];
 }

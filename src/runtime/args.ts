@@ -8,6 +8,8 @@ export const LABEL = {
   kernel: 'io.kvc.kernel',
   version: 'io.kvc.version',
   role: 'io.kvc.role',
+  // The instance's KVC_BUILD_ARGS the image was built with, canonical (sorted NAME=VALUE pairs).
+  buildArgs: 'io.kvc.build-args',
 } as const;
 
 // What `build` needs.

@@ -7,6 +7,9 @@ export interface ImageOfKernel {
   readonly kver: string;
   // The instance's KMOD_SOFTWARE_VERSION the image was built with.
   readonly version: string;
+  // The canonical KVC_BUILD_ARGS it was built with (its label); missing, from an image built
+  // before kvc recorded them: none.
+  readonly buildArgs?: string;
   // What removes it: its name, or its ID when it has none.
   readonly ref: string;
 }
@@ -19,6 +22,8 @@ export interface Desired {
   // The kernel of rpm-ostree's staged deployment, if any.
   readonly staged?: string | undefined;
   readonly version: string;
+  // The instance's canonical KVC_BUILD_ARGS (default none): an image built with others is rebuilt.
+  readonly buildArgs?: string;
   // KVC_KEEP_KERNELS: images kept besides the running kernel's and the next boot's.
   readonly keep: number;
 }
@@ -84,7 +89,8 @@ export function plan(desired: Desired, images: readonly ImageOfKernel[], memory:
   const kept = new Set(others.slice(0, Math.max(0, desired.keep - (nextBoot === desired.running ? 0 : 1))));
   const wanted = new Set([desired.running, nextBoot, ...kept]);
 
-  const current = new Set(images.filter((image) => image.version === desired.version).map((image) => image.kver));
+  // Images of the instance's version and build args; one with other build args is built again.
+  const current = new Set(images.filter((image) => image.version === desired.version && (image.buildArgs ?? '') === (desired.buildArgs ?? '')).map((image) => image.kver));
   const known = [...new Set([...wanted, ...installed, ...images.map((image) => image.kver)])].sort(newestFirst);
   const kernels = known.map((kver): KernelPlan => {
     const base = { kver, running: kver === desired.running, nextBoot: kver === nextBoot, installed: installed.includes(kver) };

@@ -6,6 +6,7 @@ import type { InstanceSettings } from '../config/settings.js';
 import { imageName, type Context } from '../ops/context.js';
 import { withInstanceLock } from '../ops/lock.js';
 import { LABEL } from '../runtime/args.js';
+import { buildArgsMismatch, canonicalBuildArgs } from '../config/build-args.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
 import { plan, type ImageOfKernel, type KernelPlan, type Plan } from './reconcile-plan.js';
 
@@ -140,6 +141,7 @@ export class Reconciler {
       installed: installedKernels(moduleRoots(ctx.hostRoot), now - this.options.settleMs),
       staged: this.options.staged(),
       version: settings.softwareVersion,
+      buildArgs: canonicalBuildArgs(settings.buildArgs),
       keep: this.options.keep,
     }, images, { refused: this.refused, retryAt: new Map([...this.failed].map(([kver, failure]) => [kver, failure.retryAt])), removed: this.removedKernels }, now);
     this.lastPlan = next;
@@ -148,7 +150,8 @@ export class Reconciler {
     if (next.prune.length > 0) await this.prune(next.prune);
     const kver = next.build[0];
     if (kver === undefined) return;
-    await this.build(kver, kver === next.nextBoot && kver !== ctx.runningKernel);
+    const stale = images.find((image) => image.kver === kver && image.version === settings.softwareVersion);
+    await this.build(kver, kver === next.nextBoot && kver !== ctx.runningKernel, stale === undefined ? undefined : buildArgsMismatch(stale.buildArgs, settings.buildArgs));
     this.dirty = true;
   }
 
@@ -168,7 +171,8 @@ export class Reconciler {
       const kver = image.labels[LABEL.kernel];
       if (kver === undefined) return [];
       const refs = image.names.length > 0 ? image.names : [image.id];
-      return refs.map((ref) => ({ kver, version: image.labels[LABEL.version] ?? '', ref }));
+      const buildArgs = image.labels[LABEL.buildArgs];
+      return refs.map((ref) => ({ kver, version: image.labels[LABEL.version] ?? '', ...(buildArgs === undefined ? {} : { buildArgs }), ref }));
     });
   }
 
@@ -183,13 +187,14 @@ export class Reconciler {
     });
   }
 
-  private async build(kver: string, nextBoot: boolean): Promise<void> {
+  // `stale`: why the kernel's image there is not right (built with other build args), if it is there.
+  private async build(kver: string, nextBoot: boolean, stale: string | undefined): Promise<void> {
     const { ctx, settings } = this.options;
     const controller = new AbortController();
     const signal = AbortSignal.any([this.options.signal, controller.signal]);
     this.building = { kver, since: Date.now(), controller };
     this.changed();
-    ctx.logger.info(`${kver === ctx.runningKernel ? 'running' : nextBoot ? 'next boot\'s' : 'installed'} kernel ${kver} has no image: building it${nextBoot ? ' first' : ''}`);
+    ctx.logger.info(`${kver === ctx.runningKernel ? 'running' : nextBoot ? 'next boot\'s' : 'installed'} kernel ${kver} ${stale === undefined ? 'has no image' : `has an image, but ${stale}`}: building it${nextBoot ? ' first' : ''}`);
     // A reboot now would boot a kernel without its modules: hold it off, with the reason.
     const inhibitor = kver === ctx.runningKernel ? undefined : this.options.inhibit?.(`building ${settings.name} modules for ${kver}`);
     try {

@@ -38,6 +38,12 @@ find "$work/tree" -type f -o -type l | sed "s|^$work/tree||" | sort | sed 's/^/ 
 mkdir -p "$work/config"
 cp -r host/etc/kvc/. "$work/config/"
 echo 'KVC_BUILD_NETWORK=host' >>"$work/config/kvc.conf"
+# vhci-hcd sized by the instance's build args (the guest checks 16 controllers, 480 ports): the
+# images are built with them here, and the guest's usbip.conf says the same, so that its kvc finds
+# them up to date.
+build_args='KVC_BUILD_ARGS="USBIP_VHCI_NR_HCS=16 USBIP_VHCI_HC_PORTS=15"'
+echo "$build_args" >>"$work/config/usbip.conf"
+echo "$build_args" >>"$work/tree/etc/kvc/usbip.conf"
 images=()
 for kver in "$KVER" "$UPDATE_KVER"; do
 	say "kvc build usbip $kver on this host's podman"

@@ -10,6 +10,8 @@ import { itPassedSteps, readConsole } from './console-steps.js';
 const COMMON = [
   'usbip_core, usbip_host, vhci_hcd are in /sys/module',
   '/sys/devices/platform/vhci_hcd.0 exists',
+  'USBIP_VHCI_NR_HCS=16: 16 controllers, /sys/devices/platform/vhci_hcd.0 to vhci_hcd.15',
+  'USBIP_VHCI_HC_PORTS=15: vhci_hcd.0/nports reads 480, 16 controllers x 2 hubs x 15 ports',
   'the tools container has no capabilities',
   'usbip is kvc\'s script, not the tool',
   'usbip list -l shows the emulated USB disk',

@@ -11,7 +11,7 @@ import { formatStatus } from '../../lib/ops/status.js';
 import { toServiceState } from '../../lib/service/service-state.js';
 import { createLogger } from '../../lib/log/logger.js';
 
-const settings = { name: 'usbip', confPath: '/etc/kvc/usbip.conf', softwareVersion: '1.0.0', modules: ['usbip-core'], kernelRequires: ['CONFIG_USB'] };
+const settings = { name: 'usbip', confPath: '/etc/kvc/usbip.conf', softwareVersion: '1.0.0', modules: ['usbip-core'], kernelRequires: ['CONFIG_USB'], buildArgs: {} };
 const image = (kver, version = '1.0.0') => ({ id: `id${kver}`, names: [`localhost/usbip-${version}:${kver}`], labels: { 'io.kvc.instance': 'usbip', 'io.kvc.kernel': kver, 'io.kvc.version': version }, created: '2026-11-24T10:00:00Z', size: 180e6 });
 
 describe('kvc status per kernel (real folders; image list as data)', () => {
@@ -44,6 +44,19 @@ describe('kvc status per kernel (real folders; image list as data)', () => {
     expect(by['6.1.0-58-cloud-amd64'].state).to.equal('refused');
     expect(by['6.1.0-58-cloud-amd64'].reason).to.match(/CONFIG_USB is not set/);
     expect(report.warnings).to.deep.equal(['the kernel that boots next, 6.12.117+deb12-amd64, has no usbip image (missing): run `kvc build usbip 6.12.117+deb12-amd64` or start kvc@usbip']);
+  });
+
+  it('an image built with other build args than KVC_BUILD_ARGS is stale, saying which; one with the same is built', async () => {
+    install('6.1.0-50-amd64');
+    const labelled = (kver, buildArgs) => { const i = image(kver); i.labels['io.kvc.build-args'] = buildArgs; return i; };
+    const withArgs = { ...settings, buildArgs: { USBIP_VHCI_NR_HCS: '16' } };
+    const report = await kernelReport(ctx, withArgs, [labelled('6.1.0-56-amd64', 'USBIP_VHCI_NR_HCS=16'), image('6.1.0-50-amd64')], 3);
+    const by = Object.fromEntries(report.kernels.map((k) => [k.kver, k]));
+    expect(by['6.1.0-56-amd64']).to.include({ state: 'built', reason: null });
+    expect(by['6.1.0-50-amd64']).to.include({ state: 'stale', reason: 'it was built with build args none, KVC_BUILD_ARGS now says "USBIP_VHCI_NR_HCS=16"' });
+    expect(by['6.1.0-50-amd64'].image).to.not.equal(null);
+    const none = await kernelReport(ctx, settings, [image('6.1.0-56-amd64'), image('6.1.0-50-amd64')], 3);
+    expect(none.kernels.map((k) => k.state), 'no label, no KVC_BUILD_ARGS: up to date').to.deep.equal(['built', 'built']);
   });
 
   it('with a running service: building, queued and failed (reason, next retry) come from it', async () => {

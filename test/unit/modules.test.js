@@ -12,7 +12,7 @@ import { ImageMissingError, ImageNotFoundError, ModuleInUseError, ModuleLoadErro
 import { createLogger } from '../../lib/log/logger.js';
 
 const KVER = '6.1.0-56-amd64';
-const settings = { name: 'usbip', confPath: '/etc/kvc/usbip.conf', softwareVersion: '1.0.0', modules: ['usbip-core', 'usbip-host', 'vhci-hcd'], kernelRequires: [], warnings: [] };
+const settings = { name: 'usbip', confPath: '/etc/kvc/usbip.conf', softwareVersion: '1.0.0', modules: ['usbip-core', 'usbip-host', 'vhci-hcd'], kernelRequires: [], buildArgs: {}, warnings: [] };
 
 // The image's files as `tail -n +1 --` and `modinfo` in it would print them.
 const USBIP_DEP = 'extra/usbip-core.ko:\nextra/usbip-host.ko: extra/usbip-core.ko\nextra/vhci-hcd.ko: extra/usbip-core.ko\n';

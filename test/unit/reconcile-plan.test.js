@@ -55,6 +55,19 @@ describe('reconcile plan (pure, on data)', () => {
     expect(old.build, 'an older version\'s image of a kernel not here is not rebuilt').to.deep.equal([]);
   });
 
+  it('an image built with other build args than KVC_BUILD_ARGS is built again; one without the label counts as built with none', () => {
+    const args = (kver, buildArgs) => ({ ...image(kver), buildArgs });
+    const installed = ['6.1.0-56-amd64', '6.1.0-50-amd64'];
+    const wanted = 'USBIP_VHCI_HC_PORTS=15 USBIP_VHCI_NR_HCS=16';
+    const p = plan(desired({ installed, buildArgs: wanted }), [args('6.1.0-56-amd64', wanted), args('6.1.0-50-amd64', 'USBIP_VHCI_NR_HCS=8')], memory(), 0);
+    expect(actions(p)).to.deep.equal({ '6.1.0-56-amd64': 'ready', '6.1.0-50-amd64': 'build' });
+    expect(p.prune, 'the stale image is replaced by the build, not pruned first').to.deep.equal([]);
+    const none = plan(desired({ installed }), [image('6.1.0-56-amd64'), args('6.1.0-50-amd64', '')], memory(), 0);
+    expect(none.build, 'no label and an empty label both equal no build args').to.deep.equal([]);
+    const added = plan(desired({ installed, buildArgs: wanted }), [image('6.1.0-56-amd64'), image('6.1.0-50-amd64')], memory(), 0);
+    expect(added.build, 'build args added to the conf: every image is stale').to.deep.equal(['6.1.0-56-amd64', '6.1.0-50-amd64']);
+  });
+
   it('an older KMOD_SOFTWARE_VERSION\'s image is kept until the new one exists, then pruned', () => {
     const before = plan(desired(), [image('6.1.0-56-amd64', '0.9')], memory(), 0);
     expect(before.build).to.deep.equal(['6.1.0-56-amd64']);

@@ -12,7 +12,7 @@ import { withInstanceLock } from '../../lib/ops/lock.js';
 import { createLogger } from '../../lib/log/logger.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const settings = { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'] };
+const settings = { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} };
 
 class FakeImages {
   constructor(kvers = []) { this.images = kvers.map((kver) => this.image(kver)); this.removed = []; this.dryRun = false; }
@@ -75,6 +75,42 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     expect(built).to.deep.equal(['6.12.117+deb12-amd64', '6.1.0-50-amd64']);
     expect(most).to.equal(1);
     expect(reconciler.state().kernels.every((k) => k.action === 'ready')).to.equal(true);
+  });
+
+  it('rebuilds an image built with other build args than the instance\'s, saying why; an unlabelled image counts as built with none', async () => {
+    install('6.1.0-50-amd64');
+    runtime.images.push(runtime.image('6.1.0-50-amd64'));
+    runtime.images[0].labels['io.kvc.build-args'] = 'USBIP_VHCI_NR_HCS=8';
+    const built = [];
+    make(async (kver) => {
+      built.push(kver);
+      runtime.images = runtime.images.filter((i) => i.labels['io.kvc.kernel'] !== kver);
+      runtime.images.push(runtime.image(kver));
+    });
+    reconciler.request('service started');
+    await reconciler.idle();
+    // 6.1.0-56 (running) had USBIP_VHCI_NR_HCS=8, the conf none; 6.1.0-50 has no label: none.
+    expect(built).to.deep.equal(['6.1.0-56-amd64']);
+    expect(log.join('')).to.include('running kernel 6.1.0-56-amd64 has an image, but it was built with build args "USBIP_VHCI_NR_HCS=8", KVC_BUILD_ARGS now says none: building it');
+    expect(reconciler.state().kernels.every((k) => k.action === 'ready')).to.equal(true);
+  });
+
+  it('builds again when KVC_BUILD_ARGS changed, and leaves an image with the same ones', async () => {
+    runtime.images[0].labels['io.kvc.build-args'] = 'USBIP_VHCI_HC_PORTS=15 USBIP_VHCI_NR_HCS=16';
+    const built = [];
+    make(async (kver) => { built.push(kver); }, { settings: { ...settings, buildArgs: { USBIP_VHCI_NR_HCS: '16', USBIP_VHCI_HC_PORTS: '15' } } });
+    reconciler.request('service started');
+    await reconciler.idle();
+    expect(built).to.deep.equal([]);
+    await reconciler.close();
+    make(async (kver) => {
+      built.push(kver);
+      runtime.images = [{ ...runtime.image(kver), labels: { ...runtime.image(kver).labels, 'io.kvc.build-args': 'USBIP_VHCI_NR_HCS=4' } }];
+    }, { settings: { ...settings, buildArgs: { USBIP_VHCI_NR_HCS: '4' } } });
+    reconciler.request('conf changed');
+    await reconciler.idle();
+    expect(built).to.deep.equal(['6.1.0-56-amd64']);
+    expect(log.join('')).to.include('built with build args "USBIP_VHCI_HC_PORTS=15 USBIP_VHCI_NR_HCS=16", KVC_BUILD_ARGS now says "USBIP_VHCI_NR_HCS=4"');
   });
 
   it('a kernel folder still being written to is left for a later pass', async () => {

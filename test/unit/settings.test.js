@@ -108,6 +108,37 @@ describe('settings: instance files', () => {
     expect(failure({ ...good, KMOD_KERNEL_REQUIRES: 'USB' }).key).to.equal('KMOD_KERNEL_REQUIRES');
   });
 
+  it('reads KVC_BUILD_ARGS as NAME=VALUE pairs (none when absent or empty; an empty value is a value)', () => {
+    expect(settings(good).buildArgs).to.deep.equal({});
+    expect(settings({ ...good, KVC_BUILD_ARGS: '""' }).buildArgs).to.deep.equal({});
+    expect(settings({ ...good, KVC_BUILD_ARGS: '"USBIP_VHCI_NR_HCS=16  USBIP_VHCI_HC_PORTS=15 _X= B=a=b"' }).buildArgs)
+      .to.deep.equal({ USBIP_VHCI_NR_HCS: '16', USBIP_VHCI_HC_PORTS: '15', _X: '', B: 'a=b' });
+    // The conf's quoting rules give the value: single quotes and escapes work as for any key.
+    expect(settings({ ...good, KVC_BUILD_ARGS: "'A=1 B=$x'" }).buildArgs).to.deep.equal({ A: '1', B: '$x' });
+  });
+
+  for (const [value, pattern] of [
+    ['"=16"', /"=16" is not NAME=VALUE/],
+    ['"1X=2"', /"1X=2" is not NAME=VALUE/],
+    ['"A-B=2"', /"A-B=2" is not NAME=VALUE/],
+    ['"NR_HCS"', /"NR_HCS" is not NAME=VALUE/],
+    ['"KVER=6.1.0-56-amd64"', /sets KVER, which kvc passes itself/],
+    ['"A=1 KMODVER=2"', /sets KMODVER, which kvc passes itself/],
+    ['"A=1 B=2 A=3"', /sets A twice/],
+  ]) {
+    it(`refuses KVC_BUILD_ARGS=${value}, naming the key and the fix`, () => {
+      const error = failure({ ...good, KVC_BUILD_ARGS: value });
+      expect(error.key).to.equal('KVC_BUILD_ARGS');
+      expect(error.message).to.match(pattern);
+      expect(error.hint).to.be.a('string').and.not.equal('');
+      expect(error.exitStatus).to.equal(78);
+    });
+  }
+
+  it('refuses a reserved build arg with what to do instead', () => {
+    expect(failure({ ...good, KVC_BUILD_ARGS: 'KVER=x' }).hint).to.match(/remove KVER from KVC_BUILD_ARGS/);
+  });
+
   it('warns about unknown keys instead of failing', () => {
     expect(settings({ ...good, KMOD_EXTRA: 'x' }).warnings).to.deep.equal([`${join(dir, 'usbip.conf')}: KMOD_EXTRA is not a kvc setting and is ignored`]);
   });

@@ -10,8 +10,8 @@ export function registerBuild(program: Command, outcome: Outcome): void {
     .command('build')
     .summary('build the module image for a kernel')
     .description(
-      'Build image <name>-<KMOD_SOFTWARE_VERSION>:<kver> from the instance\'s Containerfile, with build args KVER and KMODVER.\n'
-      + 'Skipped when that image exists and every module of KMOD_NAMES in it has vermagic <kver> (and the configured version).\n'
+      'Build image <name>-<KMOD_SOFTWARE_VERSION>:<kver> from the instance\'s Containerfile, with build args KVER, KMODVER and the .conf\'s KVC_BUILD_ARGS.\n'
+      + 'Skipped when that image exists, was built with the KVC_BUILD_ARGS the .conf has now, and every module of KMOD_NAMES in it has vermagic <kver> (and the configured version).\n'
       + 'A new image is checked under a temporary name and only then replaces the old one.',
     )
     .argument('<name>', 'instance name (reads <config-dir>/<name>.conf)')

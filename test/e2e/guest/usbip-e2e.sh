@@ -35,6 +35,11 @@ else
 fi
 check "usbip_core, usbip_host, vhci_hcd are in /sys/module" loaded
 check "/sys/devices/platform/vhci_hcd.0 exists" test -d /sys/devices/platform/vhci_hcd.0
+# The image was built with KVC_BUILD_ARGS="USBIP_VHCI_NR_HCS=16 USBIP_VHCI_HC_PORTS=15" (run.sh).
+controllers() { [ "$(ls -d /sys/devices/platform/vhci_hcd.* | wc -l)" -eq 16 ] && for n in $(seq 0 15); do [ -d "/sys/devices/platform/vhci_hcd.$n" ] || return 1; done; }
+check "USBIP_VHCI_NR_HCS=16: 16 controllers, /sys/devices/platform/vhci_hcd.0 to vhci_hcd.15 ($(ls -d /sys/devices/platform/vhci_hcd.* | wc -l) there)" controllers
+check "USBIP_VHCI_HC_PORTS=15: vhci_hcd.0/nports reads 480, 16 controllers x 2 hubs x 15 ports ($(cat /sys/devices/platform/vhci_hcd.0/nports 2>/dev/null))" \
+	[ "$(cat /sys/devices/platform/vhci_hcd.0/nports 2>/dev/null)" = 480 ]
 systemctl status kvc@usbip --no-pager 2>&1 | head -12 | show
 check "the unit's status line says the modules are loaded" sh -c "systemctl show -p StatusText kvc@usbip | grep -q 'loaded into $KVER'"
 
