@@ -52,3 +52,41 @@ export function buildArgsMismatch(recorded: string | undefined, wanted: BuildArg
   const show = (text: string): string => (text === '' ? 'none' : `"${text}"`);
   return `it was built with build args ${show(was)}, ${KEY} now says ${show(now)}`;
 }
+
+// What an image is built from besides the kernel and version: the canonical build args and, for a
+// local context, its recipe digest (src/config/recipe.ts), as one string: "ARGS @recipe=DIGEST".
+// '@' starts no NAME, so the recipe part cannot be mistaken for a pair.
+export function buildIdentity(args: BuildArgs, recipe: string | undefined): string {
+  const canonical = canonicalBuildArgs(args);
+  return recipe === undefined ? canonical : `${canonical}${canonical === '' ? '' : ' '}@recipe=${recipe}`;
+}
+
+// The identity an image's labels record (an image from before kvc recorded its recipe has none).
+export function identityFromLabels(buildArgsLabel: string | undefined, recipeLabel: string | undefined): string {
+  const args = buildArgsLabel ?? '';
+  return recipeLabel === undefined ? args : `${args}${args === '' ? '' : ' '}@recipe=${recipeLabel}`;
+}
+
+// The identity an instance's images must have.
+export function wantedIdentity(settings: { readonly buildArgs: BuildArgs; readonly context?: { readonly kind: string; readonly recipe?: string } }): string {
+  return buildIdentity(settings.buildArgs, settings.context?.kind === 'dir' ? settings.context.recipe : undefined);
+}
+
+function splitIdentity(identity: string): { args: string; recipe: string | undefined } {
+  const at = identity.indexOf('@recipe=');
+  return at < 0 ? { args: identity.trim(), recipe: undefined } : { args: identity.slice(0, at).trim(), recipe: identity.slice(at + '@recipe='.length) };
+}
+
+// Why an image recorded as `recorded` is stale for `wanted` (both identities), or undefined. A
+// recipe is compared only where the instance has one (a local context); an image without one was
+// built by a kvc that did not record it, from files kvc cannot vouch for: stale.
+export function buildMismatch(recorded: string | undefined, wanted: string): string | undefined {
+  const was = splitIdentity(recorded ?? '');
+  const now = splitIdentity(wanted);
+  const args = buildArgsMismatch(was.args, Object.fromEntries(now.args.split(' ').filter((pair) => pair !== '').map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])));
+  if (args !== undefined) return args;
+  if (now.recipe === undefined || was.recipe === now.recipe) return undefined;
+  return was.recipe === undefined
+    ? 'it was built before kvc recorded what it is built from (its Containerfile and the files beside it)'
+    : `it was built from another version of its Containerfile and the files beside it (digest ${was.recipe}, now ${now.recipe})`;
+}

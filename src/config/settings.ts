@@ -7,6 +7,7 @@ import type { ConfFile } from './conf-file.js';
 import { GLOBAL_KEYS, INSTANCE_KEYS } from './keys.js';
 import { kubeSettingsFrom, type KubeSettings } from './kube-settings.js';
 import { parseBuildArgs, type BuildArgs } from './build-args.js';
+import { recipeDigest } from './recipe.js';
 
 export type RuntimeName = 'podman' | 'docker';
 
@@ -21,7 +22,7 @@ export interface GlobalSettings {
 
 // Where an instance builds from: a local folder (checked to exist) or a URL the runtime fetches.
 export type BuildContext =
-  | { readonly kind: 'dir'; readonly path: string; readonly file: string }
+  | { readonly kind: 'dir'; readonly path: string; readonly file: string; readonly recipe: string }
   | { readonly kind: 'url'; readonly url: string; readonly file: string };
 
 // One instance (a <name>.conf): what to build and which modules to load.
@@ -209,7 +210,7 @@ function buildContextFrom(confPath: string, contextValue: string, fileValue: str
   }
   assertTrusted(dir, confPath, key);
   assertTrusted(buildFile, confPath, 'KMOD_CONTAINER_BUILD_FILE');
-  return { kind: 'dir', path: dir, file: buildFile };
+  return { kind: 'dir', path: dir, file: buildFile, recipe: recipeDigest(dir, buildFile) };
 }
 
 function isDirectory(path: string): boolean {

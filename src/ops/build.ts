@@ -57,7 +57,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       context,
       // The instance's own first: kvc's KVER and KMODVER (which settings refuse there) are last.
       buildArgs: { ...settings.buildArgs, KVER: kver, KMODVER: settings.softwareVersion },
-      labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion, [LABEL.buildArgs]: canonicalBuildArgs(settings.buildArgs) },
+      labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion, [LABEL.buildArgs]: canonicalBuildArgs(settings.buildArgs), ...(settings.context.kind === 'dir' ? { [LABEL.recipe]: settings.context.recipe } : {}) },
       network: options.network,
       noCache: options.fresh === true,
     }, (line) => {

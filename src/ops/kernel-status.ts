@@ -6,7 +6,7 @@ import { KernelRefusedError } from '../errors.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
 import type { ImageInfo } from '../runtime/parse.js';
 import { LABEL } from '../runtime/args.js';
-import { buildArgsMismatch, canonicalBuildArgs } from '../config/build-args.js';
+import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
 import { plan } from '../service/reconcile-plan.js';
 import { readServiceState } from '../service/service-state.js';
 import { instanceLogDir, latestLog } from './build-log.js';
@@ -46,12 +46,12 @@ export async function kernelReport(ctx: Context, settings: InstanceSettings, ima
     running: ctx.runningKernel,
     installed: installedKernels(moduleRoots(ctx.hostRoot)),
     version: settings.softwareVersion,
-    buildArgs: canonicalBuildArgs(settings.buildArgs),
+    buildArgs: wantedIdentity(settings),
     keep,
   }, images.flatMap((image) => {
     const kver = image.labels[LABEL.kernel];
-    const buildArgs = image.labels[LABEL.buildArgs];
-    return kver === undefined ? [] : [{ kver, version: image.labels[LABEL.version] ?? '', ...(buildArgs === undefined ? {} : { buildArgs }), ref: image.names[0] ?? image.id }];
+    const buildArgs = identityFromLabels(image.labels[LABEL.buildArgs], image.labels[LABEL.recipe]);
+    return kver === undefined ? [] : [{ kver, version: image.labels[LABEL.version] ?? '', buildArgs, ref: image.names[0] ?? image.id }];
   }), { refused: new Map(), retryAt: new Map() }, Date.now());
   const logs = instanceLogDir(ctx.logDir, settings.name);
   const kernels: KernelStatus[] = [];
@@ -63,7 +63,7 @@ export async function kernelReport(ctx: Context, settings: InstanceSettings, ima
     let reason: string | null = null;
     let retryAt: string | null = null;
     // There, but built with other build args: the plan builds it again.
-    const stale = state === 'missing' && image !== undefined ? buildArgsMismatch(image.labels[LABEL.buildArgs], settings.buildArgs) : undefined;
+    const stale = state === 'missing' && image !== undefined ? buildMismatch(identityFromLabels(image.labels[LABEL.buildArgs], image.labels[LABEL.recipe]), wantedIdentity(settings)) : undefined;
     if (stale !== undefined) {
       state = 'stale';
       reason = stale;

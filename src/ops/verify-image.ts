@@ -1,6 +1,6 @@
 // Checks an image against the instance: built with its build args, and its modules present,
 // built for the kernel, of the configured version.
-import { buildArgsMismatch } from '../config/build-args.js';
+import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkModules, parseModinfo } from '../kmods/modinfo.js';
 import { LABEL } from '../runtime/args.js';
@@ -12,7 +12,7 @@ export async function imageProblems(ctx: Context, settings: InstanceSettings, im
   const result = await ctx.runtime.probe(image, ['modinfo', '-k', kver, ...settings.modules]);
   if (ctx.runtime.dryRun) return [];
   const problems: string[] = [];
-  const stale = buildArgsMismatch(labels[LABEL.buildArgs], settings.buildArgs);
+  const stale = buildMismatch(identityFromLabels(labels[LABEL.buildArgs], labels[LABEL.recipe]), wantedIdentity(settings));
   if (stale !== undefined) problems.push(stale);
   const infos = parseModinfo(result.stdout);
   const moduleProblems = checkModules(settings.modules, infos, kver, settings.softwareVersion);

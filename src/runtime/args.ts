@@ -10,6 +10,8 @@ export const LABEL = {
   role: 'io.kvc.role',
   // The instance's KVC_BUILD_ARGS the image was built with, canonical (sorted NAME=VALUE pairs).
   buildArgs: 'io.kvc.build-args',
+  // The digest of the local build context it was built from (src/config/recipe.ts).
+  recipe: 'io.kvc.recipe',
 } as const;
 
 // What `build` needs.

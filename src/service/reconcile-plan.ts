@@ -7,8 +7,8 @@ export interface ImageOfKernel {
   readonly kver: string;
   // The instance's KMOD_SOFTWARE_VERSION the image was built with.
   readonly version: string;
-  // The canonical KVC_BUILD_ARGS it was built with (its label); missing, from an image built
-  // before kvc recorded them: none.
+  // What it was built from besides kernel and version: its canonical KVC_BUILD_ARGS and recipe
+  // digest, as build-args.ts's identityFromLabels reads its labels; missing: none.
   readonly buildArgs?: string;
   // What removes it: its name, or its ID when it has none.
   readonly ref: string;
@@ -22,7 +22,8 @@ export interface Desired {
   // The kernel of rpm-ostree's staged deployment, if any.
   readonly staged?: string | undefined;
   readonly version: string;
-  // The instance's canonical KVC_BUILD_ARGS (default none): an image built with others is rebuilt.
+  // What the instance's images must be built from (build-args.ts's wantedIdentity: KVC_BUILD_ARGS
+  // and the recipe digest; default none): an image built from anything else is rebuilt.
   readonly buildArgs?: string;
   // KVC_KEEP_KERNELS: images kept besides the running kernel's and the next boot's.
   readonly keep: number;

@@ -6,7 +6,7 @@ import type { InstanceSettings } from '../config/settings.js';
 import { imageName, type Context } from '../ops/context.js';
 import { withInstanceLock } from '../ops/lock.js';
 import { LABEL } from '../runtime/args.js';
-import { buildArgsMismatch, canonicalBuildArgs } from '../config/build-args.js';
+import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
 import { plan, type ImageOfKernel, type KernelPlan, type Plan } from './reconcile-plan.js';
 
@@ -141,7 +141,7 @@ export class Reconciler {
       installed: installedKernels(moduleRoots(ctx.hostRoot), now - this.options.settleMs),
       staged: this.options.staged(),
       version: settings.softwareVersion,
-      buildArgs: canonicalBuildArgs(settings.buildArgs),
+      buildArgs: wantedIdentity(settings),
       keep: this.options.keep,
     }, images, { refused: this.refused, retryAt: new Map([...this.failed].map(([kver, failure]) => [kver, failure.retryAt])), removed: this.removedKernels }, now);
     this.lastPlan = next;
@@ -151,7 +151,7 @@ export class Reconciler {
     const kver = next.build[0];
     if (kver === undefined) return;
     const stale = images.find((image) => image.kver === kver && image.version === settings.softwareVersion);
-    await this.build(kver, kver === next.nextBoot && kver !== ctx.runningKernel, stale === undefined ? undefined : buildArgsMismatch(stale.buildArgs, settings.buildArgs));
+    await this.build(kver, kver === next.nextBoot && kver !== ctx.runningKernel, stale === undefined ? undefined : buildMismatch(stale.buildArgs, wantedIdentity(settings)));
     this.dirty = true;
   }
 
@@ -171,8 +171,8 @@ export class Reconciler {
       const kver = image.labels[LABEL.kernel];
       if (kver === undefined) return [];
       const refs = image.names.length > 0 ? image.names : [image.id];
-      const buildArgs = image.labels[LABEL.buildArgs];
-      return refs.map((ref) => ({ kver, version: image.labels[LABEL.version] ?? '', ...(buildArgs === undefined ? {} : { buildArgs }), ref }));
+      const buildArgs = identityFromLabels(image.labels[LABEL.buildArgs], image.labels[LABEL.recipe]);
+      return refs.map((ref) => ({ kver, version: image.labels[LABEL.version] ?? '', buildArgs, ref }));
     });
   }
 

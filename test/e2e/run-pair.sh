@@ -29,13 +29,22 @@ KVER=$CLOUD_KVER test/e2e/guest/build-guest.sh
 echo "   guests ready in $((($(ms) - t) / 1000)) s"
 
 make --no-print-directory -s install DESTDIR="$work/tree" PREFIX=/usr/local
-mkdir -p "$work/config"
-cp -r host/etc/kvc/. "$work/config/"
-echo 'KVC_BUILD_NETWORK=host' >>"$work/config/kvc.conf"
+# The client's vhci-hcd is built with 16 controllers of one port per hub (32 ports), so that its
+# second disk must land on a controller other than the first: its own tree and config say so.
+CLIENT_BUILD_ARGS='KVC_BUILD_ARGS="USBIP_VHCI_NR_HCS=16 USBIP_VHCI_HC_PORTS=1"'
+cp -a "$work/tree" "$work/tree-client"
+echo "$CLIENT_BUILD_ARGS" >>"$work/tree-client/etc/kvc/usbip.conf"
+for role in server client; do
+	mkdir -p "$work/config-$role"
+	cp -r host/etc/kvc/. "$work/config-$role/"
+	echo 'KVC_BUILD_NETWORK=host' >>"$work/config-$role/kvc.conf"
+done
+echo "$CLIENT_BUILD_ARGS" >>"$work/config-client/usbip.conf"
 for kver in "$KVER" "$CLOUD_KVER"; do
-	say "kvc build usbip $kver on this host's podman"
+	role=server; [ "$kver" = "$KVER" ] || role=client
+	say "kvc build usbip $kver on this host's podman (the $role's)"
 	t=$(ms)
-	node_modules/.bin/node lib/cli/main.js --config-dir "$work/config" build usbip "$kver"
+	node_modules/.bin/node lib/cli/main.js --config-dir "$work/config-$role" build usbip "$kver"
 	podman save -q -o "$work/usbip-$kver.tar" "localhost/usbip-1.0.0:$kver"
 	echo "   built (or found up to date) and saved in $((($(ms) - t) / 1000)) s: $(du -h "$work/usbip-$kver.tar" | cut -f1)"
 done
@@ -95,7 +104,7 @@ pids+=($!)
 # The client's QEMU connects to the server's: start it once the server's listens.
 n=0; until listening || [ $n -gt 600 ]; do n=$((n + 1)); sleep 0.5; done
 KVC_E2E_TAG='client ' test/e2e/guest/run-guest.sh --kernel "$CLOUD_KVER" --disk "$work/client.img" --no-usb \
-	--kvc-tree "$work/tree" --image "$work/usbip-$CLOUD_KVER.tar" --payload "$work/role-client/role" --payload "$work/role-client/client.devices" \
+	--kvc-tree "$work/tree-client" --image "$work/usbip-$CLOUD_KVER.tar" --payload "$work/role-client/role" --payload "$work/role-client/client.devices" \
 	--payload "$work/disk-a.sha256" --payload "$work/disk-b.sha256" \
 	--net "connect=127.0.0.1:$port" --script test/e2e/guest/usbip-pair-e2e.sh --mode "$mode" \
 	--log "$prefix-client.log" --timeout "${KVC_E2E_TIMEOUT:-1800}" &

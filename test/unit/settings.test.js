@@ -40,7 +40,8 @@ describe('settings: instance files', () => {
 
   it('resolves a relative context against the folder of the .conf file', () => {
     const result = settings(good);
-    expect(result.context).to.deep.equal({ kind: 'dir', path: join(dir, 'ctx'), file: join(dir, 'ctx', 'Containerfile') });
+    expect(result.context).to.deep.include({ kind: 'dir', path: join(dir, 'ctx'), file: join(dir, 'ctx', 'Containerfile') });
+    expect(result.context.recipe).to.match(/^[0-9a-f]{16}$/);
     expect(result.modules).to.deep.equal(['usbip-core', 'usbip-host', 'vhci-hcd']);
     expect(result.softwareVersion).to.equal('1.0.0');
     expect(result.kernelRequires).to.deep.equal([]);

@@ -117,7 +117,7 @@ if [ "$role" = server ]; then
 	gone_a() { journalctl -u kvc@usbip -o cat | grep -q "export disk-a: $disk_a (46f4:0001 serial KVC-DISK-A.*is gone"; }
 	check "server: the service saw disk A go ($disk_a unplugged)" wait_s 1200 gone_a
 	back_a() { b=$(busid_of serial KVC-DISK-A) && [ "$b" != "$disk_a" ] && bound KVC-DISK-A; }
-	check "server: disk A, plugged in again as $(busid_of serial KVC-DISK-A || echo '?'), was exported again by the service by itself" wait_s 120 back_a
+	check "server: disk A, plugged in again on another port (a new bus id), was exported again by the service by itself" wait_s 120 back_a
 	check "server: the client imported disk A again" wait_s 300 imported_a
 	journalctl -u kvc@usbip --no-pager -o cat 2>&1 | grep -E 'export|usbipd: (connection|found)' | tail -n 12 | show
 	say "waiting for the client to stop"
