@@ -5,14 +5,33 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
-// sha256 over each file's path (relative to the context), kind and content, in sorted order, and
-// the Containerfile's when it lies outside the context; the first 16 hex digits.
-export function recipeDigest(dir: string, buildFile: string): string {
+// Left out: hidden files and folders (.git, an editor's .swp), backups (name~, #name#, vim's 4913),
+// and the other Containerfiles and Dockerfiles beside the one used (Containerfile.fedora beside
+// Containerfile.debian): none of them is what this image is built from.
+function leftOut(name: string, path: string, buildFile: string): boolean {
+  if (name.startsWith('.') || name.endsWith('~') || (name.startsWith('#') && name.endsWith('#')) || name === '4913') return true;
+  return /^(Containerfile|Dockerfile)([.-].*)?$/.test(name) && path !== buildFile;
+}
+
+// sha256 over each file's path (relative to the context), kind and content, in sorted order, the
+// Containerfile's content (through a link too) and its path when it lies outside the context; the
+// first 16 hex digits. undefined when the context cannot be read whole (then no image is called
+// stale for it).
+export function recipeDigest(dir: string, buildFile: string): string | undefined {
+  try {
+    return digest(dir, buildFile);
+  } catch {
+    return undefined;
+  }
+}
+
+function digest(dir: string, buildFile: string): string {
   const hash = createHash('sha256');
   const walk = (folder: string): void => {
     const entries = readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = join(folder, entry.name);
+      if (leftOut(entry.name, path, buildFile)) continue;
       const name = relative(dir, path);
       if (entry.isDirectory()) {
         hash.update(`d ${name}\0`);
@@ -25,6 +44,6 @@ export function recipeDigest(dir: string, buildFile: string): string {
     }
   };
   walk(dir);
-  if (relative(dir, buildFile).startsWith('..')) hash.update(`F ${buildFile}\0`).update(readFileSync(buildFile));
+  hash.update(`F ${relative(dir, buildFile).startsWith('..') ? buildFile : relative(dir, buildFile)}\0`).update(readFileSync(buildFile));
   return hash.digest('hex').slice(0, 16);
 }

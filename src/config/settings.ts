@@ -22,7 +22,7 @@ export interface GlobalSettings {
 
 // Where an instance builds from: a local folder (checked to exist) or a URL the runtime fetches.
 export type BuildContext =
-  | { readonly kind: 'dir'; readonly path: string; readonly file: string; readonly recipe: string }
+  | { readonly kind: 'dir'; readonly path: string; readonly file: string; readonly recipe: string | undefined }
   | { readonly kind: 'url'; readonly url: string; readonly file: string };
 
 // One instance (a <name>.conf): what to build and which modules to load.

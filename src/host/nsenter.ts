@@ -14,13 +14,13 @@ export async function runInMountNamespace(pid: number, command: readonly string[
 
 // Runs `command` inside pid's mount namespace and collects its output (never throws for a
 // non-zero exit: the caller reads exitCode). Rejects only when nsenter is missing.
-export async function captureInMountNamespace(pid: number, command: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+export async function captureInMountNamespace(pid: number, command: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<{ exitCode: number; stdout: string; stderr: string; timedOut: boolean }> {
   const nsenter = findOnPath('nsenter') ?? findOnPath('nsenter', '/usr/bin:/bin');
   if (nsenter === undefined) throw new Error('nsenter (util-linux) is not on PATH');
   const result = await execa(nsenter, [`--target=${pid}`, '--mount', '--', ...command], {
     reject: false, stdin: 'ignore', ...(options.signal === undefined ? {} : { cancelSignal: options.signal }), ...(options.timeoutMs === undefined ? {} : { timeout: options.timeoutMs }),
   });
-  return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
+  return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr), timedOut: result.timedOut === true };
 }
 
 // Starts a long-running `command` inside pid's mount namespace (a daemon the caller supervises),

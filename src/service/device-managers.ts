@@ -2,19 +2,22 @@
 // instance's modules are loaded, and what `kvc status` shows of it. Each lives with its payload.
 import type { Context } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { startUsbipDevices } from '../usbip/device-manager.js';
+import { readUsbipDevices, startUsbipDevices } from '../usbip/device-manager.js';
 import { formatDevices, gatherDevices } from '../usbip/devices-status.js';
 
 export interface DeviceManager {
-  // Starts managing; undefined when the instance's devices file asks for nothing.
-  start(ctx: Context, settings: InstanceSettings, toolsPid: number, signal: AbortSignal): Promise<{ close(): Promise<void> } | undefined>;
+  // Reads and checks its configuration, before anything is loaded (a ConfigError fails the start).
+  readConfig(ctx: Context, settings: InstanceSettings): Promise<unknown>;
+  // Starts managing, from what readConfig returned; undefined when that asks for nothing.
+  start(ctx: Context, settings: InstanceSettings, config: unknown, signal: AbortSignal): Promise<{ close(): Promise<void> } | undefined>;
   // The status report's part, as JSON and as text lines.
   report(ctx: Context, instance: string): Promise<{ json: unknown; lines: string[] }>;
 }
 
 export const DEVICE_MANAGERS: Readonly<Record<string, DeviceManager>> = {
   usbip: {
-    start: startUsbipDevices,
+    readConfig: readUsbipDevices,
+    start: (ctx, settings, config, signal) => startUsbipDevices(ctx, settings, config as Awaited<ReturnType<typeof readUsbipDevices>>, signal),
     report: async (ctx, instance) => {
       const report = await gatherDevices(ctx, instance);
       return { json: report, lines: formatDevices(report) };

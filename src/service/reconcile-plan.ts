@@ -3,6 +3,7 @@
 // images), tested on data. The reconciler carries it out.
 
 // A kernel's image as the runtime lists it (by its labels).
+import { buildMismatch } from '../config/build-args.js';
 export interface ImageOfKernel {
   readonly kver: string;
   // The instance's KMOD_SOFTWARE_VERSION the image was built with.
@@ -90,8 +91,9 @@ export function plan(desired: Desired, images: readonly ImageOfKernel[], memory:
   const kept = new Set(others.slice(0, Math.max(0, desired.keep - (nextBoot === desired.running ? 0 : 1))));
   const wanted = new Set([desired.running, nextBoot, ...kept]);
 
-  // Images of the instance's version and build args; one with other build args is built again.
-  const current = new Set(images.filter((image) => image.version === desired.version && (image.buildArgs ?? '') === (desired.buildArgs ?? '')).map((image) => image.kver));
+  // Images of the instance's version, built from what it builds from now (build-args.ts's one
+  // staleness rule, as kvc build and kvc status apply it); any other is built again.
+  const current = new Set(images.filter((image) => image.version === desired.version && buildMismatch(image.buildArgs, desired.buildArgs ?? '') === undefined).map((image) => image.kver));
   const known = [...new Set([...wanted, ...installed, ...images.map((image) => image.kver)])].sort(newestFirst);
   const kernels = known.map((kver): KernelPlan => {
     const base = { kver, running: kver === desired.running, nextBoot: kver === nextBoot, installed: installed.includes(kver) };

@@ -20,7 +20,7 @@ import { moduleRoots } from '../kernel/installed.js';
 import { inhibitShutdown } from '../host/inhibit.js';
 import { removeServiceState, writeServiceState } from './service-state.js';
 import { liveToolsPid } from '../ops/tools.js';
-import { DEVICE_MANAGERS } from './device-managers.js';
+import { DEVICE_MANAGERS, type DeviceManager } from './device-managers.js';
 
 // How long a new kernel's directory must be quiet before its build starts.
 export const SETTLE_MS = 1000;
@@ -71,6 +71,9 @@ export async function runService(session: Session, name: string): Promise<number
   const { logger, global } = session;
   const settings = await session.instance(name);
   const kver = ctx.runningKernel;
+  // The device manager's configuration, checked before anything is loaded.
+  const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
+  const devicesConfig = await manager?.readConfig(ctx, settings);
   const started = await startInstance(ctx, settings, global.buildNetwork).catch((error: unknown) => {
     if (lifetime.aborted) return undefined;
     throw error;
@@ -90,7 +93,7 @@ export async function runService(session: Session, name: string): Promise<number
         await startTools(ctx, settings, kver);
       });
       background = await startBackground(ctx, global, settings);
-      devices = await startDevices(ctx, settings, lifetime);
+      if (manager !== undefined) devices = await startDevices(ctx, settings, manager, devicesConfig, lifetime);
     } catch (error) {
       if (!lifetime.aborted) throw error;
     }
@@ -134,18 +137,19 @@ async function startInstance(ctx: Context, settings: InstanceSettings, network: 
   });
 }
 
-// The instance's device manager (KVC_DEVICE_MANAGER), in the tools container; a failure to start
-// it is the service's failure (what the devices file asks for would silently not happen).
-async function startDevices(ctx: Context, settings: InstanceSettings, lifetime: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
-  if (settings.deviceManager === undefined) return undefined;
-  const manager = DEVICE_MANAGERS[settings.deviceManager];
-  if (manager === undefined) return undefined;
-  const pid = await liveToolsPid(ctx, settings.name, ctx.runningKernel);
-  if (pid === undefined) {
-    ctx.logger.error(`the tools container is not running: the ${settings.deviceManager} device manager cannot start`);
+// The instance's device manager (KVC_DEVICE_MANAGER), in the tools container. A failure here is
+// said and leaves the service up with its modules (what was started of it is stopped again).
+async function startDevices(ctx: Context, settings: InstanceSettings, manager: DeviceManager, config: unknown, lifetime: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
+  if (await liveToolsPid(ctx, settings.name, ctx.runningKernel) === undefined) {
+    ctx.logger.error(`the tools container is not running: the ${settings.deviceManager ?? ''} device manager cannot start; restart the service (systemctl restart kvc@${settings.name})`);
     return undefined;
   }
-  return manager.start(ctx, settings, pid, lifetime);
+  try {
+    return await manager.start(ctx, settings, config, lifetime);
+  } catch (error) {
+    ctx.logger.error(`the ${settings.deviceManager ?? ''} device manager could not start: ${(error as Error).message}`);
+    return undefined;
+  }
 }
 
 type Background = Awaited<ReturnType<typeof startBackground>>;

@@ -32,10 +32,12 @@ export function containerConsumer(ctx: Context, sys: string): DeviceConsumer {
   return {
     blocked: async (rule) => {
       const container = rule.container!;
-      const access = await runtime.inspectContainerAccess(container).catch((error: unknown) => {
-        logger.warn(`import ${rule.name}: cannot inspect container ${container}: ${(error as Error).message}`);
-        return undefined;
-      });
+      let access;
+      try {
+        access = await runtime.inspectContainerAccess(container);
+      } catch (error) {
+        return `container ${container} cannot be inspected (${(error as Error).message}); trying again`;
+      }
       if (access === undefined) return `container ${container} does not exist; attached once it runs`;
       if (!access.running) return `container ${container} is not running; attached once it runs`;
       // Whatever the device turns out to be, these refusals hold for all of them; the cgroup rule
@@ -75,8 +77,10 @@ export function containerConsumer(ctx: Context, sys: string): DeviceConsumer {
     gone: async (rule) => {
       const given = [...(grants.get(rule.name)?.values() ?? [])];
       if (given.length > 0) return !(await grantAlive(given[0]!));
-      const access = await runtime.inspectContainerAccess(rule.container!).catch(() => undefined);
-      return access === undefined || !access.running;
+      // A failed inspect (podman busy, a timeout) is not a container gone: the device stays.
+      const access = await runtime.inspectContainerAccess(rule.container!).then((found) => ({ found }), () => undefined);
+      if (access === undefined) return false;
+      return access.found === undefined || !access.found.running;
     },
 
     release,

@@ -3,6 +3,7 @@
 // only what they need to pick the device they name; it changes nothing.
 import { createServer, get, type Server } from 'node:http';
 import type { RemoteDevice } from './import-plan.js';
+import { BUSID, SERIAL } from './devices-file.js';
 
 export interface ListedDevice extends RemoteDevice {
   readonly name?: string | undefined;
@@ -19,6 +20,8 @@ export async function serveDeviceList(port: number, list: () => readonly ListedD
     response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ devices: list() })}\n`);
   });
   server.requestTimeout = 5000;
+  server.headersTimeout = 5000;
+  server.maxConnections = 64;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, () => { server.off('error', reject); resolve(); });
@@ -26,34 +29,55 @@ export async function serveDeviceList(port: number, list: () => readonly ListedD
   return server;
 }
 
-// Asks a server for its list; undefined when kvc's list is not served there (plain usbipd) or
-// does not answer within timeoutMs.
-export function fetchDeviceList(host: string, port: number, timeoutMs = 10_000): Promise<ListedDevice[] | undefined> {
+// Asks a server for its list; undefined when kvc's list is not served there (plain usbipd), does
+// not answer whole within timeoutMs, is larger than 1 MiB, or is not a list of devices.
+export function fetchDeviceList(host: string, port: number, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ListedDevice[] | undefined> {
   const hostname = host.startsWith('[') ? host.slice(1, -1) : host;
   return new Promise((resolve) => {
-    const request = get({ hostname, port, path: PATH, timeout: timeoutMs, headers: { accept: 'application/json' } }, (response) => {
+    let settled = false;
+    const done = (value: ListedDevice[] | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(deadline);
+      options.signal?.removeEventListener('abort', stop);
+      request.destroy();
+      resolve(value);
+    };
+    const stop = (): void => done(undefined);
+    const request = get({ hostname, port, path: PATH, headers: { accept: 'application/json' } }, (response) => {
+      if (response.statusCode !== 200) return done(undefined);
       let body = '';
       response.setEncoding('utf8');
-      response.on('data', (chunk: string) => { if (body.length < 1 << 20) body += chunk; });
+      response.on('data', (chunk: string) => {
+        body += chunk;
+        if (body.length > MAX_BODY) done(undefined);
+      });
       response.on('end', () => {
-        if (response.statusCode !== 200) return resolve(undefined);
         try {
           const parsed = JSON.parse(body) as { devices?: unknown };
-          resolve(Array.isArray(parsed.devices) ? parsed.devices.filter(isListedDevice) : undefined);
+          done(Array.isArray(parsed.devices) ? parsed.devices.slice(0, MAX_DEVICES).filter(isListedDevice) : undefined);
         } catch {
-          resolve(undefined);
+          done(undefined);
         }
       });
-      response.on('error', () => resolve(undefined));
+      response.on('error', stop);
     });
-    request.on('timeout', () => request.destroy());
-    request.on('error', () => resolve(undefined));
+    const deadline = setTimeout(stop, options.timeoutMs ?? 10_000);
+    options.signal?.addEventListener('abort', stop, { once: true });
+    request.on('error', stop);
   });
 }
 
+const MAX_BODY = 1 << 20;
+const MAX_DEVICES = 256;
+
+// Only what a USB device can be: a port path, four hex digits each, a printable serial, a known
+// state (a server's list is not trusted to be well-formed: it reaches the journal and status).
 function isListedDevice(value: unknown): value is ListedDevice {
   if (typeof value !== 'object' || value === null) return false;
   const device = value as Record<string, unknown>;
-  return typeof device['busid'] === 'string' && typeof device['vendor'] === 'string' && typeof device['product'] === 'string'
-    && (device['serial'] === undefined || typeof device['serial'] === 'string');
+  const hex = (field: unknown): boolean => typeof field === 'string' && /^[0-9a-f]{4}$/.test(field);
+  return typeof device['busid'] === 'string' && BUSID.test(device['busid']) && hex(device['vendor']) && hex(device['product'])
+    && (device['serial'] === undefined || (typeof device['serial'] === 'string' && SERIAL.test(device['serial'])))
+    && (device['state'] === undefined || device['state'] === 'available' || device['state'] === 'used' || device['state'] === 'error');
 }

@@ -9,6 +9,7 @@ import { readDevicesFile, type DevicesConfig } from './devices-file.js';
 import { Exporter, type ExportedState } from './exporter.js';
 import { Importer, type DeviceConsumer, type ImportState } from './importer.js';
 import { usbipIn } from './usbip-tool.js';
+import { liveToolsPid } from '../ops/tools.js';
 import { removeDevicesState, writeDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
 
@@ -29,18 +30,27 @@ export function devicesFilePath(ctx: Pick<Context, 'configDir'>, instance: strin
   return join(ctx.configDir, `${instance}.devices`);
 }
 
-// Reads the file (validated here, once) and starts what it asks for; undefined when there is none.
-export async function startUsbipDevices(ctx: Context, settings: InstanceSettings, toolsPid: number, signal: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
+// Reads and checks the file (once, before the service loads anything: a bad file fails the start
+// with exit 78, and nothing is half done); undefined when there is none.
+export async function readUsbipDevices(ctx: Context, settings: InstanceSettings): Promise<DevicesConfig | undefined> {
+  const path = devicesFilePath(ctx, settings.name);
+  const config = await readDevicesFile(path);
+  if (config !== undefined) assertTrusted(path, path, undefined);
+  return config;
+}
+
+// Starts what the file asks for, in the tools container (asked for anew on each call).
+export async function startUsbipDevices(ctx: Context, settings: InstanceSettings, config: DevicesConfig | undefined, signal: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
   const { logger } = ctx;
   const path = devicesFilePath(ctx, settings.name);
-  const config: DevicesConfig | undefined = await readDevicesFile(path);
   if (config === undefined) {
     logger.info(`no ${path}: no USB/IP devices are exported or imported by the service`);
     return undefined;
   }
-  assertTrusted(path, path, undefined);
-  // Not cancelled by the signal: the detaches on stop run after it.
-  const usbip = usbipIn(toolsPid);
+  const toolsPid = (): Promise<number | undefined> => liveToolsPid(ctx, settings.name, ctx.runningKernel);
+  // The loops' usbip calls stop with the service; the detaches on stop run after it.
+  const usbip = usbipIn(toolsPid, signal);
+  const usbipOnStop = usbipIn(toolsPid);
   const sys = sysRoot(ctx);
   let exporter: Exporter | undefined;
   let importer: Importer | undefined;
@@ -63,9 +73,14 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   if (config.imports.length > 0) {
     const consumer: DeviceConsumer | undefined = config.imports.some((rule) => rule.container !== undefined) ? containerConsumer(ctx, sys) : undefined;
     importer = new Importer({
-      sys, toolsRoot: join(ctx.hostRoot, 'proc', String(toolsPid), 'root'), lockDir: join(ctx.runDir, settings.name, 'attach'),
-      rules: config.imports, usbip, logger, signal, pollMs: POLL_MS, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
-      metadataPort: config.metadataPort, consumer, onChange: publish,
+      sys,
+      toolsRoot: async () => {
+        const pid = await toolsPid();
+        return pid === undefined ? undefined : join(ctx.hostRoot, 'proc', String(pid), 'root');
+      },
+      lockDir: join(ctx.runDir, settings.name, 'attach'),
+      rules: config.imports, usbip, usbipOnStop, logger, signal, pollMs: POLL_MS, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
+      consumer, onChange: publish,
     });
     await importer.start();
   }

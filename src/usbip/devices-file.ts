@@ -34,6 +34,8 @@ export interface ImportRule {
   readonly port: number;
   readonly match: DeviceMatch;
   readonly container: string | undefined;
+  // Where the server serves kvc's device list (serial numbers, states); 0: do not ask.
+  readonly listPort: number;
 }
 
 export interface DevicesConfig {
@@ -52,12 +54,12 @@ const VID_PID = /^([0-9a-fA-F]{4}):([0-9a-fA-F]{4})$/;
 // A port path as the kernel names USB devices: bus-port[.port…].
 export const BUSID = /^[0-9]{1,3}-[0-9]{1,3}(\.[0-9]{1,3}){0,6}$/;
 // Serial numbers are the device's own string descriptor: printable, no spaces at the ends.
-const SERIAL = /^[\x21-\x7e]([\x20-\x7e]{0,125}[\x21-\x7e])?$/;
+export const SERIAL = /^[\x21-\x7e]([\x20-\x7e]{0,125}[\x21-\x7e])?$/;
 const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[[0-9a-fA-F:.]+\]$/;
 const CONTAINER = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
 const EXPORT_KEYS = ['device', 'serial', 'port'] as const;
-const IMPORT_KEYS = ['server', 'device', 'serial', 'busid', 'container'] as const;
+const IMPORT_KEYS = ['server', 'device', 'serial', 'busid', 'container', 'list-port'] as const;
 const SERVER_KEYS = ['metadata-port'] as const;
 
 // Reads the file; undefined when there is none (the instance manages no devices).
@@ -77,6 +79,14 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
   const fail = (where: string, problem: string, hint: string): never => {
     throw new ConfigError(path, where, problem, { hint });
   };
+  const headers = new Set<string>();
+  for (const [index, line] of text.split('\n').entries()) {
+    if (!line.trimStart().startsWith('[')) continue;
+    const header = /^\s*\[([^\]]*)\]\s*$/.exec(line);
+    if (header === null) fail(`line ${index + 1}`, `${JSON.stringify(line.trim())} is not a section header alone on its line`, 'write [export.NAME], [import.NAME] or [server] with nothing after it (a comment goes on a line of its own)');
+    if (headers.has(header![1]!)) fail(`[${header![1]}]`, 'is given twice', 'name each device once (a second section of one name would silently merge into the first)');
+    headers.add(header![1]!);
+  }
   const top = parse(text) as Record<string, unknown>;
   const exports: ExportRule[] = [];
   const imports: ImportRule[] = [];
@@ -110,7 +120,8 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
         const { host, port } = parseServer(serverValue as string, (problem) => fail(`${where} server`, problem, 'write server = 10.0.0.5, server = usb-host.example or server = 10.0.0.5:3240'));
         const container = keys['container'];
         if (container !== undefined && !CONTAINER.test(container)) fail(`${where} container`, `${JSON.stringify(container)} is not a container name`, 'give the name podman knows it by (podman ps --format {{.Names}})');
-        imports.push({ name, server: host, port, match: matchOf(keys['device'], keys['serial'], keys['busid'], 'busid', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)), container });
+        const listPort = keys['list-port'] === undefined ? METADATA_PORT : parsePort(keys['list-port'], (problem) => fail(`${where} list-port`, problem, 'the TCP port of the server\'s kvc device list (its [server] metadata-port, default 3241), or 0 not to ask for it'), true);
+        imports.push({ name, server: host, port, match: matchOf(keys['device'], keys['serial'], keys['busid'], 'busid', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)), container, listPort });
       }
     }
   }

@@ -26,7 +26,8 @@ export interface ExporterOptions {
   readonly sys: string;
   readonly rules: readonly ExportRule[];
   readonly usbip: UsbipRunner;
-  readonly toolsPid: number;
+  // The tools container's process, asked for at each start of usbipd.
+  readonly toolsPid: () => Promise<number | undefined>;
   readonly metadataPort: number;
   readonly logger: Logger;
   readonly signal: AbortSignal;
@@ -100,7 +101,10 @@ export class Exporter {
     }
     for (const device of plan.unbind) {
       const result = await usbip(['unbind', '--busid', device.busid]);
-      logger.warn(`${describeDevice(device)} was bound to usbip-host, but no [export] names it: ${result.ok ? 'given back to its driver' : `could not unbind it: ${result.said}`}`);
+      const said = `${describeDevice(device)} was bound to usbip-host, but no [export] names it: ${result.ok ? 'given back to its driver' : `could not unbind it: ${result.said}`}`;
+      if (this.failing.get(device.busid) !== said) logger.warn(said);
+      if (result.ok) this.failing.delete(device.busid);
+      else this.failing.set(device.busid, said);
     }
     for (const [busid, device] of before) {
       if (this.devices.some((now) => now.busid === busid)) continue;
@@ -129,10 +133,13 @@ export class Exporter {
     for (let attempt = 0; !signal.aborted; attempt++) {
       logger.info('usbipd: starting (TCP port 3240, uid 0 without capabilities, in the tools container\'s file system)');
       const started = Date.now();
-      const status = await superviseInMountNamespace(toolsPid, [...WITHOUT_CAPABILITIES, USBIPD], (line) => this.usbipdSaid(line), signal).exited.catch((error: unknown) => {
-        logger.error(`usbipd: cannot start: ${(error as Error).message}`);
-        return 1;
-      });
+      const pid = await toolsPid();
+      const status = pid === undefined
+        ? (logger.error('usbipd: cannot start: the tools container is not running'), 1)
+        : await superviseInMountNamespace(pid, [...WITHOUT_CAPABILITIES, USBIPD], (line) => this.usbipdSaid(line), signal).exited.catch((error: unknown) => {
+          logger.error(`usbipd: cannot start: ${(error as Error).message}`);
+          return 1;
+        });
       if (signal.aborted) break;
       if (Date.now() - started > 60_000) attempt = 0;
       const wait = backoffMs(attempt, 1000, 30_000);

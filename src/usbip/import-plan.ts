@@ -29,7 +29,7 @@ export function resolveImport(rule: ImportRule, listed: readonly RemoteDevice[],
   const found = listed.filter((device) => matches(match, device));
   if (found.length === 0) return { kind: 'absent', why: `${rule.server} exports no ${wanted}` };
   if (found.length > 1) {
-    const how = match.kind === 'id' && match.serial === undefined ? 'add serial = … to the import' : 'name it by busid = … instead';
+    const how = match.kind === 'id' && match.serial === undefined && serialsKnown ? 'add serial = … to the import' : 'name it by busid = … instead';
     return { kind: 'ambiguous', why: `${rule.server} exports ${found.length} devices that are ${wanted}: ${describeCandidates(found)}; ${how}`, candidates: found };
   }
   return { kind: 'found', device: found[0]! };

@@ -19,12 +19,15 @@ export interface ToolResult {
 
 export type UsbipRunner = (args: readonly string[]) => Promise<ToolResult>;
 
-// A runner bound to the tools container's process.
-export function usbipIn(toolsPid: number, signal?: AbortSignal): UsbipRunner {
+// A runner in the tools container, whose process is asked for each call (it may have been started
+// again); cancelled with the signal when one is given.
+export function usbipIn(toolsPid: () => Promise<number | undefined>, signal?: AbortSignal): UsbipRunner {
   return async (args) => {
-    const result = await captureInMountNamespace(toolsPid, [...WITHOUT_CAPABILITIES, USBIP, ...args], { timeoutMs: 60_000, ...(signal === undefined ? {} : { signal }) });
-    const said = result.stderr.trim().split('\n').filter((line) => line.trim() !== '').pop() ?? `exit ${result.exitCode}`;
-    return { ok: result.exitCode === 0, said: said.replace(/^usbip: (error|info): /, ''), stdout: result.stdout };
+    const pid = await toolsPid();
+    if (pid === undefined) return { ok: false, said: 'the tools container is not running', stdout: '' };
+    const result = await captureInMountNamespace(pid, [...WITHOUT_CAPABILITIES, USBIP, ...args], { timeoutMs: 60_000, ...(signal === undefined ? {} : { signal }) });
+    const said = result.timedOut ? 'no answer in 60 s' : result.stderr.trim().split('\n').filter((line) => line.trim() !== '').pop() ?? `exit ${result.exitCode}`;
+    return { ok: result.exitCode === 0 && !result.timedOut, said: said.replace(/^usbip: (error|info): /, ''), stdout: result.stdout };
   };
 }
 

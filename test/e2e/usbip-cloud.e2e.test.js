@@ -1,10 +1,12 @@
 // End-to-end test, as USB/IP is deployed: a client on Debian's cloud kernel (no USB support at
-// all) imports a disk from a server on Debian's generic kernel, two QEMU guests (TCG) with real
-// systemd, D-Bus and podman, linked only to each other. kvc on the client builds and loads the USB
+// all) imports two disks of one VID:PID, by serial, from a server on Debian's generic kernel, one
+// for each of two containers, keeps them through a replug and refuses a second attach. Two QEMU
+// guests (TCG) with real systemd, D-Bus and podman, linked only to each other. kvc on the client builds and loads the USB
 // core as well. Then the client boots with module.sig_enforce=1 and kvc must refuse first. The
 // guests print PASS/FAIL lines on their serial consoles; this test asserts them.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { ROOT } from '../integration/harness.js';
 import { itPassedSteps, readConsole } from './console-steps.js';
 
@@ -14,10 +16,18 @@ const BOOTS = [
     steps: [
       'server: the link is up',
       'server: kvc@usbip loaded usbip_core, usbip_host, vhci_hcd',
-      'server: the disk (',
-      'server: the client imported the disk',
-      'server: the client released it',
+      'server: the service bound both disks of one VID:PID, told apart by serial',
+      'server: the keyboard (',
+      'server: usbipd runs under the service with no capabilities (CapEff 0000000000000000)',
+      'server: the client (10.77.0.2) imported disk A, and the service says who',
+      'server: kvc status: disk A and disk B, each with its bus id, VID:PID and serial, imported by 10.77.0.2',
+      'server: the service saw disk A go',
+      'server: disk A, plugged in again on another port (a new bus id), was exported again by the service by itself',
+      'server: the client imported disk A again',
+      'server: the client released disk A',
+      'server: the keyboard was never bound to usbip-host',
       'server: stopped and unloaded',
+      'server: both disks went back to their own driver',
     ],
   },
   {
@@ -26,13 +36,33 @@ const BOOTS = [
       'client: the kernel has no USB at all',
       'client: image loaded from podman save',
       'client: the link is up',
+      'client: containers ctr-a and ctr-b run',
       'client: kvc@usbip is active with the USB core, USB/IP and storage drivers loaded',
-      'client: /sys/devices/platform/vhci_hcd.0 exists',
       'client: kvc status says kvc provides the USB core for this kernel',
-      'client: usbip list -r',
-      'client: the disk appeared on the vhci bus',
-      'client: the data read through USB/IP is the data on the server\'s disk',
-      'client: stop detached the disk and unloaded everything kvc loaded, usbcore included',
+      'client: the service attached disk A and disk B by itself once the server exported them',
+      'client: usbip list -r shows neither disk',
+      'client: two disks came over USB/IP',
+      'client: the data of the import named by disk A\'s serial is disk A\'s',
+      'client: built with 16 controllers of one port per hub (32 ports), the second disk landed on a controller other than the first',
+      'client: the import that names only 46f4:0001 is refused, the candidates listed',
+      'client: ctr-a\'s /dev has exactly disk A\'s node',
+      'client: ctr-a reads disk A through its node',
+      'client: ctr-b reads disk B through its node',
+      'client: ctr-a has no node of disk B and cannot make one',
+      'client: ctr-b has no node of disk A and cannot make one',
+      'client: kvc status shows the attachments',
+      'client: the host command\'s second attach is refused',
+      'client: an attach past the guard is refused by the server',
+      'client: the read that ran during both attempts completed intact',
+      'client: the first attachment was not disturbed',
+      'client: the service saw disk A drop off its vhci port',
+      'client: the service attached disk A again by itself',
+      'client: it is disk A again (its data), found by serial on its new bus id',
+      'client: ctr-a was given disk A\'s new node',
+      'client: kvc status counts one reconnect',
+      'client: with ctr-b gone, the service detached disk B',
+      'client: stop detached the disks and unloaded everything kvc loaded, usbcore included',
+      'client: ctr-a\'s node was taken back on stop',
     ],
   },
   {
@@ -45,7 +75,7 @@ const BOOTS = [
   },
 ];
 
-describe('end-to-end: a cloud-kernel client without USB imports a disk from a server over USB/IP', function () {
+describe('end-to-end: a cloud-kernel client without USB imports and keeps USB disks from a server over USB/IP', function () {
   this.timeout(90 * 60 * 1000);
   const prefix = '/var/tmp/kvc-e2e-pair-test';
   let status;
@@ -61,11 +91,14 @@ describe('end-to-end: a cloud-kernel client without USB imports a disk from a se
       const match = pattern.exec(readConsole(`${prefix}-${name}.log`));
       return match === null ? undefined : Number(match[1]);
     };
-    const native = figure('server', /bench: native read of 8 MiB from \S+: (\d+) ms/);
-    const remote = figure('client', /bench: read of 8 MiB through USB\/IP from \S+: (\d+) ms/);
+    const native = figure('server', /bench: native read of 32 MiB from \S+: (\d+) ms/);
+    const remote = figure('client', /bench: read of 32 MiB through USB\/IP from \S+: (\d+) ms/);
     if (native !== undefined && remote !== undefined) {
-      process.stdout.write(`      (8 MiB read: ${native} ms natively on the server, ${remote} ms through USB/IP on the client: throughput ${(native / remote).toFixed(2)} x native)\n`);
+      process.stdout.write(`      (32 MiB read: ${native} ms natively on the server, ${remote} ms through USB/IP on the client: throughput ${(native / remote).toFixed(2)} x native)\n`);
     }
+    // From the replug (QMP device_add on the server) to disk A usable again on the client.
+    const replug = existsSync(`${prefix}-replug-ms`) ? readFileSync(`${prefix}-replug-ms`, 'utf8').trim() : undefined;
+    if (replug !== undefined) process.stdout.write(`      (replug to usable again on the client: ${replug} ms)\n`);
   });
 
   for (const boot of BOOTS) {

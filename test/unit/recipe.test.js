@@ -29,6 +29,28 @@ describe('recipe digest of a build context', () => {
     step(() => symlinkSync('Containerfile', join(dir, 'link')));
   });
 
+  it('leaves out what the image is not built from: hidden files, backups, the other Containerfiles', () => {
+    const first = digest();
+    writeFileSync(join(dir, '.Containerfile.swp'), 'x');
+    writeFileSync(join(dir, 'Containerfile~'), 'x');
+    writeFileSync(join(dir, '4913'), '');
+    writeFileSync(join(dir, 'Containerfile.fedora'), 'FROM fedora\n');
+    mkdirSync(join(dir, '.git'));
+    writeFileSync(join(dir, '.git', 'FETCH_HEAD'), 'x');
+    expect(digest()).to.equal(first);
+    expect(recipeDigest(dir, join(dir, 'Containerfile.fedora'))).to.not.equal(first);
+  });
+
+  it('follows a Containerfile that is a link, and is undefined for a context it cannot read', () => {
+    writeFileSync(join(dir, 'real'), 'FROM a\n');
+    rmSync(join(dir, 'Containerfile'));
+    symlinkSync('real', join(dir, 'Containerfile'));
+    const a = digest();
+    writeFileSync(join(dir, 'real'), 'FROM b\n');
+    expect(digest()).to.not.equal(a);
+    expect(recipeDigest(join(dir, 'missing'), join(dir, 'missing', 'Containerfile'))).to.equal(undefined);
+  });
+
   it('takes in a Containerfile outside the context', () => {
     const outside = join(dir, '..', `${dir.split('/').pop()}.Containerfile`);
     writeFileSync(outside, 'FROM a\n');

@@ -2,6 +2,7 @@
 // names; several matches refused with the candidates), back-off, and the parsers of vhci's status,
 // usbip's port records and `usbip list -r`.
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { parseDevicesFile } from '../../lib/usbip/devices-file.js';
 import { planExports } from '../../lib/usbip/export-plan.js';
 import { backoffMs, resolveImport } from '../../lib/usbip/import-plan.js';
@@ -41,6 +42,7 @@ container = web
 [import.reader]
 server = usb-host.example:3300
 busid = 2-1
+list-port = 0
 [server]
 metadata-port = 0
 `);
@@ -49,8 +51,8 @@ metadata-port = 0
       { name: 'front', match: { kind: 'busid', busid: '1-1.2' } },
     ]);
     expect(config.imports).to.deep.equal([
-      { name: 'disk-a', server: '10.77.0.1', port: 3240, match: { kind: 'id', vendor: '46f4', product: '0001', serial: 'KVC-DISK-A' }, container: 'web' },
-      { name: 'reader', server: 'usb-host.example', port: 3300, match: { kind: 'busid', busid: '2-1' }, container: undefined },
+      { name: 'disk-a', server: '10.77.0.1', port: 3240, match: { kind: 'id', vendor: '46f4', product: '0001', serial: 'KVC-DISK-A' }, container: 'web', listPort: 3241 },
+      { name: 'reader', server: 'usb-host.example', port: 3300, match: { kind: 'busid', busid: '2-1' }, container: undefined, listPort: 0 },
     ]);
     expect(config.metadataPort).to.equal(0);
     expect(parse('').metadataPort).to.equal(3241);
@@ -72,12 +74,27 @@ metadata-port = 0
     'a key given twice as an array': ['[export.a]\ndevice[] = 46f4:0001', 'must be one value'],
     'one device imported twice': ['[import.a]\nserver = h\nbusid = 1-1\n[import.b]\nserver = h\nbusid = 1-1', 'names the same device as [import.a]'],
     'a bad metadata port': ['[server]\nmetadata-port = x', 'not a port number'],
+    'a bad list port': ['[import.a]\nserver = h\nbusid = 1-1\nlist-port = 99999', 'not a TCP port'],
+    'a comment after a section header (ini would read the header as a key)': ['[import.a]\nserver = h\nbusid = 1-1\n[server]   ; optional\nmetadata-port = 1', 'not a section header alone on its line'],
+    'one section given twice (ini would merge them)': ['[export.a]\ndevice = 46f4:0001\n[export.a]\nserial = X', '[export.a]: is given twice'],
   };
   for (const [what, [text, expected]] of Object.entries(cases)) {
     it(`refuses ${what}, naming the section and key`, () => {
       expect(refused(text)).to.include(FILE).and.include(expected);
     });
   }
+});
+
+describe('usbip devices file: the README\'s examples', () => {
+  it('every ini example of the README\'s Devices section parses, and says what the README says', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('### Devices'), readme.indexOf('\n### ', readme.indexOf('### Devices') + 1));
+    const blocks = [...section.matchAll(/```ini\n([\s\S]*?)```/g)].map((found) => found[1]);
+    expect(blocks).to.have.length.of.at.least(2);
+    const [server, client] = blocks.map((text) => parse(text));
+    expect(server.exports.map((rule) => rule.name)).to.deep.equal(['disk-a', 'front-port']);
+    expect(client.imports[0]).to.deep.include({ name: 'disk-a', server: '10.77.0.1', port: 3240, container: 'ctr-a', listPort: 3241 });
+  });
 });
 
 describe('usbip export plan', () => {

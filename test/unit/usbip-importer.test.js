@@ -33,6 +33,8 @@ function fakeHost() {
   };
   write();
   const calls = [];
+  // What the server's device at each bus id really is, as the client's sysfs will show it.
+  const real = new Map([['1-2', { vendor: '46f4', product: '0001', serial: 'A' }], ['1-3', { vendor: '46f4', product: '0001', serial: 'B' }], ['1-4', { vendor: '46f4', product: '0001', serial: 'A' }]]);
   const usbip = async (args) => {
     calls.push(args.join(' '));
     if (args[0] === 'attach') {
@@ -41,6 +43,12 @@ function fakeHost() {
       const port = ports.findIndex((used, index) => !used && index % 2 === 0);
       ports[port] = { server, busid };
       writeFileSync(join(tools, `run/vhci_hcd/port${port}`), `${server} 3240 ${busid}\n`);
+      const device = join(sys, 'bus/usb/devices', `${3 + Math.floor(port / 2)}-1`);
+      mkdirSync(device, { recursive: true });
+      const is = real.get(busid) ?? { vendor: 'ffff', product: 'ffff', serial: '?' };
+      writeFileSync(join(device, 'idVendor'), `${is.vendor}\n`);
+      writeFileSync(join(device, 'idProduct'), `${is.product}\n`);
+      writeFileSync(join(device, 'serial'), `${is.serial}\n`);
       write();
       return { ok: true, said: '', stdout: '' };
     }
@@ -55,7 +63,7 @@ function fakeHost() {
   };
   // The connection drops (server gone): vhci frees the port, usbip's record stays behind.
   const drop = (port) => { ports[port] = null; write(); };
-  return { root, sys, tools, usbip, calls, drop, ports, write, close: () => rmSync(root, { recursive: true, force: true }) };
+  return { root, sys, tools, usbip, calls, drop, ports, write, real, close: () => rmSync(root, { recursive: true, force: true }) };
 }
 
 const quiet = () => {
@@ -93,16 +101,16 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     const controller = new AbortController();
     const rules = parseDevicesFile('/etc/kvc/usbip.devices', text).imports;
     const importer = new Importer({
-      sys: host.sys, toolsRoot: host.tools, lockDir: join(host.root, 'attach'), rules, usbip: host.usbip, logger: log.logger,
-      signal: controller.signal, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, metadataPort: port, consumer: undefined, onChange: () => {},
+      sys: host.sys, toolsRoot: async () => host.tools, lockDir: join(host.root, 'attach'), rules, usbip: host.usbip, usbipOnStop: host.usbip, logger: log.logger,
+      signal: controller.signal, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, consumer: undefined, onChange: () => {},
     });
     return { importer, controller };
   };
-  const A = '[import.disk-a]\nserver = 127.0.0.1\ndevice = 46f4:0001\nserial = A\n';
+  const A = () => `[import.disk-a]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\nserial = A\n`;
 
   it('attaches the device named by serial, re-attaches it with back-off after a drop, detaches on stop', async () => {
     const log = quiet();
-    const { importer, controller } = start(A, log);
+    const { importer, controller } = start(A(), log);
     await importer.start();
     expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2', port: 0, controller: 0, reconnects: 0 });
     expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2']);
@@ -125,7 +133,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
 
   it('refuses an ambiguous name with the candidates and attaches nothing for it', async () => {
     const log = quiet();
-    const { importer, controller } = start('[import.any]\nserver = 127.0.0.1\ndevice = 46f4:0001\n', log);
+    const { importer, controller } = start(`[import.any]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\n`, log);
     await importer.start();
     controller.abort();
     await importer.close();
@@ -139,7 +147,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     writeFileSync(join(host.tools, 'run/vhci_hcd/port2'), '127.0.0.1 3240 1-2\n');
     host.write();
     const log = quiet();
-    const { importer, controller } = start(`${A}[import.disk-b]\nserver = 127.0.0.1\ndevice = 46f4:0001\nserial = B\n`, log);
+    const { importer, controller } = start(`${A()}[import.disk-b]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\nserial = B\n`, log);
     listed[1].state = 'used';
     await importer.start();
     controller.abort();
@@ -159,7 +167,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     const holder = spawn('flock', ['--exclusive', file, 'sleep', '3'], { stdio: 'ignore' });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const log = quiet();
-    const { importer, controller } = start(A, log);
+    const { importer, controller } = start(A(), log);
     await importer.start();
     expect(importer.state()[0].why).to.include('another attach of 1-2 from 127.0.0.1 is in progress');
     expect(host.calls).to.deep.equal([]);
@@ -168,5 +176,50 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     controller.abort();
     await importer.close();
     expect(readFileSync(file, 'utf8')).to.equal('');
+  });
+
+  it('never holds one device for two imports (one by serial, one by VID:PID that now matches only it)', async () => {
+    const log = quiet();
+    listed = [listed[0]];
+    const { importer, controller } = start(`${A()}[import.any]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\n`, log);
+    await importer.start();
+    controller.abort();
+    const [a, any] = importer.state();
+    expect(a).to.include({ state: 'attached', port: 0 });
+    expect(any.state).to.equal('refused');
+    expect(any.why).to.include('[import.disk-a] holds');
+    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2']);
+    await importer.close();
+  });
+
+  it('detaches and refuses a device that turns out not to be the one named (a stale list: 1-2 is disk B now)', async () => {
+    host.real.set('1-2', { vendor: '46f4', product: '0001', serial: 'B' });
+    const log = quiet();
+    const { importer, controller } = start(A(), log);
+    await importer.start();
+    await until(() => importer.state()[0].state === 'refused');
+    controller.abort();
+    await importer.close();
+    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'detach --port 0']);
+    expect(importer.state()[0].why).to.include('turned out to be 46f4:0001 serial B');
+    expect(host.ports.filter(Boolean)).to.have.length(0);
+  });
+
+  it('backs off more each time an attachment drops soon after it was made', async () => {
+    const log = quiet();
+    const { importer, controller } = start(A(), log);
+    await importer.start();
+    const waits = [];
+    for (let n = 0; n < 3; n++) {
+      await until(() => importer.state()[0].state === 'attached');
+      host.drop(importer.state()[0].port);
+      await until(() => importer.state()[0].state !== 'attached');
+      waits.push(Date.parse(importer.state()[0].nextTry) - Date.now());
+    }
+    controller.abort();
+    await importer.close();
+    // base 50 ms, doubling: about 100, 200, 200 (the cap) ms, never back to the base.
+    expect(waits[1]).to.be.greaterThan(waits[0]);
+    expect(waits[2]).to.be.greaterThan(120);
   });
 });
