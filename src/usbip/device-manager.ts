@@ -47,6 +47,11 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     logger.info(`no ${path}: no USB/IP devices are exported or imported by the service`);
     return undefined;
   }
+  // The manager's own lifetime: the service's, or shorter when its start fails half-way.
+  const own = new AbortController();
+  if (signal.aborted) own.abort();
+  signal.addEventListener('abort', () => own.abort(), { once: true });
+  signal = own.signal;
   const toolsPid = (): Promise<number | undefined> => liveToolsPid(ctx, settings.name, ctx.runningKernel);
   // The loops' usbip calls stop with the service; the detaches on stop run after it.
   const usbip = usbipIn(toolsPid, signal);
@@ -66,23 +71,31 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     writeDevicesState(ctx, settings.name, state);
   };
   logger.info(`${path}: ${config.exports.length} device(s) to export, ${config.imports.length} to import`);
-  if (config.exports.length > 0) {
-    exporter = new Exporter({ sys, rules: config.exports, usbip, toolsPid, metadataPort: config.metadataPort, logger, signal, pollMs: POLL_MS, onChange: publish });
-    await exporter.start();
-  }
-  if (config.imports.length > 0) {
-    const consumer: DeviceConsumer | undefined = config.imports.some((rule) => rule.container !== undefined) ? containerConsumer(ctx, sys) : undefined;
-    importer = new Importer({
-      sys,
-      toolsRoot: async () => {
-        const pid = await toolsPid();
-        return pid === undefined ? undefined : join(ctx.hostRoot, 'proc', String(pid), 'root');
-      },
-      lockDir: join(ctx.runDir, settings.name, 'attach'),
-      rules: config.imports, usbip, usbipOnStop, logger, signal, pollMs: POLL_MS, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
-      consumer, onChange: publish,
-    });
-    await importer.start();
+  try {
+    if (config.exports.length > 0) {
+      exporter = new Exporter({ sys, rules: config.exports, usbip, toolsPid, metadataPort: config.metadataPort, logger, signal, pollMs: POLL_MS, onChange: publish });
+      await exporter.start();
+    }
+    if (config.imports.length > 0) {
+      const consumer: DeviceConsumer | undefined = config.imports.some((rule) => rule.container !== undefined) ? containerConsumer(ctx, sys) : undefined;
+      importer = new Importer({
+        sys,
+        toolsRoot: async () => {
+          const pid = await toolsPid();
+          return pid === undefined ? undefined : join(ctx.hostRoot, 'proc', String(pid), 'root');
+        },
+        lockDir: join(ctx.runDir, settings.name, 'attach'),
+        rules: config.imports, usbip, usbipOnStop, logger, signal, pollMs: POLL_MS, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
+        consumer, onChange: publish,
+      });
+      await importer.start();
+    }
+  } catch (error) {
+    // Nothing is left half-started: what did start stops again.
+    own.abort();
+    await importer?.close().catch(() => undefined);
+    await exporter?.close().catch(() => undefined);
+    throw error;
   }
   publish();
   return {
