@@ -4,6 +4,7 @@
 import type { InstanceSettings } from '../config/settings.js';
 import { KernelRefusedError } from '../errors.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
+import { bootDefaultKernel, readBootFiles } from '../kernel/boot-default.js';
 import type { ImageInfo } from '../runtime/parse.js';
 import { LABEL } from '../runtime/args.js';
 import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
@@ -45,6 +46,7 @@ export async function kernelReport(ctx: Context, settings: InstanceSettings, ima
   const computed = plan({
     running: ctx.runningKernel,
     installed: installedKernels(moduleRoots(ctx.hostRoot)),
+    bootDefault: bootDefaultKernel(readBootFiles(ctx.hostRoot)),
     version: settings.softwareVersion,
     buildArgs: wantedIdentity(settings),
     keep,

@@ -15,6 +15,7 @@ import { ostreeBooted, watchStagedKernel } from '../bus/rpm-ostree.js';
 import { notifySystemd } from './notify.js';
 import { withInstanceLock } from '../ops/lock.js';
 import { KernelWatcher } from './kernel-watcher.js';
+import { BootWatcher } from './boot-watcher.js';
 import { Reconciler, type ReconcileState } from './reconciler.js';
 import { moduleRoots } from '../kernel/installed.js';
 import { inhibitShutdown } from '../host/inhibit.js';
@@ -191,8 +192,13 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
       logger.info(`kernel ${gone} was removed`);
       reconciler.removed(gone);
     },
+    onChanged: (changed) => reconciler.request(`kernel ${changed}'s modules changed`),
   });
   await watcher.start();
+  // The next boot is decided later than the modules appear (a package's postinst moves the links
+  // and updates the boot loader): plan again when that happens.
+  const bootWatcher = new BootWatcher({ hostRoot: ctx.hostRoot, settleMs: SETTLE_MS, logger, onChange: (what) => reconciler.request(`boot files changed: ${what}`) });
+  bootWatcher.start();
   const bus = await followRpmOstree(ctx, (found) => {
     if (found === staged) return;
     staged = found;
@@ -205,6 +211,7 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
     close: async () => {
       await reconciler.close();
       await watcher.close();
+      bootWatcher.close();
       bus?.disconnect();
       removeServiceState(ctx, settings.name);
     },

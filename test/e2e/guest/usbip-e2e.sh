@@ -196,9 +196,12 @@ if [ ! -e "$updated" ]; then
 	t=$(ms)
 	run dpkg -i "$update"
 	say "dpkg -i took $(($(ms) - t)) ms"
+	# dpkg writes the modules first and moves /vmlinuz in its postinst: kvc must end up naming the
+	# new kernel as the next boot, however slowly the machine runs (deadline 10 min, no fixed sleep).
 	uptodate() { journalctl -u kvc@usbip -o cat | grep -q "kernel $new (next boot): its image .* is up to date; nothing to build"; }
-	wait_long uptodate
+	n=0; while ! uptodate && [ $n -lt 3000 ]; do n=$((n + 1)); sleep 0.2; done
 	check "kvc saw the new kernel $new and found its image up to date ($(($(ms) - t)) ms after dpkg -i began)" uptodate
+	uptodate || { say "what kvc said meanwhile, and the boot files:"; journalctl -u kvc@usbip -n 40 --no-pager -o cat 2>&1 | show; ls -l /vmlinuz /boot/vmlinuz* 2>&1 | show; }
 	journalctl -u kvc@usbip -n 6 --no-pager -o cat 2>&1 | show
 	run kvc status usbip
 	check "... built nothing for it, and kvc status shows it as the next boot's kernel with its image" sh -c "
