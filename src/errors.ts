@@ -10,6 +10,9 @@ export const ExitStatus = {
   unavailable: 69,
   software: 70,
   tempFail: 75,
+  // The kernel refuses the modules (no module support, an option unset, lockdown): not the
+  // user's command nor a passing fault; sysexits' "no permission" is the nearest.
+  refused: 77,
   config: 78,
   interrupted: 130,
 } as const;
@@ -90,7 +93,7 @@ export class ImageNotFoundError extends RuntimeError {}
 
 // The kernel cannot take the instance's modules (no module support, a required option unset, wrong kernel).
 export class KernelRefusedError extends KvcError {
-  override readonly exitStatus = ExitStatus.unavailable;
+  override readonly exitStatus = ExitStatus.refused;
 }
 
 // A module is in use and may not be pulled from under its users.
@@ -110,6 +113,11 @@ export class ImageCheckError extends KvcError {
 
 // The image kvc needs for a kernel does not exist (or lacks a module KMOD_NAMES lists): build it.
 export class ImageMissingError extends KvcError {
+  override readonly exitStatus = ExitStatus.noInput;
+}
+
+// Something kvc must read is not there (the configuration folder).
+export class MissingInputError extends KvcError {
   override readonly exitStatus = ExitStatus.noInput;
 }
 

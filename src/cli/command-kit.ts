@@ -14,7 +14,8 @@ export interface Outcome {
 export function withSession<A extends unknown[]>(
   outcome: Outcome,
   body: (session: Session, ...args: A) => Promise<number | void>,
-  options: { cancellable?: boolean } = {},
+  // readOnly: the command only reads, so --dry-run has nothing to leave out: it is ignored, saying so.
+  options: { cancellable?: boolean; readOnly?: boolean } = {},
 ): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const command = args[args.length - 1] as Command;
@@ -25,7 +26,10 @@ export function withSession<A extends unknown[]>(
       process.on('SIGTERM', onSignal);
     }
     try {
-      const session = await openSession(command.optsWithGlobals<GlobalOptions>(), process.env, options.cancellable === true ? controller.signal : undefined);
+      const given = command.optsWithGlobals<GlobalOptions>();
+      const ignoreDryRun = options.readOnly === true && given.dryRun === true;
+      const session = await openSession(ignoreDryRun ? { ...given, dryRun: false } : given, process.env, options.cancellable === true ? controller.signal : undefined);
+      if (ignoreDryRun) session.logger.warn(`--dry-run ignored: kvc ${command.name()} only reads, it changes nothing`);
       const status = await body(session, ...args);
       outcome.status = typeof status === 'number' ? status : 0;
     } finally {

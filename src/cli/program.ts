@@ -1,6 +1,7 @@
 // The command line: global options and one registration per command file.
 import { Command, Option } from 'commander';
 import type { Outcome } from './command-kit.js';
+import { EXAMPLES } from './examples.js';
 import { registerBuild } from './commands/build.js';
 import { registerEnable } from './commands/enable.js';
 import { registerHostCommands } from './commands/host-commands.js';
@@ -23,7 +24,8 @@ export function buildProgram(outcome: Outcome): Command {
     .addHelpText('after', '\nExamples:\n  kvc build usbip $(uname -r)\n  kvc load usbip $(uname -r)\n  kvc wrapper usbip $(uname -r) usbip list -l\n  kvc status --json\n  systemctl enable --now kvc@usbip')
     .exitOverride();
   // Usage errors are one line, like every other error.
-  program.configureOutput({ outputError: (text, write) => write(`kvc: ${text.trim().replace(/^error: /, '')}; see kvc --help\n`) });
+  // Commander's "(Did you mean build?)" on a line of its own joins the one line.
+  program.configureOutput({ outputError: (text, write) => write(`kvc: ${text.trim().replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)')}; see kvc --help\n`) });
   registerBuild(program, outcome);
   registerLoad(program, outcome);
   registerWrapper(program, outcome);
@@ -35,6 +37,11 @@ export function buildProgram(outcome: Outcome): Command {
   registerKube(program, outcome);
   // Subcommands (`kvc kube module`) are treated as the commands are.
   for (const command of program.commands.flatMap((top) => [top, ...top.commands])) {
+    const path = command.parent === program ? command.name() : `${command.parent?.name() ?? ''} ${command.name()}`;
+    const examples = EXAMPLES[path];
+    if (examples !== undefined) command.addHelpText('after', `\nExamples:\n${examples.map((line) => `  ${line}`).join('\n')}`);
+    // Descriptions are paragraphs: the terminal's width wraps them, not hard breaks.
+    command.description(command.description().replace(/\n(?!\n)/g, ' '));
     command.exitOverride();
     command.configureOutput(program.configureOutput());
     // The global options also work after the command (`kvc build usbip 6.1 --verbose`), except for

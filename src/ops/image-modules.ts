@@ -1,6 +1,7 @@
 // What an image says about its modules: each module with what it depends on, the further modules
 // it asks kvc to load, and the modules it adds to a kernel that lacks them.
-import { ImageCheckError } from '../errors.js';
+import { ImageCheckError, describeError } from '../errors.js';
+import { oneLine } from '../log/sanitize.js';
 import { parseModinfo } from '../kmods/modinfo.js';
 import { parseModulesDep } from '../kmods/host-tree.js';
 import { kernelModuleName } from '../kernel/module-state.js';
@@ -71,8 +72,17 @@ export async function readImageModules(ctx: Context, image: string, kver: string
   };
 }
 
-// Only the modules an image adds to a kernel (for kvc status): one run of a container.
-export async function readImageProvides(ctx: Context, image: string): Promise<string[]> {
-  const result = await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', IMAGE_PROVIDES]);
-  return result.exitCode === 0 ? parseNameList(result.stdout) : [];
+// Only the modules an image adds to a kernel (for kvc status): one run of a container. An image
+// without the file adds none; a probe that could not run says why (kvc status shows it and fails).
+export async function readImageProvides(ctx: Context, image: string): Promise<{ provides: string[] } | { error: string }> {
+  let result;
+  try {
+    result = await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', IMAGE_PROVIDES]);
+  } catch (error) {
+    return { error: describeError(error) };
+  }
+  if (result.exitCode === 0) return { provides: parseNameList(result.stdout) };
+  // tail's own complaint: the image has no such file, so it adds nothing.
+  if (result.exitCode === 1 && /^tail: cannot open '[^']*' for reading: No such file or directory$/.test(result.stderr.trim())) return { provides: [] };
+  return { error: `reading ${IMAGE_PROVIDES} from ${image} failed (exit ${result.exitCode}): ${oneLine(result.stderr.trim().split('\n').slice(-2).join(' '))}` };
 }

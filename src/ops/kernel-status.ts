@@ -30,6 +30,8 @@ export interface KernelStatus {
   readonly log: string | null;
   // Modules the kernel lacks that its image adds (the image's /usr/lib/kvc/provides); kvc status fills it in.
   readonly provides?: readonly string[];
+  // Why the image could not be asked what it provides (kvc status then fails), if it could not.
+  readonly probeError?: string;
 }
 
 export interface KernelReport {

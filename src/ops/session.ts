@@ -2,7 +2,8 @@
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_DIR, loadGlobalSettings, loadInstanceSettings } from '../config/load.js';
 import { parseRuntimeName, type GlobalSettings, type InstanceSettings } from '../config/settings.js';
-import { UsageError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import { MissingInputError, UsageError } from '../errors.js';
 import { runningKernelRelease } from '../kernel/release.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -28,6 +29,12 @@ export interface Session {
 export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<Session> {
   const logger = createLogger({ verbose: options.verbose === true });
   const configDir = resolve(options.configDir ?? env['KVC_CONFIG_DIR'] ?? DEFAULT_CONFIG_DIR);
+  if (!existsSync(configDir)) {
+    const from = options.configDir !== undefined ? '--config-dir' : env['KVC_CONFIG_DIR'] !== undefined ? 'KVC_CONFIG_DIR' : 'the default';
+    throw new MissingInputError(`the configuration folder ${configDir} (${from}) does not exist`, {
+      hint: from === 'the default' ? 'install kvc (make install puts its configuration there), or give the folder with --config-dir' : 'give the folder that holds kvc.conf and <name>.conf',
+    });
+  }
   const global = await loadGlobalSettings(configDir);
   for (const warning of global.warnings) logger.warn(warning);
   let runtimeName = global.runtime;

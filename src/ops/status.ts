@@ -1,5 +1,5 @@
 // `kvc status`: configured instances, the kernels they have images for, and their modules' state now.
-import { describeError } from '../errors.js';
+import { describeError, ExitStatus } from '../errors.js';
 import { loadInstanceSettings, listInstanceNames } from '../config/load.js';
 import { LABEL } from '../runtime/args.js';
 import type { ModuleState } from '../kernel/module-state.js';
@@ -37,6 +37,14 @@ export interface StatusReport {
   readonly configDir: string;
   readonly instances: readonly InstanceStatus[];
   readonly systemd: string | null;
+  // Everything that makes status fail (its exit status says which kind), in the order shown.
+  readonly problems: readonly StatusProblem[];
+}
+
+// One thing status found wrong.
+export interface StatusProblem {
+  readonly kind: 'config' | 'probe';
+  readonly what: string;
 }
 
 // Reads each instance's kvc@ unit from systemd (given by the caller, which owns the bus
@@ -68,7 +76,14 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const toolsPid = (await liveToolsPid(ctx, name, ctx.runningKernel)) ?? null;
     const report = await kernelReport(ctx, settings, listed, keep);
     // What each built image adds to a kernel that lacks it (USB/IP on a cloud kernel: the USB core).
-    const kernels = { ...report, kernels: await Promise.all(report.kernels.map(async (kernel) => (kernel.image === null ? kernel : { ...kernel, provides: await readImageProvides(ctx, kernel.image.name) }))) };
+    const kernels = {
+      ...report,
+      kernels: await Promise.all(report.kernels.map(async (kernel) => {
+        if (kernel.image === null) return kernel;
+        const probed = await readImageProvides(ctx, kernel.image.name);
+        return 'error' in probed ? { ...kernel, probeError: probed.error } : { ...kernel, provides: probed.provides };
+      })),
+    };
     const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
     const devices = manager === undefined ? undefined : await manager.report(ctx, name);
     instances.push({
@@ -77,7 +92,21 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     });
   }
   const systemd = await readUnits(instances);
-  return { runningKernel: ctx.runningKernel, runtime: ctx.runtime.name, configDir: ctx.configDir, instances, systemd };
+  return { runningKernel: ctx.runningKernel, runtime: ctx.runtime.name, configDir: ctx.configDir, instances, systemd, problems: problemsOf(instances) };
+}
+
+// What status found wrong, one line each: configuration errors, then probes that failed.
+export function problemsOf(instances: readonly InstanceStatus[]): StatusProblem[] {
+  return instances.flatMap((instance): StatusProblem[] => [
+    ...(instance.error === null ? [] : [{ kind: 'config' as const, what: `${instance.name}: ${instance.error}` }]),
+    ...(instance.kernels?.kernels ?? []).flatMap((kernel) => (kernel.probeError === undefined ? [] : [{ kind: 'probe' as const, what: `${instance.name}, kernel ${kernel.kver}: ${kernel.probeError}` }])),
+  ]);
+}
+
+// The exit status of kvc status: 78 when a configuration is broken, 70 when a probe failed, else 0.
+export function statusExit(report: StatusReport): number {
+  if (report.problems.some((problem) => problem.kind === 'config')) return ExitStatus.config;
+  return report.problems.length > 0 ? ExitStatus.software : ExitStatus.ok;
 }
 
 // The report as text for a person.
@@ -98,7 +127,7 @@ export function formatStatus(report: StatusReport): string {
       lines.push(`  builds from: ${context.source} (${pin})`);
     }
     if (instance.images.length === 0) lines.push('  images: none built');
-    for (const kernel of instance.kernels?.kernels ?? []) lines.push(`  ${formatKernel(kernel)}`);
+    for (const kernel of instance.kernels?.kernels ?? []) lines.push(`  ${formatKernel(kernel, instance.images)}`);
     for (const warning of instance.kernels?.warnings ?? []) lines.push(`  warning: ${warning}`);
     const modules = instance.modules.map((m) => `${m.name}=${m.state}${m.state === 'live' && m.refcnt > 0 ? `(used ${m.refcnt})` : ''}`);
     lines.push(`  modules: ${modules.join(' ')}`);
@@ -109,14 +138,17 @@ export function formatStatus(report: StatusReport): string {
       lines.push(`  unit: ${unit.unit} ${unit.activeState} (${unit.subState}), ${unit.unitFileState || unit.loadState}${unit.statusText === '' ? '' : `: ${unit.statusText}`}`);
     }
   }
+  if (report.problems.length > 0) lines.push('', `problems (${report.problems.length}):`, ...report.problems.map((problem) => `  ${problem.what}`));
   return lines.join('\n');
 }
 
 // One kernel's line: "6.12.117+deb12-amd64 (next boot): built 2026-11-24 13:02, 181 MB, localhost/usbip-1.0.0:…".
-function formatKernel(kernel: KernelStatus): string {
+// `images`: the instance's images of any version, for a kernel whose image is of another version.
+function formatKernel(kernel: KernelStatus, images: InstanceStatus['images']): string {
   const roles = [kernel.running ? 'running' : '', kernel.nextBoot ? 'next boot' : '', kernel.installed || kernel.running ? '' : 'not installed'].filter((role) => role !== '');
   const head = `kernel ${kernel.kver}${roles.length > 0 ? ` (${roles.join(', ')})` : ''}: `;
   const image = kernel.image === null ? '' : `${kernel.image.name}, ${(kernel.image.size / 1e6).toFixed(0)} MB, built ${kernel.image.created.slice(0, 16).replace('T', ' ')}`;
+  const otherImage = kernel.image === null ? images.find((image) => image.kernel === kernel.kver) : undefined;
   const body = {
     built: image,
     stale: `${kernel.reason ?? ''}: \`kvc build\` or the service builds it again; now ${image}`,
@@ -124,11 +156,12 @@ function formatKernel(kernel: KernelStatus): string {
     queued: 'queued to build',
     failed: `build failed: ${kernel.reason ?? ''}${kernel.retryAt === null ? '' : `; next try ${kernel.retryAt.slice(0, 19).replace('T', ' ')}`}`,
     refused: `refused: ${kernel.reason ?? ''}`,
-    missing: 'no image',
+    missing: otherImage === undefined ? 'no image' : `no image of this version (there is ${otherImage.image}, of another version)`,
     'to-prune': `older than the kernels kept (KVC_KEEP_KERNELS); its image is pruned: ${image}`,
-    'not-kept': 'older than the kernels kept (KVC_KEEP_KERNELS): not built',
+    'not-kept': `older than the kernels kept (KVC_KEEP_KERNELS): not built${otherImage === undefined ? '' : ` for this version (there is ${otherImage.image}, of another version)`}`,
   }[kernel.state];
   const log = kernel.log !== null && ['failed', 'missing', 'building'].includes(kernel.state) ? `; log: ${kernel.log}` : '';
-  const provides = kernel.provides !== undefined && kernel.provides.length > 0 ? `; provides modules the kernel lacks: ${kernel.provides.join(', ')}` : '';
+  const provides = kernel.probeError !== undefined ? `; what it provides could not be read: ${kernel.probeError}`
+    : kernel.provides !== undefined && kernel.provides.length > 0 ? `; provides modules the kernel lacks: ${kernel.provides.join(', ')}` : '';
   return `${head}${body}${provides}${log}`;
 }

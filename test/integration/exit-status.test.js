@@ -4,7 +4,7 @@
 // systemd job (70) needs a real systemd, so its mapping is checked here on the error class.
 import { expect } from 'chai';
 import { chmodSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExitStatus, exitStatusOf } from '../../lib/errors.js';
 import { JobFailedError } from '../../lib/bus/systemd.js';
@@ -45,6 +45,11 @@ describe('exit statuses: one table, each produced', function () {
     [ExitStatus.noInput, 'the wrapper for a kernel without an image', () => ['wrapper', 'usbip', '9.9.9-no-image', 'usbip', 'version'], /there is no image .*9\.9\.9-no-image.*kvc build usbip 9\.9\.9-no-image/],
     [ExitStatus.unavailable, 'no runtime on PATH', () => ['build', 'usbip', KVER], /podman is not on PATH/, { PATH: mkdtempSync(join(tmpdir(), 'kvc-empty-')) }],
     [ExitStatus.software, 'a runtime command failing', () => ['build', 'usbip', KVER], /podman exit 125/, { PATH: fakePodman('#!/bin/sh\necho "Error: broken" >&2\nexit 125\n') }],
+    [ExitStatus.noInput, 'a configuration folder that does not exist', () => ['--config-dir', '/nonexistent-kvc-config', 'status'], /the configuration folder \/nonexistent-kvc-config \(--config-dir\) does not exist/],
+    [ExitStatus.refused, 'this machine\'s kernel, which has no module support', () => ['build', 'usbip', release()], /cannot take usbip's modules: it has no loadable module support/],
+    [ExitStatus.usage, 'loading for a kernel that is not running', () => ['load', 'usbip', '9.9.9-not-running'], /cannot load modules for 9\.9\.9-not-running: the running kernel is/],
+    [ExitStatus.config, 'a misspelled key, with the right one named', () => ['build', 'usbip', KVER], /usbip\.conf:\d+: KVC_BUILD_ARG: is not a kvc setting; did you mean KVC_BUILD_ARGS\?; rename it to KVC_BUILD_ARGS/, undefined, (dir) => writeFileSync(join(dir, 'usbip.conf'), `${readFileSync(join(dir, 'usbip.conf'), 'utf8')}KVC_BUILD_ARG="A=1"\n`)],
+    [ExitStatus.refused, 'build with no kernel given: the running one (uname -r), which takes no modules here', () => ['build', 'usbip'], new RegExp(`kernel ${release().replace(/[.+]/g, '\\$&')} cannot take usbip's modules`)],
     [ExitStatus.config, 'a bad configuration value', () => ['build', 'usbip', KVER], /KVC_KEEP_KERNELS/, undefined, (dir) => writeFileSync(join(dir, 'kvc.conf'), 'KVC_KEEP_KERNELS=many\n')],
   ];
   for (const [status, what, args, pattern, env, setup] of cases) {

@@ -21,6 +21,21 @@ describe('logger', () => {
     expect(detectLogStyle({}, false)).to.equal('plain');
     expect(detectLogStyle({ JOURNAL_STREAM: '8:1234' }, true)).to.equal('tty');
   });
+  it('NO_COLOR and TERM=dumb turn colour off on a TTY', () => {
+    expect(detectLogStyle({ NO_COLOR: '1' }, true)).to.equal('plain');
+    expect(detectLogStyle({ TERM: 'dumb' }, true)).to.equal('plain');
+    expect(detectLogStyle({ NO_COLOR: '' }, true)).to.equal('tty');
+  });
+  // The attack of the review (issue 25, item 3): a USB product string quoted in a message.
+  it('a product string cannot forge a journal line of another priority or drive the terminal', () => {
+    const product = 'QEMU\n<0>kernel: EMERGENCY\x1b]0;owned\x07\x9b2J';
+    const journal = formatLine('journal', 'info', `export disk-a: ${product}`);
+    // Every line carries kvc's own priority first: journald reads only the first <N>.
+    expect(journal.split('\n').every((line) => line.startsWith('<6>'))).to.equal(true);
+    expect(journal).to.not.match(/[\x00-\x09\x0b-\x1f\x7f-\x9f]/);
+    expect(journal).to.include('\\x1b]0;owned\\x07\\x9b2J');
+    for (const style of ['tty', 'plain']) expect(formatLine(style, 'info', 'a\x1b]0;t\x07b')).to.equal(style === 'tty' ? 'a\\x1b]0;t\\x07b' : 'kvc: a\\x1b]0;t\\x07b');
+  });
   it('hides container commands unless verbose', async () => {
     const lines = async (verbose) => {
       const stream = new PassThrough();

@@ -15,11 +15,12 @@ export function registerBuild(program: Command, outcome: Outcome): void {
       + 'A new image is checked under a temporary name and only then replaces the old one.',
     )
     .argument('<name>', 'instance name (reads <config-dir>/<name>.conf)')
-    .argument('<kver>', 'kernel release, as `uname -r` prints it')
+    .argument('[kver]', 'kernel release, as `uname -r` prints it (default: the running kernel)')
     .option('-f, --force', 'rebuild from scratch even when the image is up to date (no cached step is reused)')
     .option('--no-wait', 'exit at once (75) when another kvc is working on this instance, instead of waiting')
-    .action(withSession(outcome, async (session, name: string, kver: string, options: { force?: boolean; wait: boolean }) => {
+    .action(withSession(outcome, async (session, name: string, given: string | undefined, options: { force?: boolean; wait: boolean }) => {
       const settings = await session.instance(name);
+      const kver = given ?? session.ctx.runningKernel;
       checkKernelRelease(kver);
       await withInstanceLock(session.ctx, name, `kvc build ${name} ${kver}`, { wait: options.wait }, () =>
         buildImage(session.ctx, settings, kver, { force: options.force === true, fresh: options.force === true, network: session.global.buildNetwork, ...signalOf(session) }));

@@ -15,10 +15,11 @@ export function registerLoad(program: Command, outcome: Outcome): void {
       + 'Then starts the tools container that host commands (such as usbip) run in.',
     )
     .argument('<name>', 'instance name')
-    .argument('<kver>', 'the running kernel\'s release: $(uname -r)')
+    .argument('[kver]', 'the running kernel\'s release (default: the running kernel, as uname -r prints it)')
     .option('--no-wait', 'exit at once (75) when another kvc is working on this instance')
-    .action(withSession(outcome, async (session, name: string, kver: string, options: { wait: boolean }) => {
+    .action(withSession(outcome, async (session, name: string, given: string | undefined, options: { wait: boolean }) => {
       const settings = await session.instance(name);
+      const kver = given ?? session.ctx.runningKernel;
       await withInstanceLock(session.ctx, name, `kvc load ${name} ${kver}`, options, () => loadModules(session.ctx, settings, kver));
     }, { cancellable: true }));
 
@@ -30,11 +31,12 @@ export function registerLoad(program: Command, outcome: Outcome): void {
       + 'A module still in use (holders, reference count) is not pulled from under its users unless --force.',
     )
     .argument('<name>', 'instance name')
-    .argument('<kver>', 'the running kernel\'s release: $(uname -r)')
+    .argument('[kver]', 'the running kernel\'s release (default: the running kernel, as uname -r prints it)')
     .option('-f, --force', 'unload even when a module is in use')
     .option('--no-wait', 'exit at once (75) when another kvc is working on this instance')
-    .action(withSession(outcome, async (session, name: string, kver: string, options: { force?: boolean; wait: boolean }) => {
+    .action(withSession(outcome, async (session, name: string, given: string | undefined, options: { force?: boolean; wait: boolean }) => {
       const settings = await session.instance(name);
+      const kver = given ?? session.ctx.runningKernel;
       await withInstanceLock(session.ctx, name, `kvc unload ${name} ${kver}`, options, () =>
         unloadModules(session.ctx, settings, kver, { force: options.force === true }));
     }, { cancellable: true }));
@@ -43,10 +45,11 @@ export function registerLoad(program: Command, outcome: Outcome): void {
     .command('reload')
     .summary('build if needed, unload, load')
     .argument('<name>', 'instance name')
-    .argument('<kver>', 'the running kernel\'s release: $(uname -r)')
+    .argument('[kver]', 'the running kernel\'s release (default: the running kernel, as uname -r prints it)')
     .option('--no-wait', 'exit at once (75) when another kvc is working on this instance')
-    .action(withSession(outcome, async (session, name: string, kver: string, options: { wait: boolean }) => {
+    .action(withSession(outcome, async (session, name: string, given: string | undefined, options: { wait: boolean }) => {
       const settings = await session.instance(name);
+      const kver = given ?? session.ctx.runningKernel;
       await withInstanceLock(session.ctx, name, `kvc reload ${name} ${kver}`, options, async () => {
         await buildImage(session.ctx, settings, kver, { network: session.global.buildNetwork, ...signalOf(session) });
         await unloadModules(session.ctx, settings, kver);

@@ -1,7 +1,8 @@
 // `kvc status [<name>] [--json]`
 import type { Command } from 'commander';
 import { checkInstanceName } from '../../config/load.js';
-import { formatStatus, gatherStatus, type InstanceStatus } from '../../ops/status.js';
+import { formatStatus, gatherStatus, statusExit, type InstanceStatus } from '../../ops/status.js';
+import { escapeControls } from '../../log/sanitize.js';
 import { connectSystemBus } from '../../bus/system-bus.js';
 import { Systemd, unitName } from '../../bus/systemd.js';
 import { describeError } from '../../errors.js';
@@ -20,8 +21,9 @@ export function registerStatus(program: Command, outcome: Outcome): void {
     .option('--json', 'print JSON (stable field names) instead of text')
     .action(withSession(outcome, async (session, name: string | undefined, options: { json?: boolean }) => {
       const report = await gatherStatus(session.ctx, session.global.keepKernels, readUnitStates, name === undefined ? undefined : checkInstanceName(name));
-      process.stdout.write(options.json === true ? `${JSON.stringify(report, (key, value: unknown) => (key === 'deviceLines' ? undefined : value), 2)}\n` : `${formatStatus(report)}\n`);
-    }));
+      process.stdout.write(options.json === true ? `${JSON.stringify(report, (key, value: unknown) => (key === 'deviceLines' ? undefined : value), 2)}\n` : `${escapeControls(formatStatus(report))}\n`);
+      return statusExit(report);
+    }, { readOnly: true }));
 }
 
 // Each instance's kvc@ unit state from systemd over the system bus; returns why there is none, or null.
