@@ -15,7 +15,8 @@ export function withSession<A extends unknown[]>(
   outcome: Outcome,
   body: (session: Session, ...args: A) => Promise<number | void>,
   // readOnly: the command only reads, so --dry-run has nothing to leave out: it is ignored, saying so.
-  options: { cancellable?: boolean; readOnly?: boolean } = {},
+  // lenient: a broken kvc.conf does not stop the command (kvc check, which reports it).
+  options: { cancellable?: boolean; readOnly?: boolean; lenient?: boolean } = {},
 ): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const command = args[args.length - 1] as Command;
@@ -28,7 +29,7 @@ export function withSession<A extends unknown[]>(
     try {
       const given = command.optsWithGlobals<GlobalOptions>();
       const ignoreDryRun = options.readOnly === true && given.dryRun === true;
-      const session = await openSession(ignoreDryRun ? { ...given, dryRun: false } : given, process.env, options.cancellable === true ? controller.signal : undefined);
+      const session = await openSession(ignoreDryRun ? { ...given, dryRun: false } : given, process.env, options.cancellable === true ? controller.signal : undefined, options.lenient === true);
       if (ignoreDryRun) session.logger.warn(`--dry-run ignored: kvc ${command.name()} only reads, it changes nothing`);
       const status = await body(session, ...args);
       outcome.status = typeof status === 'number' ? status : 0;

@@ -1,5 +1,6 @@
 // Each command's examples, shown at the end of its --help (the README's command list shows the same).
 export const EXAMPLES: Readonly<Record<string, readonly string[]>> = {
+  check: ['kvc check                  # every instance, the running kernel', 'kvc check usbip 6.12.117+deb12-amd64'],
   build: ['kvc build usbip                      # for the running kernel', 'kvc build usbip 6.12.117+deb12-amd64   # ahead of a reboot into it', 'kvc -n build usbip                   # print the podman commands only'],
   load: ['kvc load usbip', 'kvc load usbip $(uname -r) --no-wait'],
   unload: ['kvc unload usbip', 'kvc unload usbip --force            # even when a module is in use'],

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import type { Outcome } from './command-kit.js';
 import { EXAMPLES } from './examples.js';
 import { registerBuild } from './commands/build.js';
+import { registerCheck } from './commands/check.js';
 import { registerEnable } from './commands/enable.js';
 import { registerHostCommands } from './commands/host-commands.js';
 import { registerKube } from './commands/kube.js';
@@ -26,6 +27,7 @@ export function buildProgram(outcome: Outcome): Command {
   // Usage errors are one line, like every other error.
   // Commander's "(Did you mean build?)" on a line of its own joins the one line.
   program.configureOutput({ outputError: (text, write) => write(`kvc: ${text.trim().replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)')}; see kvc --help\n`) });
+  registerCheck(program, outcome);
   registerBuild(program, outcome);
   registerLoad(program, outcome);
   registerWrapper(program, outcome);

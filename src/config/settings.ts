@@ -40,6 +40,8 @@ export interface InstanceSettings {
   readonly hostTools: readonly string[];
   // The device manager the service runs (KVC_DEVICE_MANAGER), e.g. usbip.
   readonly deviceManager: string | undefined;
+  // KVC_SERVICE_UNPINNED=yes: the service may build from an unpinned remote context.
+  readonly serviceUnpinned: boolean;
   // What `kvc kube` renders for this instance beyond its modules (KVC_KUBE_* keys).
   readonly kube: KubeSettings;
   readonly warnings: readonly string[];
@@ -145,10 +147,15 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
   if (deviceManager !== undefined && !DEVICE_MANAGER_NAMES.includes(deviceManager)) {
     throw new ConfigError(file.path, 'KVC_DEVICE_MANAGER', `${JSON.stringify(deviceManager)} is not a device manager kvc has`, { hint: `device managers: ${DEVICE_MANAGER_NAMES.join(', ')}; or leave the key out` });
   }
+  const unpinned = file.entries.get('KVC_SERVICE_UNPINNED')?.value.trim() ?? '';
+  if (!['', 'yes', 'no'].includes(unpinned)) {
+    throw new ConfigError(file.path, 'KVC_SERVICE_UNPINNED', `must be yes or no, not ${JSON.stringify(unpinned)}`, { hint: 'write KVC_SERVICE_UNPINNED=yes only if the service may build from an unpinned remote source' });
+  }
   return {
     name,
     confPath: file.path,
     deviceManager,
+    serviceUnpinned: unpinned === 'yes',
     context: buildContextFrom(file.path, contextValue, fileValue),
     softwareVersion,
     modules,

@@ -28,6 +28,8 @@ export interface InstanceStatus {
   // The device manager's report (KVC_DEVICE_MANAGER), when the instance has one.
   readonly devices?: unknown;
   readonly deviceLines?: readonly string[];
+  // What is wrong with the device manager's configuration (its file's mode, owner or content).
+  readonly deviceProblem?: string;
 }
 
 // The whole report, as `kvc status --json` prints it.
@@ -89,6 +91,7 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     instances.push({
       name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid, kernels,
       ...(devices === undefined ? {} : { devices: devices.json, deviceLines: devices.lines }),
+      ...(devices?.problem === undefined ? {} : { deviceProblem: devices.problem }),
     });
   }
   const systemd = await readUnits(instances);
@@ -99,6 +102,7 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
 export function problemsOf(instances: readonly InstanceStatus[]): StatusProblem[] {
   return instances.flatMap((instance): StatusProblem[] => [
     ...(instance.error === null ? [] : [{ kind: 'config' as const, what: `${instance.name}: ${instance.error}` }]),
+    ...(instance.deviceProblem === undefined ? [] : [{ kind: 'config' as const, what: `${instance.name}: ${instance.deviceProblem}` }]),
     ...(instance.kernels?.kernels ?? []).flatMap((kernel) => (kernel.probeError === undefined ? [] : [{ kind: 'probe' as const, what: `${instance.name}, kernel ${kernel.kver}: ${kernel.probeError}` }])),
   ]);
 }

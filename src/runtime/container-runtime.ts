@@ -137,6 +137,14 @@ export class ContainerRuntime {
     });
   }
 
+  // The runtime's version and where it keeps images (`kvc check`); throws when it does not answer.
+  async describe(): Promise<{ version: string; storage: string | undefined }> {
+    const format = this.name === 'podman' ? '{{.Version.Version}}|{{.Store.GraphRoot}}' : '{{.ServerVersion}}|{{.DockerRootDir}}';
+    const result = await this.check(['info', '--format', format], `asking ${this.name} about itself`);
+    const [version = '', storage = ''] = result.stdout.trim().split('|');
+    return { version, storage: storage === '' ? undefined : storage };
+  }
+
   // Runs a long command, handing each output line to `onLine` as it comes; throws on failure.
   async stream(args: readonly string[], what: string, onLine: (line: string) => void, options: { signal?: AbortSignal } = {}): Promise<void> {
     const binary = this.locate();

@@ -10,8 +10,8 @@ export interface DeviceManager {
   readConfig(ctx: Context, settings: InstanceSettings): Promise<unknown>;
   // Starts managing, from what readConfig returned; undefined when that asks for nothing.
   start(ctx: Context, settings: InstanceSettings, config: unknown, signal: AbortSignal): Promise<{ close(): Promise<void> } | undefined>;
-  // The status report's part, as JSON and as text lines.
-  report(ctx: Context, instance: string): Promise<{ json: unknown; lines: string[] }>;
+  // The status report's part, as JSON and as text lines, and what is wrong with its configuration.
+  report(ctx: Context, instance: string): Promise<{ json: unknown; lines: string[]; problem?: string }>;
 }
 
 export const DEVICE_MANAGERS: Readonly<Record<string, DeviceManager>> = {
@@ -20,7 +20,7 @@ export const DEVICE_MANAGERS: Readonly<Record<string, DeviceManager>> = {
     start: (ctx, settings, config, signal) => startUsbipDevices(ctx, settings, config as Awaited<ReturnType<typeof readUsbipDevices>>, signal),
     report: async (ctx, instance) => {
       const report = await gatherDevices(ctx, instance);
-      return { json: report, lines: formatDevices(report) };
+      return { json: report, lines: formatDevices(report), ...(report.error === null ? {} : { problem: report.error }) };
     },
   },
 };

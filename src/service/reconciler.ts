@@ -9,6 +9,7 @@ import { LABEL } from '../runtime/args.js';
 import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
 import { bootDefaultKernel, readBootFiles } from '../kernel/boot-default.js';
+import { UnattendedBuildRefusedError } from '../ops/unattended-sources.js';
 import { plan, type ImageOfKernel, type KernelPlan, type Plan } from './reconcile-plan.js';
 
 // How the reconciler builds and how often it looks again.
@@ -219,7 +220,7 @@ export class Reconciler {
         return;
       }
       // A kernel that cannot take the modules will not change its mind: say so once, no retry.
-      if (error instanceof KernelRefusedError) {
+      if (error instanceof KernelRefusedError || error instanceof UnattendedBuildRefusedError) {
         ctx.logger.warn(`${error.message}; not building for it`);
         this.refused.set(kver, error.message);
         return;

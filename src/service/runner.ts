@@ -5,6 +5,7 @@
 import { InterruptedError } from '../errors.js';
 import type { Session } from '../ops/session.js';
 import { buildImage } from '../ops/build.js';
+import { assertUnattendedBuildAllowed } from '../ops/unattended-sources.js';
 import { ImageMissingError, loadModules, unloadModules } from '../ops/modules.js';
 import { startTools } from '../ops/tools.js';
 import type { GlobalSettings, InstanceSettings } from '../config/settings.js';
@@ -90,7 +91,10 @@ export async function runService(session: Session, name: string): Promise<number
       // After READY: what host commands need, not what the modules need.
       await withInstanceLock(ctx, name, `kvc service ${name} (tools)`, { wait: true }, async () => {
         // Nothing was loaded from the image (all there already): the tools need it all the same.
-        if (!built && loaded.changed.length === 0) await buildImage(ctx, settings, kver, { network: global.buildNetwork, signal: lifetime });
+        if (!built && loaded.changed.length === 0) {
+          assertUnattendedBuildAllowed(settings);
+          await buildImage(ctx, settings, kver, { network: global.buildNetwork, signal: lifetime });
+        }
         await startTools(ctx, settings, kver);
       });
       background = await startBackground(ctx, global, settings);
@@ -131,6 +135,7 @@ async function startInstance(ctx: Context, settings: InstanceSettings, network: 
       if (!(error instanceof ImageMissingError)) throw error;
       logger.info(`${error.message}: building it`);
     }
+    assertUnattendedBuildAllowed(settings);
     await notifySystemd({ status: `Building the image for ${kver}` }, logger);
     await buildImage(ctx, settings, kver, { network, force: true, ...(ctx.signal === undefined ? {} : { signal: ctx.signal }) });
     await notifySystemd({ status: `Loading ${settings.modules.join(', ')}` }, logger);
@@ -165,7 +170,10 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
     ctx,
     settings,
     keep: global.keepKernels,
-    build: (target, buildCtx, signal) => buildImage(buildCtx, settings, target, { network: global.buildNetwork, signal }),
+    build: async (target, buildCtx, signal) => {
+      assertUnattendedBuildAllowed(settings);
+      return buildImage(buildCtx, settings, target, { network: global.buildNetwork, signal });
+    },
     retryBaseMs: global.retrySeconds * 1000,
     retryMaxMs: 3600 * 1000,
     intervalMs: RECONCILE_INTERVAL_MS,
