@@ -23,22 +23,22 @@ USBIP_TOOLS = $(shell sed -n 's/^KVC_HOST_TOOLS="\(.*\)"/\1/p' host/etc/kvc/usbi
 all: dist/kvc.mjs
 
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	scripts/npm-pinned.sh ci --no-audit --no-fund
 	@touch $@
 
 dist/kvc.mjs: node_modules/.package-lock.json $(SOURCES) node.sha256
 	scripts/verify-node.sh $(NODE_BIN) $(NODE_PKG)
-	npm run --silent bundle
+	scripts/npm-pinned.sh run --silent bundle
 
 build: dist/kvc.mjs
 
 # The README's test command: unit, integration (real podman) and end-to-end (QEMU guest) tests.
 test: node_modules/.package-lock.json
 	test/setup/prepare.sh
-	npm test
+	scripts/npm-pinned.sh test
 
 test-unit: node_modules/.package-lock.json
-	npm run --silent test:unit
+	scripts/npm-pinned.sh run --silent test:unit
 
 # The README's first command: builds everything and shows kvc in a guest kernel that lacks USB/IP.
 demo: dist/kvc.mjs
