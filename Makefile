@@ -59,10 +59,18 @@ install: dist/kvc.mjs
 	install -m 755 host/lib/kvc-tool $(DESTDIR)$(LIBDIR)/kvc-tool
 	install -m 644 host/lib/guards/usbip.sh $(DESTDIR)$(LIBDIR)/guards/usbip.sh
 	# The same scripts `kvc host-commands usbip` writes (host/bin/host-command.in).
+	# A file of that name that kvc did not write (Debian's own usbip, say) is left alone, as
+	# `kvc host-commands` leaves it.
 	for path in $(USBIP_TOOLS); do \
-		tool=$${path##*/}; rm -f $(DESTDIR)$(BINDIR)/$$tool; \
-		sed "s|@LIBDIR@|$(LIBDIR)|g; s|@INSTANCE@|usbip|g; s|@PATH@|$$path|g; s|@TOOL@|$$tool|g" host/bin/host-command.in > $(DESTDIR)$(BINDIR)/$$tool; \
-		chmod 755 $(DESTDIR)$(BINDIR)/$$tool; \
+		tool=$${path##*/}; dest=$(DESTDIR)$(BINDIR)/$$tool; \
+		if [ -e "$$dest" ] || [ -L "$$dest" ]; then \
+			if ! grep -qF 'Written by `kvc host-commands' "$$dest" 2>/dev/null; then \
+				echo "make install: $$dest exists and kvc did not write it; not replacing it (kvc host-commands usbip --bindir DIR writes it elsewhere)"; continue; \
+			fi; \
+			rm -f "$$dest"; \
+		fi; \
+		sed "s|@LIBDIR@|$(LIBDIR)|g; s|@INSTANCE@|usbip|g; s|@PATH@|$$path|g; s|@TOOL@|$$tool|g" host/bin/host-command.in > "$$dest"; \
+		chmod 755 "$$dest"; \
 	done
 	sed 's|/usr/local/bin/kvc|$(BINDIR)/kvc|g; s|/usr/local/share/doc/kvc|$(DOCDIR)|g' systemd/kvc@.service > $(DESTDIR)$(UNITDIR)/kvc@.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/kvc@.service
@@ -74,8 +82,11 @@ install: dist/kvc.mjs
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/kvc $(foreach path,$(USBIP_TOOLS),$(DESTDIR)$(BINDIR)/$(notdir $(path))) \
-		$(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md
+	rm -f $(DESTDIR)$(BINDIR)/kvc $(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md
+	for path in $(USBIP_TOOLS); do \
+		dest=$(DESTDIR)$(BINDIR)/$${path##*/}; \
+		! grep -qF 'Written by `kvc host-commands' "$$dest" 2>/dev/null || rm -f "$$dest"; \
+	done
 	rm -rf $(DESTDIR)$(LIBDIR)
 	rm -f $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/pre-unload
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/kvc/usbip $(DESTDIR)$(DOCDIR)

@@ -54,6 +54,9 @@ function tail(text: string): string {
 }
 
 // podman or docker, driven with argument arrays; JSON for queries; errors with exit code and stderr tail.
+// podman's and docker's own exit status when a container could not be run at all.
+const RUNTIME_FAILED = 125;
+
 export class ContainerRuntime {
   readonly name: RuntimeName;
   readonly dryRun: boolean;
@@ -295,9 +298,15 @@ export class ContainerRuntime {
     return result;
   }
 
-  // Runs a tool from the image with the caller's stdio; returns its exit status.
+  // Runs a tool from the image with the caller's stdio; returns its exit status. The image is not
+  // looked for first (--pull=never makes the run fail without it): only when the run fails as the
+  // runtime itself fails (125) is it asked whether the image is there (ImageNotFoundError if not).
   async runTool(image: string, command: readonly string[], tty: boolean): Promise<number> {
-    return this.passthrough(argv.toolRunArgs(image, command, { tty }));
+    const status = await this.passthrough(argv.toolRunArgs(image, command, { tty }));
+    if (status === RUNTIME_FAILED && !this.dryRun && (await this.inspectImage(image)) === undefined) {
+      throw new ImageNotFoundError(`there is no image ${image}`, { command: [this.name, 'run', image], childExitCode: status });
+    }
+    return status;
   }
 
   // Runs a command with the tools' privileges and captures its output (hooks); non-zero is returned.
