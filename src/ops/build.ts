@@ -80,6 +80,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     throw error;
   } finally {
     log.close();
+    if (log.lost !== undefined) ctx.logger.warn(`build log: ${log.lost}; the build went on without it (free space in ${ctx.logDir ?? 'the log folder'})`);
     await ctx.runtime.removeImage(pending).catch((error: unknown) => ctx.logger.warn(`could not remove ${pending}: ${String(error)}`));
   }
   if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);

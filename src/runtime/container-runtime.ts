@@ -321,13 +321,14 @@ export class ContainerRuntime {
     await this.check(argv.toolsHolderRunArgs(this.name, image, containerName, instance), `starting the tools container ${containerName}`);
     const info = await this.inspectContainer(containerName);
     if (info === undefined || !info.running || info.pid <= 0) {
-      if (this.dryRun) return { id: '', pid: 0, running: false };
+      if (this.dryRun) return { id: '', name: containerName, pid: 0, running: false };
       throw new RuntimeError(`the tools container ${containerName} did not stay up`, { command: [this.name, 'container', 'inspect', containerName] });
     }
     return info;
   }
 
-  // A container by name, or undefined.
+  // A container by its exact name, or undefined. `container inspect NAME` also takes an ID prefix:
+  // what it returns counts only when its name is NAME.
   async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
     const result = await this.capture(argv.containerInspectArgs(name));
     if (this.dryRun) return undefined;
@@ -335,7 +336,7 @@ export class ContainerRuntime {
       if (isNoSuchObject(result.stderr)) return undefined;
       throw this.failure(argv.containerInspectArgs(name), `inspecting ${name}`, result.exitCode, result.stderr);
     }
-    return parseContainerInspect(result.stdout)[0];
+    return parseContainerInspect(result.stdout).find((info) => info.name === name);
   }
 
   // What a container may do with devices (see ContainerAccess), or undefined when there is no such
@@ -350,7 +351,7 @@ export class ContainerRuntime {
       if (isNoSuchObject(result.stderr)) return undefined;
       throw this.failure(args, `inspecting ${name}`, result.exitCode, result.stderr);
     }
-    const [access] = parseContainerAccess(result.stdout);
+    const access = parseContainerAccess(result.stdout).find((found) => found.name === name);
     if (access === undefined || access.deviceRules !== undefined) return access;
     // A container that does not run has no spec yet (podman writes it at start); one in a user
     // namespace of its own has it in a folder of its mapped root's. Neither can take a node.
