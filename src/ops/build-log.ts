@@ -32,9 +32,9 @@ export class BuildLog {
     const path = join(dir, `${kver}.${now.toISOString().replace(/[:.]/g, '-')}.log`);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o750 });
-      pruneLogs(dir, kver, KEPT_LOGS);
       this.fd = openSync(path, 'wx', 0o640);
       this.path = path;
+      pruneLogs(dir, kver, KEPT_LOGS);
     } catch (error) {
       this.lost = `${path} could not be created (${errorCode(error)})`;
     }
