@@ -10,7 +10,7 @@ export type UsbipdLine =
   | { readonly kind: 'other'; readonly text: string };
 
 // An IPv4 or IPv6 address with usbipd's ":port" after it.
-const CONNECTION = /^connection from ([0-9.]+|[0-9A-Fa-f:]+):([0-9]{1,5})$/;
+const CONNECTION = /^connection from ([0-9.]+|[0-9A-Fa-f:.]+):([0-9]{1,5})$/;
 const FOUND = /^found requested device: (\S+)$/;
 
 // Reads one line. Pure.

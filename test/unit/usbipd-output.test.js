@@ -10,6 +10,8 @@ describe('usbipd output: whole lines only', () => {
     expect(parseUsbipdLine('usbipd: info: connection from 10.77.0.2:48762')).to.deep.equal({ kind: 'connection', peer: '10.77.0.2' });
     expect(parseUsbipdLine('usbipd: info: connection from fd00::2:48762')).to.deep.equal({ kind: 'connection', peer: 'fd00::2' });
     expect(parseUsbipdLine('usbipd: info: found requested device: 2-2')).to.deep.equal({ kind: 'found', busid: '2-2' });
+    expect(parseUsbipdLine('usbipd: connection from ::ffff:10.77.0.2:37354')).to.deep.equal({ kind: 'connection', peer: '::ffff:10.77.0.2' });
+    expect(parseUsbipdLine('usbipd: connection from 10.77.0.2:37354')).to.deep.equal({ kind: 'connection', peer: '10.77.0.2' });
   });
   it('a peer\'s echoed bus id cannot forge a connection or a found device', () => {
     for (const forged of [
