@@ -37,8 +37,8 @@ export function modprobeSpec(modules: readonly string[]): { moduleName: string; 
   return order.length >= 2 ? { moduleName, dirName: KMM_DIR_NAME, modulesLoadingOrder: order } : { moduleName, dirName: KMM_DIR_NAME };
 }
 
-// A literal mapping per kernel with an image (its tag as kvc made it: "+" and "~" become "_", which
-// ${KERNEL_FULL_VERSION} would not do), then a regexp mapping for the kernels a build serves.
+// A literal mapping per kernel with an image (its tag as kvc made it: a release with "+" or "~" is
+// escaped, which ${KERNEL_FULL_VERSION} would not do), then a regexp mapping for the kernels a build serves.
 export function kernelMappings(input: Pick<ModuleInput, 'images' | 'repo' | 'kube'>, templateImage: string): KernelMapping[] {
   const mappings: KernelMapping[] = input.images.map(({ kver, image }) => ({ literal: kver, containerImage: imageInRepo(image, input.repo) }));
   if (input.kube.kernelRegexp !== undefined) mappings.push({ regexp: input.kube.kernelRegexp, containerImage: templateImage });

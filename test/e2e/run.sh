@@ -16,8 +16,9 @@ mode=${1:-test}
 prefix=${2:-/var/tmp/kvc-e2e-$mode}
 export KVER=${KVER:-6.1.0-56-amd64}
 UPDATE_KVER=${UPDATE_KVER:-6.12.117+deb12-amd64}
-# An image's tag: a kernel release with + or ~ (6.12.117+deb12-amd64) is tagged with _ instead.
-tag() { printf '%s' "$1" | tr '+~' '__'; }
+# An image's tag as kvc makes it (imageTagFor): a release with + or ~ gets a leading _ and _ + ~
+# escaped as __ _p _t (6.12.117+deb12-amd64 → _6.12.117_pdeb12-amd64); any other is its own tag.
+tag() { case $1 in *[+~]*) printf '_%s' "$(printf '%s' "$1" | sed 's/_/__/g; s/+/_p/g; s/~/_t/g')" ;; *) printf '%s' "$1" ;; esac; }
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/test/setup/containers.conf}"
 say() { printf '\n== %s\n' "$*"; }
 ms() { date +%s%3N; }

@@ -69,7 +69,7 @@ export function podmanState(env = {}) {
   };
 }
 
-// The usbip image of a kernel, tagged as kvc tags it (a release's "+" and "~" become "_").
+// The usbip image of a kernel, tagged as kvc tags it (imageTagFor: a release with "+" or "~" is escaped).
 export const usbipImage = (kver, version = '1.0.0') => `localhost/usbip-${version}:${imageTagFor(kver)}`;
 export const IMAGE = (version) => usbipImage(KVER, version);
 

@@ -7,10 +7,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvc, podman, removeDir } from './harness.js';
+import { imageTagFor } from '../../lib/kernel/release.js';
 
 const REGISTRY = '/usr/bin/docker-registry';
 const KERNELS = ['6.1.0-56-amd64', '6.12.117+deb12-amd64'];
-const tagOf = (kver) => kver.replace(/[+~]/g, '_');
+const tagOf = imageTagFor;
 
 // A TCP port nothing listens on now.
 function freePort() {
@@ -88,7 +89,7 @@ describe('kvc push to a registry on loopback', function () {
     if (configDir) removeDir(configDir);
   });
 
-  it('pushes each kernel\'s image, "+" tagged as "_", and the registry lists the tags', async () => {
+  it('pushes each kernel\'s image, "+" tagged as kvc escapes it, and the registry lists the tags', async () => {
     for (const kver of KERNELS) {
       const result = kvc(['push', 'tiny', kver, `${address}/kvc`, '--tls-verify=false'], { configDir });
       expect(result.status, result.stderr).to.equal(0);

@@ -1,10 +1,11 @@
 // Unit tests: kernel releases, kernel config discovery and refusal, /sys/module reading.
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkKernelRelease, imageTagFor } from '../../lib/kernel/release.js';
+import { checkKernelRelease, imageTagFor, kernelReleaseOfTag } from '../../lib/kernel/release.js';
 import { parseKernelConfig, findKernelConfig, refusalReason } from '../../lib/kernel/kernel-config.js';
 import { readModuleStatus, kernelHasModuleSupport } from '../../lib/kernel/module-state.js';
 import { UsageError } from '../../lib/errors.js';
@@ -16,7 +17,35 @@ describe('kernel release', () => {
   for (const bad of ['', '../x', '..', 'a/b', '6.1 0', '6.1\n0', '-rf', '.hidden', 'x'.repeat(200), '6.1..0']) {
     it(`refuses ${JSON.stringify(bad)}`, () => expect(() => checkKernelRelease(bad)).to.throw(UsageError, /is not a kernel release/));
   }
-  it('makes a valid image tag of releases with + and ~', () => expect(imageTagFor('6.1.0+~rc1')).to.equal('6.1.0__rc1'));
+});
+
+describe('image tags of kernel releases', () => {
+  // A tag as the registries' reference grammar allows it (distribution/reference: [\w][\w.-]{0,127}).
+  const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+  // Releases as checkKernelRelease takes them, weighted towards the characters that need care.
+  const release = fc.array(fc.constantFrom(...'09aZ._-+~+~_'), { minLength: 0, maxLength: 40 })
+    .map((chars) => `6${chars.join('')}`)
+    .filter((kver) => !kver.includes('..'));
+
+  it('keeps the tag of a release with neither + nor ~ (images built before stay found)', () => {
+    for (const kver of ['6.1.0-56-amd64', '4.18.0-513.el8_9.x86_64', '6.5.6-300.fc39.x86_64']) expect(imageTagFor(kver)).to.equal(kver);
+  });
+  it('gives two kernels that differ only in + and ~ two tags (both were 6.1.0_rc1)', () => {
+    expect(imageTagFor('6.1.0+rc1')).to.not.equal(imageTagFor('6.1.0~rc1'));
+    expect(imageTagFor('6.1.0+rc1')).to.not.equal(imageTagFor('6.1.0_rc1'));
+  });
+  it('tags 6.12.117+deb12-amd64 readably', () => expect(imageTagFor('6.12.117+deb12-amd64')).to.equal('_6.12.117_pdeb12-amd64'));
+  it('is a valid tag, one to one and reversible for every release', () => {
+    fc.assert(fc.property(release, release, (a, b) => {
+      expect(checkKernelRelease(a)).to.equal(a);
+      expect(imageTagFor(a)).to.match(TAG);
+      expect(kernelReleaseOfTag(imageTagFor(a))).to.equal(a);
+      if (a !== b) expect(imageTagFor(a)).to.not.equal(imageTagFor(b));
+    }), { numRuns: 2000 });
+  });
+  it('refuses a release whose tag would pass 128 characters', () => {
+    expect(() => imageTagFor(`6.${'+'.repeat(100)}`)).to.throw(UsageError, /image tag/);
+  });
 });
 
 describe('kernel config', () => {

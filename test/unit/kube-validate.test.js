@@ -8,6 +8,7 @@ import { renderDaemonSet } from '../../lib/kube/daemonset.js';
 import { kubeSettingsFrom, NO_KUBE_SETTINGS } from '../../lib/config/kube-settings.js';
 import { readConfFile } from '../../lib/config/conf-file.js';
 import { nfdKernelLabelValue } from '../../lib/kube/names.js';
+import { imageTagFor } from '../../lib/kernel/release.js';
 import { daemonSetProblems, moduleProblems } from './kube-validators.js';
 
 const USBIP_CONF = new URL('../../host/etc/kvc/usbip.conf', import.meta.url).pathname;
@@ -24,7 +25,7 @@ try {
 const usbipKube = kubeSettingsFrom(usbipConf);
 const usbipModules = /^KMOD_NAMES="(.*)"$/m.exec(readFileSync(USBIP_CONF, 'utf8'))[1].split(' ');
 const KERNELS = ['6.1.0-56-amd64', '6.12.117+deb12-amd64', '6.1.0-56-cloud-amd64', '5.4.51-v8+', '6.8.0-1015-azure'];
-const image = (kver) => `localhost/usbip-1.0.0:${kver.replace(/[+~]/g, '_')}`;
+const image = (kver) => `localhost/usbip-1.0.0:${imageTagFor(kver)}`;
 const clone = (value) => structuredClone(value);
 
 // The variations rendered: USB/IP as shipped, one module, in-tree replacement, no regexp, a repository.
@@ -38,7 +39,7 @@ const modules = Object.entries(MODULE_CASES).map(([what, input]) => [what, rende
 
 const daemonSets = KERNELS.flatMap((kver) => [true, false].map((hasTools) => [`${kver}, ${hasTools ? 'with' : 'without'} tools`, renderDaemonSet({
   name: 'usbip', namespace: 'kvc', modules: usbipModules, inTreeToRemove: hasTools ? [] : ['usbip_core'], tools: hasTools ? usbipKube.tools : { hostNetwork: false, mounts: [] },
-  hasTools, kver, kernelLabel: nfdKernelLabelValue(kver), image: `quay.io/me/usbip-1.0.0:${kver.replace(/[+~]/g, '_')}`, arch: 'amd64',
+  hasTools, kver, kernelLabel: nfdKernelLabelValue(kver), image: `quay.io/me/usbip-1.0.0:${imageTagFor(kver)}`, arch: 'amd64',
 })]));
 
 describe('kube: every rendered Module passes KMM\'s CRD schema and webhook', () => {

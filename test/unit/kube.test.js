@@ -19,7 +19,7 @@ const USBIP_KUBE = {
 };
 const IMAGES = [
   { kver: '6.1.0-56-amd64', image: 'localhost/usbip-1.0.0:6.1.0-56-amd64' },
-  { kver: '6.12.117+deb12-amd64', image: 'localhost/usbip-1.0.0:6.12.117_deb12-amd64' },
+  { kver: '6.12.117+deb12-amd64', image: 'localhost/usbip-1.0.0:_6.12.117_pdeb12-amd64' },
 ];
 const conf = (entries) => ({ path: '/etc/kvc/x.conf', entries: new Map(Object.entries(entries).map(([key, value]) => [key, { value, line: 1 }])) });
 
@@ -72,7 +72,7 @@ describe('kube: KMM Module', () => {
     expect(template).to.equal('quay.io/me/usbip-1.0.0:${KERNEL_FULL_VERSION}');
     expect(kernelMappings({ images: IMAGES, repo: 'quay.io/me', kube: USBIP_KUBE }, template)).to.deep.equal([
       { literal: '6.1.0-56-amd64', containerImage: 'quay.io/me/usbip-1.0.0:6.1.0-56-amd64' },
-      { literal: '6.12.117+deb12-amd64', containerImage: 'quay.io/me/usbip-1.0.0:6.12.117_deb12-amd64' },
+      { literal: '6.12.117+deb12-amd64', containerImage: 'quay.io/me/usbip-1.0.0:_6.12.117_pdeb12-amd64' },
       { regexp: '^[0-9]+\\.[0-9]+\\.[0-9]+-[0-9]+-amd64$', containerImage: 'quay.io/me/usbip-1.0.0:${KERNEL_FULL_VERSION}' },
     ]);
     expect(kernelMappings({ images: IMAGES.slice(0, 1), repo: undefined, kube: NO_KUBE_SETTINGS }, template)).to.have.length(1);
@@ -93,7 +93,7 @@ describe('kube: KMM Module', () => {
 describe('kube: DaemonSet', () => {
   const input = {
     name: 'usbip', namespace: 'kvc', modules: USBIP_MODULES, inTreeToRemove: [], tools: USBIP_KUBE.tools, hasTools: true,
-    kver: '6.12.117+deb12-amd64', kernelLabel: '6.12.117_deb12-amd64', image: 'quay.io/me/usbip-1.0.0:6.12.117_deb12-amd64', arch: 'amd64',
+    kver: '6.12.117+deb12-amd64', kernelLabel: '6.12.117_deb12-amd64', image: 'quay.io/me/usbip-1.0.0:_6.12.117_pdeb12-amd64', arch: 'amd64',
   };
   const ds = renderDaemonSet(input);
   const pod = ds.spec.template.spec;

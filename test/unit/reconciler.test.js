@@ -140,7 +140,7 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     expect(built).to.deep.equal([]);
     const lines = log.join('').split('\n').filter((line) => line.includes('up to date'));
     expect(lines).to.have.length(1);
-    expect(lines[0]).to.include('kernel 6.12.117+deb12-amd64 (next boot): its image localhost/usbip-1.0.0:6.12.117_deb12-amd64 is up to date; nothing to build');
+    expect(lines[0]).to.include('kernel 6.12.117+deb12-amd64 (next boot): its image localhost/usbip-1.0.0:_6.12.117_pdeb12-amd64 is up to date; nothing to build');
   });
 
   it('a failed build is remembered with its reason and retried by its own timer, with a growing delay', async () => {

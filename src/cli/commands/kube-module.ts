@@ -19,7 +19,7 @@ export const KUBE_MODULE_HELP = {
     + 'the list reversed, as KMM wants it; dirName /opt), a literal kernel mapping for each kernel this host has an image\n'
     + 'for, a regexp mapping to <repo>/<name>-<version>:${KERNEL_FULL_VERSION} for the kernels KVC_KUBE_KERNEL_REGEXP of\n'
     + '<name>.conf names, inTreeModulesToRemove from KVC_KUBE_IN_TREE_REMOVE, and a node selector on the architecture.\n'
-    + 'A release with "+" or "~" (e.g. 6.12.117+deb12-amd64) is tagged with "_" and gets a literal mapping only:\n'
+    + 'A release with "+" or "~" (e.g. 6.12.117+deb12-amd64) is tagged _6.12.117_pdeb12-amd64 (see Image tags in the README) and gets a literal mapping only:\n'
     + '${KERNEL_FULL_VERSION} would put the "+" into the tag.',
   examples: ['kvc push usbip 6.1.0-56-amd64 quay.io/me/kvc', 'kvc kube module usbip --image-repo quay.io/me/kvc | kubectl apply -f -'],
 } as const;

@@ -11,7 +11,7 @@ import { withSession, type Outcome } from '../command-kit.js';
 export const PUSH_HELP = {
   summary: 'push the image of a kernel to a registry, for `kvc kube` manifests to point at',
   description:
-    'Push <name>-<KMOD_SOFTWARE_VERSION>:<kver> (a tag: "+" and "~" of the release become "_") to <repo>/<name>-<version>:<tag>\n'
+    'Push <name>-<KMOD_SOFTWARE_VERSION>:<kver> (a tag: the release itself, or with "+" or "~" in it "_" and the release with "_" → "__", "+" → "_p", "~" → "_t") to <repo>/<name>-<version>:<tag>\n'
     + 'through the container runtime, as `podman push` does (log in first with `podman login` where the registry needs it).\n'
     + 'Then `kvc kube module|daemonset <name> --image-repo <repo>` print manifests that pull it.',
   examples: ['kvc push usbip $(uname -r) quay.io/me/kvc', 'kvc push usbip 6.1.0-56-amd64 127.0.0.1:5000/kvc --tls-verify=false'],

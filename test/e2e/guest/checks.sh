@@ -6,8 +6,10 @@ pass=0
 fail=0
 mode=$(cat /var/lib/kvc-e2e/mode 2>/dev/null || echo test)
 KVER=$(uname -r)
-# The image's tag: a kernel release with + or ~ (6.12.117+deb12-amd64) is tagged with _ instead.
-TAG=$(printf '%s' "$KVER" | tr '+~' '__')
+# The image's tag as kvc makes it (imageTagFor): a release with + or ~ gets a leading _ and _ + ~
+# escaped as __ _p _t (6.12.117+deb12-amd64 → _6.12.117_pdeb12-amd64); any other is its own tag.
+tag() { case $1 in *[+~]*) printf '_%s' "$(printf '%s' "$1" | sed 's/_/__/g; s/+/_p/g; s/~/_t/g')" ;; *) printf '%s' "$1" ;; esac; }
+TAG=$(tag "$KVER")
 ok() { echo "KVC-E2E: PASS $*"; pass=$((pass + 1)); }
 bad() { echo "KVC-E2E: FAIL $*"; fail=$((fail + 1)); }
 check() {
