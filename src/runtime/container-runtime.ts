@@ -22,7 +22,13 @@ export interface RuntimeOptions {
   readonly dryRun?: boolean;
   readonly env?: NodeJS.ProcessEnv;
   readonly print?: (line: string) => void;
+  // How long a short command (an inspect, a listing, a tag, a removal, a probe) may take before it
+  // is stopped and counts as failed; builds, pushes, module commands and hooks have none.
+  readonly queryTimeoutMs?: number;
 }
+
+// A short command's time limit: a hung `inspect` must not hold a stop past TimeoutStopSec (3 min).
+const QUERY_TIMEOUT_MS = 60_000;
 
 const STDERR_TAIL_LINES = 12;
 
@@ -63,6 +69,7 @@ export class ContainerRuntime {
   private readonly logger: Logger;
   private readonly env: NodeJS.ProcessEnv;
   private readonly print: (line: string) => void;
+  private readonly queryTimeoutMs: number;
   private binary: string | undefined;
 
   constructor(name: RuntimeName, options: RuntimeOptions) {
@@ -73,6 +80,7 @@ export class ContainerRuntime {
     const { NOTIFY_SOCKET: _notify, ...env } = options.env ?? process.env;
     this.env = env;
     this.print = options.print ?? ((line) => process.stdout.write(`${line}\n`));
+    this.queryTimeoutMs = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
   }
 
   // The runtime's path; fails with what to install when it is not on PATH.
@@ -100,8 +108,9 @@ export class ContainerRuntime {
     return this.name === 'podman' ? ['--events-backend=none', ...args] : [...args];
   }
 
-  // Runs a command and captures its output; a non-zero exit is returned, not thrown.
-  async capture(args: readonly string[], options: { signal?: AbortSignal } = {}): Promise<CommandResult> {
+  // Runs a command and captures its output; a non-zero exit is returned, not thrown. A short command
+  // (the default) is stopped after the query timeout and throws; `long: true` has no time limit.
+  async capture(args: readonly string[], options: { signal?: AbortSignal; long?: boolean } = {}): Promise<CommandResult> {
     const binary = this.locate();
     if (this.dryRun) {
       this.print(this.show(args));
@@ -111,7 +120,14 @@ export class ContainerRuntime {
     const result = await execa(binary, this.withGlobalFlags(args), {
       env: this.env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: true, cwd: RUNTIME_CWD,
       ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
+      ...(options.long === true ? {} : { timeout: this.queryTimeoutMs, forceKillAfterDelay: 2_000 }),
     });
+    if (result.timedOut) {
+      throw new RuntimeError(`${[this.name, ...args].map(displayArg).join(' ')} did not answer within ${this.queryTimeoutMs / 1000} s; stopped it`, {
+        command: [this.name, ...args],
+        hint: `${this.name} may be waiting for a lock another ${this.name} process holds: look for a hung one (\`ps -ef | grep ${this.name}\`), then run again`,
+      });
+    }
     return { exitCode: result.exitCode ?? 128, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
   }
 
@@ -279,7 +295,7 @@ export class ContainerRuntime {
   // is a RuntimeError carrying the command's output.
   async runModuleCommand(image: string, command: readonly string[], what: string, volumes: readonly string[] = []): Promise<CommandResult> {
     const args = argv.moduleRunArgs(image, command, volumes);
-    const result = await this.capture(args);
+    const result = await this.capture(args, { long: true });
     if (result.exitCode === 125 && isNoSuchObject(result.stderr)) {
       throw new ImageNotFoundError(`there is no image ${image}`, { command: [this.name, ...args], childExitCode: result.exitCode, stderrTail: tail(result.stderr) });
     }
@@ -311,7 +327,7 @@ export class ContainerRuntime {
 
   // Runs a command with the tools' privileges and captures its output (hooks); non-zero is returned.
   async runHook(image: string, command: readonly string[]): Promise<CommandResult> {
-    return this.capture(argv.toolRunArgs(image, command, { tty: false }));
+    return this.capture(argv.toolRunArgs(image, command, { tty: false }), { long: true });
   }
 
   // Starts the tools container and returns its main process ID.
@@ -379,7 +395,7 @@ export class ContainerRuntime {
       await this.tag(source, destination);
     }
     const args = argv.pushArgs(this.name, source, destination, options);
-    const result = await this.capture(args);
+    const result = await this.capture(args, { long: true });
     if (result.exitCode === 125 && isNoSuchObject(result.stderr)) {
       throw new ImageNotFoundError(`there is no image ${source}`, { command: [this.name, ...args], childExitCode: result.exitCode, stderrTail: tail(result.stderr) });
     }

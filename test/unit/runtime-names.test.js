@@ -15,10 +15,10 @@ describe('runtime adapter: exact names, precise "no such"', () => {
   let bin;
   beforeEach(() => { bin = mkdtempSync(join(tmpdir(), 'kvc-fake-podman-')); });
   afterEach(() => rmSync(bin, { recursive: true, force: true }));
-  const runtime = (script) => {
+  const runtime = (script, options = {}) => {
     writeFileSync(join(bin, 'podman'), `#!/bin/sh\n${script}\n`);
     chmodSync(join(bin, 'podman'), 0o755);
-    return new ContainerRuntime('podman', { logger: createLogger({ style: 'plain', stream: new PassThrough() }), env: { PATH: `${bin}:/usr/bin:/bin` } });
+    return new ContainerRuntime('podman', { logger: createLogger({ style: 'plain', stream: new PassThrough() }), env: { PATH: `${bin}:/usr/bin:/bin` }, ...options });
   };
   // What podman 4.3 answers to `container inspect abc` when a container's ID starts with abc.
   const inspected = (name) => JSON.stringify([{ Id: 'abc123def456', Name: name, State: { Running: true, Pid: 4242 }, HostConfig: {} }]);
@@ -43,5 +43,26 @@ describe('runtime adapter: exact names, precise "no such"', () => {
     const podman = runtime('echo \'Error: default OCI runtime "crun" not found: invalid argument\' >&2; exit 125');
     const result = await podman.inspectImage('localhost/usbip-1.0.0:6.1.0-56-amd64').then(() => 'no error', (error) => error.message);
     expect(result).to.match(/inspecting images failed \(podman exit 125\)/);
+  });
+
+  // A podman that never answers (a storage lock held by a hung process does this to the real one).
+  it('a query that hangs fails after its timeout, naming the command, and the child is gone', async () => {
+    const pidFile = join(bin, 'pid');
+    const podman = runtime(`echo $$ > ${pidFile}; exec sleep 60`, { queryTimeoutMs: 300 });
+    const started = Date.now();
+    const outcome = await Promise.race([
+      podman.inspectContainer('kvc-usbip-tools').then(() => 'answered', (error) => error),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 3 s'), 3000)),
+    ]);
+    expect(outcome).to.be.an('error');
+    expect(outcome.message).to.match(/podman container inspect .*kvc-usbip-tools.* did not answer within 0\.3 s/);
+    expect(Date.now() - started).to.be.below(2500);
+    const pid = Number((await import('node:fs')).readFileSync(pidFile, 'utf8'));
+    expect(() => process.kill(pid, 0)).to.throw(/ESRCH/);
+  });
+
+  it('a push, a long run, has no timeout', async () => {
+    const podman = runtime('sleep 1', { queryTimeoutMs: 300 });
+    await podman.push('localhost/x:1', 'quay.io/me/x:1', { tlsVerify: true });
   });
 });
