@@ -14,7 +14,7 @@ import { connectSystemBus } from '../bus/system-bus.js';
 import type { MessageBus } from 'dbus-next';
 import { ostreeBooted, watchStagedKernel } from '../bus/rpm-ostree.js';
 import { notifySystemd } from './notify.js';
-import { withInstanceLock } from '../ops/lock.js';
+import { holdServiceLock, withInstanceLock } from '../ops/lock.js';
 import { KernelWatcher } from './kernel-watcher.js';
 import { BootWatcher } from './boot-watcher.js';
 import { Reconciler, type ReconcileState } from './reconciler.js';
@@ -72,6 +72,8 @@ export async function runService(session: Session, name: string): Promise<number
   const ctx: Context = { ...session.ctx, signal: lifetime };
   const { logger, global } = session;
   const settings = await session.instance(name);
+  // Held until the process ends: no second service, unload or reload of this instance beside it.
+  await holdServiceLock(ctx, name, `kvc service ${name}`);
   const kver = ctx.runningKernel;
   // The device manager's configuration, checked before anything is loaded.
   const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { buildImage } from '../../ops/build.js';
 import { loadModules, unloadModules } from '../../ops/modules.js';
-import { withInstanceLock } from '../../ops/lock.js';
+import { assertServiceNotRunning, withInstanceLock } from '../../ops/lock.js';
 import { signalOf, withSession, type Outcome } from '../command-kit.js';
 
 export function registerLoad(program: Command, outcome: Outcome): void {
@@ -37,6 +37,7 @@ export function registerLoad(program: Command, outcome: Outcome): void {
     .action(withSession(outcome, async (session, name: string, given: string | undefined, options: { force?: boolean; wait: boolean }) => {
       const settings = await session.instance(name);
       const kver = given ?? session.ctx.runningKernel;
+      await assertServiceNotRunning(session.ctx, name, 'kvc unload');
       await withInstanceLock(session.ctx, name, `kvc unload ${name} ${kver}`, options, () =>
         unloadModules(session.ctx, settings, kver, { force: options.force === true }));
     }, { cancellable: true }));
@@ -50,6 +51,7 @@ export function registerLoad(program: Command, outcome: Outcome): void {
     .action(withSession(outcome, async (session, name: string, given: string | undefined, options: { wait: boolean }) => {
       const settings = await session.instance(name);
       const kver = given ?? session.ctx.runningKernel;
+      await assertServiceNotRunning(session.ctx, name, 'kvc reload');
       await withInstanceLock(session.ctx, name, `kvc reload ${name} ${kver}`, options, async () => {
         await buildImage(session.ctx, settings, kver, { network: session.global.buildNetwork, ...signalOf(session) });
         await unloadModules(session.ctx, settings, kver);
