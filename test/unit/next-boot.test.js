@@ -116,7 +116,8 @@ describe('next boot: the watcher and the reconciler (real files and timers)', fu
     writeFileSync(join(dir, 'modules.dep'), '');
     if (old) utimesSync(dir, new Date(Date.now() - 60000), new Date(Date.now() - 60000));
   };
-  async function service(kvers) {
+  // watch: false leaves the watchers out (only the reconciler's own timer, every intervalMs).
+  async function service(kvers, { watch = true, intervalMs = 60000 } = {}) {
     const lines = [];
     const stream = new PassThrough();
     stream.on('data', (chunk) => lines.push(String(chunk)));
@@ -125,9 +126,9 @@ describe('next boot: the watcher and the reconciler (real files and timers)', fu
     const ctx = { configDir: '/x', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), runningKernel: '6.1.0-56-amd64', interactive: false };
     const built = [];
     const requests = [];
-    const reconciler = new Reconciler({ ctx, settings: { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} }, keep: 3, build: async (kver) => { built.push(kver); }, retryBaseMs: 200, retryMaxMs: 1000, intervalMs: 60000, settleMs: 300, signal: lifetime.signal, staged: () => undefined });
+    const reconciler = new Reconciler({ ctx, settings: { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} }, keep: 3, build: async (kver) => { built.push(kver); }, retryBaseMs: 200, retryMaxMs: 1000, intervalMs, settleMs: 300, signal: lifetime.signal, staged: () => undefined });
     const listener = { request: (why, kver) => { requests.push(why); reconciler.request(why, kver); }, removed: (kver) => reconciler.removed(kver) };
-    const facts = await watchBootFacts({ hostRoot: root, runningKernel: ctx.runningKernel, settleMs: 300, logger: ctx.logger }, listener);
+    const facts = watch ? await watchBootFacts({ hostRoot: root, runningKernel: ctx.runningKernel, settleMs: 300, logger: ctx.logger }, listener) : { close: async () => {} };
     reconciler.request('service started');
     await reconciler.idle();
     // Waits (deadline 10 s) for a journal line, or for a request whose reason matches, then for the pass.
@@ -186,6 +187,20 @@ describe('next boot: the watcher and the reconciler (real files and timers)', fu
       writeFileSync(join(root, 'boot/grub/grub.cfg.new'), menu('6.1.0-58-amd64'));
       renameSync(join(root, 'boot/grub/grub.cfg.new'), join(root, 'boot/grub/grub.cfg'));
       await kvc.line('kernel 6.1.0-58-amd64 (next boot): its image');
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-58-amd64');
+    } finally {
+      await kvc.close();
+    }
+  });
+
+  it('the safety net: with no event at all, a pass of the slow timer finds the next boot changed', async () => {
+    install('6.1.0-56-amd64', true);
+    install('6.1.0-58-amd64', true);
+    const kvc = await service(['6.1.0-56-amd64', '6.1.0-58-amd64'], { watch: false, intervalMs: 500 });
+    try {
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-56-amd64');
+      moveLink('6.1.0-58-amd64');
+      await kvc.line('kernel 6.1.0-58-amd64 (next boot): its image localhost/usbip-1.0.0:6.1.0-58-amd64 is up to date; nothing to build');
       expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-58-amd64');
     } finally {
       await kvc.close();
