@@ -35,9 +35,10 @@ export function stagedKernel(deployments: unknown): string | undefined {
   return undefined;
 }
 
-// Watches rpm-ostree for a staged deployment; calls onStaged with its kernel. Resolves false (and
-// stays silent) where rpm-ostree is not on the bus.
-export async function watchStagedKernel(bus: dbus.MessageBus, onStaged: (kver: string) => void): Promise<boolean> {
+// Watches rpm-ostree's deployments; calls onStaged with the staged kernel each time they change,
+// undefined once none is staged (a cleanup, or a rollback). Resolves false (and stays silent)
+// where rpm-ostree is not on the bus.
+export async function watchStagedKernel(bus: dbus.MessageBus, onStaged: (kver: string | undefined) => void): Promise<boolean> {
   let sysroot: dbus.ProxyObject;
   try {
     sysroot = await bus.getProxyObject(RPMOSTREE, SYSROOT_PATH);
@@ -48,8 +49,7 @@ export async function watchStagedKernel(bus: dbus.MessageBus, onStaged: (kver: s
   const properties = sysroot.getInterface('org.freedesktop.DBus.Properties');
   const check = async () => {
     const deployments = plain(await properties['Get']!(SYSROOT, 'Deployments').catch(() => undefined));
-    const kver = stagedKernel(deployments);
-    if (kver !== undefined) onStaged(kver);
+    if (deployments !== undefined) onStaged(stagedKernel(deployments));
   };
   properties.on('PropertiesChanged', (iface: string, changed: Record<string, unknown>) => {
     if (iface === SYSROOT && 'Deployments' in changed) void check();

@@ -22,7 +22,7 @@ export interface Desired {
   readonly installed: readonly string[];
   // The kernel of rpm-ostree's staged deployment, if any.
   readonly staged?: string | undefined;
-  // The kernel the boot files name (boot-default.ts: grubenv, the vmlinuz links), if any.
+  // The kernel the boot files name (boot-default.ts: GRUB, systemd-boot, BLS, the vmlinuz links), if any.
   readonly bootDefault?: string | undefined;
   readonly version: string;
   // What the instance's images must be built from (build-args.ts's wantedIdentity: KVC_BUILD_ARGS

@@ -15,10 +15,8 @@ import type { MessageBus } from 'dbus-next';
 import { ostreeBooted, watchStagedKernel } from '../bus/rpm-ostree.js';
 import { notifySystemd } from './notify.js';
 import { holdServiceLock, withInstanceLock } from '../ops/lock.js';
-import { KernelWatcher } from './kernel-watcher.js';
-import { BootWatcher } from './boot-watcher.js';
+import { watchBootFacts } from './boot-facts.js';
 import { Reconciler, type ReconcileState } from './reconciler.js';
-import { moduleRoots } from '../kernel/installed.js';
 import { inhibitShutdown } from '../host/inhibit.js';
 import { removeServiceState, writeServiceState } from './service-state.js';
 import { liveToolsPid } from '../ops/tools.js';
@@ -189,29 +187,16 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
       writeServiceState(ctx, settings.name, state);
     },
   });
-  const watcher = new KernelWatcher({
-    roots: moduleRoots(ctx.hostRoot),
-    settleMs: SETTLE_MS,
-    logger,
-    onReady: (found) => {
-      logger.info(`new kernel ${found}`);
-      reconciler.request(`kernel ${found} installed`, found);
-    },
-    onRemoved: (gone) => {
-      if (gone === kver) return;
-      logger.info(`kernel ${gone} was removed`);
-      reconciler.removed(gone);
-    },
-    onChanged: (changed) => reconciler.request(`kernel ${changed}'s modules changed`),
-  });
-  await watcher.start();
-  // The next boot is decided later than the modules appear (a package's postinst moves the links
-  // and updates the boot loader): plan again when that happens.
-  const bootWatcher = new BootWatcher({ hostRoot: ctx.hostRoot, settleMs: SETTLE_MS, logger, onChange: (what) => reconciler.request(`boot files changed: ${what}`) });
-  bootWatcher.start();
+  const facts = await watchBootFacts({ hostRoot: ctx.hostRoot, runningKernel: kver, settleMs: SETTLE_MS, logger }, reconciler);
   const bus = await followRpmOstree(ctx, (found) => {
     if (found === staged) return;
+    const was = staged;
     staged = found;
+    if (found === undefined) {
+      logger.info(`rpm-ostree no longer stages kernel ${was ?? ''}`);
+      reconciler.request('rpm-ostree staged deployment gone');
+      return;
+    }
     logger.info(`rpm-ostree staged kernel ${found}`);
     reconciler.request(`rpm-ostree staged ${found}`, found);
   });
@@ -220,8 +205,7 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
     reconciler,
     close: async () => {
       await reconciler.close();
-      await watcher.close();
-      bootWatcher.close();
+      await facts.close();
       bus?.disconnect();
       removeServiceState(ctx, settings.name);
     },
@@ -230,7 +214,7 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
 
 // On a host ostree booted, follows rpm-ostree's staged deployment over the system bus and keeps
 // the connection; elsewhere the bus is not asked (nor dbus-next loaded). Silent where it is absent.
-async function followRpmOstree(ctx: Context, onStaged: (kver: string) => void): Promise<MessageBus | undefined> {
+async function followRpmOstree(ctx: Context, onStaged: (kver: string | undefined) => void): Promise<MessageBus | undefined> {
   if (!ostreeBooted(ctx.hostRoot)) return undefined;
   const bus = await connectSystemBus().catch(() => undefined);
   if (bus === undefined) return undefined;

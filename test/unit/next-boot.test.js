@@ -1,7 +1,8 @@
 // Unit tests: the next boot's kernel as the boot files name it (pure, on data), the watcher of
-// those files (real files in a temp folder, real inotify), and the reconciler seeing a kernel
-// package installed as dpkg does it: modules first, the vmlinuz link moved later by its postinst
-// (real folders, lock and timers; the image list is a fake, as in reconciler.test.js).
+// those files (real files in a temp folder, real inotify), and the service's watchers (chokidar
+// on the module trees, inotify on the boot files) feeding the reconciler while a kernel package
+// is installed as dpkg does it: modules first, the vmlinuz link moved and the boot loader updated
+// later by its postinst (real folders, lock and timers; the image list is a fake).
 import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, renameSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { bootDefaultKernel, grubenvValue, kernelOfGrubEntry, kernelOfImage, read
 import { BootWatcher, bootRelevant } from '../../lib/service/boot-watcher.js';
 import { plan } from '../../lib/service/reconcile-plan.js';
 import { Reconciler } from '../../lib/service/reconciler.js';
+import { watchBootFacts } from '../../lib/service/boot-facts.js';
 import { createLogger } from '../../lib/log/logger.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -105,51 +107,120 @@ describe('next boot: the watcher and the reconciler (real files and timers)', fu
     }
   });
 
-  it('a kernel package installed as dpkg does it (modules, then the link) ends with the journal naming it as next boot with its image ready', async () => {
+  // The service's own wiring (boot-facts.ts: chokidar on the module trees, inotify on the boot
+  // files) feeding a real reconciler; only the image list is a fake, as in reconciler.test.js.
+  const image = (kver) => ({ id: `id-${kver}`, names: [`localhost/usbip-1.0.0:${kver}`], labels: { 'io.kvc.instance': 'usbip', 'io.kvc.kernel': kver, 'io.kvc.version': '1.0.0' }, created: '', size: 1 });
+  const install = (kver, old) => {
+    const dir = join(root, 'lib/modules', kver);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'modules.dep'), '');
+    if (old) utimesSync(dir, new Date(Date.now() - 60000), new Date(Date.now() - 60000));
+  };
+  // watch: false leaves the watchers out (only the reconciler's own timer, every intervalMs).
+  async function service(kvers, { watch = true, intervalMs = 60000 } = {}) {
     const lines = [];
     const stream = new PassThrough();
     stream.on('data', (chunk) => lines.push(String(chunk)));
-    const image = (kver) => ({ id: `id-${kver}`, names: [`localhost/usbip-1.0.0:${kver}`], labels: { 'io.kvc.instance': 'usbip', 'io.kvc.kernel': kver, 'io.kvc.version': '1.0.0' }, created: '', size: 1 });
-    const runtime = { images: [image('6.1.0-56-amd64'), image('6.1.0-58-amd64')], async imagesWithLabel() { return this.images; }, async removeImage() {} };
-    const install = (kver, old) => {
-      const dir = join(root, 'lib/modules', kver);
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(join(dir, 'modules.dep'), '');
-      if (old) utimesSync(dir, new Date(Date.now() - 60000), new Date(Date.now() - 60000));
-    };
-    install('6.1.0-56-amd64', true);
-    // A newer kernel is installed and is what a plain "newest" rule would pick; the links say 6.1.0-56.
-    install('6.12.117+deb12-amd64', true);
-    runtime.images.push(image('6.12.117+deb12-amd64'));
+    const runtime = { images: kvers.map(image), async imagesWithLabel() { return this.images; }, async removeImage() {} };
     const lifetime = new AbortController();
     const ctx = { configDir: '/x', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), runningKernel: '6.1.0-56-amd64', interactive: false };
     const built = [];
-    const reconciler = new Reconciler({ ctx, settings: { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} }, keep: 3, build: async (kver) => { built.push(kver); }, retryBaseMs: 200, retryMaxMs: 1000, intervalMs: 60000, settleMs: 500, signal: lifetime.signal, staged: () => undefined });
-    const watcher = new BootWatcher({ hostRoot: root, settleMs: 300, logger: ctx.logger, onChange: (what) => reconciler.request(`boot files changed: ${what}`) });
-    watcher.start();
-    try {
-      reconciler.request('service started');
-      await reconciler.idle();
-      expect(reconciler.state().nextBoot).to.equal('6.1.0-56-amd64');
-      // dpkg: the modules (the watcher reports them while the folder is still fresh), then the link.
-      install('6.1.0-58-amd64', false);
-      reconciler.request('kernel 6.1.0-58-amd64 installed', '6.1.0-58-amd64');
-      await reconciler.idle();
-      expect(lines.join('')).to.not.include('kernel 6.1.0-58-amd64 (next boot)');
-      await sleep(600);
-      moveLink('6.1.0-58-amd64');
+    const requests = [];
+    const reconciler = new Reconciler({ ctx, settings: { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} }, keep: 3, build: async (kver) => { built.push(kver); }, retryBaseMs: 200, retryMaxMs: 1000, intervalMs, settleMs: 300, signal: lifetime.signal, staged: () => undefined });
+    const listener = { request: (why, kver) => { requests.push(why); reconciler.request(why, kver); }, removed: (kver) => reconciler.removed(kver) };
+    const facts = watch ? await watchBootFacts({ hostRoot: root, runningKernel: ctx.runningKernel, settleMs: 300, logger: ctx.logger }, listener) : { close: async () => {} };
+    reconciler.request('service started');
+    await reconciler.idle();
+    // Waits (deadline 10 s) for a journal line, or for a request whose reason matches, then for the pass.
+    const until = async (what, seen) => {
       const deadline = Date.now() + 10000;
-      while (!lines.join('').includes('kernel 6.1.0-58-amd64 (next boot): its image') && Date.now() < deadline) await sleep(50);
+      while (!seen() && Date.now() < deadline) await sleep(25);
       await reconciler.idle();
-      const journal = lines.join('');
-      expect(journal).to.include('the next boot\'s kernel is now 6.1.0-58-amd64 (was 6.1.0-56-amd64)');
-      expect(journal).to.include('kernel 6.1.0-58-amd64 (next boot): its image localhost/usbip-1.0.0:6.1.0-58-amd64 is up to date; nothing to build');
-      expect(reconciler.state().nextBoot).to.equal('6.1.0-58-amd64');
-      expect(built).to.deep.equal([]);
+      expect(seen(), `${what}; the journal:\n${lines.join('')}\nrequests: ${requests.join(' | ')}`).to.equal(true);
+    };
+    return {
+      reconciler, built, journal: () => lines.join(''),
+      line: (text) => until(`no line "${text}"`, () => lines.join('').includes(text)),
+      request: (pattern) => until(`no request matching ${pattern}`, () => requests.some((why) => pattern.test(why))),
+      close: async () => { await facts.close(); lifetime.abort(new Error('test over')); await reconciler.close(); },
+    };
+  }
+
+  it('a kernel package installed as dpkg does it (modules, then the link) ends with the journal and state naming it as next boot with its image ready', async () => {
+    install('6.1.0-56-amd64', true);
+    // A newer kernel is installed and is what a plain "newest" rule would pick; the links say 6.1.0-56.
+    install('6.12.117+deb12-amd64', true);
+    const kvc = await service(['6.1.0-56-amd64', '6.1.0-58-amd64', '6.12.117+deb12-amd64']);
+    try {
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-56-amd64');
+      // dpkg unpacks the modules: the service sees the kernel, not yet as the next boot.
+      install('6.1.0-58-amd64', false);
+      await kvc.line('kernel 6.1.0-58-amd64: its image localhost/usbip-1.0.0:6.1.0-58-amd64 is up to date; nothing to build');
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-56-amd64');
+      // Its postinst, later: the initrd, then linux-update-symlinks moves /vmlinuz.
+      await sleep(400);
+      writeFileSync(join(root, 'boot/initrd.img-6.1.0-58-amd64'), '');
+      moveLink('6.1.0-58-amd64');
+      await kvc.line('kernel 6.1.0-58-amd64 (next boot): its image localhost/usbip-1.0.0:6.1.0-58-amd64 is up to date; nothing to build');
+      expect(kvc.journal()).to.include('the next boot\'s kernel is now 6.1.0-58-amd64 (was 6.1.0-56-amd64)');
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-58-amd64');
+      expect(kvc.reconciler.state().kernels.find((kernel) => kernel.kver === '6.1.0-58-amd64')).to.deep.include({ nextBoot: true, action: 'ready' });
+      expect(kvc.built).to.deep.equal([]);
     } finally {
-      watcher.close();
-      lifetime.abort(new Error('test over'));
-      await reconciler.close();
+      await kvc.close();
+    }
+  });
+
+  it('on a GRUB host the next boot follows grub.cfg: the link moved alone changes nothing, update-grub does', async () => {
+    install('6.1.0-56-amd64', true);
+    const menu = (kver) => `set default="0"\nmenuentry 'Debian GNU/Linux' $menuentry_id_option 'gnulinux-simple-x' {\n\tlinux\t/boot/vmlinuz-${kver} root=/dev/vda ro\n}\n`;
+    writeFileSync(join(root, 'boot/grub/grub.cfg'), menu('6.1.0-56-amd64'));
+    const kvc = await service(['6.1.0-56-amd64', '6.1.0-58-amd64']);
+    try {
+      install('6.1.0-58-amd64', false);
+      await kvc.line('kernel 6.1.0-58-amd64: its image');
+      await sleep(400);
+      moveLink('6.1.0-58-amd64');
+      await kvc.request(/^boot files changed: .*\/vmlinuz$/);
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-56-amd64');
+      // update-grub writes grub.cfg.new and renames it over grub.cfg.
+      writeFileSync(join(root, 'boot/grub/grub.cfg.new'), menu('6.1.0-58-amd64'));
+      renameSync(join(root, 'boot/grub/grub.cfg.new'), join(root, 'boot/grub/grub.cfg'));
+      await kvc.line('kernel 6.1.0-58-amd64 (next boot): its image');
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-58-amd64');
+    } finally {
+      await kvc.close();
+    }
+  });
+
+  it('the safety net: with no event at all, a pass of the slow timer finds the next boot changed', async () => {
+    install('6.1.0-56-amd64', true);
+    install('6.1.0-58-amd64', true);
+    const kvc = await service(['6.1.0-56-amd64', '6.1.0-58-amd64'], { watch: false, intervalMs: 500 });
+    try {
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-56-amd64');
+      moveLink('6.1.0-58-amd64');
+      await kvc.line('kernel 6.1.0-58-amd64 (next boot): its image localhost/usbip-1.0.0:6.1.0-58-amd64 is up to date; nothing to build');
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-58-amd64');
+    } finally {
+      await kvc.close();
+    }
+  });
+
+  it('a boot loader folder made after the service started is watched: systemd-boot\'s first BLS entries count', async () => {
+    install('6.1.0-56-amd64', true);
+    install('6.1.0-58-amd64', true);
+    const kvc = await service(['6.1.0-56-amd64', '6.1.0-58-amd64']);
+    try {
+      expect(kvc.reconciler.state().nextBoot).to.equal('6.1.0-56-amd64');
+      // bootctl install: /boot/loader, its loader.conf, then kernel-install's entries.
+      mkdirSync(join(root, 'boot/loader/entries'), { recursive: true });
+      await sleep(100);
+      writeFileSync(join(root, 'boot/loader/loader.conf'), 'default abc-6.1.0-58*\n');
+      for (const kver of ['6.1.0-56-amd64', '6.1.0-58-amd64']) writeFileSync(join(root, `boot/loader/entries/abc-${kver}.conf`), `title Debian\nversion ${kver}\nlinux /abc/${kver}/linux\n`);
+      await kvc.line('the next boot\'s kernel is now 6.1.0-58-amd64 (was 6.1.0-56-amd64)');
+    } finally {
+      await kvc.close();
     }
   });
 });

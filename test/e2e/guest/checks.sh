@@ -28,10 +28,19 @@ active() { [ "$(systemctl is-active kvc@usbip)" = active ]; }
 # usbipd listens on TCP 3240 (0CA8): state 0A (LISTEN) in /proc/net/tcp or tcp6.
 listening() { awk '$2 ~ /:0CA8$/ && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
 tools_caps() { read -r pid _ </run/kvc/usbip/tools.pid 2>/dev/null && sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$pid/status"; }
-# Waits up to a minute for a condition (generous: the guests run under TCG on a busy machine).
-wait_for() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 300 ] && return 1; sleep 0.2; done; }
-# The same for up to ten minutes (a build, a boot-time start, a package install under TCG).
-wait_long() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 3000 ] && return 1; sleep 0.2; done; }
+# Waits up to SECONDS for a condition, polling it (no fixed sleep: it returns as soon as the
+# condition holds, however long each poll takes); on the deadline it says what it waited for.
+wait_s() {
+	deadline=$(($(date +%s) + $1)); shift
+	while ! "$@"; do
+		[ "$(date +%s)" -ge "$deadline" ] && { echo "  | waited until the deadline for: $*; still not so" >&2; return 1; }
+		sleep 0.2
+	done
+}
+# Up to a minute (generous: the guests run under TCG on a busy machine).
+wait_for() { wait_s 60 "$@"; }
+# Up to ten minutes (a build, a boot-time start, a package install under TCG).
+wait_long() { wait_s 600 "$@"; }
 stick_busid() {
 	for d in /sys/bus/usb/devices/*; do
 		[ "$(cat "$d/product" 2>/dev/null)" = "QEMU USB HARDDRIVE" ] || continue

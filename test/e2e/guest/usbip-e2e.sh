@@ -198,15 +198,23 @@ if [ ! -e "$updated" ]; then
 	run systemctl start kvc@usbip
 	new=$(dpkg-deb -f "$update" Package | sed 's/^linux-image-//')
 	images_before=$(podman images --all --quiet --no-trunc | sort)
+	# The journal from here on: only what kvc says about this install counts.
+	cursor=$(journalctl -u kvc@usbip -n 1 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
+	since() { journalctl -u kvc@usbip ${cursor:+--after-cursor="$cursor"} -o cat; }
 	t=$(ms)
 	run dpkg -i "$update"
 	say "dpkg -i took $(($(ms) - t)) ms"
 	# dpkg writes the modules first and moves /vmlinuz in its postinst: kvc must end up naming the
-	# new kernel as the next boot, however slowly the machine runs (deadline 10 min, no fixed sleep).
-	uptodate() { journalctl -u kvc@usbip -o cat | grep -q "kernel $new (next boot): its image .* is up to date; nothing to build"; }
-	n=0; while ! uptodate && [ $n -lt 3000 ]; do n=$((n + 1)); sleep 0.2; done
+	# new kernel as the next boot, however slowly the machine runs (deadline 10 min, polled).
+	uptodate() { since | grep -q "kernel $new (next boot): its image .* is up to date; nothing to build"; }
+	wait_long uptodate
 	check "kvc saw the new kernel $new and found its image up to date ($(($(ms) - t)) ms after dpkg -i began)" uptodate
-	uptodate || { say "what kvc said meanwhile, and the boot files:"; journalctl -u kvc@usbip -n 40 --no-pager -o cat 2>&1 | show; ls -l /vmlinuz /boot/vmlinuz* 2>&1 | show; }
+	uptodate || { say "what kvc said since dpkg -i began, and the boot files:"; since 2>&1 | tail -n 40 | show; ls -l /vmlinuz /boot/vmlinuz* 2>&1 | show; }
+	# `kvc status --json` reads the same facts: its nextBoot field names the new kernel.
+	next_boot() { kvc status --json usbip 2>/dev/null | grep -q "\"nextBoot\": \"$new\""; }
+	wait_for next_boot
+	check "kvc status --json names $new as the next boot's kernel" next_boot
+	next_boot || kvc status --json usbip 2>&1 | grep -i -m 3 'nextBoot\|error' | show
 	journalctl -u kvc@usbip -n 6 --no-pager -o cat 2>&1 | show
 	run kvc status usbip
 	check "... built nothing for it, and kvc status shows it as the next boot's kernel with its image" sh -c "
