@@ -1,12 +1,18 @@
 // What command files share: how an action gets its session and reports its exit status.
 import type { Command } from 'commander';
 import { openSession, type GlobalOptions, type Session } from '../ops/session.js';
-import { InterruptedError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
+import { checkKernelRelease } from '../kernel/release.js';
 
 // Where a command leaves its exit status for main (the only place that exits).
 export interface Outcome {
   status: number;
 }
+
+// What --dry-run means to a command: 'print' (the default) prints the container commands that
+// would change something instead of running them; 'ignore' is for commands that only read (status):
+// they run as usual and say so; { refuse: why } is for commands whose effect cannot be printed.
+export type DryRunPolicy = 'print' | 'ignore' | { readonly refuse: string };
 
 // Wraps an action: opens the session from the global options, runs, records the status.
 // A cancellable action sees SIGINT/SIGTERM as an aborted ctx.signal, so it can stop its
@@ -14,10 +20,15 @@ export interface Outcome {
 export function withSession<A extends unknown[]>(
   outcome: Outcome,
   body: (session: Session, ...args: A) => Promise<number | void>,
-  options: { cancellable?: boolean } = {},
+  options: { cancellable?: boolean; dryRun?: DryRunPolicy } = {},
 ): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const command = args[args.length - 1] as Command;
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    const policy = options.dryRun ?? 'print';
+    if (globals.dryRun === true && typeof policy === 'object') {
+      throw new UsageError(`--dry-run: kvc ${command.name()} has none: ${policy.refuse}`, { hint: 'leave out --dry-run' });
+    }
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => controller.abort(new InterruptedError(`interrupted by ${signal}`, { hint: 'nothing was left half-done' }));
     if (options.cancellable === true) {
@@ -25,7 +36,9 @@ export function withSession<A extends unknown[]>(
       process.on('SIGTERM', onSignal);
     }
     try {
-      const session = await openSession(command.optsWithGlobals<GlobalOptions>(), process.env, options.cancellable === true ? controller.signal : undefined);
+      const ignored = globals.dryRun === true && policy === 'ignore';
+      const session = await openSession(ignored ? { ...globals, dryRun: false } : globals, process.env, options.cancellable === true ? controller.signal : undefined);
+      if (ignored) session.logger.warn(`--dry-run ignored: kvc ${command.name()} only reads, so it runs as usual`);
       const status = await body(session, ...args);
       outcome.status = typeof status === 'number' ? status : 0;
     } finally {
@@ -38,4 +51,10 @@ export function withSession<A extends unknown[]>(
 // { signal } of a cancellable session, to spread into an operation's options.
 export function signalOf(session: Session): { signal?: AbortSignal } {
   return session.ctx.signal === undefined ? {} : { signal: session.ctx.signal };
+}
+
+// The kernel a command works on: the one given, else the running kernel (`uname -r`, or
+// KVC_RUNNING_KERNEL), checked as a release.
+export function kernelOf(session: Session, kver: string | undefined): string {
+  return checkKernelRelease(kver ?? session.ctx.runningKernel);
 }

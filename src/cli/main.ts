@@ -6,6 +6,14 @@ import { createLogger } from '../log/logger.js';
 import { buildProgram } from './program.js';
 import type { Outcome } from './command-kit.js';
 
+// The exit status of commander's own exits: 0 for help and version asked for, 64 for the rest
+// (a bad command line, or none: bare `kvc` and `kvc kube` print their usage and exit 64).
+function commanderExitStatus(error: CommanderError): number {
+  if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitStatus.ok;
+  if (error.code === 'commander.help' && error.exitCode === 0) return ExitStatus.ok;
+  return ExitStatus.usage;
+}
+
 // Runs kvc with argv (as process.argv) and resolves with the exit status.
 export async function main(argv: readonly string[]): Promise<number> {
   const outcome: Outcome = { status: 0 };
@@ -13,10 +21,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     await buildProgram(outcome).parseAsync([...argv]);
     return outcome.status;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
-      return ExitStatus.usage;
-    }
+    if (error instanceof CommanderError) return commanderExitStatus(error);
     createLogger({ verbose: argv.includes('--verbose') || argv.includes('-v') }).error(describeError(error));
     if (argv.includes('--verbose') && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
     return exitStatusOf(error);

@@ -1,4 +1,5 @@
-// winston set up for where kvc runs: journald priorities under systemd, colour on a TTY, plain otherwise.
+// winston set up for where kvc runs: journald priorities under systemd, colour on a TTY (unless
+// NO_COLOR or TERM=dumb), plain otherwise.
 import winston from 'winston';
 
 export type Logger = winston.Logger;
@@ -17,9 +18,20 @@ export function detectLogStyle(env: NodeJS.ProcessEnv = process.env, isTty = pro
   return 'plain';
 }
 
-// Formats one line in a style. Pure, for tests.
-export function formatLine(style: LogStyle, level: string, message: string): string {
+// Whether lines for a person may be coloured: only on a TTY, and not when NO_COLOR is set
+// (https://no-color.org: present and not empty) or the terminal is dumb.
+export function colourWanted(env: NodeJS.ProcessEnv = process.env, isTty = process.stderr.isTTY === true): boolean {
+  return isTty && (env['NO_COLOR'] ?? '') === '' && env['TERM'] !== 'dumb';
+}
+
+// Formats one line in a style; `colour` applies to the tty style only. Pure, for tests.
+export function formatLine(style: LogStyle, level: string, message: string, colour = style === 'tty'): string {
   if (style === 'journal') return `<${PRIORITY[level] ?? 6}>${message}`;
+  if (style === 'tty' && !colour) {
+    if (level === 'error') return `error: ${message}`;
+    if (level === 'warn') return `warning: ${message}`;
+    return message;
+  }
   if (style === 'tty') {
     if (level === 'error') return `\x1b[1;31merror:\x1b[0m ${message}`;
     if (level === 'warn') return `\x1b[33mwarning:\x1b[0m ${message}`;
@@ -32,9 +44,10 @@ export function formatLine(style: LogStyle, level: string, message: string): str
 }
 
 // A logger writing every level to stderr (stdout is for results), `verbose` showing container commands.
-export function createLogger(options: { verbose?: boolean; style?: LogStyle; stream?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(options: { verbose?: boolean; style?: LogStyle; colour?: boolean; stream?: NodeJS.WritableStream } = {}): Logger {
   const style = options.style ?? detectLogStyle();
-  const line = winston.format.printf((info) => formatLine(style, String(info.level), String(info.message)));
+  const colour = options.colour ?? (style === 'tty' && colourWanted());
+  const line = winston.format.printf((info) => formatLine(style, String(info.level), String(info.message), colour));
   const transport = options.stream === undefined
     ? new winston.transports.Console({ stderrLevels: LEVELS })
     : new winston.transports.Stream({ stream: options.stream });

@@ -1,6 +1,6 @@
 // What an image says about its modules: each module with what it depends on, the further modules
 // it asks kvc to load, and the modules it adds to a kernel that lacks them.
-import { ImageCheckError } from '../errors.js';
+import { ImageCheckError, KvcError } from '../errors.js';
 import { parseModinfo } from '../kmods/modinfo.js';
 import { parseModulesDep } from '../kmods/host-tree.js';
 import { kernelModuleName } from '../kernel/module-state.js';
@@ -71,8 +71,25 @@ export async function readImageModules(ctx: Context, image: string, kver: string
   };
 }
 
-// Only the modules an image adds to a kernel (for kvc status): one run of a container.
-export async function readImageProvides(ctx: Context, image: string): Promise<string[]> {
-  const result = await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', IMAGE_PROVIDES]);
-  return result.exitCode === 0 ? parseNameList(result.stdout) : [];
+// What an image adds to a kernel that lacks it, or why that could not be read.
+export type ProvidesProbe = { readonly provides: readonly string[] } | { readonly error: string };
+
+// Reads the probe's result: the list; an image without the file provides nothing; any other
+// failure (the container did not start, no `tail` in it) is an error with its reason. Pure.
+export function providesFromProbe(result: { exitCode: number; stdout: string; stderr: string }): ProvidesProbe {
+  if (result.exitCode === 0) return { provides: parseNameList(result.stdout) };
+  const said = result.stderr.trim().split('\n').pop()?.trim() ?? '';
+  if (result.exitCode === 1 && /No such file or directory/.test(said)) return { provides: [] };
+  return { error: `reading ${IMAGE_PROVIDES} from the image failed (exit ${result.exitCode}${said === '' ? '' : `: ${said}`})` };
+}
+
+// Only the modules an image adds to a kernel (for kvc status): one run of a container. A failed
+// run is returned as an error, not thrown and not taken for "nothing".
+export async function readImageProvides(ctx: Context, image: string): Promise<ProvidesProbe> {
+  try {
+    return providesFromProbe(await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', IMAGE_PROVIDES]));
+  } catch (error) {
+    if (error instanceof KvcError) return { error: error.message };
+    throw error;
+  }
 }

@@ -1,5 +1,5 @@
 // Refuses a kernel that cannot take an instance's modules, before anything is built or loaded.
-import { KernelRefusedError } from '../errors.js';
+import { KernelRefusedError, UsageError } from '../errors.js';
 import { findKernelConfig, refusalReason } from '../kernel/kernel-config.js';
 import { kernelHasModuleSupport } from '../kernel/module-state.js';
 import type { InstanceSettings } from '../config/settings.js';
@@ -27,9 +27,10 @@ export async function assertKernelCanTake(ctx: Context, settings: InstanceSettin
 }
 
 // Throws unless kver is the running kernel: modules only load into the kernel they were built for.
+// Naming another kernel is a mistake on the command line (64), not a kernel's refusal.
 export function assertRunningKernel(ctx: Context, kver: string, action: string): void {
   if (kver !== ctx.runningKernel) {
-    throw new KernelRefusedError(`cannot ${action} modules for ${kver}: the running kernel is ${ctx.runningKernel}`, {
+    throw new UsageError(`cannot ${action} modules for ${kver}: the running kernel is ${ctx.runningKernel}`, {
       hint: `give the running kernel, e.g. $(uname -r); build for ${kver} with \`kvc build\` and load after booting it`,
     });
   }

@@ -65,7 +65,7 @@ const CASES = [
   ['an unknown runtime in kvc.conf', (dir) => writeFileSync(join(dir, 'kvc.conf'), 'KVC_CONTAINER_RUNTIME=lxc\n'), ['status'], 78, /KVC_CONTAINER_RUNTIME: must be podman or docker/],
   ['runtime not on PATH', () => ({ env: { PATH: mkdtempSync(join(tmpdir(), 'kvc-empty-')) } }), ['build', 'usbip', KVER], 69, /podman is not on PATH; install podman/],
   ['runtime failing', () => ({ env: { PATH: `${fixtureBin('#!/bin/sh\necho "Error: storage is broken" >&2\nexit 125\n')}:/usr/bin:/bin` } }), ['build', 'usbip', KVER], 70, /inspecting images failed \(podman exit 125\): Error: storage is broken/],
-  ['this machine\'s own kernel (no module support, no USB)', null, ['build', 'usbip', release()], 69, /cannot take usbip's modules: it has no loadable module support/],
+  ['this machine\'s own kernel (no module support, no USB)', null, ['build', 'usbip', release()], 77, /cannot take usbip's modules: it has no loadable module support/],
   ['a kernel whose config unsets an option KMOD_KERNEL_REQUIRES names', (dir) => {
     const conf = join(dir, 'usbip.conf');
     writeFileSync(conf, readFileSync(conf, 'utf8').replace(/^KMOD_KERNEL_REQUIRES=.*$/m, 'KMOD_KERNEL_REQUIRES="CONFIG_USB"'));
@@ -73,15 +73,16 @@ const CASES = [
     mkdirSync(join(root, 'boot'));
     writeFileSync(join(root, 'boot', `config-${KVER}`), 'CONFIG_MODULES=y\n# CONFIG_USB is not set\n');
     return { env: { KVC_HOST_ROOT: root } };
-  }, ['build', 'usbip', KVER], 69, /CONFIG_USB is not set in .*boot\/config-6/],
+  }, ['build', 'usbip', KVER], 77, /CONFIG_USB is not set in .*boot\/config-6/],
   ['a kernel built without module support (its config)', () => {
     const root = mkdtempSync(join(tmpdir(), 'kvc-root-'));
     mkdirSync(join(root, 'boot'));
     writeFileSync(join(root, 'boot', `config-${KVER}`), '# CONFIG_MODULES is not set\n# CONFIG_USB_SUPPORT is not set\n');
     return { env: { KVC_HOST_ROOT: root } };
-  }, ['build', 'usbip', KVER], 69, /no loadable module support \(CONFIG_MODULES is not set in .*boot\/config-6/],
-  ['loading for a kernel that is not running', null, ['load', 'usbip', KVER], 69, /cannot load modules for .*the running kernel is/],
-  ['wrapper without a command', null, ['wrapper', 'usbip', KVER], 64, /missing required argument 'command'/],
+  }, ['build', 'usbip', KVER], 77, /no loadable module support \(CONFIG_MODULES is not set in .*boot\/config-6/],
+  ['loading for a kernel that is not running', null, ['load', 'usbip', KVER], 64, /cannot load modules for .*the running kernel is/],
+  ['wrapper without a command', null, ['wrapper', 'usbip', KVER], 64, /no command given to run/],
+  ['wrapper without anything to run', null, ['wrapper', 'usbip'], 64, /missing required argument 'command'/],
 ];
 
 describe('integration: the bad-input matrix (one-line error, nothing changed)', function () {

@@ -1,12 +1,12 @@
-// Exit statuses: one table (ExitStatus in src/errors.ts, the README's "Exit statuses" paragraph),
-// and each status produced by the real kvc CLI on the real podman where this machine can produce
-// it. 75 (busy) is produced in the lock tests and 130 (interrupted) in interrupt.test.js; a failed
+// Exit statuses: one table (ExitStatus and EXIT_STATUS_MEANINGS in src/errors.ts, the README's
+// "Exit statuses" table, `kvc help exit-status`), and each status produced by the real kvc CLI on
+// the real podman where this machine can produce it. 75 (busy) is produced in the lock tests and 130 (interrupted) in interrupt.test.js; a failed
 // systemd job (70) needs a real systemd, so its mapping is checked here on the error class.
 import { expect } from 'chai';
-import { chmodSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExitStatus, exitStatusOf } from '../../lib/errors.js';
+import { EXIT_STATUS_MEANINGS, ExitStatus, exitStatusOf } from '../../lib/errors.js';
 import { JobFailedError } from '../../lib/bus/systemd.js';
 import { KVER, ROOT, kvc, makeConfigDir, podman, removeDir } from './harness.js';
 
@@ -30,31 +30,54 @@ describe('exit statuses: one table, each produced', function () {
     try { podman(['rmi', '--force', `localhost/nomod-1.0.0:${KVER}`], { stdio: 'ignore' }); } catch { /* not built */ }
   });
 
-  it('the README lists exactly the statuses the code uses', () => {
+  it('the README\'s table lists exactly the statuses the code uses, with the same meanings', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const paragraph = /^Exit statuses: ([\s\S]+?)\n\n/m.exec(readme)?.[1] ?? '';
-    const listed = [...paragraph.matchAll(/(?:^|, )(\d+) /g)].map((match) => Number(match[1])).sort((a, b) => a - b);
-    expect(listed).to.deep.equal(Object.values(ExitStatus).sort((a, b) => a - b));
+    const table = /^Exit statuses[^\n]*\n[^\n]*\n\n\| status \| meaning \|\n\|---\|---\|\n((?:\|[^\n]*\n)+)/m.exec(readme)?.[1] ?? '';
+    const rows = [...table.matchAll(/^\| (\d+) \| (.*) \|$/gm)].map((match) => [Number(match[1]), match[2].replace(/\\\|/g, '|')]);
+    const code = Object.keys(ExitStatus).map((key) => [ExitStatus[key], EXIT_STATUS_MEANINGS[key]]);
+    expect(rows).to.deep.equal(code);
   });
 
+  it('kvc help exit-status prints the same table', () => {
+    const result = kvc(['help', 'exit-status']);
+    expect(result.status, result.stderr).to.equal(0);
+    for (const key of Object.keys(ExitStatus)) expect(result.stdout).to.match(new RegExp(`^ *${ExitStatus[key]}  ${EXIT_STATUS_MEANINGS[key].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
+  });
+
+  // A host root whose kernel config for KVER has no module support: nothing can be built for it.
+  const noUsbRoot = () => {
+    const root = mkdtempSync(join(tmpdir(), 'kvc-exit-root-'));
+    mkdirSync(join(root, 'boot'));
+    writeFileSync(join(root, 'boot', `config-${KVER}`), '# CONFIG_MODULES is not set\n');
+    return root;
+  };
   const cases = [
     [ExitStatus.ok, 'kvc status', () => ['status']],
+    [ExitStatus.ok, 'kvc help, kvc --help, kvc help build', () => ['help']],
+    [ExitStatus.usage, 'bare kvc (usage on stderr)', () => [], /^Usage: kvc /, undefined, undefined, { bare: true }],
+    [ExitStatus.usage, 'kvc help of an unknown command (did-you-mean)', () => ['help', 'stauts'], /unknown command 'stauts' \(did you mean status\?\)/],
+    [ExitStatus.usage, 'an unknown command (did-you-mean)', () => ['buidl'], /^kvc: unknown command 'buidl' \(did you mean build\?\); see kvc --help\n$/],
+    [ExitStatus.usage, 'an unknown subcommand (did-you-mean)', () => ['kube', 'modul'], /unknown command 'modul' \(did you mean module\?\)/],
+    [ExitStatus.usage, 'a command with subcommands but none given', () => ['kube'], /^Usage: kvc kube /],
     [ExitStatus.usage, 'an unknown instance', () => ['build', 'nosuch', KVER]],
     [ExitStatus.usage, 'an unknown option', () => ['build', 'usbip', KVER, '--no-such-option']],
+    [ExitStatus.usage, 'load for a kernel that is not running', () => ['load', 'usbip', '6.1.0-1-amd64'], /cannot load modules for 6\.1\.0-1-amd64: the running kernel is /],
+    [ExitStatus.kernelRefused, 'a kernel that cannot take the modules (its config has no module support)', () => ['build', 'usbip', KVER], /cannot take usbip's modules: .*CONFIG_MODULES is not set/, () => ({ KVC_HOST_ROOT: noUsbRoot() })],
+    [ExitStatus.config, 'a --config-dir that does not exist', () => ['status'], /\/no\/such\/dir: the configuration folder does not exist/, undefined, undefined, { configDir: '/no/such/dir' }],
     [ExitStatus.dataErr, 'a built image without its module', () => ['build', 'nomod', KVER], /the image built for .* is not usable/],
     [ExitStatus.noInput, 'the wrapper for a kernel without an image', () => ['wrapper', 'usbip', '9.9.9-no-image', 'usbip', 'version'], /there is no image .*9\.9\.9-no-image.*kvc build usbip 9\.9\.9-no-image/],
     [ExitStatus.unavailable, 'no runtime on PATH', () => ['build', 'usbip', KVER], /podman is not on PATH/, { PATH: mkdtempSync(join(tmpdir(), 'kvc-empty-')) }],
     [ExitStatus.software, 'a runtime command failing', () => ['build', 'usbip', KVER], /podman exit 125/, { PATH: fakePodman('#!/bin/sh\necho "Error: broken" >&2\nexit 125\n') }],
     [ExitStatus.config, 'a bad configuration value', () => ['build', 'usbip', KVER], /KVC_KEEP_KERNELS/, undefined, (dir) => writeFileSync(join(dir, 'kvc.conf'), 'KVC_KEEP_KERNELS=many\n')],
   ];
-  for (const [status, what, args, pattern, env, setup] of cases) {
+  for (const [status, what, args, pattern, env, setup, options = {}] of cases) {
     it(`${status}: ${what}`, () => {
       let dir = configDir;
       if (setup !== undefined) {
         dir = makeConfigDir();
         setup(dir);
       }
-      const result = kvc(args(), { configDir: dir, env: env ?? {}, timeout: 240000 });
+      const result = kvc(args(), { configDir: options.bare === true ? undefined : options.configDir ?? dir, env: (typeof env === 'function' ? env() : env) ?? {}, timeout: 240000 });
       if (dir !== configDir) removeDir(dir);
       expect(result.status, result.stderr).to.equal(status);
       if (pattern !== undefined) expect(result.stderr).to.match(pattern);

@@ -1,7 +1,7 @@
 // Unit tests: log line formats for the journal, a TTY and plain pipes.
 import { expect } from 'chai';
 import { PassThrough } from 'node:stream';
-import { formatLine, detectLogStyle, createLogger } from '../../lib/log/logger.js';
+import { formatLine, detectLogStyle, createLogger, colourWanted } from '../../lib/log/logger.js';
 
 describe('logger', () => {
   it('prefixes journald priorities under systemd', () => {
@@ -16,6 +16,18 @@ describe('logger', () => {
     expect(formatLine('plain', 'warn', 'hm')).to.not.match(/\x1b/);
   });
   it('colours a TTY', () => expect(formatLine('tty', 'error', 'bad')).to.match(/\x1b\[1;31merror:/));
+  it('writes a TTY\'s lines without colour when colour is off', () => {
+    for (const level of ['error', 'warn', 'info', 'verbose']) expect(formatLine('tty', level, 'x', false)).to.not.match(/\x1b/);
+    expect(formatLine('tty', 'error', 'bad', false)).to.equal('error: bad');
+    expect(formatLine('tty', 'warn', 'hm', false)).to.equal('warning: hm');
+  });
+  it('turns colour off for NO_COLOR (not empty), TERM=dumb and a non-TTY', () => {
+    expect(colourWanted({}, true)).to.equal(true);
+    expect(colourWanted({ NO_COLOR: '1' }, true)).to.equal(false);
+    expect(colourWanted({ NO_COLOR: '' }, true), 'an empty NO_COLOR does not count (no-color.org)').to.equal(true);
+    expect(colourWanted({ TERM: 'dumb' }, true)).to.equal(false);
+    expect(colourWanted({}, false)).to.equal(false);
+  });
   it('detects the style from JOURNAL_STREAM and the TTY', () => {
     expect(detectLogStyle({ JOURNAL_STREAM: '8:1234' }, false)).to.equal('journal');
     expect(detectLogStyle({}, false)).to.equal('plain');

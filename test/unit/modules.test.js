@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { loadModules, unloadModules } from '../../lib/ops/modules.js';
-import { ImageMissingError, ImageNotFoundError, ModuleInUseError, ModuleLoadError, KernelRefusedError } from '../../lib/errors.js';
+import { ImageMissingError, ImageNotFoundError, ModuleInUseError, ModuleLoadError, KernelRefusedError, UsageError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log/logger.js';
 
 const KVER = '6.1.0-56-amd64';
@@ -171,7 +171,7 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
   });
 
   it('refuses to load into a kernel that is not running, or without an image', async () => {
-    expect(await loadModules(host.context(new FakeKernelRuntime(host.root)), settings, '6.1.0-1-amd64').catch((e) => e)).to.be.instanceOf(KernelRefusedError);
+    expect(await loadModules(host.context(new FakeKernelRuntime(host.root)), settings, '6.1.0-1-amd64').catch((e) => e)).to.be.instanceOf(UsageError).and.include({ exitStatus: 64 });
     const error = await loadModules(host.context(new FakeKernelRuntime(host.root, { imagePresent: false })), settings, KVER).catch((e) => e);
     expect(error).to.be.instanceOf(ImageMissingError);
     expect(error.exitStatus).to.equal(66);
@@ -338,13 +338,13 @@ describe('load and unload with the host kernel\'s own tree (fake kernel and runt
     ['lockdown=integrity', 'sys/kernel/security/lockdown', 'none [integrity] confidentiality\n'],
     ['EFI Secure Boot', 'sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0a9b2e1f7c9', Buffer.from([6, 0, 0, 0, 1])],
   ]) {
-    it(`refuses to load unsigned modules under ${what}, first, with one line and exit 69`, async () => {
+    it(`refuses to load unsigned modules under ${what}, first, with one line and exit 77 (refused by this kernel)`, async () => {
       mkdirSync(join(host.root, file, '..'), { recursive: true });
       writeFileSync(join(host.root, file), content);
       const runtime = new FakeKernelRuntime(host.root);
       const error = await loadModules(host.context(runtime), settings, KVER).catch((e) => e);
       expect(error).to.be.instanceOf(KernelRefusedError);
-      expect(error.exitStatus).to.equal(69);
+      expect(error.exitStatus).to.equal(77);
       expect(error.message).to.match(/will not load the unsigned modules kvc builds: .*; nothing was loaded$/);
       expect(error.hint).to.match(/sign the modules/);
       expect(runtime.commands).to.deep.equal([]);
