@@ -23,22 +23,22 @@ USBIP_TOOLS = $(shell sed -n 's/^KVC_HOST_TOOLS="\(.*\)"/\1/p' host/etc/kvc/usbi
 all: dist/kvc.mjs
 
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	scripts/npm-pinned.sh ci --no-audit --no-fund
 	@touch $@
 
 dist/kvc.mjs: node_modules/.package-lock.json $(SOURCES) node.sha256
 	scripts/verify-node.sh $(NODE_BIN) $(NODE_PKG)
-	npm run --silent bundle
+	scripts/npm-pinned.sh run --silent bundle
 
 build: dist/kvc.mjs
 
 # The README's test command: unit, integration (real podman) and end-to-end (QEMU guest) tests.
 test: node_modules/.package-lock.json
 	test/setup/prepare.sh
-	npm test
+	scripts/npm-pinned.sh test
 
 test-unit: node_modules/.package-lock.json
-	npm run --silent test:unit
+	scripts/npm-pinned.sh run --silent test:unit
 
 # The README's first command: builds everything and shows kvc in a guest kernel that lacks USB/IP.
 demo: dist/kvc.mjs
@@ -59,10 +59,18 @@ install: dist/kvc.mjs
 	install -m 755 host/lib/kvc-tool $(DESTDIR)$(LIBDIR)/kvc-tool
 	install -m 644 host/lib/guards/usbip.sh $(DESTDIR)$(LIBDIR)/guards/usbip.sh
 	# The same scripts `kvc host-commands usbip` writes (host/bin/host-command.in).
+	# A file of that name that kvc did not write (Debian's own usbip, say) is left alone, as
+	# `kvc host-commands` leaves it.
 	for path in $(USBIP_TOOLS); do \
-		tool=$${path##*/}; rm -f $(DESTDIR)$(BINDIR)/$$tool; \
-		sed "s|@LIBDIR@|$(LIBDIR)|g; s|@INSTANCE@|usbip|g; s|@PATH@|$$path|g; s|@TOOL@|$$tool|g" host/bin/host-command.in > $(DESTDIR)$(BINDIR)/$$tool; \
-		chmod 755 $(DESTDIR)$(BINDIR)/$$tool; \
+		tool=$${path##*/}; dest=$(DESTDIR)$(BINDIR)/$$tool; \
+		if [ -e "$$dest" ] || [ -L "$$dest" ]; then \
+			if ! grep -qF 'Written by `kvc host-commands' "$$dest" 2>/dev/null; then \
+				echo "make install: $$dest exists and kvc did not write it; not replacing it (kvc host-commands usbip --bindir DIR writes it elsewhere)"; continue; \
+			fi; \
+			rm -f "$$dest"; \
+		fi; \
+		sed "s|@LIBDIR@|$(LIBDIR)|g; s|@INSTANCE@|usbip|g; s|@PATH@|$$path|g; s|@TOOL@|$$tool|g" host/bin/host-command.in > "$$dest"; \
+		chmod 755 "$$dest"; \
 	done
 	sed 's|/usr/local/bin/kvc|$(BINDIR)/kvc|g; s|/usr/local/share/doc/kvc|$(DOCDIR)|g' systemd/kvc@.service > $(DESTDIR)$(UNITDIR)/kvc@.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/kvc@.service
@@ -74,8 +82,11 @@ install: dist/kvc.mjs
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/kvc $(foreach path,$(USBIP_TOOLS),$(DESTDIR)$(BINDIR)/$(notdir $(path))) \
-		$(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md
+	rm -f $(DESTDIR)$(BINDIR)/kvc $(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md
+	for path in $(USBIP_TOOLS); do \
+		dest=$(DESTDIR)$(BINDIR)/$${path##*/}; \
+		! grep -qF 'Written by `kvc host-commands' "$$dest" 2>/dev/null || rm -f "$$dest"; \
+	done
 	rm -rf $(DESTDIR)$(LIBDIR)
 	rm -f $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/pre-unload
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/kvc/usbip $(DESTDIR)$(DOCDIR)

@@ -11,7 +11,7 @@ export const ExitStatus = {
   unavailable: 69,
   software: 70,
   tempFail: 75,
-  kernelRefused: 77,
+  refused: 77,
   config: 78,
   interrupted: 130,
 } as const;
@@ -24,12 +24,12 @@ export const EXIT_STATUS_MEANINGS: Readonly<Record<keyof typeof ExitStatus, stri
   ok: 'done; for `kvc status`: nothing it found is an error',
   usage: 'bad command line: unknown command, option or instance, a missing or malformed argument, a kernel that is not running for load/unload',
   dataErr: 'the built image failed its checks (a module missing, wrong vermagic or version)',
-  noInput: 'the image for that kernel does not exist: build it',
+  noInput: 'the image for that kernel does not exist (build it), or the configuration folder does not exist',
   unavailable: 'something kvc needs is not there: the container runtime, the system bus, a container that cannot take a device node',
   software: 'a runtime, kernel or systemd operation failed (a build, modprobe, a probe container)',
   tempFail: 'busy: another kvc holds the instance (with --no-wait), or a module is in use',
-  kernelRefused: 'refused: this kernel cannot take the modules (no module support, a required option unset, unsigned modules refused); nothing was changed',
-  config: 'configuration error: a missing configuration folder, a .conf that cannot be read or has a bad value',
+  refused: 'refused: this kernel cannot take the modules (no module support, a required option unset, unsigned modules refused); nothing was changed',
+  config: 'configuration error: a .conf or devices file that cannot be read, is not safe or has a bad value (`kvc check` lists them all)',
   interrupted: 'interrupted by SIGINT or SIGTERM; what was under way was stopped cleanly',
 };
 
@@ -110,7 +110,7 @@ export class ImageNotFoundError extends RuntimeError {}
 // The kernel cannot take the instance's modules (no module support, a required option unset,
 // unsigned modules refused): its own exit status, so a caller can tell "not on this host" apart.
 export class KernelRefusedError extends KvcError {
-  override readonly exitStatus = ExitStatus.kernelRefused;
+  override readonly exitStatus = ExitStatus.refused;
 }
 
 // A module is in use and may not be pulled from under its users.
@@ -130,6 +130,11 @@ export class ImageCheckError extends KvcError {
 
 // The image kvc needs for a kernel does not exist (or lacks a module KMOD_NAMES lists): build it.
 export class ImageMissingError extends KvcError {
+  override readonly exitStatus = ExitStatus.noInput;
+}
+
+// Something kvc must read is not there (the configuration folder).
+export class MissingInputError extends KvcError {
   override readonly exitStatus = ExitStatus.noInput;
 }
 

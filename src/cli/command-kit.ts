@@ -20,7 +20,8 @@ export type DryRunPolicy = 'print' | 'ignore' | { readonly refuse: string };
 export function withSession<A extends unknown[]>(
   outcome: Outcome,
   body: (session: Session, ...args: A) => Promise<number | void>,
-  options: { cancellable?: boolean; dryRun?: DryRunPolicy } = {},
+  // lenient: a broken kvc.conf does not stop the command (kvc check, which reports it).
+  options: { cancellable?: boolean; dryRun?: DryRunPolicy; lenient?: boolean } = {},
 ): (...args: A) => Promise<void> {
   return async (...args: A) => {
     const command = args[args.length - 1] as Command;
@@ -37,7 +38,7 @@ export function withSession<A extends unknown[]>(
     }
     try {
       const ignored = globals.dryRun === true && policy === 'ignore';
-      const session = await openSession(ignored ? { ...globals, dryRun: false } : globals, process.env, options.cancellable === true ? controller.signal : undefined);
+      const session = await openSession(ignored ? { ...globals, dryRun: false } : globals, process.env, options.cancellable === true ? controller.signal : undefined, options.lenient === true);
       if (ignored) session.logger.warn(`--dry-run ignored: kvc ${command.name()} only reads, so it runs as usual`);
       const status = await body(session, ...args);
       outcome.status = typeof status === 'number' ? status : 0;

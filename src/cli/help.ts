@@ -1,8 +1,8 @@
 // Help as data: each command file keeps its summary, description and examples in one object, and
 // `kvc help [command…]` (and `kvc help exit-status`) reads them through commander.
 import type { Command } from 'commander';
-import { EXIT_STATUS_MEANINGS, ExitStatus, UsageError } from '../errors.js';
-import { didYouMean } from './did-you-mean.js';
+import { closest } from '../config/did-you-mean.js';
+import { EXIT_STATUS_MEANINGS, ExitStatus } from '../errors.js';
 
 // A command's help. The description is prose without line breaks: the terminal's width wraps it.
 export interface CommandHelp {
@@ -30,18 +30,16 @@ export function exitStatusText(): string {
   return `Exit statuses of kvc (sysexits(3) where one fits):\n${rows.join('\n')}\n`;
 }
 
-// The command `words` name under `program` (`['kube', 'module']`); UsageError with the nearest
-// names when there is none.
-export function findCommand(program: Command, words: readonly string[]): Command {
+// The command `words` name under `program` (`['kube', 'module']`), or where the search stopped
+// and why: "unknown command 'modul' (did you mean module?)".
+export function findCommand(program: Command, words: readonly string[]): Command | { readonly at: Command; readonly message: string } {
   let command = program;
   for (const word of words) {
     const next = command.commands.find((candidate) => candidate.name() === word || candidate.aliases().includes(word));
     if (next === undefined) {
       const names = command.commands.map((candidate) => candidate.name());
-      const path = commandPath(command);
-      throw new UsageError(`unknown command '${word}'${command === program ? '' : ` of ${path}`}${didYouMean(word, command === program ? [...names, ...HELP_TOPICS] : names)}`, {
-        hint: `${path} --help lists them`,
-      });
+      const near = closest(word, command === program ? [...names, ...HELP_TOPICS] : names);
+      return { at: command, message: `unknown command '${word}'${near === undefined ? '' : ` (did you mean ${near}?)`}` };
     }
     command = next;
   }
@@ -72,6 +70,9 @@ export function registerHelp(program: Command): void {
         process.stdout.write(exitStatusText());
         return;
       }
-      findCommand(program, words).outputHelp();
+      const found = findCommand(program, words);
+      // A usage error as commander says one: one line, exit 64.
+      if ('message' in found) found.at.error(found.message);
+      else found.outputHelp();
     });
 }

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import type { Outcome } from './command-kit.js';
 import { registerBuild } from './commands/build.js';
+import { registerCheck } from './commands/check.js';
 import { registerEnable } from './commands/enable.js';
 import { registerHostCommands } from './commands/host-commands.js';
 import { registerKube } from './commands/kube.js';
@@ -35,6 +36,7 @@ export function buildProgram(outcome: Outcome): Command {
     .version(VERSION)
     .enablePositionalOptions()
     .showSuggestionAfterError(true);
+  registerCheck(program, outcome);
   registerBuild(program, outcome);
   registerLoad(program, outcome);
   registerWrapper(program, outcome);

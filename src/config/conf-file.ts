@@ -23,6 +23,19 @@ const MAX_BYTES = 64 * 1024;
 // Reads and parses `path`; `undefined` when the file does not exist and `optional` is set. A
 // `legacy` file (the bash KVC's global one) is read tolerantly, its skipped lines in `skipped`.
 export async function readConfFile(path: string, optional = false, legacy = false): Promise<ConfFile | undefined> {
+  const text = await readConfigText(path, optional);
+  if (text === undefined) return undefined;
+  if (legacy) {
+    const { entries, skipped } = parseLegacyConfText(path, text);
+    return { path, entries, skipped };
+  }
+  return { path, entries: parseConfText(path, text) };
+}
+
+// Reads a configuration file kvc trusts (a .conf, a devices file): a regular file of at most
+// 64 KiB, a link only within its folder, owned by root and written by root only up to /, UTF-8;
+// checked before a byte is read. `undefined` when it does not exist and `optional` is set.
+export async function readConfigText(path: string, optional = false): Promise<string | undefined> {
   let bytes: Buffer;
   try {
     const info = await stat(path);
@@ -45,11 +58,7 @@ export async function readConfFile(path: string, optional = false, legacy = fals
     if (code === 'ENOENT') throw new ConfigError(path, undefined, 'does not exist', { hint: 'create it (see the README for its keys) or check --config-dir', cause: error });
     throw new ConfigError(path, undefined, `cannot be read (${code ?? String(error)})`, { hint: 'check its permissions', cause: error });
   }
-  if (legacy) {
-    const { entries, skipped } = parseLegacyConfText(path, decodeUtf8(path, bytes));
-    return { path, entries, skipped };
-  }
-  return { path, entries: parseConfText(path, decodeUtf8(path, bytes)) };
+  return decodeUtf8(path, bytes);
 }
 
 function decodeUtf8(path: string, bytes: Buffer): string {
@@ -76,6 +85,26 @@ export function parseConfText(path: string, text: string): Map<string, ConfEntry
     entries.set(parsed.key, { value: parsed.value, line: lineNo });
   });
   return entries;
+}
+
+// Every error of a file's text at once (`kvc check`): each bad line, each key set twice. Pure.
+export function confTextErrors(path: string, text: string): ConfigError[] {
+  const errors: ConfigError[] = [];
+  const seen = new Map<string, number>();
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const lineNo = index + 1;
+    try {
+      const parsed = parseShellLine(path, raw, lineNo);
+      if (parsed === undefined) return;
+      const previous = seen.get(parsed.key);
+      if (previous !== undefined) errors.push(new ConfigError(path, parsed.key, `is set twice (lines ${previous} and ${lineNo})`, { hint: 'keep one of them' }));
+      else seen.set(parsed.key, lineNo);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      errors.push(error);
+    }
+  });
+  return errors;
 }
 
 // The bash KVC's own kmods-via-containers.conf is a shell fragment (a runtime-detection function,

@@ -1,5 +1,5 @@
 // Reads kvc's configuration directory: the global files and one instance's file.
-import { readdir, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, UsageError } from '../errors.js';
 import { readConfFile, type ConfFile } from './conf-file.js';
@@ -11,26 +11,14 @@ export const GLOBAL_FILES = ['kmods-via-containers.conf', 'kvc.conf'] as const;
 // Default configuration directory (overridden by --config-dir or KVC_CONFIG_DIR).
 export const DEFAULT_CONFIG_DIR = '/etc/kvc';
 
-// Reads kvc.conf and, when present, the bash KVC's kmods-via-containers.conf. Both are optional;
-// the folder is not: a mistyped --config-dir must not read as "no instances configured".
+// Reads kvc.conf and, when present, the bash KVC's kmods-via-containers.conf. Both are optional.
 export async function loadGlobalSettings(configDir: string): Promise<GlobalSettings> {
-  await assertConfigDir(configDir);
   const files: ConfFile[] = [];
   for (const name of GLOBAL_FILES) {
     const file = await readConfFile(join(configDir, name), true, name === 'kmods-via-containers.conf');
     if (file !== undefined) files.push(file);
   }
   return globalSettingsFrom(files);
-}
-
-// Throws ConfigError (78) unless the configuration folder exists and is a folder.
-async function assertConfigDir(configDir: string): Promise<void> {
-  const hint = `give the folder kvc's .conf files are in with --config-dir (or KVC_CONFIG_DIR); \`make install\` creates ${DEFAULT_CONFIG_DIR}`;
-  const found = await stat(configDir).catch((error: unknown) => error as NodeJS.ErrnoException);
-  if (found instanceof Error) {
-    throw new ConfigError(configDir, undefined, found.code === 'ENOENT' ? 'the configuration folder does not exist' : `the configuration folder cannot be read (${found.code ?? found.message})`, { hint, cause: found });
-  }
-  if (!found.isDirectory()) throw new ConfigError(configDir, undefined, 'is not a folder', { hint });
 }
 
 // Checks an instance name given on the command line.

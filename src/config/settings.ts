@@ -1,4 +1,5 @@
 // The validated, typed settings kvc works from: built once from the files, never re-read.
+import { closest } from './did-you-mean.js';
 import { isAbsolute, dirname, resolve } from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
@@ -39,6 +40,8 @@ export interface InstanceSettings {
   readonly hostTools: readonly string[];
   // The device manager the service runs (KVC_DEVICE_MANAGER), e.g. usbip.
   readonly deviceManager: string | undefined;
+  // KVC_SERVICE_UNPINNED=yes: the service may build from an unpinned remote context.
+  readonly serviceUnpinned: boolean;
   // What `kvc kube` renders for this instance beyond its modules (KVC_KUBE_* keys).
   readonly kube: KubeSettings;
   readonly warnings: readonly string[];
@@ -60,7 +63,7 @@ export function globalSettingsFrom(files: readonly ConfFile[]): GlobalSettings {
       warnings.push(`${file.path}: lines ${file.skipped.join(', ')} are shell code, not KEY=value settings, and are skipped (the bash KVC's runtime detection means podman here)`);
     }
     for (const [key, entry] of file.entries) {
-      if (!(key in GLOBAL_KEYS)) warnings.push(`${file.path}: ${key} is not a kvc setting and is ignored`);
+      if (!(key in GLOBAL_KEYS)) warnings.push(unknownKey(file, key, entry.line, Object.keys(GLOBAL_KEYS)));
       merged.set(key, { value: entry.value, file: file.path });
     }
   }
@@ -96,8 +99,8 @@ export function parseRuntimeName(value: string, source: string): RuntimeName {
 // Validates an instance file into settings; every error names the file, the key and the fix.
 export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSettings {
   const warnings: string[] = [];
-  for (const key of file.entries.keys()) {
-    if (!(key in INSTANCE_KEYS)) warnings.push(`${file.path}: ${key} is not a kvc setting and is ignored`);
+  for (const [key, entry] of file.entries) {
+    if (!(key in INSTANCE_KEYS)) warnings.push(unknownKey(file, key, entry.line, Object.keys(INSTANCE_KEYS)));
   }
   const required = (key: keyof typeof INSTANCE_KEYS, example: string): string => {
     const entry = file.entries.get(key);
@@ -144,10 +147,15 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
   if (deviceManager !== undefined && !DEVICE_MANAGER_NAMES.includes(deviceManager)) {
     throw new ConfigError(file.path, 'KVC_DEVICE_MANAGER', `${JSON.stringify(deviceManager)} is not a device manager kvc has`, { hint: `device managers: ${DEVICE_MANAGER_NAMES.join(', ')}; or leave the key out` });
   }
+  const unpinned = file.entries.get('KVC_SERVICE_UNPINNED')?.value.trim() ?? '';
+  if (!['', 'yes', 'no'].includes(unpinned)) {
+    throw new ConfigError(file.path, 'KVC_SERVICE_UNPINNED', `must be yes or no, not ${JSON.stringify(unpinned)}`, { hint: 'write KVC_SERVICE_UNPINNED=yes only if the service may build from an unpinned remote source' });
+  }
   return {
     name,
     confPath: file.path,
     deviceManager,
+    serviceUnpinned: unpinned === 'yes',
     context: buildContextFrom(file.path, contextValue, fileValue),
     softwareVersion,
     modules,
@@ -219,4 +227,15 @@ function isDirectory(path: string): boolean {
 
 function isFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
+}
+
+// A key kvc does not know: a slip of a known key (KMOD_NAME, KVC_BUILD_ARG) is an error naming the
+// right one (ignoring it would build or load something else than meant); any other is a warning
+// (files of the bash KVC may set variables of their own).
+function unknownKey(file: ConfFile, key: string, line: number, known: readonly string[]): string {
+  const meant = closest(key, known);
+  if (meant !== undefined) {
+    throw new ConfigError(`${file.path}:${line}`, key, `is not a kvc setting; did you mean ${meant}?`, { hint: `rename it to ${meant}` });
+  }
+  return `${file.path}:${line}: ${key} is not a kvc setting and is ignored`;
 }

@@ -16,7 +16,10 @@ const RUNTIME_STEP_NOTE = /^--> /;
 // One build's log file and, per stage, its current step and that step's last lines (podman runs
 // stages side by side: a RUN step's output goes with the stage that last began a RUN).
 export class BuildLog {
-  readonly path: string | undefined;
+  // Where the whole log is; undefined when none is kept or it could not be written at all.
+  path: string | undefined;
+  // Why the log stopped being written (a full or read-only /var/log): the build goes on without it.
+  lost: string | undefined;
   private fd: number | undefined;
   private readonly stages = new Map<string, { step: string; command: string; lines: string[] }>();
   private running = '';
@@ -26,15 +29,28 @@ export class BuildLog {
   // A log under `dir` (none when dir is undefined: --dry-run, or tests that keep none).
   constructor(dir: string | undefined, kver: string, now = new Date()) {
     if (dir === undefined) return;
-    mkdirSync(dir, { recursive: true, mode: 0o750 });
-    this.path = join(dir, `${kver}.${now.toISOString().replace(/[:.]/g, '-')}.log`);
-    this.fd = openSync(this.path, 'wx', 0o640);
-    pruneLogs(dir, kver, KEPT_LOGS);
+    const path = join(dir, `${kver}.${now.toISOString().replace(/[:.]/g, '-')}.log`);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+      this.fd = openSync(path, 'wx', 0o640);
+      this.path = path;
+      pruneLogs(dir, kver, KEPT_LOGS);
+    } catch (error) {
+      this.lost = `${path} could not be created (${errorCode(error)})`;
+    }
   }
 
   // Records one line of the build's output.
+  // Writing is best-effort: a failure closes the file, says why in `lost`, and the build goes on.
   write(line: string): void {
-    if (this.fd !== undefined) writeSync(this.fd, `${line}\n`);
+    if (this.fd !== undefined) {
+      try {
+        writeSync(this.fd, `${line}\n`);
+      } catch (error) {
+        this.lost = `${this.path ?? 'the log'} stopped at this point (${errorCode(error)})`;
+        this.close();
+      }
+    }
     const step = STEP_LINE.exec(line);
     if (step !== null) {
       const stage = step[1] ?? '';
@@ -65,9 +81,20 @@ export class BuildLog {
   }
 
   close(): void {
-    if (this.fd !== undefined) closeSync(this.fd);
+    if (this.fd !== undefined) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // Already said, or nothing to lose.
+      }
+    }
     this.fd = undefined;
   }
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' ? 'no space left on device' : code ?? String(error);
 }
 
 // The instance's log folder.

@@ -82,6 +82,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     throw error;
   } finally {
     log.close();
+    if (log.lost !== undefined) ctx.logger.warn(`build log: ${log.lost}; the build went on without it (free space in ${ctx.logDir ?? 'the log folder'})`);
     await ctx.runtime.removeImage(pending).catch((error: unknown) => ctx.logger.warn(`could not remove ${pending}: ${String(error)}`));
   }
   if (ctx.runtime.dryRun) {
@@ -89,7 +90,9 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     return { action: 'dry-run', image };
   }
   if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
-  ctx.logger.info(`built ${image} in ${((Date.now() - started) / 1000).toFixed(0)} s${log.path === undefined ? '' : `; log: ${log.path}`}`);
+  // A dry run printed the commands: it built nothing and says so.
+  if (ctx.runtime.dryRun) ctx.logger.info(`dry run: nothing was built; the commands above would build ${image}`);
+  else ctx.logger.info(`built ${image} in ${((Date.now() - started) / 1000).toFixed(0)} s${log.path === undefined ? '' : `; log: ${log.path}`}`);
   return { action: 'built', image };
 }
 

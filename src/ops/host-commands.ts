@@ -2,11 +2,12 @@
 // folder, each running <libdir>/kvc-tool, which enters the tools container or falls back to
 // `kvc wrapper`. What the scripts say is the template host/bin/host-command.in (make install
 // writes usbip's from it; a unit test keeps the two the same).
-import { chmodSync, existsSync, lstatSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fchmodSync, lstatSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { KvcError, UsageError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import type { Logger } from '../log/logger.js';
+import { assertTrusted } from '../config/trust.js';
 
 // The second line of every script kvc writes: how it recognises its own.
 const MARK = '# Written by `kvc host-commands ';
@@ -50,6 +51,8 @@ export function writeHostCommands(settings: InstanceSettings, binDir: string, li
   if (options.remove !== true && !existsSync(join(libDir, 'kvc-tool'))) {
     throw new KvcError(`${join(libDir, 'kvc-tool')} does not exist`, { hint: 'give --libdir the folder kvc was installed to (make install puts kvc-tool there)' });
   }
+  // Root runs what is written there: a folder others may write is refused, as a config folder is.
+  if (options.dryRun !== true && existsSync(binDir)) assertTrusted(binDir, binDir, '--bindir');
   const paths: string[] = [];
   for (const tool of settings.hostTools) {
     const path = join(binDir, basename(tool));
@@ -62,12 +65,24 @@ export function writeHostCommands(settings: InstanceSettings, binDir: string, li
       rmSync(path, { force: true });
       logger.info(`removed ${path}`);
     } else {
-      writeFileSync(`${path}.kvc-new`, hostCommandScript(libDir, settings.name, tool), { mode: 0o755 });
-      chmodSync(`${path}.kvc-new`, 0o755);
+      writeNewFile(`${path}.kvc-new`, hostCommandScript(libDir, settings.name, tool), 0o755);
       renameSync(`${path}.kvc-new`, path);
       logger.info(`${path}: runs ${tool} from ${settings.name}'s image`);
     }
     paths.push(path);
   }
   return paths;
+}
+
+// Creates `path` anew (a file or link already there is removed first, never followed or written
+// through), writes it and sets its mode on the open file.
+function writeNewFile(path: string, text: string, mode: number): void {
+  rmSync(path, { force: true });
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, text);
+    fchmodSync(fd, mode);
+  } finally {
+    closeSync(fd);
+  }
 }

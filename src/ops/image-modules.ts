@@ -1,6 +1,7 @@
 // What an image says about its modules: each module with what it depends on, the further modules
 // it asks kvc to load, and the modules it adds to a kernel that lacks them.
-import { ImageCheckError, KvcError } from '../errors.js';
+import { ImageCheckError, describeError } from '../errors.js';
+import { oneLine } from '../log/sanitize.js';
 import { parseModinfo } from '../kmods/modinfo.js';
 import { parseModulesDep } from '../kmods/host-tree.js';
 import { kernelModuleName } from '../kernel/module-state.js';
@@ -80,16 +81,16 @@ export function providesFromProbe(result: { exitCode: number; stdout: string; st
   if (result.exitCode === 0) return { provides: parseNameList(result.stdout) };
   const said = result.stderr.trim().split('\n').pop()?.trim() ?? '';
   if (result.exitCode === 1 && /No such file or directory/.test(said)) return { provides: [] };
-  return { error: `reading ${IMAGE_PROVIDES} from the image failed (exit ${result.exitCode}${said === '' ? '' : `: ${said}`})` };
+  return { error: `reading ${IMAGE_PROVIDES} from the image failed (exit ${result.exitCode}${said === '' ? '' : `: ${oneLine(said)}`})` };
 }
 
 // Only the modules an image adds to a kernel (for kvc status): one run of a container. A failed
-// run is returned as an error, not thrown and not taken for "nothing".
+// run (the image gone meanwhile, the runtime failing) is returned as an error, not thrown and not
+// taken for "nothing".
 export async function readImageProvides(ctx: Context, image: string): Promise<ProvidesProbe> {
   try {
     return providesFromProbe(await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', IMAGE_PROVIDES]));
   } catch (error) {
-    if (error instanceof KvcError) return { error: error.message };
-    throw error;
+    return { error: oneLine(describeError(error)) };
   }
 }

@@ -4,6 +4,7 @@
 import type { InstanceSettings } from '../config/settings.js';
 import { KernelRefusedError } from '../errors.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
+import { bootDefaultKernel, readBootFiles } from '../kernel/boot-default.js';
 import type { ImageInfo } from '../runtime/parse.js';
 import { LABEL } from '../runtime/args.js';
 import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
@@ -27,10 +28,10 @@ export interface KernelStatus {
   readonly reason: string | null;
   readonly retryAt: string | null;
   readonly log: string | null;
-  // Modules the kernel lacks that its image adds (the image's /usr/lib/kvc/provides); kvc status
-  // fills it in for each image: null when reading it failed, and providesError says why.
-  readonly provides?: readonly string[] | null;
-  readonly providesError?: string;
+  // Modules the kernel lacks that its image adds (the image's /usr/lib/kvc/provides); kvc status fills it in.
+  readonly provides?: readonly string[];
+  // Why the image could not be asked what it provides (kvc status then fails), if it could not.
+  readonly probeError?: string;
 }
 
 export interface KernelReport {
@@ -55,6 +56,7 @@ export async function kernelReport(ctx: Context, settings: InstanceSettings, ima
   const computed = plan({
     running: ctx.runningKernel,
     installed: installedKernels(moduleRoots(ctx.hostRoot)),
+    bootDefault: bootDefaultKernel(readBootFiles(ctx.hostRoot)),
     version: settings.softwareVersion,
     buildArgs: wantedIdentity(settings),
     keep,

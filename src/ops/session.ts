@@ -1,8 +1,9 @@
 // Turns the global options into the Context operations run with; config is read here, once.
 import { resolve } from 'node:path';
 import { DEFAULT_CONFIG_DIR, loadGlobalSettings, loadInstanceSettings } from '../config/load.js';
-import { parseRuntimeName, type GlobalSettings, type InstanceSettings } from '../config/settings.js';
-import { UsageError } from '../errors.js';
+import { globalSettingsFrom, parseRuntimeName, type GlobalSettings, type InstanceSettings } from '../config/settings.js';
+import { existsSync } from 'node:fs';
+import { ConfigError, MissingInputError, UsageError } from '../errors.js';
 import { runningKernelRelease } from '../kernel/release.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -25,10 +26,20 @@ export interface Session {
 }
 
 // Reads kvc.conf, picks the runtime (--runtime, then KVC_CONTAINER_RUNTIME, then podman) and builds the context.
-export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<Session> {
+// `lenient`: a broken kvc.conf gives the defaults instead of an error (kvc check reports it itself).
+export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal, lenient = false): Promise<Session> {
   const logger = createLogger({ verbose: options.verbose === true });
   const configDir = resolve(options.configDir ?? env['KVC_CONFIG_DIR'] ?? DEFAULT_CONFIG_DIR);
-  const global = await loadGlobalSettings(configDir);
+  if (!existsSync(configDir)) {
+    const from = options.configDir !== undefined ? '--config-dir' : env['KVC_CONFIG_DIR'] !== undefined ? 'KVC_CONFIG_DIR' : 'the default';
+    throw new MissingInputError(`the configuration folder ${configDir} (${from}) does not exist`, {
+      hint: from === 'the default' ? 'install kvc (make install puts its configuration there), or give the folder with --config-dir' : 'give the folder that holds kvc.conf and <name>.conf',
+    });
+  }
+  const global = await loadGlobalSettings(configDir).catch((error: unknown) => {
+    if (lenient && error instanceof ConfigError) return globalSettingsFrom([]);
+    throw error;
+  });
   for (const warning of global.warnings) logger.warn(warning);
   let runtimeName = global.runtime;
   if (options.runtime !== undefined) {

@@ -10,10 +10,7 @@ export function formatStatus(report: StatusReport): string {
   if (report.systemd !== null) lines.push(`systemd: ${report.systemd}`);
   if (report.instances.length === 0) lines.push('no instances configured');
   for (const instance of report.instances) lines.push('', ...formatInstance(instance));
-  if (report.errors.length > 0) {
-    lines.push('', `${report.errors.length} error${report.errors.length === 1 ? '' : 's'} (exit status ${report.errors[0]?.exitStatus}):`);
-    for (const error of report.errors) lines.push(`  ${error.instance}${error.kernel === null ? '' : ` kernel ${error.kernel}`}: ${error.message}`);
-  }
+  if (report.problems.length > 0) lines.push('', `problems (${report.problems.length}):`, ...report.problems.map((entry) => `  ${entry.what}`));
   return lines.join('\n');
 }
 
@@ -68,8 +65,8 @@ export function formatKernel(kernel: KernelStatus): string {
     'not-kept': kernel.installed ? 'older than the kernels kept (KVC_KEEP_KERNELS): no image, none is built' : 'no image, none is built (not installed here)',
   }[kernel.state];
   const log = kernel.log !== null && ['failed', 'missing', 'building'].includes(kernel.state) ? `; log: ${kernel.log}` : '';
-  const provides = kernel.provides === null
-    ? `; provides: unknown, ${kernel.providesError ?? 'the probe failed'}`
+  const provides = kernel.probeError !== undefined
+    ? `; provides: unknown, ${kernel.probeError}`
     : kernel.provides !== undefined && kernel.provides.length > 0 ? `; provides modules the kernel lacks: ${kernel.provides.join(', ')}` : '';
   return `${head}${body}${provides}${log}`;
 }

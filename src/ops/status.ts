@@ -1,6 +1,6 @@
 // `kvc status`: configured instances, the kernels they have images for, and their modules' state
 // now, as one report (the model): `--json` prints it, the text is made from it alone (status-text.ts).
-import { describeError, exitStatusOf, ExitStatus } from '../errors.js';
+import { describeError, ExitStatus } from '../errors.js';
 import { loadInstanceSettings, listInstanceNames } from '../config/load.js';
 import { LABEL } from '../runtime/args.js';
 import type { ModuleState } from '../kernel/module-state.js';
@@ -32,13 +32,15 @@ export interface InstanceStatus {
   readonly devices?: unknown;
 }
 
-// Something status found wrong: it is shown, and makes status exit non-zero.
-export interface StatusError {
+// Something status found wrong: it is shown, and makes status exit non-zero. 'config': a .conf or
+// devices file that cannot be used; 'build': the service's build of a kernel failed; 'probe': an
+// image could not be asked what it provides.
+export interface StatusProblem {
+  readonly kind: 'config' | 'build' | 'probe';
   readonly instance: string;
   readonly kernel: string | null;
-  readonly message: string;
-  // What `kvc status` exits with when this is the first error (the table of src/errors.ts).
-  readonly exitStatus: number;
+  // One line: the instance (and kernel), then what is wrong.
+  readonly what: string;
 }
 
 // The whole report, as `kvc status --json` prints it.
@@ -48,7 +50,8 @@ export interface StatusReport {
   readonly configDir: string;
   readonly instances: readonly InstanceStatus[];
   readonly systemd: string | null;
-  readonly errors: readonly StatusError[];
+  // Everything that makes status fail, in the order shown (its exit status says which kind).
+  readonly problems: readonly StatusProblem[];
 }
 
 // Reads each instance's kvc@ unit from systemd (given by the caller, which owns the bus
@@ -66,7 +69,7 @@ export interface StatusScope {
 export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitStateReader, scope: StatusScope = {}): Promise<StatusReport> {
   const names = scope.only === undefined ? await listInstanceNames(ctx.configDir) : [scope.only];
   const instances: InstanceStatus[] = [];
-  const errors: StatusError[] = [];
+  const problems: StatusProblem[] = [];
   const ofScope = (kver: string) => scope.kernel === undefined || kver === scope.kernel;
   for (const name of names) {
     const config = `${ctx.configDir}/${name}.conf`;
@@ -76,7 +79,7 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     } catch (error) {
       if (scope.only !== undefined) throw error;
       instances.push({ name, config, error: describeError(error), softwareVersion: null, context: null, images: [], modules: [], toolsPid: null, kernels: null });
-      errors.push({ instance: name, kernel: null, message: `configuration error: ${describeError(error)}`, exitStatus: exitStatusOf(error) });
+      problems.push(problem('config', name, null, describeError(error)));
       continue;
     }
     const listed = await ctx.runtime.imagesWithLabel(LABEL.instance, name);
@@ -91,18 +94,18 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const toolsPid = (await liveToolsPid(ctx, name, ctx.runningKernel)) ?? null;
     const report = await kernelReport(ctx, settings, listed, keep);
     const kernels = { ...report, kernels: await Promise.all(report.kernels.filter((kernel) => ofScope(kernel.kver)).map((kernel) => withProvides(ctx, kernel))) };
-    for (const kernel of kernels.kernels) errors.push(...kernelErrors(name, kernel));
+    for (const kernel of kernels.kernels) problems.push(...kernelProblems(name, kernel));
     const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
     const devices = manager === undefined ? undefined : await manager.report(ctx, name);
     const devicesError = manager === undefined ? undefined : manager.configError(devices);
-    if (devicesError !== undefined) errors.push({ instance: name, kernel: null, message: `devices: ${devicesError}`, exitStatus: ExitStatus.config });
+    if (devicesError !== undefined) problems.push(problem('config', name, null, devicesError));
     instances.push({
       name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid, kernels,
       ...(devices === undefined ? {} : { deviceManager: settings.deviceManager as string, devices }),
     });
   }
   const systemd = await readUnits(instances);
-  return { runningKernel: ctx.runningKernel, runtime: ctx.runtime.name, configDir: ctx.configDir, instances, systemd, errors };
+  return { runningKernel: ctx.runningKernel, runtime: ctx.runtime.name, configDir: ctx.configDir, instances, systemd, problems };
 }
 
 // What a built image adds to a kernel that lacks it (USB/IP on a cloud kernel: the USB core),
@@ -110,20 +113,27 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
 async function withProvides(ctx: Context, kernel: KernelStatus): Promise<KernelStatus> {
   if (kernel.image === null) return kernel;
   const probe = await readImageProvides(ctx, kernel.image.name);
-  return 'error' in probe ? { ...kernel, provides: null, providesError: probe.error } : { ...kernel, provides: probe.provides };
+  return 'error' in probe ? { ...kernel, probeError: probe.error } : { ...kernel, provides: probe.provides };
 }
 
-// The errors one kernel's status holds: a failed build, a failed probe.
-function kernelErrors(instance: string, kernel: KernelStatus): StatusError[] {
-  const errors: StatusError[] = [];
-  if (kernel.state === 'failed') errors.push({ instance, kernel: kernel.kver, message: `the build failed: ${kernel.reason ?? 'no reason recorded'}`, exitStatus: ExitStatus.software });
-  if (kernel.providesError !== undefined) errors.push({ instance, kernel: kernel.kver, message: `its image could not be probed: ${kernel.providesError}`, exitStatus: ExitStatus.software });
-  return errors;
+// A problem of an instance (and kernel).
+function problem(kind: StatusProblem['kind'], instance: string, kernel: string | null, message: string): StatusProblem {
+  return { kind, instance, kernel, what: `${instance}${kernel === null ? '' : `, kernel ${kernel}`}: ${message}` };
 }
 
-// The exit status of `kvc status`: 0 when it found no error, else the first error's.
-export function statusExitStatus(report: StatusReport): number {
-  return report.errors[0]?.exitStatus ?? ExitStatus.ok;
+// The problems one kernel's status holds: a failed build, a failed probe.
+function kernelProblems(instance: string, kernel: KernelStatus): StatusProblem[] {
+  return [
+    ...(kernel.state === 'failed' ? [problem('build', instance, kernel.kver, `its build failed: ${kernel.reason ?? 'no reason recorded'}`)] : []),
+    ...(kernel.probeError === undefined ? [] : [problem('probe', instance, kernel.kver, kernel.probeError)]),
+  ];
+}
+
+// The exit status of kvc status: 78 when a configuration is broken, 70 when a build or a probe
+// failed, else 0.
+export function statusExit(report: StatusReport): number {
+  if (report.problems.some((entry) => entry.kind === 'config')) return ExitStatus.config;
+  return report.problems.length > 0 ? ExitStatus.software : ExitStatus.ok;
 }
 
 // The report as `kvc status --json` prints it.

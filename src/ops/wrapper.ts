@@ -1,5 +1,5 @@
 // `kvc wrapper`: runs a userspace tool from the instance's image, stdio and exit status unchanged.
-import { ImageMissingError, UsageError } from '../errors.js';
+import { ImageMissingError, ImageNotFoundError, UsageError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
 import { runInMountNamespace } from '../host/nsenter.js';
@@ -20,8 +20,9 @@ export async function runWrapped(ctx: Context, settings: InstanceSettings, kver:
     }
   }
   const image = imageName(settings, kver);
-  if (!ctx.runtime.dryRun && (await ctx.runtime.inspectImage(image)) === undefined) {
-    throw new ImageMissingError(`there is no image ${image} for kernel ${kver}`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
-  }
-  return ctx.runtime.runTool(image, command, process.stdin.isTTY === true && process.stdout.isTTY === true);
+  // The run itself says whether the image is there: one runtime start per call, not two.
+  return ctx.runtime.runTool(image, command, process.stdin.isTTY === true && process.stdout.isTTY === true).catch((error: unknown) => {
+    if (error instanceof ImageNotFoundError) throw new ImageMissingError(`there is no image ${image} for kernel ${kver}`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
+    throw error;
+  });
 }

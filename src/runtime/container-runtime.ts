@@ -54,6 +54,9 @@ function tail(text: string): string {
 }
 
 // podman or docker, driven with argument arrays; JSON for queries; errors with exit code and stderr tail.
+// podman's and docker's own exit status when a container could not be run at all.
+const RUNTIME_FAILED = 125;
+
 export class ContainerRuntime {
   readonly name: RuntimeName;
   readonly dryRun: boolean;
@@ -135,6 +138,14 @@ export class ContainerRuntime {
       command: [this.name, ...args], childExitCode: exitCode, stderrTail: last,
       hint: options.hint ?? `run with --verbose to see the ${this.name} command and its output`,
     });
+  }
+
+  // The runtime's version and where it keeps images (`kvc check`); throws when it does not answer.
+  async describe(): Promise<{ version: string; storage: string | undefined }> {
+    const format = this.name === 'podman' ? '{{.Version.Version}}|{{.Store.GraphRoot}}' : '{{.ServerVersion}}|{{.DockerRootDir}}';
+    const result = await this.check(['info', '--format', format], `asking ${this.name} about itself`);
+    const [version = '', storage = ''] = result.stdout.trim().split('|');
+    return { version, storage: storage === '' ? undefined : storage };
   }
 
   // Runs a long command, handing each output line to `onLine` as it comes; throws on failure.
@@ -287,9 +298,15 @@ export class ContainerRuntime {
     return result;
   }
 
-  // Runs a tool from the image with the caller's stdio; returns its exit status.
+  // Runs a tool from the image with the caller's stdio; returns its exit status. The image is not
+  // looked for first (--pull=never makes the run fail without it): only when the run fails as the
+  // runtime itself fails (125) is it asked whether the image is there (ImageNotFoundError if not).
   async runTool(image: string, command: readonly string[], tty: boolean): Promise<number> {
-    return this.passthrough(argv.toolRunArgs(image, command, { tty }));
+    const status = await this.passthrough(argv.toolRunArgs(image, command, { tty }));
+    if (status === RUNTIME_FAILED && !this.dryRun && (await this.inspectImage(image)) === undefined) {
+      throw new ImageNotFoundError(`there is no image ${image}`, { command: [this.name, 'run', image], childExitCode: status });
+    }
+    return status;
   }
 
   // Runs a command with the tools' privileges and captures its output (hooks); non-zero is returned.
@@ -304,13 +321,14 @@ export class ContainerRuntime {
     await this.check(argv.toolsHolderRunArgs(this.name, image, containerName, instance), `starting the tools container ${containerName}`);
     const info = await this.inspectContainer(containerName);
     if (info === undefined || !info.running || info.pid <= 0) {
-      if (this.dryRun) return { id: '', pid: 0, running: false };
+      if (this.dryRun) return { id: '', name: containerName, pid: 0, running: false };
       throw new RuntimeError(`the tools container ${containerName} did not stay up`, { command: [this.name, 'container', 'inspect', containerName] });
     }
     return info;
   }
 
-  // A container by name, or undefined.
+  // A container by its exact name, or undefined. `container inspect NAME` also takes an ID prefix:
+  // what it returns counts only when its name is NAME.
   async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
     const result = await this.capture(argv.containerInspectArgs(name));
     if (this.dryRun) return undefined;
@@ -318,7 +336,7 @@ export class ContainerRuntime {
       if (isNoSuchObject(result.stderr)) return undefined;
       throw this.failure(argv.containerInspectArgs(name), `inspecting ${name}`, result.exitCode, result.stderr);
     }
-    return parseContainerInspect(result.stdout)[0];
+    return parseContainerInspect(result.stdout).find((info) => info.name === name);
   }
 
   // What a container may do with devices (see ContainerAccess), or undefined when there is no such
@@ -333,7 +351,7 @@ export class ContainerRuntime {
       if (isNoSuchObject(result.stderr)) return undefined;
       throw this.failure(args, `inspecting ${name}`, result.exitCode, result.stderr);
     }
-    const [access] = parseContainerAccess(result.stdout);
+    const access = parseContainerAccess(result.stdout).find((found) => found.name === name);
     if (access === undefined || access.deviceRules !== undefined) return access;
     // A container that does not run has no spec yet (podman writes it at start); one in a user
     // namespace of its own has it in a folder of its mapped root's. Neither can take a node.

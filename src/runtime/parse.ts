@@ -15,6 +15,8 @@ export interface ImageInfo {
 // What kvc needs of a container.
 export interface ContainerInfo {
   readonly id: string;
+  // Its name, without docker's leading "/".
+  readonly name: string;
   readonly pid: number;
   readonly running: boolean;
 }
@@ -65,6 +67,7 @@ export function parseContainerInspect(text: string): ContainerInfo[] {
     const state = record(container['State']);
     return {
       id: typeof container['Id'] === 'string' ? container['Id'] : '',
+      name: typeof container['Name'] === 'string' ? container['Name'].replace(/^\//, '') : '',
       pid: typeof state['Pid'] === 'number' ? state['Pid'] : 0,
       running: state['Running'] === true,
     };
@@ -167,9 +170,11 @@ export function parseIdList(text: string): string[] {
   return [...new Set(text.split('\n').map((line) => line.trim().replace(/^sha256:/, '')).filter((line) => line !== ''))];
 }
 
-// Whether a failed `inspect` means "no such object" rather than a broken runtime.
+// Whether a failed `inspect` means "no such object" rather than a broken runtime: podman's and
+// docker's own words for it, never a bare "not found" (podman says "runtime … not found" when it
+// is itself broken, which must not read as "the image is missing, build it").
 export function isNoSuchObject(stderr: string): boolean {
-  return /no such (image|object|container)|image not known|not found|failed to find image|no container with name or id/i.test(stderr);
+  return /no such (image|object|container)|image not known|failed to find image|no container with name or id|\b(image|container) "?[^\s"]+"? not found/i.test(stderr);
 }
 
 // A runtime's output that says its storage (or the build's scratch space) is full.

@@ -14,6 +14,8 @@ export interface KernelWatcherOptions {
   readonly logger: Logger;
   readonly onReady: (kver: string) => void;
   readonly onRemoved: (kver: string) => void;
+  // A kernel reported before was written to again (depmod's output, a package's later steps).
+  readonly onChanged?: (kver: string) => void;
 }
 
 // Reports a kernel once its directory is complete and no write has touched it for settleMs, and
@@ -76,7 +78,11 @@ export class KernelWatcher {
   private settled(root: string, kver: string): void {
     this.timers.delete(kver);
     const dir = join(root, kver);
-    if (!existsSync(dir) || this.reported.has(kver)) return;
+    if (!existsSync(dir)) return;
+    if (this.reported.has(kver)) {
+      this.options.onChanged?.(kver);
+      return;
+    }
     if (!kernelDirComplete(dir)) {
       this.options.logger.verbose(`${dir} is not complete yet (no ${COMPLETE_MARKERS.join(', ')}); waiting`);
       return;

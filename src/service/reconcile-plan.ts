@@ -22,6 +22,8 @@ export interface Desired {
   readonly installed: readonly string[];
   // The kernel of rpm-ostree's staged deployment, if any.
   readonly staged?: string | undefined;
+  // The kernel the boot files name (boot-default.ts: grubenv, the vmlinuz links), if any.
+  readonly bootDefault?: string | undefined;
   readonly version: string;
   // What the instance's images must be built from (build-args.ts's wantedIdentity: KVC_BUILD_ARGS
   // and the recipe digest; default none): an image built from anything else is rebuilt.
@@ -58,8 +60,8 @@ export interface KernelPlan {
 }
 
 export interface Plan {
-  // The kernel that boots next: rpm-ostree's staged one, else the newest installed (what GRUB and
-  // systemd-boot pick by default).
+  // The kernel that boots next: rpm-ostree's staged one, else the installed one the boot files
+  // name, else the newest installed (what GRUB and systemd-boot pick by default).
   readonly nextBoot: string;
   // Kernels to build, in order: the next boot's first, then the running one, then newest first.
   readonly build: readonly string[];
@@ -81,7 +83,8 @@ export function newestFirst(a: string, b: string): number {
 export function plan(desired: Desired, images: readonly ImageOfKernel[], memory: Memory, now: number): Plan {
   const installed = [...new Set(desired.installed)].sort(newestFirst);
   const removed = memory.removed ?? new Set<string>();
-  const nextBoot = desired.staged ?? [...installed, desired.running].sort(newestFirst)[0] ?? desired.running;
+  const named = desired.bootDefault !== undefined && (installed.includes(desired.bootDefault) || desired.bootDefault === desired.running) ? desired.bootDefault : undefined;
+  const nextBoot = desired.staged ?? named ?? [...installed, desired.running].sort(newestFirst)[0] ?? desired.running;
   // Besides the running kernel and the next boot's, the newest KVC_KEEP_KERNELS of the others
   // that are installed or have an image (one built for a kernel not installed here is kept as
   // the bash KVC kept it), except those seen removed.

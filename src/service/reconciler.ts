@@ -8,6 +8,8 @@ import { withInstanceLock } from '../ops/lock.js';
 import { LABEL } from '../runtime/args.js';
 import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
+import { bootDefaultKernel, readBootFiles } from '../kernel/boot-default.js';
+import { UnattendedBuildRefusedError } from '../ops/unattended-sources.js';
 import { plan, type ImageOfKernel, type KernelPlan, type Plan } from './reconcile-plan.js';
 
 // How the reconciler builds and how often it looks again.
@@ -58,6 +60,8 @@ export class Reconciler {
   private readonly reported = new Set<string>();
   private building: { kver: string; since: number; controller: AbortController } | undefined;
   private lastPlan: Plan | undefined;
+  // The next boot's kernel as the last pass found it: a change is said in the journal.
+  private lastNextBoot: string | undefined;
   private dirty = false;
   private running: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -140,12 +144,18 @@ export class Reconciler {
       running: ctx.runningKernel,
       installed: installedKernels(moduleRoots(ctx.hostRoot), now - this.options.settleMs),
       staged: this.options.staged(),
+      bootDefault: bootDefaultKernel(readBootFiles(ctx.hostRoot)),
       version: settings.softwareVersion,
       buildArgs: wantedIdentity(settings),
       keep: this.options.keep,
     }, images, { refused: this.refused, retryAt: new Map([...this.failed].map(([kver, failure]) => [kver, failure.retryAt])), removed: this.removedKernels }, now);
     this.lastPlan = next;
     this.changed();
+    if (this.lastNextBoot !== undefined && next.nextBoot !== this.lastNextBoot) {
+      ctx.logger.info(`the next boot's kernel is now ${next.nextBoot} (was ${this.lastNextBoot})`);
+      this.reported.add(next.nextBoot);
+    }
+    this.lastNextBoot = next.nextBoot;
     this.tellReported(next);
     if (next.prune.length > 0) await this.prune(next.prune);
     const kver = next.build[0];
@@ -156,9 +166,12 @@ export class Reconciler {
   }
 
   // A kernel an event named whose image is already there: say so once (a build says so itself).
+  // One not complete or still being written is kept for a later pass, which a later event asks for.
   private tellReported(next: Plan): void {
     for (const kernel of next.kernels) {
-      if (!this.reported.delete(kernel.kver) || kernel.action !== 'ready') continue;
+      if (!this.reported.has(kernel.kver) || !(kernel.installed || kernel.running)) continue;
+      this.reported.delete(kernel.kver);
+      if (kernel.action !== 'ready') continue;
       const image = imageName(this.options.settings, kernel.kver);
       this.options.ctx.logger.info(`kernel ${kernel.kver}${kernel.nextBoot ? ' (next boot)' : ''}: its image ${image} is up to date; nothing to build`);
     }
@@ -207,7 +220,7 @@ export class Reconciler {
         return;
       }
       // A kernel that cannot take the modules will not change its mind: say so once, no retry.
-      if (error instanceof KernelRefusedError) {
+      if (error instanceof KernelRefusedError || error instanceof UnattendedBuildRefusedError) {
         ctx.logger.warn(`${error.message}; not building for it`);
         this.refused.set(kver, error.message);
         return;

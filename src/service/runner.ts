@@ -5,6 +5,7 @@
 import { InterruptedError } from '../errors.js';
 import type { Session } from '../ops/session.js';
 import { buildImage } from '../ops/build.js';
+import { assertUnattendedBuildAllowed } from '../ops/unattended-sources.js';
 import { ImageMissingError, loadModules, unloadModules } from '../ops/modules.js';
 import { startTools } from '../ops/tools.js';
 import type { GlobalSettings, InstanceSettings } from '../config/settings.js';
@@ -15,6 +16,7 @@ import { ostreeBooted, watchStagedKernel } from '../bus/rpm-ostree.js';
 import { notifySystemd } from './notify.js';
 import { withInstanceLock } from '../ops/lock.js';
 import { KernelWatcher } from './kernel-watcher.js';
+import { BootWatcher } from './boot-watcher.js';
 import { Reconciler, type ReconcileState } from './reconciler.js';
 import { moduleRoots } from '../kernel/installed.js';
 import { inhibitShutdown } from '../host/inhibit.js';
@@ -89,7 +91,10 @@ export async function runService(session: Session, name: string): Promise<number
       // After READY: what host commands need, not what the modules need.
       await withInstanceLock(ctx, name, `kvc service ${name} (tools)`, { wait: true }, async () => {
         // Nothing was loaded from the image (all there already): the tools need it all the same.
-        if (!built && loaded.changed.length === 0) await buildImage(ctx, settings, kver, { network: global.buildNetwork, signal: lifetime });
+        if (!built && loaded.changed.length === 0) {
+          assertUnattendedBuildAllowed(settings);
+          await buildImage(ctx, settings, kver, { network: global.buildNetwork, signal: lifetime });
+        }
         await startTools(ctx, settings, kver);
       });
       background = await startBackground(ctx, global, settings);
@@ -130,6 +135,7 @@ async function startInstance(ctx: Context, settings: InstanceSettings, network: 
       if (!(error instanceof ImageMissingError)) throw error;
       logger.info(`${error.message}: building it`);
     }
+    assertUnattendedBuildAllowed(settings);
     await notifySystemd({ status: `Building the image for ${kver}` }, logger);
     await buildImage(ctx, settings, kver, { network, force: true, ...(ctx.signal === undefined ? {} : { signal: ctx.signal }) });
     await notifySystemd({ status: `Loading ${settings.modules.join(', ')}` }, logger);
@@ -164,7 +170,10 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
     ctx,
     settings,
     keep: global.keepKernels,
-    build: (target, buildCtx, signal) => buildImage(buildCtx, settings, target, { network: global.buildNetwork, signal }),
+    build: async (target, buildCtx, signal) => {
+      assertUnattendedBuildAllowed(settings);
+      return buildImage(buildCtx, settings, target, { network: global.buildNetwork, signal });
+    },
     retryBaseMs: global.retrySeconds * 1000,
     retryMaxMs: 3600 * 1000,
     intervalMs: RECONCILE_INTERVAL_MS,
@@ -191,8 +200,13 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
       logger.info(`kernel ${gone} was removed`);
       reconciler.removed(gone);
     },
+    onChanged: (changed) => reconciler.request(`kernel ${changed}'s modules changed`),
   });
   await watcher.start();
+  // The next boot is decided later than the modules appear (a package's postinst moves the links
+  // and updates the boot loader): plan again when that happens.
+  const bootWatcher = new BootWatcher({ hostRoot: ctx.hostRoot, settleMs: SETTLE_MS, logger, onChange: (what) => reconciler.request(`boot files changed: ${what}`) });
+  bootWatcher.start();
   const bus = await followRpmOstree(ctx, (found) => {
     if (found === staged) return;
     staged = found;
@@ -205,6 +219,7 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
     close: async () => {
       await reconciler.close();
       await watcher.close();
+      bootWatcher.close();
       bus?.disconnect();
       removeServiceState(ctx, settings.name);
     },

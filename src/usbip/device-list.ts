@@ -10,6 +10,9 @@ export interface ListedDevice extends RemoteDevice {
 }
 
 const PATH = '/v1/devices';
+// Connections one address may hold at once, and how long one may stay silent.
+export const MAX_PER_PEER = 4;
+const IDLE_MS = 2000;
 
 export async function serveDeviceList(port: number, list: () => readonly ListedDevice[]): Promise<Server> {
   const server = createServer((request, response) => {
@@ -19,9 +22,28 @@ export async function serveDeviceList(port: number, list: () => readonly ListedD
     }
     response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ devices: list() })}\n`);
   });
-  server.requestTimeout = 5000;
-  server.headersTimeout = 5000;
+  // No peer may hold the list from the others (issue 25, item 5): a few connections each, and
+  // an idle or slow one is closed within seconds.
+  server.requestTimeout = 3000;
+  server.headersTimeout = 2000;
+  server.keepAliveTimeout = 1000;
   server.maxConnections = 64;
+  const perPeer = new Map<string, number>();
+  server.on('connection', (socket) => {
+    const peer = socket.remoteAddress ?? '?';
+    const open = perPeer.get(peer) ?? 0;
+    if (open >= MAX_PER_PEER) {
+      socket.destroy();
+      return;
+    }
+    perPeer.set(peer, open + 1);
+    socket.setTimeout(IDLE_MS, () => socket.destroy());
+    socket.once('close', () => {
+      const left = (perPeer.get(peer) ?? 1) - 1;
+      if (left <= 0) perPeer.delete(peer);
+      else perPeer.set(peer, left);
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, () => { server.off('error', reject); resolve(); });

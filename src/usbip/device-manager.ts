@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import type { Context } from '../ops/context.js';
 import { sysRoot } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { assertTrusted } from '../config/trust.js';
 import { readDevicesFile, type DevicesConfig } from './devices-file.js';
 import { Exporter, type ExportedState } from './exporter.js';
 import { Importer, type DeviceConsumer, type ImportState } from './importer.js';
@@ -34,9 +33,7 @@ export function devicesFilePath(ctx: Pick<Context, 'configDir'>, instance: strin
 // with exit 78, and nothing is half done); undefined when there is none.
 export async function readUsbipDevices(ctx: Context, settings: InstanceSettings): Promise<DevicesConfig | undefined> {
   const path = devicesFilePath(ctx, settings.name);
-  const config = await readDevicesFile(path);
-  if (config !== undefined) assertTrusted(path, path, undefined);
-  return config;
+  return readDevicesFile(path);
 }
 
 // Starts what the file asks for, in the tools container (asked for anew on each call).

@@ -14,7 +14,7 @@
 //
 //   [server]                   (optional) what the exporting side listens on
 //   metadata-port = 3241
-import { readFile } from 'node:fs/promises';
+import { readConfigText } from '../config/conf-file.js';
 import { parse } from 'ini';
 import { ConfigError } from '../errors.js';
 
@@ -64,14 +64,9 @@ const SERVER_KEYS = ['metadata-port'] as const;
 
 // Reads the file; undefined when there is none (the instance manages no devices).
 export async function readDevicesFile(path: string): Promise<DevicesConfig | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError(path, undefined, `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`, { cause: error });
-  }
-  return parseDevicesFile(path, text);
+  // As the .conf files are read: trusted, regular and small, checked before it is read.
+  const text = await readConfigText(path, true);
+  return text === undefined ? undefined : parseDevicesFile(path, text);
 }
 
 // Validates the file's text; throws a ConfigError naming the section and key at the first fault.

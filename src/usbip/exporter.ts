@@ -1,6 +1,7 @@
 // The exporting side, run by the service while USB/IP is loaded: usbipd under the service, and
 // every device the devices file names bound to usbip-host when it appears (at start, after a
 // replug, after a reboot); a device bound but named by no rule is given back to its driver.
+import { parseUsbipdLine } from './usbipd-output.js';
 import type { Server } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import { superviseInMountNamespace } from '../host/nsenter.js';
@@ -149,11 +150,9 @@ export class Exporter {
   }
 
   private usbipdSaid(line: string): void {
-    const text = line.replace(/^(usbipd: )+/, '').replace(/^(info|error|debug): /, '');
-    const peer = /connection from (\S+)/.exec(text);
-    if (peer !== null) this.lastPeer = peer[1]!.replace(/:[0-9]+$/, '');
-    const found = /found requested device: (\S+)/.exec(text);
-    if (found !== null && this.lastPeer !== undefined) this.importers.set(found[1]!, this.lastPeer);
-    this.options.logger.info(`usbipd: ${text}`);
+    const said = parseUsbipdLine(line);
+    if (said.kind === 'connection') this.lastPeer = said.peer;
+    if (said.kind === 'found' && this.lastPeer !== undefined) this.importers.set(said.busid, this.lastPeer);
+    this.options.logger.info(`usbipd: ${said.kind === 'other' ? said.text : line.replace(/^(usbipd: )+/, '').replace(/^(info|error|debug): /, '')}`);
   }
 }

@@ -4,6 +4,7 @@
 // the same per-device lock as the host command `usbip attach`; a device already attached on this
 // host is adopted, never attached twice, and never held by two imports; what lands on the port is
 // checked against what the import names (VID:PID, serial) before it counts, or a container gets it.
+import { oneLine } from '../log/sanitize.js';
 import { constants, openSync, closeSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -67,7 +68,14 @@ export interface ImporterOptions {
   readonly retryMaxMs: number;
   readonly consumer: DeviceConsumer | undefined;
   readonly onChange: () => void;
+  // How long an attached device may stay unidentifiable (still enumerating) before it is
+  // detached (default VERIFY_MS). Until then it is not verified and nothing is granted.
+  readonly verifyMs?: number;
 }
+
+// A device still enumerating shows its IDs in sysfs within a second or two; one that shows none
+// for this long is not taken on trust.
+export const VERIFY_MS = 10_000;
 
 interface Entry {
   readonly rule: ImportRule;
@@ -161,15 +169,21 @@ export class Importer {
     const still = port !== undefined && port.state !== VDEV_ST_NULL && record !== undefined && record.busid === entry.device?.busid && record.host === entry.address;
     if (still) {
       entry.localBusid = port.localBusid;
-      if (!entry.verified && port.localBusid !== '0-0') {
-        const wrong = await this.mismatch(entry, port.localBusid);
-        if (wrong !== undefined) {
+      if (!entry.verified) {
+        // Fails closed: a device that cannot be read yet is not verified (checked again on the
+        // next look) and, past the deadline, detached; only a device read and found to be the one
+        // named is ever granted.
+        const found = port.localBusid === '0-0' ? { kind: 'unreadable' as const } : await this.identify(entry, port.localBusid);
+        const deadline = this.options.verifyMs ?? VERIFY_MS;
+        const late = found.kind === 'unreadable' && Date.now() - (entry.since?.getTime() ?? 0) > deadline;
+        if (found.kind === 'wrong' || late) {
+          const wrong = found.kind === 'wrong' ? found.is : `a device that could not be identified within ${deadline / 1000} s`;
           if (!entry.adopted) await usbip(['detach', '--port', String(entry.port)]);
           logger.error(`import ${entry.rule.name}: port ${entry.port} holds ${wrong}, not ${describeMatch(entry.rule.match)}: ${entry.adopted ? 'not taken over' : 'detached'}`);
           this.dropped(entry, 'refused', `the device ${entry.device?.busid ?? ''} of ${entry.rule.server} turned out to be ${wrong}`);
           return;
         }
-        entry.verified = true;
+        entry.verified = found.kind === 'ok';
       }
       if (entry.rule.container !== undefined && consumer !== undefined) {
         if (await consumer.gone(entry.rule)) {
@@ -286,12 +300,19 @@ export class Importer {
     this.options.logger.info(`import ${entry.rule.name}: ${device.busid} from ${entry.rule.server} ${how} on port ${port.port} (vhci_hcd.${controller}, ${port.hub})${wasDropped ? ` (reconnect ${entry.reconnects})` : ''}${entry.rule.container === undefined ? '' : `, for container ${entry.rule.container}`}`);
   }
 
-  // What the device on the port is, when it is not what the import names (VID:PID, serial).
-  private async mismatch(entry: Entry, localBusid: string): Promise<string | undefined> {
+  // Whether the device on the port is what the import names (VID:PID, serial): ok, wrong (what it
+  // is), or unreadable (its IDs are not in sysfs yet).
+  private async identify(entry: Entry, localBusid: string): Promise<{ kind: 'ok' } | { kind: 'unreadable' } | { kind: 'wrong'; is: string }> {
     const dir = join(this.options.sys, 'bus/usb/devices', localBusid);
-    const read = (file: string): Promise<string | undefined> => readFile(join(dir, file), 'utf8').then((text) => text.trim(), () => undefined);
+    const read = (file: string): Promise<string | undefined> => readFile(join(dir, file), 'utf8').then((text) => oneLine(text.trim()), () => undefined);
     const [vendor, product, serial] = await Promise.all([read('idVendor'), read('idProduct'), read('serial')]);
-    if (vendor === undefined || product === undefined) return undefined;
+    if (vendor === undefined || product === undefined) return { kind: 'unreadable' };
+    const wrong = this.mismatch(entry, vendor, product, serial);
+    return wrong === undefined ? { kind: 'ok' } : { kind: 'wrong', is: wrong };
+  }
+
+  // What the device is, when it is not what the import names; undefined when it is. Pure.
+  private mismatch(entry: Entry, vendor: string, product: string, serial: string | undefined): string | undefined {
     const match = entry.rule.match;
     const want = match.kind === 'id' ? { vendor: match.vendor, product: match.product, serial: match.serial } : { vendor: entry.device?.vendor, product: entry.device?.product, serial: entry.device?.serial };
     const is = `${vendor}:${product}${serial === undefined ? '' : ` serial ${serial}`}`;

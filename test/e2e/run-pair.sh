@@ -118,6 +118,12 @@ replug() {
 	until grep -q '^KVC-E2E: REPLUG' "$client_log" 2>/dev/null; do
 		n=$((n + 1)); [ $n -gt 3600 ] && { echo "replug: the client never asked for it"; return 1; }; sleep 0.5
 	done
+	# The server checks its status (disk A on its first bus id) before the cable is pulled: wait
+	# for it to say it is done, however slowly it runs.
+	n=0
+	until grep -q 'KVC-E2E: ---- waiting for the host to pull disk A out' "$prefix-server.log" 2>/dev/null; do
+		n=$((n + 1)); [ $n -gt 3600 ] && { echo "replug: the server never got to wait for it"; return 1; }; sleep 0.5
+	done
 	node_modules/.bin/node test/e2e/guest/qmp.mjs "$work/server.qmp" unplug disk-a || return 1
 	echo "KVC-E2E: (host) disk-a unplugged from the server (QMP device_del)"
 	sleep 3

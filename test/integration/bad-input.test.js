@@ -83,6 +83,7 @@ const CASES = [
   ['loading for a kernel that is not running', null, ['load', 'usbip', KVER], 64, /cannot load modules for .*the running kernel is/],
   ['wrapper without a command', null, ['wrapper', 'usbip', KVER], 64, /no command given to run/],
   ['wrapper without anything to run', null, ['wrapper', 'usbip'], 64, /missing required argument 'command'/],
+  ['unloading for a kernel that is not running', null, ['unload', 'usbip', KVER], 64, /cannot unload modules for .*the running kernel is/],
 ];
 
 describe('integration: the bad-input matrix (one-line error, nothing changed)', function () {

@@ -82,3 +82,28 @@ describe('integration: host commands for a second instance\'s tool', function ()
     expect(existsSync(join(bin, 'hello'))).to.equal(false);
   });
 });
+
+// Issue 25, item 13: make install removed $(BINDIR)/usbip whatever it was (before: a foreign usbip,
+// Debian's say, was replaced by kvc's host command, and make uninstall removed it).
+describe('make install and uninstall leave a usbip that kvc did not write', function () {
+  this.timeout(180000);
+  it('keeps it, says so, writes the other host command, and uninstall removes only kvc\'s', () => {
+    const dest = mkdtempSync(join(tmpdir(), 'kvc-install-'));
+    try {
+      const bin = join(dest, 'usr/local/bin');
+      spawnSync('mkdir', ['-p', bin]);
+      writeFileSync(join(bin, 'usbip'), '#!/bin/sh\necho the distribution\'s usbip\n', { mode: 0o755 });
+      const install = spawnSync('make', ['--no-print-directory', '-s', 'install', `DESTDIR=${dest}`], { cwd: ROOT, encoding: 'utf8' });
+      expect(install.status, install.stderr).to.equal(0);
+      expect(install.stdout).to.include(`${join(bin, 'usbip')} exists and kvc did not write it; not replacing it`);
+      expect(spawnSync('cat', [join(bin, 'usbip')], { encoding: 'utf8' }).stdout).to.equal('#!/bin/sh\necho the distribution\'s usbip\n');
+      expect(spawnSync('grep', ['-c', 'Written by `kvc host-commands', join(bin, 'usbipd')], { encoding: 'utf8' }).stdout.trim()).to.equal('1');
+      const uninstall = spawnSync('make', ['--no-print-directory', '-s', 'uninstall', `DESTDIR=${dest}`], { cwd: ROOT, encoding: 'utf8' });
+      expect(uninstall.status, uninstall.stderr).to.equal(0);
+      expect(existsSync(join(bin, 'usbip'))).to.equal(true);
+      expect(existsSync(join(bin, 'usbipd'))).to.equal(false);
+    } finally {
+      removeDir(dest);
+    }
+  });
+});

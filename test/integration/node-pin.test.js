@@ -49,6 +49,26 @@ describe('the shipped Node binary is pinned', function () {
     expect(result.stderr).to.include(committed()).and.to.include(sha256(copy)).and.to.include('refusing to ship it');
   });
 
+  // The project's npm commands (Makefile, .ci/run, prepare.sh) go through scripts/npm-pinned.sh:
+  // npm itself then runs on the pinned binary (npm_node_execpath), not on the host's older Node,
+  // and says nothing about engines. (Before: npm ran on /usr/bin/node, v20, with EBADENGINE.)
+  it('npm runs on the pinned Node, and npm ci prints no engine warning', () => {
+    const ran = spawnSync(join(ROOT, 'scripts/npm-pinned.sh'), ['exec', '-c', 'printf "%s" "$npm_node_execpath"'], { cwd: ROOT, encoding: 'utf8' });
+    expect(ran.status, ran.stderr).to.equal(0);
+    expect(sha256(ran.stdout)).to.equal(committed());
+    for (const file of ['Makefile', '.ci/run', 'test/setup/prepare.sh']) {
+      expect(readFileSync(join(ROOT, file), 'utf8'), file).to.not.match(/^\s*(?:\[.*\] \|\| )?npm (?:ci|test|run)\b/m);
+    }
+    const clone = join(dir, 'clone');
+    spawnSync('mkdir', ['-p', join(clone, 'scripts')]);
+    for (const name of ['package.json', 'package-lock.json', 'node.sha256', 'scripts/npm-pinned.sh', 'scripts/verify-node.sh']) copyFileSync(join(ROOT, name), join(clone, name));
+    spawnSync('chmod', ['+x', join(clone, 'scripts/npm-pinned.sh'), join(clone, 'scripts/verify-node.sh')]);
+    const ci = spawnSync(join(clone, 'scripts/npm-pinned.sh'), ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: clone, encoding: 'utf8' });
+    expect(ci.status, ci.stderr).to.equal(0);
+    expect(`${ci.stdout}${ci.stderr}`).to.not.include('EBADENGINE');
+    expect(sha256(join(clone, `node_modules/node-linux-${ARCH}/bin/node`))).to.equal(committed());
+  });
+
   it('make install ships exactly that binary', () => {
     const dest = join(dir, 'tree');
     const result = spawnSync('make', ['--no-print-directory', '-s', 'install', `DESTDIR=${dest}`], { cwd: ROOT, encoding: 'utf8' });

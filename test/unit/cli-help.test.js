@@ -1,11 +1,17 @@
 // Unit tests: every command's help (from the data in its command file, through commander, as
-// `kvc <command> --help` prints it), the wrapper's [kver] rule and the did-you-mean used by
-// `kvc help`. In-process: the real program, its output captured instead of written.
+// `kvc <command> --help` prints it; in-process, its output captured), `kvc help <command>`, the
+// wrapper's [kver] rule, and the usage errors of the real CLI (lib/cli/main.js run as a child
+// process: no container runtime is reached).
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../../lib/cli/program.js';
 import { commandPath, findCommand } from '../../lib/cli/help.js';
 import { splitWrapperWords } from '../../lib/cli/commands/wrapper.js';
-import { didYouMean, nearestWords } from '../../lib/cli/did-you-mean.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const kvc = (args, env = {}) => spawnSync(process.execPath, [join(ROOT, 'lib/cli/main.js'), ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
 
 // Every command and subcommand, with the help it prints.
 function commandsWithHelp() {
@@ -23,7 +29,7 @@ describe('help for every command', () => {
   const commands = commandsWithHelp();
 
   it('covers every command and subcommand kvc has', () => {
-    expect(commands.map((c) => c.path)).to.include.members(['kvc', 'kvc build', 'kvc load', 'kvc unload', 'kvc reload', 'kvc wrapper', 'kvc status', 'kvc enable', 'kvc disable', 'kvc host-commands', 'kvc service', 'kvc push', 'kvc kube', 'kvc kube module', 'kvc kube daemonset', 'kvc help']);
+    expect(commands.map((c) => c.path)).to.include.members(['kvc', 'kvc build', 'kvc load', 'kvc unload', 'kvc reload', 'kvc wrapper', 'kvc status', 'kvc enable', 'kvc disable', 'kvc host-commands', 'kvc service', 'kvc push', 'kvc kube', 'kvc kube module', 'kvc kube daemonset', 'kvc help', 'kvc check']);
   });
 
   for (const { path, command, text } of commands) {
@@ -51,33 +57,65 @@ describe('kvc help <command>', () => {
   const program = buildProgram({ status: 0 });
   it('finds commands and subcommands', () => {
     expect(commandPath(findCommand(program, ['kube', 'module']))).to.equal('kvc kube module');
+    expect(commandPath(findCommand(program, ['doctor']))).to.equal('kvc check');
     expect(commandPath(findCommand(program, []))).to.equal('kvc');
   });
-  it('refuses an unknown name with exit 64 and the nearest names', () => {
-    const error = (() => { try { findCommand(program, ['stauts']); } catch (e) { return e; } })();
-    expect(error.exitStatus).to.equal(64);
-    expect(error.message).to.equal("unknown command 'stauts' (did you mean status?)");
-    const sub = (() => { try { findCommand(program, ['kube', 'deamonset']); } catch (e) { return e; } })();
-    expect(sub.message).to.equal("unknown command 'deamonset' of kvc kube (did you mean daemonset?)");
-    const far = (() => { try { findCommand(program, ['xyzzy']); } catch (e) { return e; } })();
-    expect(far.message).to.equal("unknown command 'xyzzy'");
+  it('says where an unknown name stopped it, with the nearest name', () => {
+    expect(findCommand(program, ['stauts'])).to.include({ at: program, message: "unknown command 'stauts' (did you mean status?)" });
+    const sub = findCommand(program, ['kube', 'deamonset']);
+    expect(commandPath(sub.at)).to.equal('kvc kube');
+    expect(sub.message).to.equal("unknown command 'deamonset' (did you mean daemonset?)");
+    expect(findCommand(program, ['xyzzy']).message).to.equal("unknown command 'xyzzy'");
   });
 });
 
-describe('did you mean', () => {
-  const names = ['build', 'load', 'unload', 'reload', 'wrapper', 'status', 'enable', 'disable', 'push', 'kube'];
-  it('names the nearest by edits, transpositions counting one', () => {
-    expect(nearestWords('biuld', names)).to.deep.equal(['build']);
-    expect(nearestWords('statsu', names)).to.deep.equal(['status']);
-    expect(nearestWords('lod', names)).to.deep.equal(['load']);
-    expect(didYouMean('relaod', names)).to.equal(' (did you mean reload?)');
+describe('command line: usage errors of the real CLI', function () {
+  this.timeout(20000);
+  it('kvc alone prints the usage on stderr and exits 64; so does a command that needs a subcommand', () => {
+    let result = kvc([]);
+    expect(result.status).to.equal(64);
+    expect(result.stderr).to.match(/^Usage: kvc /);
+    result = kvc(['kube']);
+    expect(result.status).to.equal(64);
+    expect(result.stderr).to.match(/^Usage: kvc kube /);
   });
-  it('takes a prefix as close', () => expect(nearestWords('stat', names)).to.deep.equal(['status']));
-  it('says nothing when nothing is close', () => {
-    expect(didYouMean('frobnicate', names)).to.equal('');
-    expect(didYouMean('x', names)).to.equal('');
+  it('an unknown command: did you mean, one line, 64; also after help, and for a subcommand', () => {
+    let result = kvc(['buidl']);
+    expect(result.status).to.equal(64);
+    expect(result.stderr).to.equal("kvc: unknown command 'buidl' (did you mean build?); see kvc --help\n");
+    result = kvc(['help', 'statsu']);
+    expect(result.status).to.equal(64);
+    expect(result.stderr).to.equal("kvc: unknown command 'statsu' (did you mean status?); see kvc --help\n");
+    result = kvc(['help', 'nosuch']);
+    expect(result.status).to.equal(64);
+    expect(result.stderr).to.equal("kvc: unknown command 'nosuch'; see kvc --help\n");
+    result = kvc(['help', 'kube', 'modul']);
+    expect(result.status).to.equal(64);
+    expect(result.stderr).to.equal("kvc kube: unknown command 'modul' (did you mean module?); see kvc kube --help\n");
+    result = kvc(['kube', 'modul']);
+    expect(result.status).to.equal(64);
+    expect(result.stderr).to.equal("kvc kube: unknown command 'modul' (did you mean module?); see kvc kube --help\n");
   });
-  it('lists ties', () => expect(didYouMean('laad', ['load', 'lead', 'build'])).to.equal(' (did you mean lead or load?)'));
+  it('help that was asked for exits 0, on stdout', () => {
+    for (const args of [['help'], ['--help'], ['help', 'kube', 'module'], ['build', '--help'], ['help', 'exit-status']]) {
+      const result = kvc(args);
+      expect(result.status, args.join(' ')).to.equal(0);
+      expect(result.stdout, args.join(' ')).to.not.equal('');
+    }
+  });
+  it('a configuration folder that does not exist: 66, naming it and where it came from', () => {
+    let result = kvc(['--config-dir', '/nonexistent-kvc', 'status']);
+    expect(result.status).to.equal(66);
+    expect(result.stderr).to.match(/the configuration folder \/nonexistent-kvc \(--config-dir\) does not exist/);
+    result = kvc(['status'], { KVC_CONFIG_DIR: '/nonexistent-kvc' });
+    expect(result.status).to.equal(66);
+    expect(result.stderr).to.include('(KVC_CONFIG_DIR)');
+  });
+  it('--dry-run: refused by commands whose work systemd does (64), before anything is asked', () => {
+    const result = kvc(['--config-dir', '/nonexistent-kvc', '--dry-run', 'enable', 'usbip', '--now']);
+    expect(result.status).to.equal(64);
+    expect(result.stderr).to.match(/--dry-run: kvc enable has none: systemd does the work/);
+  });
 });
 
 describe('kvc wrapper [kver] <command>: which word is the kernel', () => {

@@ -2,7 +2,7 @@
 // folder), and that they are the scripts make install writes from host/bin/host-command.in.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -22,6 +22,23 @@ describe('host commands (KVC_HOST_TOOLS)', () => {
   it('kvc writes the same script as make install (sed of host/bin/host-command.in)', () => {
     const made = execFileSync('sed', ['s|@LIBDIR@|/usr/local/lib/kvc|g; s|@INSTANCE@|usbip|g; s|@PATH@|/usr/sbin/usbipd|g; s|@TOOL@|usbipd|g', join(ROOT, 'host/bin/host-command.in')], { encoding: 'utf8' });
     expect(hostCommandScript('/usr/local/lib/kvc', 'usbip', '/usr/sbin/usbipd')).to.equal(made);
+  });
+
+  // Issue 25, item 6 (failed before: writeFileSync and chmodSync followed the planted link, and the
+  // victim, a root 0600 file, was overwritten and made 0755).
+  it('a link planted at the temporary name is not written through; a folder others may write is refused', () => {
+    const settings = { name: 'hello', confPath: '/etc/kvc/hello.conf', hostTools: ['/usr/local/bin/hello'] };
+    writeFileSync(join(dir, 'kvc-tool'), '');
+    const victim = join(dir, 'victim');
+    writeFileSync(victim, 'secret\n', { mode: 0o600 });
+    symlinkSync(victim, join(dir, 'hello.kvc-new'));
+    writeHostCommands(settings, dir, dir, logger);
+    expect(readFileSync(victim, 'utf8')).to.equal('secret\n');
+    expect(statSync(victim).mode & 0o777).to.equal(0o600);
+    expect(statSync(join(dir, 'hello')).mode & 0o777).to.equal(0o755);
+    expect(readFileSync(join(dir, 'hello'), 'utf8')).to.include('kvc-tool');
+    chmodSync(dir, 0o777);
+    expect(() => writeHostCommands(settings, dir, dir, logger)).to.throw(/is writable by others \(mode 777\); kvc runs as root and will not use it/);
   });
 
   it('writes one executable script per tool, rewrites its own, never replaces a file it did not write', () => {

@@ -8,6 +8,20 @@ import { instanceSettingsFrom, globalSettingsFrom } from '../../lib/config/setti
 import { loadInstanceSettings, listInstanceNames, loadGlobalSettings } from '../../lib/config/load.js';
 import { ConfigError, UsageError } from '../../lib/errors.js';
 
+describe('settings: a misspelled key names the right one', () => {
+  it('did you mean: the nearest known key, and none for a key far from every one', async () => {
+    const { closest } = await import('../../lib/config/did-you-mean.js');
+    const { INSTANCE_KEYS, GLOBAL_KEYS } = await import('../../lib/config/keys.js');
+    expect(closest('KMOD_NAME', Object.keys(INSTANCE_KEYS))).to.equal('KMOD_NAMES');
+    expect(closest('KVC_BUILD_ARG', Object.keys(INSTANCE_KEYS))).to.equal('KVC_BUILD_ARGS');
+    expect(closest('KMOD_SOFWTARE_VERSION', Object.keys(INSTANCE_KEYS))).to.equal('KMOD_SOFTWARE_VERSION');
+    expect(closest('kvc_keep_kernel', Object.keys(GLOBAL_KEYS))).to.equal('KVC_KEEP_KERNELS');
+    expect(closest('KMOD_EXTRA', Object.keys(INSTANCE_KEYS))).to.equal(undefined);
+    expect(closest('KVC_SOFTWARE_NAME', Object.keys(GLOBAL_KEYS))).to.equal(undefined);
+    expect(closest('buidl', ['build', 'load', 'unload', 'status'])).to.equal('build');
+  });
+});
+
 describe('settings: instance files', () => {
   let dir;
   beforeEach(() => {
@@ -141,7 +155,10 @@ describe('settings: instance files', () => {
   });
 
   it('warns about unknown keys instead of failing', () => {
-    expect(settings({ ...good, KMOD_EXTRA: 'x' }).warnings).to.deep.equal([`${join(dir, 'usbip.conf')}: KMOD_EXTRA is not a kvc setting and is ignored`]);
+    const slip = failure({ ...good, KVC_BUILD_ARG: 'X=1' });
+    expect(slip.message).to.equal(`${join(dir, 'usbip.conf')}:5: KVC_BUILD_ARG: is not a kvc setting; did you mean KVC_BUILD_ARGS?`);
+    expect(slip.hint).to.equal('rename it to KVC_BUILD_ARGS');
+    expect(settings({ ...good, KMOD_EXTRA: 'x' }).warnings).to.deep.equal([`${join(dir, 'usbip.conf')}:5: KMOD_EXTRA is not a kvc setting and is ignored`]);
   });
 
   it('loadInstanceSettings: an unknown instance is a usage error listing the configured ones', async () => {

@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { gatherStatus, statusExitStatus, statusJson } from '../../lib/ops/status.js';
+import { gatherStatus, statusExit, statusJson } from '../../lib/ops/status.js';
 import { formatStatus } from '../../lib/ops/status-text.js';
 import { providesFromProbe } from '../../lib/ops/image-modules.js';
 import { loadInstanceSettings } from '../../lib/config/load.js';
@@ -78,7 +78,7 @@ function disagreements(json, text) {
       if (kernel.reason !== null) has(line, kernel.reason, `${what} reason`);
       if (kernel.retryAt !== null) has(line, `next try ${kernel.retryAt.slice(0, 19).replace('T', ' ')}`, `${what} retryAt`);
       if (kernel.log !== null && ['failed', 'missing', 'building'].includes(kernel.state)) has(line, `log: ${kernel.log}`, `${what} log`);
-      if (kernel.provides === null) has(line, `provides: unknown, ${kernel.providesError}`, `${what} providesError`);
+      if (kernel.probeError !== undefined) has(line, `provides: unknown, ${kernel.probeError}`, `${what} probeError`);
       else if (kernel.provides?.length > 0) has(line, `provides modules the kernel lacks: ${kernel.provides.join(', ')}`, `${what} provides`);
       else lacks(line, 'provides', `${what} provides nothing`);
     }
@@ -92,9 +92,9 @@ function disagreements(json, text) {
     has(joined, `tools container: ${instance.toolsPid === null ? 'not running' : `pid ${instance.toolsPid}`}`, `${instance.name} tools`);
     if (instance.unit) has(joined, `unit: ${instance.unit.unit} ${instance.unit.activeState} (${instance.unit.subState})`, `${instance.name} unit`);
   }
-  if (json.errors.length === 0) lacks(text, ' error', 'no errors');
-  else has(text, `${json.errors.length} error${json.errors.length === 1 ? '' : 's'} (exit status ${json.errors[0].exitStatus}):`, 'errors');
-  for (const error of json.errors) has(text, `  ${error.instance}${error.kernel === null ? '' : ` kernel ${error.kernel}`}: ${error.message}`, 'error');
+  if (json.problems.length === 0) lacks(text, 'problems', 'no problems');
+  else has(text, `\nproblems (${json.problems.length}):\n`, 'problems');
+  for (const problem of json.problems) has(text, `\n  ${problem.what}`, 'problem');
   return out;
 }
 
@@ -157,16 +157,18 @@ describe('kvc status: text and --json from one report', () => {
     const by = Object.fromEntries(usbip.kernels.kernels.map((kernel) => [kernel.kver, kernel]));
     expect(by[RUNNING]).to.include({ state: 'built' });
     expect(by[RUNNING].provides).to.deep.equal(['usb-common', 'usbcore']);
-    expect(by['6.1.0-57-amd64'].provides).to.equal(null);
-    expect(by['6.1.0-57-amd64'].providesError).to.match(/exit 127: .*`tail` not found/);
+    expect(by['6.1.0-57-amd64']).to.not.have.property('provides');
+    expect(by['6.1.0-57-amd64'].probeError).to.match(/exit 127: .*`tail` not found/);
     expect(by['6.1.0-50-amd64']).to.include({ state: 'stale', installed: false });
     expect(by['6.1.0-50-amd64'].image.name).to.equal('localhost/usbip-1.0.0:6.1.0-50-amd64');
     expect(text).to.match(/kernel 6\.1\.0-50-amd64 \(not installed\): stale, .*not rebuilt: the kernel is not installed here; now localhost\/usbip-1\.0\.0:6\.1\.0-50-amd64/);
     expect(text).to.include(`image localhost/usbip-0.9.0:${RUNNING} (kernel ${RUNNING}, version 0.9.0)`);
-    expect(json.errors.map((error) => [error.instance, error.kernel, error.exitStatus])).to.deep.equal([
-      ['broken', null, 78], ['usbip', '6.1.0-58-amd64', 70], ['usbip', '6.1.0-57-amd64', 70],
+    expect(json.problems.map((entry) => [entry.kind, entry.instance, entry.kernel])).to.deep.equal([
+      ['config', 'broken', null], ['build', 'usbip', '6.1.0-58-amd64'], ['probe', 'usbip', '6.1.0-57-amd64'],
     ]);
-    expect(statusExitStatus(report), 'the first error\'s status').to.equal(78);
+    expect(statusExit(report), 'a configuration problem: 78').to.equal(78);
+    rmSync(join(ctx.configDir, 'broken.conf'));
+    expect(statusExit(await gatherStatus(ctx, 5, units)), 'a failed build or probe: 70').to.equal(70);
   });
 
   it('agrees on a quiet host, and exits 0 when it found no error', async () => {
@@ -174,9 +176,9 @@ describe('kvc status: text and --json from one report', () => {
     const report = await gatherStatus(ctx, 3, async () => 'no system bus here');
     const text = formatStatus(report);
     expect(disagreements(JSON.parse(statusJson(report)), text), text).to.deep.equal([]);
-    expect(report.errors).to.deep.equal([]);
-    expect(statusExitStatus(report)).to.equal(0);
-    expect(text).to.not.match(/error/);
+    expect(report.problems).to.deep.equal([]);
+    expect(statusExit(report)).to.equal(0);
+    expect(text).to.not.match(/error|problem/);
   });
 
   it('agrees with no images at all and with no instances', async () => {
@@ -223,5 +225,44 @@ describe('the provides probe: a failure is an error, a missing file is nothing',
   });
   it('the file read by a tail that exits 1 for another reason is an error', () => {
     expect(providesFromProbe({ exitCode: 1, stdout: '', stderr: 'tail: error reading: Input/output error' })).to.have.property('error');
+  });
+});
+
+describe('kvc status: every kernel state, text against JSON (hand-made report)', () => {
+  const img = (kver, version = '1.0.0') => ({ name: `localhost/usbip-${version}:${kver}`, size: 181e6, created: '2026-12-01T10:00:00Z' });
+  const kernel = (kver, state, over = {}) => ({ kver, state, running: false, nextBoot: false, installed: true, image: null, reason: null, retryAt: null, log: null, ...over });
+  const kernels = [
+    kernel('6.12.117+deb12-amd64', 'building', { nextBoot: true, log: '/var/log/kvc/usbip/6.12.log' }),
+    kernel('6.1.0-60-amd64', 'queued'),
+    kernel('6.1.0-56-amd64', 'built', { running: true, image: img('6.1.0-56-amd64'), provides: ['usbcore'] }),
+    kernel('6.1.0-55-amd64', 'missing', { log: '/var/log/kvc/usbip/6.1.0-55.log' }),
+    kernel('6.1.0-54-amd64', 'failed', { reason: 'building … failed at STEP 3/14', retryAt: '2026-12-01T12:00:00.000Z', log: '/var/log/kvc/usbip/6.1.0-54.log' }),
+    kernel('6.1.0-53-amd64', 'refused', { reason: 'kernel 6.1.0-53-amd64 cannot take usbip\'s modules: CONFIG_USB is not set' }),
+    kernel('6.1.0-52-amd64', 'stale', { image: img('6.1.0-52-amd64'), reason: 'it was built with build args "A=1", KVC_BUILD_ARGS now says none' }),
+    kernel('6.1.0-51-amd64', 'not-kept'),
+    kernel('6.1.0-50-amd64', 'to-prune', { image: img('6.1.0-50-amd64'), installed: false }),
+    kernel('6.1.0-49-amd64', 'to-prune', { installed: false }),
+    kernel('6.1.0-48-amd64', 'built', { image: img('6.1.0-48-amd64'), probeError: 'reading /usr/lib/kvc/provides from the image failed (exit 125: Error: OCI runtime error)' }),
+  ];
+  const images = [
+    ...kernels.filter((k) => k.image !== null).map((k) => ({ kernel: k.kver, version: '1.0.0', image: k.image.name, id: 'abc', size: 181e6, created: k.image.created, running: k.running })),
+    { kernel: '6.1.0-49-amd64', version: '0.9.0', image: 'localhost/usbip-0.9.0:6.1.0-49-amd64', id: 'def', size: 1e6, created: '2026-11-01T10:00:00Z', running: false },
+  ];
+  const instance = {
+    name: 'usbip', config: '/etc/kvc/usbip.conf', error: null, softwareVersion: '1.0.0', context: { remote: false, source: '/etc/kvc/usbip', pinned: 'local' },
+    images, modules: [{ name: 'usbip_core', state: 'live', refcnt: 1, holders: [] }], toolsPid: 42,
+    kernels: { nextBoot: '6.12.117+deb12-amd64', fromService: true, kernels, warnings: ['the kernel that boots next, 6.12.117+deb12-amd64, has no usbip image (building)'] },
+  };
+  const report = { runningKernel: '6.1.0-56-amd64', runtime: 'podman', configDir: '/etc/kvc', systemd: null, instances: [instance], problems: [{ kind: 'probe', instance: 'usbip', kernel: '6.1.0-48-amd64', what: 'usbip, kernel 6.1.0-48-amd64: reading … failed' }] };
+
+  it('agrees field by field', () => {
+    const text = formatStatus(report);
+    expect(disagreements(JSON.parse(statusJson(report)), text), text).to.deep.equal([]);
+  });
+  it('names an image of another version, and a pruned kernel\'s image', () => {
+    const text = formatStatus(report);
+    expect(text).to.include('image localhost/usbip-0.9.0:6.1.0-49-amd64 (kernel 6.1.0-49-amd64, version 0.9.0)');
+    expect(text).to.include('kernel 6.1.0-50-amd64 (not installed): older than the kernels kept (KVC_KEEP_KERNELS); its images are pruned: localhost/usbip-1.0.0:6.1.0-50-amd64');
+    expect(statusExit(report)).to.equal(70);
   });
 });

@@ -57,3 +57,46 @@ describe('usbip device list (real HTTP on loopback)', function () {
     await close(server);
   });
 });
+
+// Issue 25, item 5 (failed before: 64 idle connections from one peer filled maxConnections and
+// every other client was refused for up to 30 s). Real sockets on loopback; the other peer is
+// 127.0.0.2 (the whole 127/8 is loopback on Linux).
+describe('usbip device list: no peer can hold it from the others', function () {
+  this.timeout(20000);
+  it('a peer holding 64 idle connections: another peer is still answered at once, and the idle ones are closed', async () => {
+    const { connect } = await import('node:net');
+    const server = await serveDeviceList(0, () => [{ busid: '1-2', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }]);
+    const port = server.address().port;
+    const sockets = [];
+    let closed = 0;
+    try {
+      for (let i = 0; i < 64; i += 1) {
+        const socket = connect({ host: '127.0.0.1', port, localAddress: '127.0.0.1' });
+        socket.on('error', () => {});
+        socket.on('close', () => { closed += 1; });
+        sockets.push(socket);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const started = Date.now();
+      const listed = await new Promise((resolve, reject) => {
+        import('node:http').then(({ get }) => {
+          const req = get({ host: '127.0.0.1', port, path: '/v1/devices', localAddress: '127.0.0.2' }, (response) => {
+            let body = '';
+            response.on('data', (chunk) => { body += chunk; });
+            response.on('end', () => resolve(JSON.parse(body)));
+          });
+          req.on('error', reject);
+        });
+      });
+      expect(Date.now() - started).to.be.below(1000);
+      expect(listed.devices.map((d) => d.busid)).to.deep.equal(['1-2']);
+      // All but the first few of the idle peer's connections were turned away, and those few
+      // closed once idle for seconds.
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      expect(closed).to.equal(64);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});

@@ -97,12 +97,12 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     host.close();
   });
 
-  const start = (text, log) => {
+  const start = (text, log, over = {}) => {
     const controller = new AbortController();
     const rules = parseDevicesFile('/etc/kvc/usbip.devices', text).imports;
     const importer = new Importer({
       sys: host.sys, toolsRoot: async () => host.tools, lockDir: join(host.root, 'attach'), rules, usbip: host.usbip, usbipOnStop: host.usbip, logger: log.logger,
-      signal: controller.signal, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, consumer: undefined, onChange: () => {},
+      signal: controller.signal, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, consumer: undefined, onChange: () => {}, ...over,
     });
     return { importer, controller };
   };
@@ -203,6 +203,45 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'detach --port 0']);
     expect(importer.state()[0].why).to.include('turned out to be 46f4:0001 serial B');
     expect(host.ports.filter(Boolean)).to.have.length(0);
+  });
+
+  // An import for container ctr-a whose attached device shows no IDs in sysfs at first; `then`
+  // gets the device's sysfs folder. Returns what the container was granted and the log.
+  const unidentified = async (then, over = {}) => {
+    const log = quiet();
+    const grants = [];
+    const consumer = { grant: async (rule, busid) => { grants.push(busid); }, release: async () => {}, gone: async () => false, blocked: async () => undefined };
+    const attach = host.usbip;
+    const usbip = async (args) => {
+      const result = await attach(args);
+      if (args[0] === 'attach') {
+        const device = join(host.sys, 'bus/usb/devices/3-1');
+        for (const file of ['idVendor', 'idProduct', 'serial']) rmSync(join(device, file), { force: true });
+        then(device);
+      }
+      return result;
+    };
+    const { importer, controller } = start(`[import.disk-a]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\nserial = A\ncontainer = ctr-a\n`, log, { consumer, usbip, ...over });
+    await importer.start();
+    await until(() => host.calls.includes('detach --port 0'), 5000);
+    controller.abort();
+    await importer.close();
+    return { grants, log };
+  };
+
+  // Issue 25, item 2 (failed before: the first check found no idVendor yet, counted the import as
+  // verified for good, and the container was granted whatever appeared: 6 grant calls).
+  it('a device that cannot be read yet is not verified: nothing is granted, and what then appears as another device is detached', async () => {
+    // The attach leaves the device's sysfs empty (still enumerating); it appears 300 ms later as 1234:5678.
+    const { grants, log } = await unidentified((device) => setTimeout(() => { writeFileSync(join(device, 'idVendor'), '1234\n'); writeFileSync(join(device, 'idProduct'), '5678\n'); }, 300));
+    expect(grants).to.deep.equal([]);
+    expect(log.lines.join('\n')).to.match(/port 0 holds 1234:5678, not 46f4:0001 serial A: detached/);
+  });
+
+  it('a device that cannot be identified within the deadline is detached, and nothing is granted', async () => {
+    const { grants, log } = await unidentified(() => {}, { verifyMs: 300 });
+    expect(grants).to.deep.equal([]);
+    expect(log.lines.join('\n')).to.match(/could not be identified within 0\.3 s/);
   });
 
   it('backs off more each time an attachment drops soon after it was made', async () => {

@@ -1,8 +1,9 @@
 // `kvc status [<name>] [<kver>] [--json]`
 import type { Command } from 'commander';
 import { checkInstanceName } from '../../config/load.js';
-import { gatherStatus, statusExitStatus, statusJson, type InstanceStatus } from '../../ops/status.js';
+import { gatherStatus, statusExit, statusJson, type InstanceStatus } from '../../ops/status.js';
 import { formatStatus } from '../../ops/status-text.js';
+import { escapeControls } from '../../log/sanitize.js';
 import { checkKernelRelease } from '../../kernel/release.js';
 import { connectSystemBus } from '../../bus/system-bus.js';
 import { Systemd, unitName } from '../../bus/systemd.js';
@@ -19,7 +20,7 @@ export const STATUS_HELP: CommandHelp = {
     + 'boots next has no image; which modules are loaded now; the tools container; the kvc@ unit. '
     + 'Every kernel is shown, the running one (uname -r) marked, unless <kver> names one. '
     + 'The text and --json are the same report, field for field. Status only reads (--dry-run is ignored, with a word) and exits non-zero when it found an error: '
-    + 'a configuration error, a failed build, an image it could not probe; the errors are listed last, and the exit status is the first one\'s (kvc help exit-status).',
+    + '78 for a configuration error (a .conf or devices file), else 70 for a failed build or an image it could not probe; the problems are listed last.',
   examples: ['kvc status', 'kvc status usbip --json', 'kvc status usbip $(uname -r)'],
 };
 
@@ -31,8 +32,8 @@ export function registerStatus(program: Command, outcome: Outcome): void {
     .action(withSession(outcome, async (session, name: string | undefined, kver: string | undefined, options: { json?: boolean }) => {
       const scope = { only: name === undefined ? undefined : checkInstanceName(name), kernel: kver === undefined ? undefined : checkKernelRelease(kver) };
       const report = await gatherStatus(session.ctx, session.global.keepKernels, readUnitStates, scope);
-      process.stdout.write(options.json === true ? statusJson(report) : `${formatStatus(report)}\n`);
-      return statusExitStatus(report);
+      process.stdout.write(options.json === true ? statusJson(report) : `${escapeControls(formatStatus(report))}\n`);
+      return statusExit(report);
     }, { dryRun: 'ignore' }));
 }
 

@@ -26,9 +26,10 @@ active() { [ "$(systemctl is-active kvc@usbip)" = active ]; }
 # usbipd listens on TCP 3240 (0CA8): state 0A (LISTEN) in /proc/net/tcp or tcp6.
 listening() { awk '$2 ~ /:0CA8$/ && $4 == "0A" { found = 1 } END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
 tools_caps() { read -r pid _ </run/kvc/usbip/tools.pid 2>/dev/null && sed -n 's/^CapEff:[[:space:]]*//p' "/proc/$pid/status"; }
-wait_for() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 100 ] && return 1; sleep 0.2; done; }
-# The same for up to three minutes (a build, a boot-time start, a package install under TCG).
-wait_long() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 900 ] && return 1; sleep 0.2; done; }
+# Waits up to a minute for a condition (generous: the guests run under TCG on a busy machine).
+wait_for() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 300 ] && return 1; sleep 0.2; done; }
+# The same for up to ten minutes (a build, a boot-time start, a package install under TCG).
+wait_long() { n=0; while ! "$@"; do n=$((n + 1)); [ $n -gt 3000 ] && return 1; sleep 0.2; done; }
 stick_busid() {
 	for d in /sys/bus/usb/devices/*; do
 		[ "$(cat "$d/product" 2>/dev/null)" = "QEMU USB HARDDRIVE" ] || continue

@@ -1,0 +1,122 @@
+// Gathers what `kvc check` evaluates (checks.ts): thin reads of the host, the configuration and
+// the runtime, each failure kept as a fact rather than thrown.
+import { accessSync, constants, existsSync, readFileSync, statfsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describeError } from '../errors.js';
+import { confTextErrors } from '../config/conf-file.js';
+import { GLOBAL_FILES, listInstanceNames, loadGlobalSettings, loadInstanceSettings } from '../config/load.js';
+import type { InstanceSettings } from '../config/settings.js';
+import { findKernelConfig, refusalReason } from '../kernel/kernel-config.js';
+import { kernelHasModuleSupport, kernelModuleName } from '../kernel/module-state.js';
+import { readSignatureFacts, unsignedModulesRefused } from '../kernel/signature-policy.js';
+import { DEVICE_MANAGERS } from '../service/device-managers.js';
+import type { CheckFacts } from './checks.js';
+import { procRoot, type Context } from './context.js';
+import { unattendedBuildProblem } from './unattended-sources.js';
+
+// Everything check evaluates, for `only` (one instance) or all, and kernel kver.
+export async function gatherCheckFacts(ctx: Context, kver: string, only?: string): Promise<CheckFacts> {
+  const runtime = await ctx.runtime.describe().then(
+    (found) => ({ name: ctx.runtime.name, version: found.version, ...(found.storage === undefined ? {} : { storage: found.storage }) }),
+    (error: unknown) => ({ name: ctx.runtime.name, error: describeError(error) }),
+  );
+  const { configErrors, instances } = await configFacts(ctx, only);
+  const devices: CheckFacts['devices'][number][] = [];
+  for (const settings of instances) {
+    const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
+    if (manager === undefined) continue;
+    const path = join(ctx.configDir, `${settings.name}.devices`);
+    try {
+      const config = await manager.readConfig(ctx, settings);
+      devices.push({ instance: settings.name, path, present: config !== undefined });
+    } catch (error) {
+      devices.push({ instance: settings.name, path, present: true, problem: describeError(error) });
+    }
+  }
+  return {
+    runtime,
+    ...('storage' in runtime && runtime.storage !== undefined ? { storage: storageFacts(runtime.storage) } : {}),
+    configErrors,
+    instances: instances.map((settings) => settings.name),
+    devices,
+    unattended: instances.flatMap((settings) => {
+      const problem = unattendedBuildProblem(settings);
+      return problem === undefined ? [] : [{ instance: settings.name, problem: `${problem} (KVC_SERVICE_UNPINNED=yes allows it)` }];
+    }),
+    kernel: await kernelFacts(ctx, kver, instances),
+  };
+}
+
+// Every configuration error at once: each file's every bad line, then what its settings refuse.
+async function configFacts(ctx: Context, only: string | undefined): Promise<{ configErrors: string[]; instances: InstanceSettings[] }> {
+  const errors: string[] = [];
+  const textErrors = async (path: string): Promise<boolean> => {
+    const text = await readFile(path, 'utf8').catch(() => undefined);
+    const found = text === undefined ? [] : confTextErrors(path, text);
+    errors.push(...found.map(describeError));
+    return found.length > 0;
+  };
+  let globalBad = false;
+  for (const name of GLOBAL_FILES) {
+    // The bash KVC's global file is a shell fragment, read tolerantly: its lines are not errors.
+    if (name !== 'kmods-via-containers.conf') globalBad = (await textErrors(join(ctx.configDir, name))) || globalBad;
+  }
+  if (!globalBad) await loadGlobalSettings(ctx.configDir).catch((error: unknown) => errors.push(describeError(error)));
+  const names = only === undefined ? await listInstanceNames(ctx.configDir).catch((error: unknown) => (errors.push(describeError(error)), [])) : [only];
+  const instances: InstanceSettings[] = [];
+  for (const name of names) {
+    if (await textErrors(join(ctx.configDir, `${name}.conf`))) continue;
+    await loadInstanceSettings(ctx.configDir, name).then((settings) => instances.push(settings), (error: unknown) => errors.push(describeError(error)));
+  }
+  return { configErrors: errors, instances };
+}
+
+function storageFacts(path: string): NonNullable<CheckFacts['storage']> {
+  let writable = false;
+  try {
+    accessSync(path, constants.W_OK);
+    writable = true;
+  } catch {
+    writable = !existsSync(path) && existsSync(join(path, '..'));
+  }
+  let freeBytes: number | undefined;
+  try {
+    const fs = statfsSync(existsSync(path) ? path : join(path, '..'));
+    freeBytes = fs.bavail * fs.bsize;
+  } catch {
+    freeBytes = undefined;
+  }
+  return { path, writable, freeBytes };
+}
+
+async function kernelFacts(ctx: Context, kver: string, instances: readonly InstanceSettings[]): Promise<CheckFacts['kernel']> {
+  const running = kver === ctx.runningKernel;
+  const text = (path: string): string | undefined => {
+    try {
+      return readFileSync(join(ctx.hostRoot, path), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const signature = running ? await readSignatureFacts(ctx.hostRoot) : undefined;
+  const config = await findKernelConfig(kver, running, ctx.hostRoot);
+  const requires = [...new Set(instances.flatMap((settings) => settings.kernelRequires))];
+  const refusal = config === undefined ? undefined : refusalReason(config, requires);
+  const builtin = new Set((text(`lib/modules/${kver}/modules.builtin`) ?? '').split('\n').map((line) => kernelModuleName(line.replace(/^.*\//, '').replace(/\.ko$/, ''))));
+  const modules = instances.flatMap((settings) => settings.modules).filter((module) => builtin.has(kernelModuleName(module)));
+  const lockdown = signature?.lockdown?.trim();
+  return {
+    kver,
+    running,
+    ...(running ? { moduleSupport: await kernelHasModuleSupport(procRoot(ctx)) } : {}),
+    ...(running && text('proc/sys/kernel/modules_disabled') !== undefined ? { modulesDisabled: text('proc/sys/kernel/modules_disabled') as string } : {}),
+    ...(signature === undefined ? {} : { unsignedRefused: unsignedModulesRefused(signature), secureBoot: signature.secureBoot !== undefined && signature.secureBoot[4] === 1 }),
+    ...(lockdown === undefined ? {} : { lockdown }),
+    ...(config === undefined ? {} : { configSource: config.source }),
+    ...(refusal === undefined ? {} : { configRefusal: refusal }),
+    headers: existsSync(join(ctx.hostRoot, 'lib/modules', kver, 'build')),
+    builtIn: [...new Set(modules)],
+  };
+}
+
