@@ -24,10 +24,11 @@ export const PROGRAM_HELP: CommandHelp = {
   examples: ['kvc build usbip', 'kvc load usbip', 'kvc wrapper usbip usbip list -l', 'kvc status --json', 'systemctl enable --now kvc@usbip'],
 };
 
-// A usage error from commander as one line: "kvc build: missing required argument 'name'; see kvc build --help".
+// A usage error from commander as one line, like every other error of kvc:
+// "kvc: missing required argument 'name'; see kvc build --help".
 export function usageErrorLine(path: string, text: string): string {
   const message = text.trim().replace(/^error: /, '').replace(/\s*\n\s*\(Did you mean (.+)\?\)$/, ' (did you mean $1?)').replace(/\s*\n\s*/g, ' ');
-  return `${path}: ${message}; see ${path} --help\n`;
+  return `kvc: ${message}; see ${path} --help\n`;
 }
 
 // Builds the commander program; `outcome` receives the exit status of the command that ran.

@@ -91,10 +91,10 @@ describe('command line: usage errors of the real CLI', function () {
     expect(result.stderr).to.equal("kvc: unknown command 'nosuch'; see kvc --help\n");
     result = kvc(['help', 'kube', 'modul']);
     expect(result.status).to.equal(64);
-    expect(result.stderr).to.equal("kvc kube: unknown command 'modul' (did you mean module?); see kvc kube --help\n");
+    expect(result.stderr).to.equal("kvc: unknown command 'modul' (did you mean module?); see kvc kube --help\n");
     result = kvc(['kube', 'modul']);
     expect(result.status).to.equal(64);
-    expect(result.stderr).to.equal("kvc kube: unknown command 'modul' (did you mean module?); see kvc kube --help\n");
+    expect(result.stderr).to.equal("kvc: unknown command 'modul' (did you mean module?); see kvc kube --help\n");
   });
   it('help that was asked for exits 0, on stdout', () => {
     for (const args of [['help'], ['--help'], ['help', 'kube', 'module'], ['build', '--help'], ['help', 'exit-status']]) {
