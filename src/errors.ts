@@ -1,7 +1,8 @@
 // Typed errors: each says what went wrong and what the user must do, and carries its exit status.
 
-// Every exit status kvc uses (sysexits(3) codes, and 130 for an interrupt): the README's table
-// "Exit statuses" is this one, and each error class below picks one of them.
+// Every exit status kvc uses (sysexits(3) codes, 77 for a kernel that refuses, and 130 for an
+// interrupt): the README's table "Exit statuses" and `kvc help exit-status` are this one, and each
+// error class below picks one of them.
 export const ExitStatus = {
   ok: 0,
   usage: 64,
@@ -10,12 +11,27 @@ export const ExitStatus = {
   unavailable: 69,
   software: 70,
   tempFail: 75,
-  // The kernel refuses the modules (no module support, an option unset, lockdown): not the
-  // user's command nor a passing fault; sysexits' "no permission" is the nearest.
   refused: 77,
   config: 78,
   interrupted: 130,
 } as const;
+
+// What each exit status means, in the words of the README's table (one line each).
+// 77 is sysexits' EX_NOPERM: the kernel does not permit it (no module support, a required option
+// unset, lockdown or signature enforcement against unsigned modules); test harnesses (automake,
+// meson) read 77 as "skipped", which is what a caller should do on a host that cannot take it.
+export const EXIT_STATUS_MEANINGS: Readonly<Record<keyof typeof ExitStatus, string>> = {
+  ok: 'done; for `kvc status`: nothing it found is an error',
+  usage: 'bad command line: unknown command, option or instance, a missing or malformed argument, a kernel that is not running for load/unload',
+  dataErr: 'the built image failed its checks (a module missing, wrong vermagic or version)',
+  noInput: 'the image for that kernel does not exist (build it), or the configuration folder does not exist',
+  unavailable: 'something kvc needs is not there: the container runtime, the system bus, a container that cannot take a device node',
+  software: 'a runtime, kernel or systemd operation failed (a build, modprobe, a probe container)',
+  tempFail: 'busy: another kvc holds the instance (with --no-wait), or a module is in use',
+  refused: 'refused: this kernel cannot take the modules (no module support, a required option unset, unsigned modules refused); nothing was changed',
+  config: 'configuration error: a .conf or devices file that cannot be read, is not safe or has a bad value (`kvc check` lists them all)',
+  interrupted: 'interrupted by SIGINT or SIGTERM; what was under way was stopped cleanly',
+};
 
 export interface KvcErrorOptions {
   hint?: string | undefined;
@@ -91,7 +107,8 @@ export class BuildFailedError extends KvcError {
 // exit codes and messages).
 export class ImageNotFoundError extends RuntimeError {}
 
-// The kernel cannot take the instance's modules (no module support, a required option unset, wrong kernel).
+// The kernel cannot take the instance's modules (no module support, a required option unset,
+// unsigned modules refused): its own exit status, so a caller can tell "not on this host" apart.
 export class KernelRefusedError extends KvcError {
   override readonly exitStatus = ExitStatus.refused;
 }

@@ -1,7 +1,6 @@
 // The command line: global options and one registration per command file.
 import { Command, Option } from 'commander';
 import type { Outcome } from './command-kit.js';
-import { EXAMPLES } from './examples.js';
 import { registerBuild } from './commands/build.js';
 import { registerCheck } from './commands/check.js';
 import { registerEnable } from './commands/enable.js';
@@ -12,21 +11,32 @@ import { registerPush } from './commands/push.js';
 import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
 import { registerWrapper } from './commands/wrapper.js';
+import { commandPath, describeCommand, registerHelp, type CommandHelp } from './help.js';
 
 // The version printed by --version.
 export const VERSION = '0.1.0';
 
+// kvc's own help, as data.
+export const PROGRAM_HELP: CommandHelp = {
+  summary: 'kernel modules via containers',
+  description: 'Kernel modules via containers: builds out-of-tree kernel modules in an image made for one kernel, loads and unloads them from it, and runs their userspace tools from it. '
+    + 'KVER, where a command takes one, defaults to the running kernel (uname -r). `kvc help <command>` explains each command; `kvc help exit-status` lists the exit statuses.',
+  examples: ['kvc build usbip', 'kvc load usbip', 'kvc wrapper usbip usbip list -l', 'kvc status --json', 'systemctl enable --now kvc@usbip'],
+};
+
+// A usage error from commander as one line, like every other error of kvc:
+// "kvc: missing required argument 'name'; see kvc build --help".
+export function usageErrorLine(path: string, text: string): string {
+  const message = text.trim().replace(/^error: /, '').replace(/\s*\n\s*\(Did you mean (.+)\?\)$/, ' (did you mean $1?)').replace(/\s*\n\s*/g, ' ');
+  return `kvc: ${message}; see ${path} --help\n`;
+}
+
 // Builds the commander program; `outcome` receives the exit status of the command that ran.
 export function buildProgram(outcome: Outcome): Command {
-  const program = addGlobalOptions(new Command('kvc'))
-    .description('Kernel modules via containers: build out-of-tree kernel modules in an image made for one kernel, load and unload them from it, and run their userspace tools from it.')
+  const program = describeCommand(addGlobalOptions(new Command('kvc')), PROGRAM_HELP)
     .version(VERSION)
     .enablePositionalOptions()
-    .addHelpText('after', '\nExamples:\n  kvc build usbip $(uname -r)\n  kvc load usbip $(uname -r)\n  kvc wrapper usbip $(uname -r) usbip list -l\n  kvc status --json\n  systemctl enable --now kvc@usbip')
-    .exitOverride();
-  // Usage errors are one line, like every other error.
-  // Commander's "(Did you mean build?)" on a line of its own joins the one line.
-  program.configureOutput({ outputError: (text, write) => write(`kvc: ${text.trim().replace(/^error: /, '').replace(/\n\(Did you mean (.*)\?\)$/, ' (did you mean $1?)')}; see kvc --help\n`) });
+    .showSuggestionAfterError(true);
   registerCheck(program, outcome);
   registerBuild(program, outcome);
   registerLoad(program, outcome);
@@ -37,18 +47,14 @@ export function buildProgram(outcome: Outcome): Command {
   registerService(program, outcome);
   registerPush(program, outcome);
   registerKube(program, outcome);
-  // Subcommands (`kvc kube module`) are treated as the commands are.
-  for (const command of program.commands.flatMap((top) => [top, ...top.commands])) {
-    const path = command.parent === program ? command.name() : `${command.parent?.name() ?? ''} ${command.name()}`;
-    const examples = EXAMPLES[path];
-    if (examples !== undefined) command.addHelpText('after', `\nExamples:\n${examples.map((line) => `  ${line}`).join('\n')}`);
-    // Descriptions are paragraphs: the terminal's width wraps them, not hard breaks.
-    command.description(command.description().replace(/\n(?!\n)/g, ' '));
+  registerHelp(program);
+  // Every command (`kvc kube module` too) throws instead of exiting, and says a usage error in one line.
+  for (const command of [program, ...program.commands.flatMap((top) => [top, ...top.commands])]) {
     command.exitOverride();
-    command.configureOutput(program.configureOutput());
+    command.configureOutput({ outputError: (text, write) => write(usageErrorLine(commandPath(command), text)) });
     // The global options also work after the command (`kvc build usbip 6.1 --verbose`), except for
     // wrapper, where what follows the tool's name belongs to the tool.
-    if (command.name() !== 'wrapper') addGlobalOptions(command);
+    if (command !== program && command.name() !== 'wrapper' && command.name() !== 'help') addGlobalOptions(command);
   }
   return program;
 }
@@ -59,5 +65,5 @@ function addGlobalOptions(command: Command): Command {
     .option('-c, --config-dir <dir>', 'configuration directory (default /etc/kvc; env KVC_CONFIG_DIR)')
     .addOption(new Option('--runtime <runtime>', 'container runtime, overriding KVC_CONTAINER_RUNTIME').choices(['podman', 'docker']))
     .option('-v, --verbose', 'show every container command and its progress')
-    .option('-n, --dry-run', 'print the container commands instead of running them');
+    .option('-n, --dry-run', 'print the container commands that would change something instead of running them (read-only commands such as status say so and run as usual)');
 }

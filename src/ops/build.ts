@@ -10,8 +10,8 @@ import { assertKernelCanTake } from './kernel-check.js';
 import { imageProblems } from './verify-image.js';
 import { assertContextTrusted, assertTrusted } from '../config/trust.js';
 
-// What `build` did.
-export type BuildOutcome = { readonly action: 'skipped' | 'built'; readonly image: string };
+// What `build` did ('dry-run': printed the commands a build runs, built nothing).
+export type BuildOutcome = { readonly action: 'skipped' | 'built' | 'dry-run'; readonly image: string };
 
 // Options of one build.
 export interface BuildOptions {
@@ -46,7 +46,9 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   const pending = `${image}.kvc-pending-${process.pid}`;
   const context = settings.context.kind === 'dir' ? settings.context.path : settings.context.url;
   const extra = canonicalBuildArgs(settings.buildArgs);
-  ctx.logger.info(`building ${image} for kernel ${kver} from ${settings.context.file}${extra === '' ? '' : ` with build args ${extra}`}`);
+  const what = `${image} for kernel ${kver} from ${settings.context.file}${extra === '' ? '' : ` with build args ${extra}`}`;
+  // A dry run asks the runtime nothing, so it cannot know whether the image is up to date.
+  ctx.logger.info(ctx.runtime.dryRun ? `dry run: would build ${what}, unless an up-to-date image is there (a dry run does not look); the commands:` : `building ${what}`);
   const started = Date.now();
   const log = new BuildLog(ctx.runtime.dryRun ? undefined : instanceLogDir(ctx.logDir, settings.name), kver);
   const print = progressPrinter(ctx);
@@ -82,6 +84,10 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     log.close();
     if (log.lost !== undefined) ctx.logger.warn(`build log: ${log.lost}; the build went on without it (free space in ${ctx.logDir ?? 'the log folder'})`);
     await ctx.runtime.removeImage(pending).catch((error: unknown) => ctx.logger.warn(`could not remove ${pending}: ${String(error)}`));
+  }
+  if (ctx.runtime.dryRun) {
+    ctx.logger.info(`dry run: nothing was built (a build also checks the new image's modules before naming it ${image})`);
+    return { action: 'dry-run', image };
   }
   if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
   // A dry run printed the commands: it built nothing and says so.

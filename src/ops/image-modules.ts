@@ -72,17 +72,25 @@ export async function readImageModules(ctx: Context, image: string, kver: string
   };
 }
 
-// Only the modules an image adds to a kernel (for kvc status): one run of a container. An image
-// without the file adds none; a probe that could not run says why (kvc status shows it and fails).
-export async function readImageProvides(ctx: Context, image: string): Promise<{ provides: string[] } | { error: string }> {
-  let result;
-  try {
-    result = await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', IMAGE_PROVIDES]);
-  } catch (error) {
-    return { error: describeError(error) };
-  }
+// What an image adds to a kernel that lacks it, or why that could not be read.
+export type ProvidesProbe = { readonly provides: readonly string[] } | { readonly error: string };
+
+// Reads the probe's result: the list; an image without the file provides nothing; any other
+// failure (the container did not start, no `tail` in it) is an error with its reason. Pure.
+export function providesFromProbe(result: { exitCode: number; stdout: string; stderr: string }): ProvidesProbe {
   if (result.exitCode === 0) return { provides: parseNameList(result.stdout) };
-  // tail's own complaint: the image has no such file, so it adds nothing.
-  if (result.exitCode === 1 && /^tail: cannot open '[^']*' for reading: No such file or directory$/.test(result.stderr.trim())) return { provides: [] };
-  return { error: `reading ${IMAGE_PROVIDES} from ${image} failed (exit ${result.exitCode}): ${oneLine(result.stderr.trim().split('\n').slice(-2).join(' '))}` };
+  const said = result.stderr.trim().split('\n').pop()?.trim() ?? '';
+  if (result.exitCode === 1 && /No such file or directory/.test(said)) return { provides: [] };
+  return { error: `reading ${IMAGE_PROVIDES} from the image failed (exit ${result.exitCode}${said === '' ? '' : `: ${oneLine(said)}`})` };
+}
+
+// Only the modules an image adds to a kernel (for kvc status): one run of a container. A failed
+// run (the image gone meanwhile, the runtime failing) is returned as an error, not thrown and not
+// taken for "nothing".
+export async function readImageProvides(ctx: Context, image: string): Promise<ProvidesProbe> {
+  try {
+    return providesFromProbe(await ctx.runtime.probe(image, ['tail', '-n', '+1', '--', IMAGE_PROVIDES]));
+  } catch (error) {
+    return { error: oneLine(describeError(error)) };
+  }
 }

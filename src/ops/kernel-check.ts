@@ -27,6 +27,7 @@ export async function assertKernelCanTake(ctx: Context, settings: InstanceSettin
 }
 
 // Throws unless kver is the running kernel: modules only load into the kernel they were built for.
+// Naming another kernel is a mistake on the command line (64), not a kernel's refusal.
 export function assertRunningKernel(ctx: Context, kver: string, action: string): void {
   if (kver !== ctx.runningKernel) {
     throw new UsageError(`cannot ${action} modules for ${kver}: the running kernel is ${ctx.runningKernel}`, {

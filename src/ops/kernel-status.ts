@@ -8,7 +8,7 @@ import { bootDefaultKernel, readBootFiles } from '../kernel/boot-default.js';
 import type { ImageInfo } from '../runtime/parse.js';
 import { LABEL } from '../runtime/args.js';
 import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
-import { plan } from '../service/reconcile-plan.js';
+import { plan, type KernelAction } from '../service/reconcile-plan.js';
 import { readServiceState } from '../service/service-state.js';
 import { instanceLogDir, latestLog } from './build-log.js';
 import type { Context } from './context.js';
@@ -42,6 +42,14 @@ export interface KernelReport {
   readonly warnings: readonly string[];
 }
 
+// A kernel's state from the plan's action and what is there. Pure.
+export function stateOf(action: KernelAction, hasImage: boolean, stale: boolean): KernelState {
+  if (action === 'prune') return 'to-prune';
+  if (hasImage) return stale ? 'stale' : 'built';
+  return ({ ready: 'built', build: 'missing', wait: 'failed', refused: 'refused', skip: 'not-kept' } as const)[action];
+}
+
+// The report of one instance's kernels: each state, what boots next, and the warnings.
 export async function kernelReport(ctx: Context, settings: InstanceSettings, images: readonly ImageInfo[], keep: number): Promise<KernelReport> {
   const ofKernel = (kver: string) => images.find((image) => image.labels[LABEL.kernel] === kver && image.labels[LABEL.version] === settings.softwareVersion);
   const staged = readServiceState(ctx, settings.name);
@@ -63,15 +71,12 @@ export async function kernelReport(ctx: Context, settings: InstanceSettings, ima
     const image = ofKernel(kernel.kver);
     const live = staged?.kernels.find((entry) => entry.kver === kernel.kver);
     const log = latestLog(logs, kernel.kver) ?? null;
-    let state: KernelState = { ready: 'built', build: 'missing', wait: 'failed', refused: 'refused', prune: 'to-prune', skip: 'not-kept' }[kernel.action] as KernelState;
-    let reason: string | null = null;
+    // The state says what is there: an image of this kernel and version is "built", "stale" or
+    // "to-prune", never "missing" or "not built", whatever the plan does about it.
+    const stale = image === undefined ? undefined : buildMismatch(identityFromLabels(image.labels[LABEL.buildArgs], image.labels[LABEL.recipe]), wantedIdentity(settings));
+    let state: KernelState = stateOf(kernel.action, image !== undefined, stale !== undefined);
+    let reason: string | null = stale === undefined || state !== 'stale' ? null : kernel.action === 'skip' ? `${stale}; not rebuilt: the kernel is not installed here` : stale;
     let retryAt: string | null = null;
-    // There, but built with other build args: the plan builds it again.
-    const stale = state === 'missing' && image !== undefined ? buildMismatch(identityFromLabels(image.labels[LABEL.buildArgs], image.labels[LABEL.recipe]), wantedIdentity(settings)) : undefined;
-    if (stale !== undefined) {
-      state = 'stale';
-      reason = stale;
-    }
     if (live !== undefined && ['building', 'queued', 'failed', 'refused'].includes(live.action) && (image === undefined || stale !== undefined)) {
       state = live.action as KernelState;
       reason = live.reason ?? null;

@@ -112,7 +112,7 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
       const pulled = added.filter((name) => !loading.some((module) => kernelModuleName(module) === name)).reverse();
       ctx.logger.info(`loaded ${loading.join(', ')} into ${kver}${pulled.length > 0 ? `, with the modules they need: ${pulled.join(', ')}` : ''}`);
     } else {
-      ctx.logger.info(`loaded ${loading.join(', ')} into ${kver}`);
+      ctx.logger.info(`dry run: would load ${loading.join(', ')} into ${kver} with the commands above; nothing was loaded`);
     }
   } else if (!ctx.runtime.dryRun) {
     // Nothing loaded now: the record says so (what an earlier kvc load loaded stays in it), so
@@ -224,7 +224,7 @@ export async function unloadModules(ctx: Context, settings: InstanceSettings, kv
         hint: 'see `dmesg` and `lsmod`; something may have started using them', cause: error,
       });
     });
-    ctx.logger.info(`unloaded ${plan.unload.join(', ')}`);
+    ctx.logger.info(ctx.runtime.dryRun ? `dry run: would unload ${plan.unload.join(', ')} with the commands above; nothing was unloaded` : `unloaded ${plan.unload.join(', ')}`);
   }
   if (record !== undefined && !ctx.runtime.dryRun) {
     if (plan.kept.length === 0) clearLoadRecord(ctx, settings.name);

@@ -81,7 +81,8 @@ const CASES = [
     return { env: { KVC_HOST_ROOT: root } };
   }, ['build', 'usbip', KVER], 77, /no loadable module support \(CONFIG_MODULES is not set in .*boot\/config-6/],
   ['loading for a kernel that is not running', null, ['load', 'usbip', KVER], 64, /cannot load modules for .*the running kernel is/],
-  ['wrapper without a command', null, ['wrapper', 'usbip', KVER], 64, /missing required argument 'command'/],
+  ['wrapper without a command', null, ['wrapper', 'usbip', KVER], 64, /no command given to run/],
+  ['wrapper without anything to run', null, ['wrapper', 'usbip'], 64, /missing required argument 'command'/],
   ['unloading for a kernel that is not running', null, ['unload', 'usbip', KVER], 64, /cannot unload modules for .*the running kernel is/],
 ];
 

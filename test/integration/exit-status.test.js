@@ -1,12 +1,13 @@
-// Exit statuses: one table (ExitStatus in src/errors.ts, the README's "Exit statuses" paragraph),
-// and each status produced by the real kvc CLI on the real podman where this machine can produce
-// it. 75 (busy) is produced in the lock tests and 130 (interrupted) in interrupt.test.js; a failed
+// Exit statuses: one table (ExitStatus and EXIT_STATUS_MEANINGS in src/errors.ts, the README's
+// "Exit statuses" table, `kvc help exit-status`), and each status produced by the real kvc CLI on
+// the real podman where this machine can produce it. 75 (busy) is produced in the lock tests and
+// 130 (interrupted) in interrupt.test.js; a failed
 // systemd job (70) needs a real systemd, so its mapping is checked here on the error class.
 import { expect } from 'chai';
 import { chmodSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ExitStatus, exitStatusOf } from '../../lib/errors.js';
+import { EXIT_STATUS_MEANINGS, ExitStatus, exitStatusOf } from '../../lib/errors.js';
 import { JobFailedError } from '../../lib/bus/systemd.js';
 import { KVER, ROOT, kvc, makeConfigDir, podman, removeDir } from './harness.js';
 
@@ -30,15 +31,29 @@ describe('exit statuses: one table, each produced', function () {
     try { podman(['rmi', '--force', `localhost/nomod-1.0.0:${KVER}`], { stdio: 'ignore' }); } catch { /* not built */ }
   });
 
-  it('the README lists exactly the statuses the code uses', () => {
+  it('the README\'s table lists exactly the statuses the code uses, with the same meanings', () => {
     const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-    const paragraph = /^Exit statuses: ([\s\S]+?)\n\n/m.exec(readme)?.[1] ?? '';
-    const listed = [...paragraph.matchAll(/(?:^|, )(\d+) /g)].map((match) => Number(match[1])).sort((a, b) => a - b);
-    expect(listed).to.deep.equal(Object.values(ExitStatus).sort((a, b) => a - b));
+    const table = /^Exit statuses[^\n]*\n[^\n]*\n\n\| status \| meaning \|\n\|---\|---\|\n((?:\|[^\n]*\n)+)/m.exec(readme)?.[1] ?? '';
+    const rows = [...table.matchAll(/^\| (\d+) \| (.*) \|$/gm)].map((match) => [Number(match[1]), match[2].replace(/\\\|/g, '|')]);
+    const code = Object.keys(ExitStatus).map((key) => [ExitStatus[key], EXIT_STATUS_MEANINGS[key]]);
+    expect(rows).to.deep.equal(code);
+  });
+
+  it('kvc help exit-status prints the same table', () => {
+    const result = kvc(['help', 'exit-status']);
+    expect(result.status, result.stderr).to.equal(0);
+    for (const key of Object.keys(ExitStatus)) expect(result.stdout).to.match(new RegExp(`^ *${ExitStatus[key]}  ${EXIT_STATUS_MEANINGS[key].replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`, 'm'));
   });
 
   const cases = [
     [ExitStatus.ok, 'kvc status', () => ['status']],
+    [ExitStatus.ok, 'kvc help', () => ['help']],
+    [ExitStatus.ok, 'kvc help kube module', () => ['help', 'kube', 'module']],
+    [ExitStatus.usage, 'bare kvc (usage on stderr)', () => [], /^Usage: kvc /, undefined, undefined, { bare: true }],
+    [ExitStatus.usage, 'kvc help of an unknown command (did-you-mean)', () => ['help', 'stauts'], /unknown command 'stauts' \(did you mean status\?\)/],
+    [ExitStatus.usage, 'an unknown command (did-you-mean)', () => ['buidl'], /^kvc: unknown command 'buidl' \(did you mean build\?\); see kvc --help\n$/],
+    [ExitStatus.usage, 'an unknown subcommand (did-you-mean)', () => ['kube', 'modul'], /unknown command 'modul' \(did you mean module\?\)/],
+    [ExitStatus.usage, 'a command with subcommands but none given', () => ['kube'], /^Usage: kvc kube /],
     [ExitStatus.usage, 'an unknown instance', () => ['build', 'nosuch', KVER]],
     [ExitStatus.usage, 'an unknown option', () => ['build', 'usbip', KVER, '--no-such-option']],
     [ExitStatus.dataErr, 'a built image without its module', () => ['build', 'nomod', KVER], /the image built for .* is not usable/],
@@ -52,14 +67,14 @@ describe('exit statuses: one table, each produced', function () {
     [ExitStatus.refused, 'build with no kernel given: the running one (uname -r), which takes no modules here', () => ['build', 'usbip'], new RegExp(`kernel ${release().replace(/[.+]/g, '\\$&')} cannot take usbip's modules`)],
     [ExitStatus.config, 'a bad configuration value', () => ['build', 'usbip', KVER], /KVC_KEEP_KERNELS/, undefined, (dir) => writeFileSync(join(dir, 'kvc.conf'), 'KVC_KEEP_KERNELS=many\n')],
   ];
-  for (const [status, what, args, pattern, env, setup] of cases) {
+  for (const [status, what, args, pattern, env, setup, options = {}] of cases) {
     it(`${status}: ${what}`, () => {
       let dir = configDir;
       if (setup !== undefined) {
         dir = makeConfigDir();
         setup(dir);
       }
-      const result = kvc(args(), { configDir: dir, env: env ?? {}, timeout: 240000 });
+      const result = kvc(args(), { configDir: options.bare === true ? undefined : options.configDir ?? dir, env: (typeof env === 'function' ? env() : env) ?? {}, timeout: 240000 });
       if (dir !== configDir) removeDir(dir);
       expect(result.status, result.stderr).to.equal(status);
       if (pattern !== undefined) expect(result.stderr).to.match(pattern);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { kernelReport } from '../../lib/ops/kernel-status.js';
-import { formatStatus } from '../../lib/ops/status.js';
+import { formatStatus } from '../../lib/ops/status-text.js';
 import { toServiceState } from '../../lib/service/service-state.js';
 import { createLogger } from '../../lib/log/logger.js';
 
@@ -78,7 +78,7 @@ describe('kvc status per kernel (real folders; image list as data)', () => {
     expect(by['6.1.0-57-amd64'].state).to.equal('queued');
     expect(by['6.1.0-58-amd64']).to.include({ state: 'failed', retryAt: '2026-11-24T12:00:00.000Z' });
     const text = formatStatus({ runningKernel: ctx.runningKernel, runtime: 'podman', configDir: '/etc/kvc', systemd: null, problems: [], instances: [{
-      name: 'usbip', config: '/etc/kvc/usbip.conf', error: null, softwareVersion: '1.0.0', context: null, images: [{}], modules: [], toolsPid: null, kernels: report,
+      name: 'usbip', config: '/etc/kvc/usbip.conf', error: null, softwareVersion: '1.0.0', context: null, images: [{ kernel: '6.1.0-56-amd64', version: '1.0.0', image: 'localhost/usbip-1.0.0:6.1.0-56-amd64', id: 'x', size: 180e6, created: '2026-11-24T10:00:00Z', running: true }], modules: [], toolsPid: null, kernels: report,
     }] });
     expect(text).to.include('kernel 6.12.117+deb12-amd64 (next boot): building now');
     expect(text).to.include('kernel 6.1.0-58-amd64: build failed: building … failed at STEP 3/14: RUN apt-get …; next try 2026-11-24 12:00:00');

@@ -171,7 +171,7 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
   });
 
   it('refuses to load into a kernel that is not running, or without an image', async () => {
-    expect(await loadModules(host.context(new FakeKernelRuntime(host.root)), settings, '6.1.0-1-amd64').catch((e) => e)).to.be.instanceOf(UsageError);
+    expect(await loadModules(host.context(new FakeKernelRuntime(host.root)), settings, '6.1.0-1-amd64').catch((e) => e)).to.be.instanceOf(UsageError).and.include({ exitStatus: 64 });
     const error = await loadModules(host.context(new FakeKernelRuntime(host.root, { imagePresent: false })), settings, KVER).catch((e) => e);
     expect(error).to.be.instanceOf(ImageMissingError);
     expect(error.exitStatus).to.equal(66);

@@ -1,27 +1,30 @@
-// `kvc build <name> <kver> [--force]`
+// `kvc build <name> [kver] [--force]`
 import type { Command } from 'commander';
 import { buildImage } from '../../ops/build.js';
-import { checkKernelRelease } from '../../kernel/release.js';
 import { withInstanceLock } from '../../ops/lock.js';
-import { signalOf, withSession, type Outcome } from '../command-kit.js';
+import { kernelOf, signalOf, withSession, type Outcome } from '../command-kit.js';
+import { describeCommand, type CommandHelp } from '../help.js';
+
+// The command's help, as data.
+export const BUILD_HELP: CommandHelp = {
+  summary: 'build the module image for a kernel (default: the running one)',
+  description:
+    'Builds image <name>-<KMOD_SOFTWARE_VERSION>:<kver> from the instance\'s Containerfile, with build args KVER, KMODVER and the .conf\'s KVC_BUILD_ARGS; <kver> defaults to the running kernel (uname -r). '
+    + 'Skipped when that image exists, was built with the KVC_BUILD_ARGS the .conf has now, and every module of KMOD_NAMES in it has vermagic <kver> (and the configured version). '
+    + 'A new image is checked under a temporary name and only then replaces the old one. '
+    + 'With --dry-run it prints the container commands a build would run and builds nothing.',
+  examples: ['kvc build usbip', 'kvc build usbip 6.12.117+deb12-amd64', 'kvc build usbip --force'],
+};
 
 export function registerBuild(program: Command, outcome: Outcome): void {
-  program
-    .command('build')
-    .summary('build the module image for a kernel')
-    .description(
-      'Build image <name>-<KMOD_SOFTWARE_VERSION>:<kver> from the instance\'s Containerfile, with build args KVER, KMODVER and the .conf\'s KVC_BUILD_ARGS.\n'
-      + 'Skipped when that image exists, was built with the KVC_BUILD_ARGS the .conf has now, and every module of KMOD_NAMES in it has vermagic <kver> (and the configured version).\n'
-      + 'A new image is checked under a temporary name and only then replaces the old one.',
-    )
+  describeCommand(program.command('build'), BUILD_HELP)
     .argument('<name>', 'instance name (reads <config-dir>/<name>.conf)')
     .argument('[kver]', 'kernel release, as `uname -r` prints it (default: the running kernel)')
     .option('-f, --force', 'rebuild from scratch even when the image is up to date (no cached step is reused)')
     .option('--no-wait', 'exit at once (75) when another kvc is working on this instance, instead of waiting')
     .action(withSession(outcome, async (session, name: string, given: string | undefined, options: { force?: boolean; wait: boolean }) => {
       const settings = await session.instance(name);
-      const kver = given ?? session.ctx.runningKernel;
-      checkKernelRelease(kver);
+      const kver = kernelOf(session, given);
       await withInstanceLock(session.ctx, name, `kvc build ${name} ${kver}`, { wait: options.wait }, () =>
         buildImage(session.ctx, settings, kver, { force: options.force === true, fresh: options.force === true, network: session.global.buildNetwork, ...signalOf(session) }));
     }, { cancellable: true }));

@@ -4,15 +4,29 @@ import { checkInstanceName } from '../../config/load.js';
 import { connectSystemBus } from '../../bus/system-bus.js';
 import { JobFailedError, Systemd, unitName } from '../../bus/systemd.js';
 import { withSession, type Outcome } from '../command-kit.js';
+import { describeCommand, type CommandHelp } from '../help.js';
 
 // A start can include a first build from nothing; the unit's own TimeoutStartSec bounds it too.
 const JOB_TIMEOUT_MS = 35 * 60 * 1000;
 
+// The commands' help, as data.
+export const ENABLE_HELP: CommandHelp = {
+  summary: 'enable kvc@<name>.service (and start it with --now)',
+  description: 'Enables kvc@<name>.service through systemd\'s D-Bus API, as `systemctl enable` does, so the modules are loaded at every boot. With --now also starts it and waits until the start job has finished (the image built if it was missing, the modules loaded), then reports the unit\'s state.',
+  examples: ['kvc enable usbip --now', 'systemctl enable --now kvc@usbip   (the same through systemctl)'],
+};
+
+export const DISABLE_HELP: CommandHelp = {
+  summary: 'disable kvc@<name>.service (and stop it with --now)',
+  description: 'Disables kvc@<name>.service through systemd\'s D-Bus API, as `systemctl disable` does. With --now also stops it (which unloads the modules) and waits for the stop job.',
+  examples: ['kvc disable usbip --now'],
+};
+
+// Why --dry-run is refused: the work is systemd's.
+const SYSTEMD_ACTS = { refuse: 'systemd does the work, and its jobs have no dry run (`systemctl cat kvc@<name>` shows what the unit runs)' };
+
 export function registerEnable(program: Command, outcome: Outcome): void {
-  program
-    .command('enable')
-    .summary('enable kvc@<name>.service (and start it with --now)')
-    .description('Enable kvc@<name>.service through systemd\'s D-Bus API, as `systemctl enable` does;\nwith --now also start it and wait until the start job has finished (the modules are loaded).')
+  describeCommand(program.command('enable'), ENABLE_HELP)
     .argument('<name>', 'instance name')
     .option('--now', 'also start the unit and wait for it')
     .action(withSession(outcome, async (session, name: string, options: { now?: boolean }) => {
@@ -33,12 +47,9 @@ export function registerEnable(program: Command, outcome: Outcome): void {
       } finally {
         bus.disconnect();
       }
-    }));
+    }, { dryRun: SYSTEMD_ACTS }));
 
-  program
-    .command('disable')
-    .summary('disable kvc@<name>.service (and stop it with --now)')
-    .description('Disable kvc@<name>.service through systemd\'s D-Bus API, as `systemctl disable` does;\nwith --now also stop it (unloading the modules) and wait for the stop job.')
+  describeCommand(program.command('disable'), DISABLE_HELP)
     .argument('<name>', 'instance name')
     .option('--now', 'also stop the unit and wait for it')
     .action(withSession(outcome, async (session, name: string, options: { now?: boolean }) => {
@@ -56,5 +67,5 @@ export function registerEnable(program: Command, outcome: Outcome): void {
       } finally {
         bus.disconnect();
       }
-    }));
+    }, { dryRun: SYSTEMD_ACTS }));
 }

@@ -8,26 +8,26 @@ import { imageInRepo, kubeArch, nfdKernelLabelValue } from '../../kube/names.js'
 import { formatManifests } from '../../kube/output.js';
 import { checkKernelRelease } from '../../kernel/release.js';
 import { withSession, type Outcome } from '../command-kit.js';
+import { describeCommand, type CommandHelp } from '../help.js';
 import { addKubeOptions, kubeOptionsFrom, type RawKubeOptions } from './kube-options.js';
 
 // The command's help, as data.
-export const KUBE_DAEMONSET_HELP = {
+export const KUBE_DAEMONSET_HELP: CommandHelp = {
   summary: 'print DaemonSets that load the instance\'s modules, for clusters without KMM',
   description:
-    'Print one DaemonSet (apps/v1) per kernel this host has an image for (or only --kernel): its pods run only on nodes\n'
-    + 'whose Node Feature Discovery label feature.node.kubernetes.io/kernel-version.full is that kernel (and of this\n'
-    + 'architecture), tolerating every taint. An init container loads KMOD_NAMES with the image\'s modprobe; the container\n'
-    + '"modules" waits and, on SIGTERM (pod deleted), runs the image\'s pre-unload hook and unloads them in reverse order;\n'
-    + 'both have CAP_SYS_MODULE only, not privileged mode. An instance with KVC_HOST_TOOLS gets a container "tools" with no\n'
-    + 'capabilities for `kubectl exec`; what it gets of the node is KVC_KUBE_TOOLS_ACCESS of <name>.conf. Read-only root\n'
+    'Prints one DaemonSet (apps/v1) per kernel this host has an image for (or only --kernel): its pods run only on nodes '
+    + 'whose Node Feature Discovery label feature.node.kubernetes.io/kernel-version.full is that kernel (and of this '
+    + 'architecture), tolerating every taint. An init container loads KMOD_NAMES with the image\'s modprobe; the container '
+    + '"modules" waits and, on SIGTERM (pod deleted), runs the image\'s pre-unload hook and unloads them in reverse order; '
+    + 'both have CAP_SYS_MODULE only, not privileged mode. An instance with KVC_HOST_TOOLS gets a container "tools" with no '
+    + 'capabilities for `kubectl exec`; what it gets of the node is KVC_KUBE_TOOLS_ACCESS of <name>.conf. Read-only root '
     + 'filesystems, no service account token.',
   examples: ['kvc kube daemonset usbip --image-repo quay.io/me/kvc | kubectl apply -f -', 'kubectl exec -n kvc ds/kvc-usbip-6-1-0-56-amd64 -c tools -- usbip list -l'],
-} as const;
+};
 
 export function registerKubeDaemonSet(kube: Command, outcome: Outcome): void {
-  addKubeOptions(kube.command('daemonset').summary(KUBE_DAEMONSET_HELP.summary).description(KUBE_DAEMONSET_HELP.description).argument('<name>', 'instance name'))
+  addKubeOptions(describeCommand(kube.command('daemonset'), KUBE_DAEMONSET_HELP).argument('<name>', 'instance name'))
     .option('--kernel <kver>', 'only the DaemonSet of this kernel')
-    .addHelpText('after', `\nExamples:\n${KUBE_DAEMONSET_HELP.examples.map((line) => `  ${line}`).join('\n')}`)
     .action(withSession(outcome, async (session, name: string, raw: RawKubeOptions & { kernel?: string }) => {
       const options = kubeOptionsFrom(raw);
       const only = raw.kernel === undefined ? undefined : checkKernelRelease(raw.kernel);
@@ -51,5 +51,5 @@ export function registerKubeDaemonSet(kube: Command, outcome: Outcome): void {
         return daemonSet;
       });
       process.stdout.write(formatManifests(objects, options.format, { list: true }));
-    }));
+    }, { dryRun: 'ignore' }));
 }

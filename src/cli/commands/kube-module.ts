@@ -9,24 +9,24 @@ import { formatManifests } from '../../kube/output.js';
 import { imageTagFor } from '../../kernel/release.js';
 import { imageName } from '../../ops/context.js';
 import { withSession, type Outcome } from '../command-kit.js';
+import { describeCommand, type CommandHelp } from '../help.js';
 import { addKubeOptions, kubeOptionsFrom, type RawKubeOptions } from './kube-options.js';
 
 // The command's help, as data.
-export const KUBE_MODULE_HELP = {
+export const KUBE_MODULE_HELP: CommandHelp = {
   summary: 'print a Kernel Module Management Module for the instance',
   description:
-    'Print a KMM Module (kmm.sigs.x-k8s.io/v1beta1): modprobe of KMOD_NAMES (moduleName its last, modulesLoadingOrder\n'
-    + 'the list reversed, as KMM wants it; dirName /opt), a literal kernel mapping for each kernel this host has an image\n'
-    + 'for, a regexp mapping to <repo>/<name>-<version>:${KERNEL_FULL_VERSION} for the kernels KVC_KUBE_KERNEL_REGEXP of\n'
-    + '<name>.conf names, inTreeModulesToRemove from KVC_KUBE_IN_TREE_REMOVE, and a node selector on the architecture.\n'
-    + 'A release with "+" or "~" (e.g. 6.12.117+deb12-amd64) is tagged _6.12.117_pdeb12-amd64 (see Image tags in the README) and gets a literal mapping only:\n'
+    'Prints a KMM Module (kmm.sigs.x-k8s.io/v1beta1): modprobe of KMOD_NAMES (moduleName its last, modulesLoadingOrder '
+    + 'the list reversed, as KMM wants it; dirName /opt), a literal kernel mapping for each kernel this host has an image '
+    + 'for, a regexp mapping to <repo>/<name>-<version>:${KERNEL_FULL_VERSION} for the kernels KVC_KUBE_KERNEL_REGEXP of '
+    + '<name>.conf names, inTreeModulesToRemove from KVC_KUBE_IN_TREE_REMOVE, and a node selector on the architecture. '
+    + 'A release with "+" or "~" (e.g. 6.12.117+deb12-amd64) is tagged _6.12.117_pdeb12-amd64 (see Image tags in the README) and gets a literal mapping only: '
     + '${KERNEL_FULL_VERSION} would put the "+" into the tag.',
   examples: ['kvc push usbip 6.1.0-56-amd64 quay.io/me/kvc', 'kvc kube module usbip --image-repo quay.io/me/kvc | kubectl apply -f -'],
-} as const;
+};
 
 export function registerKubeModule(kube: Command, outcome: Outcome): void {
-  addKubeOptions(kube.command('module').summary(KUBE_MODULE_HELP.summary).description(KUBE_MODULE_HELP.description).argument('<name>', 'instance name'))
-    .addHelpText('after', `\nExamples:\n${KUBE_MODULE_HELP.examples.map((line) => `  ${line}`).join('\n')}`)
+  addKubeOptions(describeCommand(kube.command('module'), KUBE_MODULE_HELP).argument('<name>', 'instance name'))
     .action(withSession(outcome, async (session, name: string, raw: RawKubeOptions) => {
       const options = kubeOptionsFrom(raw);
       const settings = await session.instance(checkInstanceName(name));
@@ -45,5 +45,5 @@ export function registerKubeModule(kube: Command, outcome: Outcome): void {
         repo: options.repo, arch: kubeArch(process.arch), nodeSelector: options.nodeSelector,
       }, imageName(settings, 'any'));
       process.stdout.write(formatManifests([module], options.format));
-    }));
+    }, { dryRun: 'ignore' }));
 }

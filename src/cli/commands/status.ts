@@ -1,29 +1,40 @@
-// `kvc status [<name>] [--json]`
+// `kvc status [<name>] [<kver>] [--json]`
 import type { Command } from 'commander';
 import { checkInstanceName } from '../../config/load.js';
-import { formatStatus, gatherStatus, statusExit, type InstanceStatus } from '../../ops/status.js';
+import { gatherStatus, statusExit, statusJson, type InstanceStatus } from '../../ops/status.js';
+import { formatStatus } from '../../ops/status-text.js';
 import { escapeControls } from '../../log/sanitize.js';
+import { checkKernelRelease } from '../../kernel/release.js';
 import { connectSystemBus } from '../../bus/system-bus.js';
 import { Systemd, unitName } from '../../bus/systemd.js';
 import { describeError } from '../../errors.js';
 import { withSession, type Outcome } from '../command-kit.js';
+import { describeCommand, type CommandHelp } from '../help.js';
+
+// The command's help, as data.
+export const STATUS_HELP: CommandHelp = {
+  summary: 'show instances, each kernel\'s image (built, building, failed…), their modules',
+  description:
+    'Shows the configured instances; per installed kernel whether its image is built (when, how big), being built, '
+    + 'queued, failed (why, when it is tried again, its log) or refused (why), and a warning when the kernel that '
+    + 'boots next has no image; which modules are loaded now; the tools container; the kvc@ unit. '
+    + 'Every kernel is shown, the running one (uname -r) marked, unless <kver> names one. '
+    + 'The text and --json are the same report, field for field. Status only reads (--dry-run is ignored, with a word) and exits non-zero when it found an error: '
+    + '78 for a configuration error (a .conf or devices file), else 70 for a failed build or an image it could not probe; the problems are listed last.',
+  examples: ['kvc status', 'kvc status usbip --json', 'kvc status usbip $(uname -r)'],
+};
 
 export function registerStatus(program: Command, outcome: Outcome): void {
-  program
-    .command('status')
-    .summary('show instances, each kernel\'s image (built, building, failed…), their modules')
-    .description(
-      'Show the configured instances; per installed kernel whether its image is built (when, how big), being built,\n'
-      + 'queued, failed (why, when it is tried again, its log) or refused (why), and a warning when the kernel that\n'
-      + 'boots next has no image; which modules are loaded now; the tools container; the kvc@ unit.',
-    )
+  describeCommand(program.command('status'), STATUS_HELP)
     .argument('[name]', 'only this instance')
+    .argument('[kver]', 'only this kernel (default: every kernel, the running one marked)')
     .option('--json', 'print JSON (stable field names) instead of text')
-    .action(withSession(outcome, async (session, name: string | undefined, options: { json?: boolean }) => {
-      const report = await gatherStatus(session.ctx, session.global.keepKernels, readUnitStates, name === undefined ? undefined : checkInstanceName(name));
-      process.stdout.write(options.json === true ? `${JSON.stringify(report, (key, value: unknown) => (key === 'deviceLines' ? undefined : value), 2)}\n` : `${escapeControls(formatStatus(report))}\n`);
+    .action(withSession(outcome, async (session, name: string | undefined, kver: string | undefined, options: { json?: boolean }) => {
+      const scope = { only: name === undefined ? undefined : checkInstanceName(name), kernel: kver === undefined ? undefined : checkKernelRelease(kver) };
+      const report = await gatherStatus(session.ctx, session.global.keepKernels, readUnitStates, scope);
+      process.stdout.write(options.json === true ? statusJson(report) : `${escapeControls(formatStatus(report))}\n`);
       return statusExit(report);
-    }, { readOnly: true }));
+    }, { dryRun: 'ignore' }));
 }
 
 // Each instance's kvc@ unit state from systemd over the system bus; returns why there is none, or null.
