@@ -4,6 +4,7 @@ import type { Outcome } from './command-kit.js';
 import { registerBuild } from './commands/build.js';
 import { registerEnable } from './commands/enable.js';
 import { registerHostCommands } from './commands/host-commands.js';
+import { registerKey } from './commands/key.js';
 import { registerKube } from './commands/kube.js';
 import { registerLoad } from './commands/load.js';
 import { registerPush } from './commands/push.js';
@@ -33,6 +34,7 @@ export function buildProgram(outcome: Outcome): Command {
   registerService(program, outcome);
   registerPush(program, outcome);
   registerKube(program, outcome);
+  registerKey(program, outcome);
   // Subcommands (`kvc kube module`) are treated as the commands are.
   for (const command of program.commands.flatMap((top) => [top, ...top.commands])) {
     command.exitOverride();
