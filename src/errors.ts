@@ -170,6 +170,18 @@ export class DeviceNodeError extends KvcError {
   override readonly exitStatus = ExitStatus.software;
 }
 
+// A module signing key kvc cannot use as it is (unreadable, readable by others, not a certificate,
+// half there) or cannot create; names the file and what to do. Exit 78, like a bad setting.
+export class SigningKeyError extends KvcError {
+  override readonly exitStatus = ExitStatus.config;
+  readonly file: string | undefined;
+
+  constructor(file: string | undefined, message: string, options: KvcErrorOptions = {}) {
+    super(message, options);
+    this.file = file;
+  }
+}
+
 // One line for the user: the message, then the hint.
 export function describeError(error: unknown): string {
   if (error instanceof KvcError) {

@@ -5,6 +5,7 @@ import { registerBuild } from './commands/build.js';
 import { registerCheck } from './commands/check.js';
 import { registerEnable } from './commands/enable.js';
 import { registerHostCommands } from './commands/host-commands.js';
+import { registerKey } from './commands/key.js';
 import { registerKube } from './commands/kube.js';
 import { registerLoad } from './commands/load.js';
 import { registerPush } from './commands/push.js';
@@ -47,6 +48,7 @@ export function buildProgram(outcome: Outcome): Command {
   registerService(program, outcome);
   registerPush(program, outcome);
   registerKube(program, outcome);
+  registerKey(program, outcome);
   registerHelp(program);
   // Every command (`kvc kube module` too) throws instead of exiting, and says a usage error in one line.
   for (const command of [program, ...program.commands.flatMap((top) => [top, ...top.commands])]) {

@@ -9,6 +9,7 @@ import { GLOBAL_KEYS, INSTANCE_KEYS } from './keys.js';
 import { kubeSettingsFrom, type KubeSettings } from './kube-settings.js';
 import { parseBuildArgs, type BuildArgs } from './build-args.js';
 import { recipeDigest } from './recipe.js';
+import { signingKeyFrom, type ConfiguredSigningKey } from './signing-settings.js';
 
 export type RuntimeName = 'podman' | 'docker';
 
@@ -18,6 +19,8 @@ export interface GlobalSettings {
   readonly keepKernels: number;
   readonly buildNetwork: string | undefined;
   readonly retrySeconds: number;
+  // KVC_SIGN_KEY and KVC_SIGN_CERT: the module signing key the owner names, if any.
+  readonly signingKey: ConfiguredSigningKey | undefined;
   readonly warnings: readonly string[];
 }
 
@@ -87,7 +90,7 @@ export function globalSettingsFrom(files: readonly ConfFile[]): GlobalSettings {
   if (buildNetwork !== undefined && !/^[a-z][a-z0-9_.-]{0,63}$/.test(buildNetwork)) {
     throw new ConfigError(networkEntry!.file, 'KVC_BUILD_NETWORK', `${JSON.stringify(buildNetwork)} is not a network mode`, { hint: 'write e.g. KVC_BUILD_NETWORK=host, or leave it empty' });
   }
-  return { runtime, keepKernels, buildNetwork, retrySeconds, warnings };
+  return { runtime, keepKernels, buildNetwork, retrySeconds, signingKey: signingKeyFrom(merged), warnings };
 }
 
 // Accepts podman or docker (the --runtime option and KVC_CONTAINER_RUNTIME share this check).

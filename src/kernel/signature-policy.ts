@@ -16,6 +16,17 @@ export interface SignatureFacts {
   readonly secureBoot: Uint8Array | undefined;
 }
 
+// EFI Secure Boot from the variable's bytes: on, off, or unknown (no EFI variables).
+export function secureBootState(facts: SignatureFacts): 'on' | 'off' | 'unknown' {
+  if (facts.secureBoot === undefined || facts.secureBoot.length < 5) return 'unknown';
+  return facts.secureBoot[4] === 1 ? 'on' : 'off';
+}
+
+// The lockdown mode in force ("none", "integrity", "confidentiality"), undefined without securityfs.
+export function lockdownMode(facts: SignatureFacts): string | undefined {
+  return facts.lockdown === undefined ? undefined : /\[(\w+)\]/.exec(facts.lockdown)?.[1];
+}
+
 // Why the kernel will refuse unsigned modules; undefined when it will take them. Pure.
 // sig_enforce and the lockdown LSM decide; the EFI SecureBoot variable only where the kernel says
 // nothing of lockdown (no securityfs): with Secure Boot on and validation off in shim, or on a
@@ -23,11 +34,11 @@ export interface SignatureFacts {
 export function unsignedModulesRefused(facts: SignatureFacts): string | undefined {
   if (facts.sigEnforce?.trim() === 'Y') return 'the kernel enforces module signatures (module.sig_enforce=1)';
   if (facts.lockdown !== undefined) {
-    const lockdown = /\[(\w+)\]/.exec(facts.lockdown)?.[1];
+    const lockdown = lockdownMode(facts);
     if (lockdown === 'integrity' || lockdown === 'confidentiality') return `the kernel is locked down (lockdown=${lockdown}), which refuses unsigned modules`;
     return undefined;
   }
-  if (facts.secureBoot !== undefined && facts.secureBoot.length >= 5 && facts.secureBoot[4] === 1) return 'EFI Secure Boot is on and the kernel does not say it is not locked down (no /sys/kernel/security/lockdown)';
+  if (secureBootState(facts) === 'on') return 'EFI Secure Boot is on and the kernel does not say it is not locked down (no /sys/kernel/security/lockdown)';
   return undefined;
 }
 

@@ -4,6 +4,7 @@ import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { imageTagFor } from '../kernel/release.js';
+import { DEFAULT_KEY_LOCATIONS, type KeyLocations } from '../signing/key-choice.js';
 
 // Dependencies and paths, passed in (no module-level state).
 export interface Context {
@@ -22,6 +23,13 @@ export interface Context {
   readonly interactive: boolean;
   // Aborted on SIGINT/SIGTERM: a running build is stopped and cleaned up.
   readonly signal?: AbortSignal;
+  // Where kvc's own and DKMS's module signing keys are (default /var/lib/kvc/keys, /var/lib/dkms).
+  readonly keys?: KeyLocations;
+}
+
+// The signing key folders of a context.
+export function keyLocations(ctx: Context): KeyLocations {
+  return ctx.keys ?? DEFAULT_KEY_LOCATIONS;
 }
 
 // The image name for an instance and kernel: <name>-<version>:<kver>, as the bash KVC names them.

@@ -8,6 +8,7 @@ import { runningKernelRelease } from '../kernel/release.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { Context } from './context.js';
+import { DEFAULT_KEY_LOCATIONS } from '../signing/key-choice.js';
 
 // The global options every command accepts.
 export interface GlobalOptions {
@@ -58,6 +59,7 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
     runDir: env['KVC_RUN_DIR'] ?? '/run/kvc',
     logDir: env['KVC_LOG_DIR'] ?? '/var/log/kvc',
     runningKernel: env['KVC_RUNNING_KERNEL'] ?? runningKernelRelease(),
+    keys: { keyDir: env['KVC_KEY_DIR'] ?? DEFAULT_KEY_LOCATIONS.keyDir, dkmsDir: env['KVC_DKMS_DIR'] ?? DEFAULT_KEY_LOCATIONS.dkmsDir },
     interactive: process.stderr.isTTY === true,
     ...(signal === undefined ? {} : { signal }),
   };
