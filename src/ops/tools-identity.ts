@@ -1,26 +1,29 @@
-// Who the tools container's process is: recorded when kvc starts it and checked before anything
-// enters its mount namespace, so a PID reused by another process (any user's) is never entered.
+// Who the tools container's process is: recorded when kvc starts it and checked before a host
+// command runs a tool in it, so a stale record (a PID reused by another process) is never used.
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-// What tools.pid holds: "<pid> <start time> <mount namespace inode> <kver>".
+// What tools.pid holds: "<pid> <start time> <mount namespace inode> <kver> <runtime>" (the
+// runtime the host command runs `exec` with; a record of an older kvc has none).
 export interface ToolsIdentity {
   readonly pid: number;
   readonly start: string;
   readonly mountNs: number;
   readonly kver: string;
+  readonly runtime?: 'podman' | 'docker';
 }
 
 // Formats the record (one line).
 export function formatIdentity(identity: ToolsIdentity): string {
-  return `${identity.pid} ${identity.start} ${identity.mountNs} ${identity.kver}\n`;
+  return `${[identity.pid, identity.start, identity.mountNs, identity.kver, ...(identity.runtime === undefined ? [] : [identity.runtime])].join(' ')}\n`;
 }
 
 // Parses the record; undefined when it is not one.
 export function parseIdentity(text: string): ToolsIdentity | undefined {
-  const [pid, start, mountNs, kver, ...rest] = text.trim().split(/\s+/);
+  const [pid, start, mountNs, kver, runtime, ...rest] = text.trim().split(/\s+/);
   if (rest.length > 0 || !/^\d+$/.test(pid ?? '') || !/^\d+$/.test(start ?? '') || !/^\d+$/.test(mountNs ?? '') || kver === undefined) return undefined;
-  return { pid: Number(pid), start: start!, mountNs: Number(mountNs), kver };
+  if (runtime !== undefined && runtime !== 'podman' && runtime !== 'docker') return undefined;
+  return { pid: Number(pid), start: start!, mountNs: Number(mountNs), kver, ...(runtime === undefined ? {} : { runtime }) };
 }
 
 // The start time in a /proc/<pid>/stat (field 22, counted after the command name, which may hold

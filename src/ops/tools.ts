@@ -19,7 +19,7 @@ export async function startTools(ctx: Context, settings: InstanceSettings, kver:
     await mkdir(dirname(file), { recursive: true, mode: 0o755 });
     // Root's alone: the host commands that read it run as root (a non-root caller falls back).
     await rm(`${file}.new`, { force: true });
-    await writeFile(`${file}.new`, formatIdentity(identity), { mode: 0o600, flag: 'wx' });
+    await writeFile(`${file}.new`, formatIdentity({ ...identity, runtime: ctx.runtime.name }), { mode: 0o600, flag: 'wx' });
     await rename(`${file}.new`, file);
     ctx.logger.info(`tools container ${name} is up (pid ${info.pid}): host commands run in it without starting a container`);
   } catch (error) {

@@ -2,12 +2,11 @@
 import { ImageMissingError, ImageNotFoundError, UsageError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
-import { runInMountNamespace } from '../host/nsenter.js';
-import { imageName, type Context } from './context.js';
+import { imageName, toolsContainerName, type Context } from './context.js';
 import { liveToolsPid } from './tools.js';
 
-// Runs the command in the tools container's mount namespace when it is up (no container start),
-// else in a new container of the image. Returns the command's exit status.
+// Runs the command in the tools container when it is up (`exec`: no container start), else in a
+// new container of the image. Returns the command's exit status.
 export async function runWrapped(ctx: Context, settings: InstanceSettings, kver: string, command: readonly string[]): Promise<number> {
   checkKernelRelease(kver);
   if (command.length === 0) throw new UsageError('no command given to run', { hint: `e.g. kvc wrapper ${settings.name} ${kver} usbip version` });
@@ -15,8 +14,7 @@ export async function runWrapped(ctx: Context, settings: InstanceSettings, kver:
     const pid = await liveToolsPid(ctx, settings.name, kver);
     if (pid !== undefined) {
       ctx.logger.verbose(`running ${command[0]} in the tools container (pid ${pid})`);
-      const status = await runInMountNamespace(pid, command);
-      if (status !== undefined) return status;
+      return ctx.runtime.execTool(toolsContainerName(settings.name), command, process.stdin.isTTY === true && process.stdout.isTTY === true);
     }
   }
   const image = imageName(settings, kver);

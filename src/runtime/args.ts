@@ -80,33 +80,72 @@ export function inspectRunArgs(image: string, command: readonly string[]): strin
   return ['run', '--rm', '--pull=never', '--log-driver=none', '--network=none', '--cap-drop=all', '--security-opt=no-new-privileges', image, ...command];
 }
 
-// What the USB/IP tools touch of the host, mounted explicitly instead of --privileged (which would
-// also give every capability and no seccomp filter): /sys read-write (bind, unbind, attach,
-// detach are writes to root-owned sysfs files, which uid 0 may write without capabilities) and
-// /dev read-only (device nodes stay usable; nothing is created there).
-const HOST_SYS_AND_DEV = ['--mount', 'type=bind,src=/sys,dst=/sys', '--mount', 'type=bind,src=/dev,dst=/dev,ro=true'];
+// What the tools touch of the host, mounted explicitly instead of --privileged (which would also
+// give every capability and no seccomp filter): /sys read-write (binding, attaching and detaching
+// are writes to root-owned sysfs files, which uid 0 may write without capabilities). No host /dev:
+// a tool writes device nodes only where a payload grants them (src/ops/container-devices.ts).
+const HOST_SYS = ['--mount', 'type=bind,src=/sys,dst=/sys'];
+
+// What every container that runs a tool or daemon of the image has: no capabilities, the default
+// seccomp filter, no new privileges, and a root file system nobody in it can change (a tool that
+// is subverted cannot plant a binary another one runs later). SELinux labelling is disabled so
+// that the host's /sys may be written where it is bound read-write.
+const CONFINED = ['--read-only', '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable'];
 
 // `run` of a userspace tool for the wrapper and the pre-unload hook: the host's network (usbip
 // attach hands its TCP socket to the kernel; a private namespace would take it down with the
-// container), /sys and /dev as above, no capabilities, default seccomp, no new privileges; stdin
-// kept open, a TTY when the caller has one.
+// container), /sys as above, confined; stdin kept open, a TTY when the caller has one.
 export function toolRunArgs(image: string, command: readonly string[], options: { tty: boolean }): string[] {
   const args = ['run', '--rm', '--interactive'];
   if (options.tty) args.push('--tty');
-  args.push('--pull=never', '--log-driver=none', '--network=host', '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable', ...HOST_SYS_AND_DEV, image, ...command);
+  args.push('--pull=never', '--log-driver=none', '--network=host', ...CONFINED, ...HOST_SYS, image, ...command);
   return args;
 }
 
-// `run --detach` of the tools container that stays up while an instance is loaded: host commands
-// enter its mount namespace with nsenter (the tool then runs as the caller, in the host's other
-// namespaces), so a call starts no container. Only its mounts matter: it runs `sleep` with no
-// capabilities, no network, default seccomp, /sys and /dev as above.
+// `run --detach` of the tools container that stays up while an instance is loaded: the host
+// commands and the service run the image's tools in it with `exec` (no container start per call;
+// the tool is then in the container's cgroup, with its device rules, and never has a capability).
+// It runs `sleep` on the host's network, confined, /sys as above.
 export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containerName: string, instance: string): string[] {
   return [
-    'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--log-driver=none', '--network=none',
-    '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable', ...HOST_SYS_AND_DEV,
+    'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--log-driver=none', '--network=host',
+    ...CONFINED, ...HOST_SYS,
     '--label', `${LABEL.instance}=${instance}`, '--label', `${LABEL.role}=tools`,
     image, 'sleep', 'infinity',
+  ];
+}
+
+// `exec` of a tool in the running tools container: it gets that container's confinement (no
+// capabilities, no new privileges, seccomp, its cgroup); stdin kept open when asked, a TTY when
+// the caller has one.
+export function toolExecArgs(containerName: string, command: readonly string[], options: { tty: boolean; interactive: boolean }): string[] {
+  return ['exec', ...(options.interactive ? ['--interactive'] : []), ...(options.tty ? ['--tty'] : []), containerName, ...command];
+}
+
+// A daemon of the image that serves the network from a container of its own (usbipd): the
+// host's network, confined as above, /sys read-only except the host folders it must write (each
+// bound read-write at its own path), no host /dev, its own cgroup. Attached: its output is the
+// caller's to read, and stopping the runtime's client stops it (--rm removes it).
+export interface DaemonSpec {
+  readonly image: string;
+  readonly containerName: string;
+  readonly instance: string;
+  // What it is, for the role label ("usbipd").
+  readonly role: string;
+  readonly command: readonly string[];
+  readonly writable: readonly string[];
+}
+
+export function daemonRunArgs(runtime: RuntimeName, spec: DaemonSpec): string[] {
+  const mounts = spec.writable.flatMap((path) => {
+    if (!path.startsWith('/sys/') || /[,\n]/.test(path)) throw new KernelRefusedError(`cannot give ${JSON.stringify(path)} to ${spec.role}: only folders under /sys without a ',' are bound`, { hint: 'this is a bug in kvc: report it' });
+    return ['--mount', `type=bind,src=${path},dst=${path}`];
+  });
+  return [
+    'run', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', spec.containerName, '--pull=never', '--log-driver=none', '--network=host',
+    ...CONFINED, ...mounts,
+    '--label', `${LABEL.instance}=${spec.instance}`, '--label', `${LABEL.role}=${spec.role}`,
+    spec.image, ...spec.command,
   ];
 }
 

@@ -110,7 +110,7 @@ export class ContainerRuntime {
 
   // Runs a command and captures its output; a non-zero exit is returned, not thrown. A short command
   // (the default) is stopped after the query timeout and throws; `long: true` has no time limit.
-  async capture(args: readonly string[], options: { signal?: AbortSignal; long?: boolean } = {}): Promise<CommandResult> {
+  async capture(args: readonly string[], options: { signal?: AbortSignal; long?: boolean; timeoutMs?: number } = {}): Promise<CommandResult> {
     const binary = this.locate();
     if (this.dryRun) {
       this.print(this.show(args));
@@ -120,10 +120,10 @@ export class ContainerRuntime {
     const result = await execa(binary, this.withGlobalFlags(args), {
       env: this.env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: true, cwd: RUNTIME_CWD,
       ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
-      ...(options.long === true ? {} : { timeout: this.queryTimeoutMs, forceKillAfterDelay: 2_000 }),
+      ...(options.long === true ? {} : { timeout: options.timeoutMs ?? this.queryTimeoutMs, forceKillAfterDelay: 2_000 }),
     });
     if (result.timedOut) {
-      throw new RuntimeError(`${[this.name, ...args].map(displayArg).join(' ')} did not answer within ${this.queryTimeoutMs / 1000} s; stopped it`, {
+      throw new RuntimeError(`${[this.name, ...args].map(displayArg).join(' ')} did not answer within ${(options.timeoutMs ?? this.queryTimeoutMs) / 1000} s; stopped it`, {
         command: [this.name, ...args],
         hint: `${this.name} may be waiting for a lock another ${this.name} process holds: look for a hung one (\`ps -ef | grep ${this.name}\`), then run again`,
       });
@@ -323,6 +323,46 @@ export class ContainerRuntime {
       throw new ImageNotFoundError(`there is no image ${image}`, { command: [this.name, 'run', image], childExitCode: status });
     }
     return status;
+  }
+
+  // Runs a tool in the running tools container with the caller's stdio; returns its exit status
+  // (125 and up: the runtime's own failure, e.g. the container is gone).
+  async execTool(containerName: string, command: readonly string[], tty: boolean): Promise<number> {
+    return this.passthrough(argv.toolExecArgs(containerName, command, { tty, interactive: true }));
+  }
+
+  // Runs a tool in the running tools container and captures its output; a non-zero exit is
+  // returned, no answer within timeoutMs throws a RuntimeError.
+  async captureExec(containerName: string, command: readonly string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<CommandResult> {
+    return this.capture(argv.toolExecArgs(containerName, command, { tty: false, interactive: false }), options);
+  }
+
+  // Runs a daemon of the image in a container of its own (argv.daemonRunArgs), its output line by
+  // line to onLine, until it exits (resolves to its status) or the signal aborts (the runtime's
+  // client is stopped, which stops the container; a container left behind is removed).
+  runDaemon(spec: argv.DaemonSpec, onLine: (line: string) => void, signal: AbortSignal): { exited: Promise<number> } {
+    const args = argv.daemonRunArgs(this.name, spec);
+    if (this.dryRun) {
+      this.print(this.show(args));
+      return { exited: Promise.resolve(0) };
+    }
+    const binary = this.locate();
+    this.logger.verbose(`$ ${this.show(args)}`);
+    const child = execa(binary, this.withGlobalFlags(args), {
+      env: this.env, extendEnv: false, reject: false, stdin: 'ignore', all: true, buffer: false, cwd: RUNTIME_CWD, cancelSignal: signal, forceKillAfterDelay: 10_000,
+    });
+    let rest = '';
+    child.all?.on('data', (chunk: Buffer) => {
+      const lines = (rest + String(chunk)).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') onLine(line);
+    });
+    const exited = child.then(async (result) => {
+      if (rest.trim() !== '') onLine(rest);
+      if (result.isCanceled || result.signal !== undefined) await this.removeContainer(spec.containerName).catch(() => undefined);
+      return result.exitCode ?? (result.isCanceled ? 0 : 1);
+    });
+    return { exited };
   }
 
   // Runs a command with the tools' privileges and captures its output (hooks); non-zero is returned.

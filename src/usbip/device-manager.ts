@@ -2,12 +2,12 @@
 // beside usbip.conf: the exports (usbipd, binds) and the imports (attached and kept).
 import { join } from 'node:path';
 import type { Context } from '../ops/context.js';
-import { sysRoot } from '../ops/context.js';
+import { imageName, sysRoot, toolsContainerName } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { readDevicesFile, type DevicesConfig } from './devices-file.js';
 import { Exporter, type ExportedState } from './exporter.js';
 import { Importer, type DeviceConsumer, type ImportState } from './importer.js';
-import { usbipIn } from './usbip-tool.js';
+import { USBIPD, usbipIn, type ToolsExec } from './usbip-tool.js';
 import { liveToolsPid } from '../ops/tools.js';
 import { removeDevicesState, writeDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
@@ -36,7 +36,12 @@ export async function readUsbipDevices(ctx: Context, settings: InstanceSettings)
   return readDevicesFile(path);
 }
 
-// Starts what the file asks for, in the tools container (asked for anew on each call).
+// The container usbipd runs in, beside the tools container.
+export function usbipdContainerName(instance: string): string {
+  return `kvc-${instance}-usbipd`;
+}
+
+// Starts what the file asks for: usbip calls in the tools container, usbipd in its own.
 export async function startUsbipDevices(ctx: Context, settings: InstanceSettings, config: DevicesConfig | undefined, signal: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
   const { logger } = ctx;
   const path = devicesFilePath(ctx, settings.name);
@@ -51,8 +56,9 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   signal = own.signal;
   const toolsPid = (): Promise<number | undefined> => liveToolsPid(ctx, settings.name, ctx.runningKernel);
   // The loops' usbip calls stop with the service; the detaches on stop run after it.
-  const usbip = usbipIn(toolsPid, signal);
-  const usbipOnStop = usbipIn(toolsPid);
+  const exec: ToolsExec = (command, options) => ctx.runtime.captureExec(toolsContainerName(settings.name), command, options);
+  const usbip = usbipIn(exec, signal);
+  const usbipOnStop = usbipIn(exec);
   const sys = sysRoot(ctx);
   let exporter: Exporter | undefined;
   let importer: Importer | undefined;
@@ -70,7 +76,10 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   logger.info(`${path}: ${config.exports.length} device(s) to export, ${config.imports.length} to import`);
   try {
     if (config.exports.length > 0) {
-      exporter = new Exporter({ sys, rules: config.exports, usbip, toolsPid, metadataPort: config.metadataPort, logger, signal, pollMs: POLL_MS, onChange: publish });
+      const runUsbipd = (writable: readonly string[], onLine: (line: string) => void, stop: AbortSignal): { exited: Promise<number> } => ctx.runtime.runDaemon({
+        image: imageName(settings, ctx.runningKernel), containerName: usbipdContainerName(settings.name), instance: settings.name, role: 'usbipd', command: [USBIPD], writable,
+      }, onLine, stop);
+      exporter = new Exporter({ sys, runUsbipd, rules: config.exports, usbip, metadataPort: config.metadataPort, logger, signal, pollMs: POLL_MS, onChange: publish });
       await exporter.start();
     }
     if (config.imports.length > 0) {

@@ -1,16 +1,15 @@
-// The exporting side, run by the service while USB/IP is loaded: usbipd under the service, and
+// The exporting side, run by the service while USB/IP is loaded: usbipd in a container of its own, and
 // every device the devices file names bound to usbip-host when it appears (at start, after a
 // replug, after a reboot); a device bound but named by no rule is given back to its driver.
 import { parseUsbipdLine } from './usbipd-output.js';
 import type { Server } from 'node:http';
 import type { Logger } from '../log/logger.js';
-import { superviseInMountNamespace } from '../host/nsenter.js';
 import type { ExportRule } from './devices-file.js';
 import { planExports } from './export-plan.js';
 import { backoffMs } from './import-plan.js';
 import { serveDeviceList, type ListedDevice } from './device-list.js';
-import { listUsbDevices, type UsbDevice } from './usb-sysfs.js';
-import { USBIPD, WITHOUT_CAPABILITIES, type UsbipRunner } from './usbip-tool.js';
+import { listUsbDevices, usbRootHubDirs, type UsbDevice } from './usb-sysfs.js';
+import type { UsbipRunner } from './usbip-tool.js';
 import { describeDevice, everyUntilAborted, sleep } from './loop.js';
 
 export interface ExportedState {
@@ -27,8 +26,9 @@ export interface ExporterOptions {
   readonly sys: string;
   readonly rules: readonly ExportRule[];
   readonly usbip: UsbipRunner;
-  // The tools container's process, asked for at each start of usbipd.
-  readonly toolsPid: () => Promise<number | undefined>;
+  // Starts usbipd in its container, with these /sys folders (the USB root hubs') writable; its
+  // output goes to onLine; resolves with its exit status once it ends (or the signal aborts).
+  readonly runUsbipd: (writable: readonly string[], onLine: (line: string) => void, signal: AbortSignal) => { exited: Promise<number> };
   readonly metadataPort: number;
   readonly logger: Logger;
   readonly signal: AbortSignal;
@@ -45,6 +45,10 @@ export class Exporter {
   private readonly importers = new Map<string, string>();
   private lastPeer: string | undefined;
   private server: Server | undefined;
+  // The USB root hubs usbipd's container may write under, and how to stop that container when
+  // they change (a controller added or removed): it starts again with the new ones.
+  private usbipdHubs: string | undefined;
+  private usbipdRun: AbortController | undefined;
   private done: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: ExporterOptions) {}
@@ -126,22 +130,36 @@ export class Exporter {
     this.exported = exported;
     this.missing = [...missing];
     if (changed) this.options.onChange();
+    const hubs = (await usbRootHubDirs(sys)).join(' ');
+    if (this.usbipdHubs !== undefined && hubs !== this.usbipdHubs && this.usbipdRun !== undefined) {
+      logger.info(`usbipd: the USB controllers changed (${hubs === '' ? 'none' : hubs}); restarting it with them`);
+      this.usbipdRun.abort();
+    }
   }
 
-  // usbipd in the tools container's mount namespace, restarted with back-off when it exits.
+  // usbipd in its own container (no capabilities, read-only root, /sys read-only but the USB
+  // root hubs' folders, no host /dev, its own cgroup), restarted with back-off when it exits.
   private async superviseUsbipd(): Promise<void> {
-    const { toolsPid, logger, signal } = this.options;
+    const { runUsbipd, sys, logger, signal } = this.options;
     for (let attempt = 0; !signal.aborted; attempt++) {
-      logger.info('usbipd: starting (TCP port 3240, uid 0 without capabilities, in the tools container\'s file system)');
+      const hubs = await usbRootHubDirs(sys);
+      this.usbipdHubs = hubs.join(' ');
+      const run = new AbortController();
+      this.usbipdRun = run;
+      const stop = (): void => run.abort();
+      signal.addEventListener('abort', stop, { once: true });
+      logger.info(`usbipd: starting in its own container (TCP port 3240, no capabilities, read-only root; writes only under ${hubs.length === 0 ? 'no USB controller' : hubs.join(', ')})`);
       const started = Date.now();
-      const pid = await toolsPid();
-      const status = pid === undefined
-        ? (logger.error('usbipd: cannot start: the tools container is not running'), 1)
-        : await superviseInMountNamespace(pid, [...WITHOUT_CAPABILITIES, USBIPD], (line) => this.usbipdSaid(line), signal).exited.catch((error: unknown) => {
-          logger.error(`usbipd: cannot start: ${(error as Error).message}`);
-          return 1;
-        });
+      const status = await runUsbipd(hubs, (line) => this.usbipdSaid(line), run.signal).exited.catch((error: unknown) => {
+        logger.error(`usbipd: cannot start: ${(error as Error).message}`);
+        return 1;
+      });
+      signal.removeEventListener('abort', stop);
       if (signal.aborted) break;
+      if (run.signal.aborted) {
+        attempt = -1;
+        continue;
+      }
       if (Date.now() - started > 60_000) attempt = 0;
       const wait = backoffMs(attempt, 1000, 30_000);
       logger.warn(`usbipd exited (status ${status}); starting it again in ${Math.round(wait / 1000)} s`);

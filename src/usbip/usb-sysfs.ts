@@ -1,7 +1,7 @@
 // What the kernel says of USB devices and vhci ports, read from sysfs: local devices (bus id,
 // VID:PID, serial, driver, usbip-host's state) and vhci_hcd's ports. Parsers are pure.
-import { readdir, readFile, readlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { BUSID } from './devices-file.js';
 
 export interface UsbDevice {
@@ -31,6 +31,20 @@ export interface VhciPort {
 
 export const VDEV_ST_NULL = 4;
 export const VDEV_ST_USED = 6;
+
+// The folders of the USB root hubs (usb1, usb2, …) as paths under /sys (/sys/devices/pci0000:00/
+// 0000:00:04.0/usb1), sorted: every USB device is below one, with the attributes usbipd writes.
+export async function usbRootHubDirs(sys: string): Promise<string[]> {
+  const dir = join(sys, 'bus/usb/devices');
+  const hubs = (await readdir(dir).catch(() => [] as string[])).filter((entry) => /^usb[0-9]+$/.test(entry));
+  const root = await realpath(sys).catch(() => sys);
+  const dirs = await Promise.all(hubs.map(async (hub) => {
+    const real = await realpath(join(dir, hub)).catch(() => undefined);
+    const rel = real === undefined ? '' : relative(root, real);
+    return rel === '' || rel.startsWith('..') ? [] : [`/sys/${rel}`];
+  }));
+  return dirs.flat().sort();
+}
 
 // Local USB devices (not root hubs, not interfaces), by bus id.
 export async function listUsbDevices(sys: string): Promise<UsbDevice[]> {

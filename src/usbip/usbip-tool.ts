@@ -1,14 +1,12 @@
-// The real usbip tool, run from the instance's image in the tools container's mount namespace
-// (the host's network and /sys), as the host command runs it; and what its output says.
-import { captureInMountNamespace } from '../host/nsenter.js';
+// The real usbip tool, run from the instance's image in the tools container (`exec`: the host's
+// network and /sys, no capabilities, the container's cgroup), as the host command runs it; and
+// what its output says.
 import type { RemoteDevice } from './import-plan.js';
 
 export const USBIP = '/usr/sbin/usbip';
 export const USBIPD = '/usr/sbin/usbipd';
-// The tools run by the service as uid 0 with no capabilities at all, as in the tools container:
-// they write root-owned sysfs files (bind, attach, detach, usbipd's sockfd), which the owner may
-// do without any, and usbipd listens on a port above 1024. setpriv is the image's (util-linux).
-export const WITHOUT_CAPABILITIES = ['/usr/bin/setpriv', '--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--'] as const;
+// How long one usbip call may take before it is stopped and counts as failed.
+const USBIP_TIMEOUT_MS = 60_000;
 
 export interface ToolResult {
   readonly ok: boolean;
@@ -19,15 +17,20 @@ export interface ToolResult {
 
 export type UsbipRunner = (args: readonly string[]) => Promise<ToolResult>;
 
-// A runner in the tools container, whose process is asked for each call (it may have been started
-// again); cancelled with the signal when one is given.
-export function usbipIn(toolsPid: () => Promise<number | undefined>, signal?: AbortSignal): UsbipRunner {
+// Runs a command in the tools container and captures it (ContainerRuntime.captureExec); throws
+// when it does not answer within timeoutMs.
+export type ToolsExec = (command: readonly string[], options: { signal?: AbortSignal; timeoutMs: number }) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
+
+// A usbip runner in the tools container, cancelled with the signal when one is given.
+export function usbipIn(exec: ToolsExec, signal?: AbortSignal): UsbipRunner {
   return async (args) => {
-    const pid = await toolsPid();
-    if (pid === undefined) return { ok: false, said: 'the tools container is not running', stdout: '' };
-    const result = await captureInMountNamespace(pid, [...WITHOUT_CAPABILITIES, USBIP, ...args], { timeoutMs: 60_000, ...(signal === undefined ? {} : { signal }) });
-    const said = result.timedOut ? 'no answer in 60 s' : result.stderr.trim().split('\n').filter((line) => line.trim() !== '').pop() ?? `exit ${result.exitCode}`;
-    return { ok: result.exitCode === 0 && !result.timedOut, said: said.replace(/^usbip: (error|info): /, ''), stdout: result.stdout };
+    try {
+      const result = await exec([USBIP, ...args], { timeoutMs: USBIP_TIMEOUT_MS, ...(signal === undefined ? {} : { signal }) });
+      const said = result.stderr.trim().split('\n').filter((line) => line.trim() !== '').pop() ?? `exit ${result.exitCode}`;
+      return { ok: result.exitCode === 0, said: said.replace(/^usbip: (error|info): /, '').replace(/^Error: /, ''), stdout: result.stdout };
+    } catch (error) {
+      return { ok: false, said: error instanceof Error ? error.message.split('\n')[0] ?? '' : String(error), stdout: '' };
+    }
   };
 }
 

@@ -19,6 +19,8 @@ const BOOTS = [
       'server: the service bound both disks of one VID:PID, told apart by serial',
       'server: the keyboard (',
       'server: usbipd runs under the service with no capabilities (CapEff 0000000000000000)',
+      'server: usbipd runs in its own container, read-only root, not privileged (true true false)',
+      'server: from inside usbipd\'s container no disk, no /sys outside USB and no image file can be written',
       'server: the client (10.77.0.2) imported disk A, and the service says who',
       'server: kvc status: disk A and disk B, each with its bus id, VID:PID and serial, imported by 10.77.0.2',
       'server: the service saw disk A go',

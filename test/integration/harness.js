@@ -89,8 +89,8 @@ export function ensureUsbipImage(version = '1.0.0') {
 
 // What `make install` lays out for usbip's host commands, in `bin`: usbip and usbipd running the
 // repository's host/lib/kvc-tool (with its guards); the caller puts a `kvc` beside them.
-export function writeUsbipHostCommands(bin) {
-  for (const tool of ['/usr/sbin/usbip', '/usr/sbin/usbipd']) {
+export function writeUsbipHostCommands(bin, tools = ['/usr/sbin/usbip', '/usr/sbin/usbipd']) {
+  for (const tool of tools) {
     const path = join(bin, tool.split('/').pop());
     writeFileSync(path, hostCommandScript(join(ROOT, 'host/lib'), 'usbip', tool));
     chmodSync(path, 0o755);

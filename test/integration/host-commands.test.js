@@ -1,12 +1,12 @@
 // Integration test: host commands for any instance. A second instance (a test fixture with a
 // `hello` tool, declared in KVC_HOST_TOOLS) gets its host command from `kvc host-commands`; it
-// runs the tool in a new container (kvc wrapper) and, with the tools container up, in it without
-// kvc or podman; USB/IP's attach guard is not applied to it. Real kvc CLI, real podman, real
-// nsenter. This kernel cannot load modules, so the tools container is started as `kvc load` does
+// runs the tool in a new container (kvc wrapper) and, with the tools container up, in it with
+// podman exec, without kvc; USB/IP's attach guard is not applied to it. Real kvc CLI, real podman.
+// This kernel cannot load modules, so the tools container is started as `kvc load` does
 // after loading.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KVER, ROOT, NODE, MAIN, CONTAINERS_CONF, ensureUsbipImage, kvc, makeConfigDir, removeDir, podman } from './harness.js';
@@ -63,9 +63,16 @@ describe('integration: host commands for a second instance\'s tool', function ()
     expect(result.status).to.equal(7);
   });
 
-  it('with the tools container up: the tool runs in it, without kvc or podman', async () => {
+  it('with the tools container up: the tool runs in it (podman exec), without kvc', async () => {
     await startTools(ctx, await loadInstanceSettings(configDir, 'hello'), KVER);
-    const result = hello(['fast'], { PATH: '/usr/bin:/bin', CONTAINERS_CONF: '/nonexistent' });
+    // kvc moved away: the fallback (kvc wrapper) would fail.
+    renameSync(join(bin, 'kvc'), join(bin, 'kvc.away'));
+    let result;
+    try {
+      result = hello(['fast'], { PATH: '/usr/bin:/bin' });
+    } finally {
+      renameSync(join(bin, 'kvc.away'), join(bin, 'kvc'));
+    }
     expect(result.stdout).to.equal('hello from the image: fast\n');
     expect(result.status).to.equal(7);
   });

@@ -1,10 +1,11 @@
-// Integration tests: the tools container and the host `usbip` command's fast path (nsenter into
-// the tools container, no container start) and its fallback (kvc wrapper, a container per call).
+// Integration tests: the tools container and the host `usbip` command's fast path (`podman exec`
+// in the tools container: no container start, no Node) and its fallback (kvc wrapper, a
+// container per call).
 // This kernel cannot load modules, so the tools container is started directly, as `kvc load`
-// does after loading; everything else is real: podman, nsenter, the image, the host script.
+// does after loading; everything else is real: podman, the image, the host script.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KVER, NODE, writeUsbipHostCommands, MAIN, CONTAINERS_CONF, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
@@ -63,20 +64,41 @@ describe('integration: host usbip command through the tools container', function
     await startTools(ctx, settings, KVER);
     const pid = await liveToolsPid(ctx, 'usbip', KVER);
     expect(pid).to.be.a('number');
-    // pid, start time (field 22 of /proc/PID/stat), mount namespace inode, kernel.
+    // pid, start time (field 22 of /proc/PID/stat), mount namespace inode, kernel, runtime.
     const start = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
-    expect(readFileSync(join(runDir, 'usbip', 'tools.pid'), 'utf8')).to.equal(`${pid} ${start} ${statSync(`/proc/${pid}/ns/mnt`).ino} ${KVER}\n`);
+    expect(readFileSync(join(runDir, 'usbip', 'tools.pid'), 'utf8')).to.equal(`${pid} ${start} ${statSync(`/proc/${pid}/ns/mnt`).ino} ${KVER} podman\n`);
     const [info] = JSON.parse(podman(['container', 'inspect', 'kvc-usbip-tools']));
     expect(info.State.Running).to.equal(true);
     expect(info.State.Pid).to.equal(pid);
     expect(await liveToolsPid(ctx, 'usbip', 'another-kernel')).to.equal(undefined);
   });
 
-  it('with it up, `usbip version` runs in it without kvc or podman (both unreachable)', () => {
-    // Only nsenter on PATH: if the script fell back, it would fail to find kvc and podman.
-    const result = host('usbip', ['version'], { PATH: '/usr/bin:/bin', CONTAINERS_CONF: '/nonexistent' });
+  it('with it up, `usbip version` runs in it with podman exec, without kvc (unreachable)', () => {
+    // kvc moved away: if the script fell back to kvc wrapper, it would fail.
+    renameSync(join(bin, 'kvc'), join(bin, 'kvc.away'));
+    try {
+      const result = host('usbip', ['version'], { PATH: '/usr/bin:/bin' });
+      expect(result.status, result.stderr).to.equal(0);
+      expect(result.stdout).to.match(/^usbip \(usbip-utils [0-9.]+\)/);
+    } finally {
+      renameSync(join(bin, 'kvc.away'), join(bin, 'kvc'));
+    }
+  });
+
+  it('a tool run through the fast path has no capability, no new privileges, the container\'s cgroup and a root it cannot change', async () => {
+    const pid = await liveToolsPid(ctx, 'usbip', KVER);
+    // usbipd's --help is not a shell: the image's sh is reached as the tool the host command names.
+    writeUsbipHostCommands(bin, ['/bin/sh']);
+    const probe = 'grep -E "^(CapEff|NoNewPrivs|Seccomp):" /proc/self/status; cat /proc/self/cgroup | tail -1; (echo x > /usr/sbin/usbip) 2>&1; ls /dev';
+    const result = host('sh', ['-c', probe]);
     expect(result.status, result.stderr).to.equal(0);
-    expect(result.stdout).to.match(/^usbip \(usbip-utils [0-9.]+\)/);
+    expect(result.stdout).to.match(/^CapEff:\s+0000000000000000$/m);
+    expect(result.stdout).to.match(/^NoNewPrivs:\s+1$/m);
+    expect(result.stdout).to.match(/^Seccomp:\s+2$/m);
+    expect(result.stdout).to.include('Read-only file system');
+    const holderCgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8').trim().split('\n').pop();
+    expect(result.stdout).to.include(holderCgroup);
+    expect(result.stdout).to.not.match(/^(sd[a-z]|vd[a-z]|nvme|loop)/m);
   });
 
   it('usbipd is the same script under another name and runs the real usbipd', () => {

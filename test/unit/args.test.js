@@ -54,12 +54,29 @@ describe('runtime arguments', () => {
     expect(args.toolRunArgs('img', ['x'], { tty: true })).to.include('--tty');
   });
 
-  it('the tools container runs sleep with no capabilities, labelled with its instance', () => {
+  it('the tools container runs sleep with no capabilities and a read-only root, labelled with its instance', () => {
     const argv = args.toolsHolderRunArgs('podman', 'img', 'kvc-usbip-tools', 'usbip');
     expect(argv).to.include('--replace');
     expect(args.toolsHolderRunArgs('docker', 'img', 'n', 'usbip')).to.not.include('--replace');
-    expect(argv).to.include.members(['--detach', '--cap-drop=all', '--network=none', 'io.kvc.instance=usbip']);
+    expect(argv).to.include.members(['--detach', '--cap-drop=all', '--read-only', '--security-opt=no-new-privileges', '--network=host', 'io.kvc.instance=usbip']);
+    expect(argv.join(' ')).to.not.include('dst=/dev');
     expect(argv.slice(-3)).to.deep.equal(['img', 'sleep', 'infinity']);
+  });
+
+  it('a tool runs in the tools container with exec (stdin only when asked, a TTY when the caller has one)', () => {
+    expect(args.toolExecArgs('kvc-usbip-tools', ['/usr/sbin/usbip', 'port'], { tty: false, interactive: false })).to.deep.equal(['exec', 'kvc-usbip-tools', '/usr/sbin/usbip', 'port']);
+    expect(args.toolExecArgs('c', ['x', '--privileged'], { tty: true, interactive: true })).to.deep.equal(['exec', '--interactive', '--tty', 'c', 'x', '--privileged']);
+  });
+
+  it('a daemon (usbipd) runs in its own container: no capabilities, read-only root and /sys, only the named /sys folders writable', () => {
+    const spec = { image: 'img', containerName: 'kvc-usbip-usbipd', instance: 'usbip', role: 'usbipd', command: ['/usr/sbin/usbipd'], writable: ['/sys/devices/pci0000:00/0000:00:04.0/usb1'] };
+    const argv = args.daemonRunArgs('podman', spec);
+    expect(argv).to.include.members(['--rm', '--replace', '--read-only', '--cap-drop=all', '--security-opt=no-new-privileges', '--network=host', 'io.kvc.role=usbipd']);
+    expect(argv).to.not.include('--privileged');
+    expect(argv.filter((arg) => arg.startsWith('type=bind'))).to.deep.equal(['type=bind,src=/sys/devices/pci0000:00/0000:00:04.0/usb1,dst=/sys/devices/pci0000:00/0000:00:04.0/usb1']);
+    expect(argv.slice(-2)).to.deep.equal(['img', '/usr/sbin/usbipd']);
+    expect(() => args.daemonRunArgs('podman', { ...spec, writable: ['/dev'] })).to.throw(/only folders under \/sys/);
+    expect(() => args.daemonRunArgs('podman', { ...spec, writable: ['/sys/a,src=/,dst=/x'] })).to.throw(/only folders under \/sys/);
   });
 
   it('docker and podman remove containers differently', () => {

@@ -104,6 +104,17 @@ if [ "$role" = server ]; then
 	check "server: the keyboard ($kbd), named nowhere, is not exported (driver $(driver_of "$kbd"))" [ "$(driver_of "$kbd")" != usbip-host ]
 	usbipd_caps() { for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = usbipd ] && sed -n 's/^CapEff:[[:space:]]*//p' "$p/status" && return 0; done; return 1; }
 	check "server: usbipd runs under the service with no capabilities (CapEff $(usbipd_caps))" [ "$(usbipd_caps)" = 0000000000000000 ]
+	usbipd_ctr() { podman inspect kvc-usbip-usbipd --format '{{.State.Running}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Privileged}}' 2>&1; }
+	check "server: usbipd runs in its own container, read-only root, not privileged ($(usbipd_ctr))" [ "$(usbipd_ctr)" = "true true false" ]
+	# The attacks of issue 25 from inside usbipd's container: a raw disk, the host's /sys outside
+	# the USB controllers' folders (a value written back unchanged), the image's binaries.
+	attack='mknod /tmp/vda b 254 0 2>/dev/null && echo WROTE mknod
+for n in /dev/vda /tmp/vda; do [ -e $n ] && (printf x >$n) 2>/dev/null && echo WROTE $n; done
+a=/sys/kernel/mm/transparent_hugepage/enabled; v=$(sed -n "s/.*\\[\\(.*\\)\\].*/\\1/p" $a); (echo "$v" >$a) 2>/dev/null && echo WROTE $a
+for f in /usr/sbin/usbip /usr/sbin/usbipd /usr/bin/setpriv; do (: >>$f) 2>/dev/null && echo WROTE $f; done
+echo ATTACK-DONE'
+	contained() { out=$(podman exec kvc-usbip-usbipd sh -c "$attack" 2>&1); echo "$out" | show; case $out in *WROTE*) return 1 ;; *ATTACK-DONE*) return 0 ;; *) return 1 ;; esac; }
+	check "server: from inside usbipd's container no disk, no /sys outside USB and no image file can be written" contained
 	run usbip list -l
 	journalctl -u kvc@usbip --no-pager -o cat 2>&1 | grep -E 'export|usbipd|devices' | show
 	say "waiting for the client to import disk A"
