@@ -44,7 +44,7 @@ mkdir -p bench/results
 {
 	echo "| \`usbip version\` via | median (ms) | × podman run |"
 	echo "|---|---:|---:|"
-	for row in "host \`usbip\`, instance loaded (nsenter into the tools container):$fast" \
+	for row in "host \`usbip\`, instance loaded (podman exec in the tools container):$fast" \
 		"host \`usbip\`, instance not loaded (fallback: kvc wrapper → podman run):$fallback" \
 		"\`podman run --rm --privileged --network=host IMAGE usbip\`:$podman_run" \
 		"\`podman exec kvc-usbip-tools usbip\`:$podman_exec" \
