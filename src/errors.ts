@@ -55,16 +55,44 @@ export class UsageError extends KvcError {
   override readonly exitStatus = ExitStatus.usage;
 }
 
-// A configuration file that is missing, unreadable or invalid; names the file and, where known, the key.
+// Where a configuration fault is: the line of its file, when known.
+export interface ConfigErrorOptions extends KvcErrorOptions {
+  line?: number | undefined;
+}
+
+// A configuration file that is missing, unreadable or invalid; names the file and, where known, the
+// line and the key, as one line: "FILE:LINE: KEY: problem".
 export class ConfigError extends KvcError {
   override readonly exitStatus = ExitStatus.config;
   readonly file: string;
   readonly key: string | undefined;
+  readonly line: number | undefined;
+  // What is wrong, without the file, line and key.
+  readonly problem: string;
 
-  constructor(file: string, key: string | undefined, problem: string, options: KvcErrorOptions = {}) {
-    super(`${file}: ${key === undefined ? '' : `${key}: `}${problem}`, options);
+  constructor(file: string, key: string | undefined, problem: string, options: ConfigErrorOptions = {}) {
+    super(`${file}${options.line === undefined ? '' : `:${options.line}`}: ${key === undefined ? '' : `${key}: `}${problem}`, options);
     this.file = file;
     this.key = key;
+    this.line = options.line;
+    this.problem = problem;
+  }
+
+  // The same fault, placed at `line` of its file.
+  atLine(line: number): ConfigError {
+    return new ConfigError(this.file, this.key, this.problem, { hint: this.hint, cause: this.cause, line });
+  }
+}
+
+// Every fault found in one pass over the configuration (all of a file's at once, not one per run):
+// each is one line of its own (errorLines). Only ever made with two or more.
+export class ConfigErrors extends ConfigError {
+  readonly errors: readonly ConfigError[];
+
+  constructor(errors: readonly ConfigError[]) {
+    const first = errors[0] as ConfigError;
+    super(first.file, first.key, `${first.problem} (and ${errors.length - 1} more)`, { line: first.line, hint: first.hint });
+    this.errors = errors;
   }
 }
 
@@ -184,6 +212,7 @@ export class SigningKeyError extends KvcError {
 
 // One line for the user: the message, then the hint.
 export function describeError(error: unknown): string {
+  if (error instanceof ConfigErrors) return error.errors.map(describeError).join('\n');
   if (error instanceof KvcError) {
     if (error.hint === undefined) return error.message;
     // A message that shows output lines ends with a newline: the hint then gets its own line.
@@ -191,6 +220,11 @@ export function describeError(error: unknown): string {
   }
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+// What the user is shown of an error, as log lines: one per configuration fault, else one.
+export function errorLines(error: unknown): string[] {
+  return error instanceof ConfigErrors ? error.errors.map(describeError) : [describeError(error)];
 }
 
 // The exit status an error maps to (70 for anything kvc did not expect).

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // kvc's entry point: runs the command line and owns the process's exit status.
 import { CommanderError } from 'commander';
-import { describeError, exitStatusOf, ExitStatus } from '../errors.js';
+import { errorLines, exitStatusOf, ExitStatus } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { buildProgram } from './program.js';
 import type { Outcome } from './command-kit.js';
@@ -22,7 +22,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     return outcome.status;
   } catch (error) {
     if (error instanceof CommanderError) return commanderExitStatus(error);
-    createLogger({ verbose: argv.includes('--verbose') || argv.includes('-v') }).error(describeError(error));
+    const logger = createLogger({ verbose: argv.includes('--verbose') || argv.includes('-v') });
+    // One line each: every fault of a configuration file is told at once.
+    for (const line of errorLines(error)) logger.error(line);
     if (argv.includes('--verbose') && error instanceof Error && error.stack !== undefined) process.stderr.write(`${error.stack}\n`);
     return exitStatusOf(error);
   }

@@ -3,7 +3,7 @@
 import { accessSync, constants, existsSync, readFileSync, statfsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describeError } from '../errors.js';
+import { describeError, errorLines } from '../errors.js';
 import { confTextErrors } from '../config/conf-file.js';
 import { GLOBAL_FILES, listInstanceNames, loadGlobalSettings, loadInstanceSettings } from '../config/load.js';
 import type { InstanceSettings } from '../config/settings.js';
@@ -31,7 +31,7 @@ export async function gatherCheckFacts(ctx: Context, kver: string, only?: string
       const config = await manager.readConfig(ctx, settings);
       devices.push({ instance: settings.name, path, present: config !== undefined });
     } catch (error) {
-      devices.push({ instance: settings.name, path, present: true, problem: describeError(error) });
+      for (const line of errorLines(error)) devices.push({ instance: settings.name, path, present: true, problem: line });
     }
   }
   return {

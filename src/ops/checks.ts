@@ -77,7 +77,7 @@ export function evaluateChecks(facts: CheckFacts): CheckResult[] {
       : { level: 'ok', topic: 'config', what: `valid: ${facts.instances.join(', ')}` });
   }
   for (const device of facts.devices) {
-    if (device.problem !== undefined) add({ level: 'fail', topic: 'devices', what: `${device.path}: ${device.problem}` });
+    if (device.problem !== undefined) add({ level: 'fail', topic: 'devices', what: device.problem.startsWith(device.path) ? device.problem : `${device.path}: ${device.problem}` });
     else add({ level: 'ok', topic: 'devices', what: device.present ? `${device.path} is valid, owned by root, written by root only` : `${device.instance}: no ${device.path}: the service manages no devices` });
   }
   for (const source of facts.unattended) add({ level: 'warn', topic: 'sources', what: `${source.instance}: ${source.problem}` });

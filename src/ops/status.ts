@@ -98,7 +98,7 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
     const devices = manager === undefined ? undefined : await manager.report(ctx, name);
     const devicesError = manager === undefined ? undefined : manager.configError(devices);
-    if (devicesError !== undefined) problems.push(problem('config', name, null, devicesError));
+    if (devicesError !== undefined) problems.push(...devicesError.split('\n').map((line) => problem('config', name, null, line)));
     instances.push({
       name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid, kernels,
       ...(devices === undefined ? {} : { deviceManager: settings.deviceManager as string, devices }),

@@ -17,6 +17,8 @@
 import { readConfigText } from '../config/conf-file.js';
 import { parse } from 'ini';
 import { ConfigError } from '../errors.js';
+import { ConfigProblems } from '../config/problems.js';
+import { closest } from '../config/did-you-mean.js';
 
 // How a device is named: by its port path (bus id), or by VID:PID with an optional serial.
 export type DeviceMatch =
@@ -61,6 +63,7 @@ const CONTAINER = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const EXPORT_KEYS = ['device', 'serial', 'port'] as const;
 const IMPORT_KEYS = ['server', 'device', 'serial', 'busid', 'container', 'list-port'] as const;
 const SERVER_KEYS = ['metadata-port'] as const;
+const SECTIONS = ['export', 'import', 'server'];
 
 // Reads the file; undefined when there is none (the instance manages no devices).
 export async function readDevicesFile(path: string): Promise<DevicesConfig | undefined> {
@@ -69,54 +72,76 @@ export async function readDevicesFile(path: string): Promise<DevicesConfig | und
   return text === undefined ? undefined : parseDevicesFile(path, text);
 }
 
-// Validates the file's text; throws a ConfigError naming the section and key at the first fault.
+// Validates the file's text; throws every fault at once (a ConfigErrors when there are several),
+// each naming its line, section and key, with a did-you-mean for a misspelled section or key.
 export function parseDevicesFile(path: string, text: string): DevicesConfig {
+  const lines = devicesFileLines(text);
+  const problems = new ConfigProblems((where) => lines.get(where) ?? lines.get(where.split(' ')[0] as string));
   const fail = (where: string, problem: string, hint: string): never => {
     throw new ConfigError(path, where, problem, { hint });
   };
   const headers = new Set<string>();
   for (const [index, line] of text.split('\n').entries()) {
     if (!line.trimStart().startsWith('[')) continue;
-    const header = /^\s*\[([^\]]*)\]\s*$/.exec(line);
-    if (header === null) fail(`line ${index + 1}`, `${JSON.stringify(line.trim())} is not a section header alone on its line`, 'write [export.NAME], [import.NAME] or [server] with nothing after it (a comment goes on a line of its own)');
-    if (headers.has(header![1]!)) fail(`[${header![1]}]`, 'is given twice', 'name each device once (a second section of one name would silently merge into the first)');
-    headers.add(header![1]!);
+    problems.attempt(() => {
+      const header = /^\s*\[([^\]]*)\]\s*$/.exec(line);
+      if (header === null) throw new ConfigError(path, undefined, `${JSON.stringify(line.trim())} is not a section header alone on its line`, { hint: 'write [export.NAME], [import.NAME] or [server] with nothing after it (a comment goes on a line of its own)', line: index + 1 });
+      if (headers.has(header[1]!)) throw new ConfigError(path, `[${header[1]}]`, 'is given twice', { hint: 'name each device once (a second section of one name would silently merge into the first)', line: index + 1 });
+      headers.add(header[1]!);
+    });
   }
+  // Past a broken header, ini would read what follows into the section before: nothing more to check.
+  if (problems.any) problems.throwIfAny();
   const top = parse(text) as Record<string, unknown>;
   const exports: ExportRule[] = [];
   const imports: ImportRule[] = [];
   let metadataPort = METADATA_PORT;
   for (const [section, value] of Object.entries(top)) {
     if (typeof value !== 'object' || value === null) {
-      fail(section, 'is a key outside any section', 'put each key under [export.NAME], [import.NAME] or [server]');
+      problems.add(new ConfigError(path, section, 'is a key outside any section', { hint: 'put each key under [export.NAME], [import.NAME] or [server]' }));
+      continue;
     }
     const body = value as Record<string, unknown>;
     if (section === 'server') {
-      const keys = flatKeys(path, 'server', body, SERVER_KEYS);
-      if (keys['metadata-port'] !== undefined) metadataPort = parsePort(keys['metadata-port'], (problem) => fail('[server] metadata-port', problem, 'a TCP port 1-65535, or 0 to serve no device list'), true);
+      const keys = flatKeys(path, '[server]', body, SERVER_KEYS, problems) ?? {};
+      if (keys['metadata-port'] !== undefined) metadataPort = problems.attempt(() => parsePort(keys['metadata-port']!, (problem) => fail('[server] metadata-port', problem, 'a TCP port 1-65535, or 0 to serve no device list'), true)) ?? metadataPort;
       continue;
     }
     if (section !== 'export' && section !== 'import') {
-      fail(`[${section}]`, 'is not a section kvc knows', 'sections are [export.NAME], [import.NAME] and [server]');
+      const meant = closest(section, SECTIONS);
+      const devices = Object.entries(body).filter(([, entry]) => typeof entry === 'object' && entry !== null).map(([name]) => `.${name}`);
+      for (const device of devices.length === 0 ? [''] : devices) {
+        const suggestion = meant === undefined ? '' : ` (did you mean [${meant}${meant === 'server' ? '' : device}]?)`;
+        problems.add(new ConfigError(path, `[${section}${device}]`, `is not a section kvc knows${suggestion}`, { hint: 'sections are [export.NAME], [import.NAME] and [server]' }));
+      }
+      continue;
     }
     for (const [name, entry] of Object.entries(body)) {
       const where = `[${section}.${name}]`;
-      if (!SECTION_NAME.test(name)) fail(where, `${JSON.stringify(name)} is not a device name`, 'name devices with letters, digits, "_" and "-", e.g. [export.disk-a]');
-      if (typeof entry !== 'object' || entry === null) fail(where, 'is a key, not a section', `write the section header [${section}.NAME] and its keys below it`);
+      if (!SECTION_NAME.test(name)) problems.add(new ConfigError(path, where, `${JSON.stringify(name)} is not a device name`, { hint: 'name devices with letters, digits, "_" and "-", e.g. [export.disk-a]' }));
+      if (typeof entry !== 'object' || entry === null) {
+        problems.add(new ConfigError(path, where, 'is a key, not a section', { hint: `write the section header [${section}.NAME] and its keys below it` }));
+        continue;
+      }
       if (section === 'export') {
-        const keys = flatKeys(path, where, entry as Record<string, unknown>, EXPORT_KEYS);
-        if (exports.some((rule) => rule.name === name)) fail(where, 'is given twice', 'name each exported device once');
-        exports.push({ name, match: matchOf(keys['device'], keys['serial'], keys['port'], 'port', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)) });
+        const keys = flatKeys(path, where, entry as Record<string, unknown>, EXPORT_KEYS, problems);
+        // A section with a faulty key would also be reported as missing it.
+        if (keys === undefined) continue;
+        const match = problems.attempt(() => matchOf(keys['device'], keys['serial'], keys['port'], 'port', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)));
+        if (match !== undefined) exports.push({ name, match });
       } else {
-        const keys = flatKeys(path, where, entry as Record<string, unknown>, IMPORT_KEYS);
-        if (imports.some((rule) => rule.name === name)) fail(where, 'is given twice', 'name each imported device once');
-        const serverValue = keys['server'];
-        if (serverValue === undefined) fail(where, 'names no server', 'add server = HOST (or HOST:PORT) of the host that exports it');
-        const { host, port } = parseServer(serverValue as string, (problem) => fail(`${where} server`, problem, 'write server = 10.0.0.5, server = usb-host.example or server = 10.0.0.5:3240'));
+        const keys = flatKeys(path, where, entry as Record<string, unknown>, IMPORT_KEYS, problems);
+        if (keys === undefined) continue;
+        const server = problems.attempt(() => {
+          const serverValue = keys['server'];
+          if (serverValue === undefined) fail(where, 'names no server', 'add server = HOST (or HOST:PORT) of the host that exports it');
+          return parseServer(serverValue as string, (problem) => fail(`${where} server`, problem, 'write server = 10.0.0.5, server = usb-host.example or server = 10.0.0.5:3240'));
+        });
         const container = keys['container'];
-        if (container !== undefined && !CONTAINER.test(container)) fail(`${where} container`, `${JSON.stringify(container)} is not a container name`, 'give the name podman knows it by (podman ps --format {{.Names}})');
-        const listPort = keys['list-port'] === undefined ? METADATA_PORT : parsePort(keys['list-port'], (problem) => fail(`${where} list-port`, problem, 'the TCP port of the server\'s kvc device list (its [server] metadata-port, default 3241), or 0 not to ask for it'), true);
-        imports.push({ name, server: host, port, match: matchOf(keys['device'], keys['serial'], keys['busid'], 'busid', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)), container, listPort });
+        if (container !== undefined && !CONTAINER.test(container)) problems.add(new ConfigError(path, `${where} container`, `${JSON.stringify(container)} is not a container name`, { hint: 'give the name podman knows it by (podman ps --format {{.Names}})' }));
+        const listPort = keys['list-port'] === undefined ? METADATA_PORT : problems.attempt(() => parsePort(keys['list-port']!, (problem) => fail(`${where} list-port`, problem, 'the TCP port of the server\'s kvc device list (its [server] metadata-port, default 3241), or 0 not to ask for it'), true));
+        const match = problems.attempt(() => matchOf(keys['device'], keys['serial'], keys['busid'], 'busid', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)));
+        if (server !== undefined && listPort !== undefined && match !== undefined) imports.push({ name, server: server.host, port: server.port, match, container, listPort });
       }
     }
   }
@@ -125,25 +150,54 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
     if (rule.match.kind !== 'busid' && rule.match.serial === undefined) continue;
     const key = `${rule.server}:${rule.port}/${describeMatch(rule.match)}`;
     const other = seen.get(key);
-    if (other !== undefined) fail(`[import.${rule.name}]`, `names the same device as [import.${other}]`, 'import each device once: a second attach of one device is refused anyway');
+    if (other !== undefined) problems.add(new ConfigError(path, `[import.${rule.name}]`, `names the same device as [import.${other}]`, { hint: 'import each device once: a second attach of one device is refused anyway' }));
     seen.set(key, rule.name);
   }
+  problems.throwIfAny();
   return { path, exports, imports, metadataPort };
 }
 
-// A section's keys: only the known ones, each a single string.
-function flatKeys<K extends string>(path: string, where: string, body: Record<string, unknown>, known: readonly K[]): Partial<Record<K, string>> {
+// Where each section and key is, as the faults name them: "[export.a]" (its header), "[export]"
+// (the first header of that kind), "[export.a] device", and a key outside any section by its name.
+// The first occurrence wins. Pure.
+export function devicesFileLines(text: string): Map<string, number> {
+  const lines = new Map<string, number>();
+  const note = (where: string, line: number): void => {
+    if (!lines.has(where)) lines.set(where, line);
+  };
+  let section: string | undefined;
+  for (const [index, line] of text.split('\n').entries()) {
+    const header = /^\s*\[([^\]]*)\]/.exec(line);
+    if (header !== null) {
+      section = `[${header[1]!.trim()}]`;
+      note(section, index + 1);
+      note(`[${header[1]!.trim().split('.')[0]}]`, index + 1);
+      continue;
+    }
+    const key = /^\s*([^=;#\s][^=]*?)\s*(?:\[\])?\s*=/.exec(line);
+    if (key !== null) note(section === undefined ? key[1]! : `${section} ${key[1]}`, index + 1);
+  }
+  return lines;
+}
+
+// A section's keys: only the known ones, each a single string; every other is a fault, pointed at
+// the key it most likely meant. Undefined when there was a fault.
+function flatKeys<K extends string>(path: string, where: string, body: Record<string, unknown>, known: readonly K[], problems: ConfigProblems): Partial<Record<K, string>> | undefined {
   const out: Partial<Record<K, string>> = {};
+  let faulty = false;
   for (const [key, value] of Object.entries(body)) {
     if (!(known as readonly string[]).includes(key)) {
-      throw new ConfigError(path, `${where} ${key}`, 'is not a key of this section', { hint: `keys here: ${known.join(', ')}` });
+      const meant = closest(key, known);
+      problems.add(new ConfigError(path, `${where} ${key}`, `is not a key of this section${meant === undefined ? '' : ` (did you mean ${meant}?)`}`, { hint: `keys here: ${known.join(', ')}` }));
+      faulty = true;
+    } else if (typeof value !== 'string') {
+      problems.add(new ConfigError(path, `${where} ${key}`, 'must be one value', { hint: `write ${key} = VALUE once` }));
+      faulty = true;
+    } else {
+      out[key as K] = value.trim();
     }
-    if (typeof value !== 'string') {
-      throw new ConfigError(path, `${where} ${key}`, 'must be one value', { hint: `write ${key} = VALUE once` });
-    }
-    out[key as K] = value.trim();
   }
-  return out;
+  return faulty ? undefined : out;
 }
 
 function matchOf(

@@ -1,6 +1,7 @@
 // `kvc status usbip`'s devices: what the service exports (bus id, VID:PID, serial, state, who
 // imported it), what it keeps attached (port, server, device, since, reconnects) and what is
 // configured but not there.
+import { errorLines } from '../errors.js';
 import type { Context } from '../ops/context.js';
 import { readDevicesFile } from './devices-file.js';
 import { devicesFilePath, type UsbipDevicesState } from './device-manager.js';
@@ -20,13 +21,13 @@ export async function gatherDevices(ctx: Context, instance: string): Promise<Dev
     const config = await readDevicesFile(file);
     return { file, configured: config !== undefined, service: readDevicesState(ctx, instance) ?? null, error: null };
   } catch (error) {
-    return { file, configured: true, service: null, error: (error as Error).message };
+    return { file, configured: true, service: null, error: errorLines(error).join('\n') };
   }
 }
 
 export function formatDevices(report: DevicesReport): string[] {
   if (!report.configured) return [];
-  if (report.error !== null) return [`  devices: ${report.error}`];
+  if (report.error !== null) return report.error.split('\n').map((line) => `  devices: ${line}`);
   const state = report.service;
   if (state === null) return [`  devices (${report.file}): the service is not running, nothing is exported or attached by it`];
   const lines = [`  devices (${report.file}):`];

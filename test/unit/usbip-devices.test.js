@@ -3,7 +3,8 @@
 // usbip's port records and `usbip list -r`.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { parseDevicesFile } from '../../lib/usbip/devices-file.js';
+import { devicesFileLines, parseDevicesFile } from '../../lib/usbip/devices-file.js';
+import { ConfigErrors, errorLines } from '../../lib/errors.js';
 import { planExports } from '../../lib/usbip/export-plan.js';
 import { backoffMs, resolveImport } from '../../lib/usbip/import-plan.js';
 import { parsePortRecord, parseVhciStatus } from '../../lib/usbip/usb-sysfs.js';
@@ -83,6 +84,34 @@ metadata-port = 0
       expect(refused(text)).to.include(FILE).and.include(expected);
     });
   }
+});
+
+describe('usbip devices file: every fault at once', () => {
+  it('reports each fault on its own line with FILE:LINE, misspelled sections and keys pointed at the right name', () => {
+    const text = '[exprot.a]\ndevice = 46f4:0001\n[export.b]\nserail = x\ndevice = 46f4:0001\n[sever]\nmetadata-port = 1\n[import.c]\nserver = a b\nbusid = x\n[import.d]\nserver = h\n';
+    const error = (() => { try { parse(text); } catch (e) { return e; } })();
+    expect(error).to.be.instanceOf(ConfigErrors);
+    const lines = errorLines(error).map((line) => line.slice(0, line.indexOf(';')));
+    expect(lines).to.deep.equal([
+      `${FILE}:1: [exprot.a]: is not a section kvc knows (did you mean [export.a]?)`,
+      `${FILE}:4: [export.b] serail: is not a key of this section (did you mean serial?)`,
+      `${FILE}:6: [sever]: is not a section kvc knows (did you mean [server]?)`,
+      `${FILE}:9: [import.c] server: "a b" is not a host name or address`,
+      `${FILE}:10: [import.c] busid: "x" is not a USB port path`,
+      `${FILE}:11: [import.d] device: is missing`,
+    ]);
+  });
+
+  it('stops at a broken section header: what follows it cannot be read into the right section', () => {
+    expect(errorLines((() => { try { parse('[import.a]\nserver = h\nbusid = 1-1\n[server]   ; x\nmetadata-port = 1\n'); } catch (e) { return e; } })()))
+      .to.have.length(1).and.to.match(/^\/etc\/kvc\/usbip\.devices:4: "\[server\]   ; x" is not a section header alone on its line/);
+  });
+
+  it('places each section and key at its line', () => {
+    expect([...devicesFileLines('; c\n[export.a]\ndevice = 1\n\n[import.b]\n  server=h\n')]).to.deep.equal([
+      ['[export.a]', 2], ['[export]', 2], ['[export.a] device', 3], ['[import.b]', 5], ['[import]', 5], ['[import.b] server', 6],
+    ]);
+  });
 });
 
 describe('usbip devices file: the README\'s examples', () => {
