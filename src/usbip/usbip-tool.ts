@@ -17,16 +17,26 @@ export interface ToolResult {
   readonly stdout: string;
 }
 
-export type UsbipRunner = (args: readonly string[]) => Promise<ToolResult>;
+// One run: cancelled when the signal aborts (the runner's own signal cancels it too).
+export interface RunOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+export type UsbipRunner = (args: readonly string[], options?: RunOptions) => Promise<ToolResult>;
+
+// The longest one run of usbip may take when its caller gives it no shorter limit.
+export const USBIP_TIMEOUT_MS = 60_000;
 
 // A runner in the tools container, whose process is asked for each call (it may have been started
-// again); cancelled with the signal when one is given.
+// again); cancelled with the signal when one is given, or with the call's own.
 export function usbipIn(toolsPid: () => Promise<number | undefined>, signal?: AbortSignal): UsbipRunner {
-  return async (args) => {
+  return async (args, options = {}) => {
     const pid = await toolsPid();
     if (pid === undefined) return { ok: false, said: 'the tools container is not running', stdout: '' };
-    const result = await captureInMountNamespace(pid, [...WITHOUT_CAPABILITIES, USBIP, ...args], { timeoutMs: 60_000, ...(signal === undefined ? {} : { signal }) });
-    const said = result.timedOut ? 'no answer in 60 s' : result.stderr.trim().split('\n').filter((line) => line.trim() !== '').pop() ?? `exit ${result.exitCode}`;
+    const signals = [signal, options.signal].filter((one): one is AbortSignal => one !== undefined);
+    const cancel = signals.length === 0 ? {} : { signal: AbortSignal.any(signals) };
+    const result = await captureInMountNamespace(pid, [...WITHOUT_CAPABILITIES, USBIP, ...args], { timeoutMs: USBIP_TIMEOUT_MS, ...cancel });
+    const said = result.timedOut ? `no answer in ${USBIP_TIMEOUT_MS / 1000} s` : result.stderr.trim().split('\n').filter((line) => line.trim() !== '').pop() ?? `exit ${result.exitCode}`;
     return { ok: result.exitCode === 0 && !result.timedOut, said: said.replace(/^usbip: (error|info): /, ''), stdout: result.stdout };
   };
 }
