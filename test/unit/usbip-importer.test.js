@@ -305,4 +305,23 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     expect(hung.every((signal) => signal?.aborted === true)).to.equal(true);
     expect(host.calls).to.include('attach --remote 127.0.0.1 --busid 1-2');
   });
+
+  it('an attached import whose look on this host does not answer in time stays attached (a failed look, not a drop)', async () => {
+    const log = quiet();
+    let hang = false;
+    const toolsRoot = () => (hang ? new Promise(() => {}) : Promise.resolve(host.tools));
+    const { importer, controller } = start(A(), log, { toolsRoot, timeouts: { localMs: 100 } });
+    await importer.start();
+    expect(importer.state()[0]).to.include({ state: 'attached', port: 0 });
+    hang = true;
+    await until(() => log.lines.some((line) => line.includes('gave no answer in 0.1 s')), 2000);
+    expect(importer.state()[0]).to.include({ state: 'attached', port: 0, reconnects: 0 });
+    expect(log.lines.join('\n')).to.include("import disk-a: 127.0.0.1: reading usbip's record of port 0 gave no answer in 0.1 s; looking again");
+    hang = false;
+    const closing = Date.now();
+    controller.abort();
+    await importer.close();
+    expect(Date.now() - closing).to.be.lessThan(300);
+    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'detach --port 0']);
+  });
 });
