@@ -185,29 +185,39 @@ export class Importer {
     await everyUntilAborted(this.options.pollMs, this.options.signal, () => this.pass(entries), (error) => this.options.logger.warn(`import: ${error.message}`));
   }
 
-  // One look at each import of one server, in turn; says so when what status shows changed.
+  // One look at each import of one server, in turn; says so when what status shows changed. Once
+  // a try ran out of time, the server's other tries wait for the next pass (they would wait as
+  // long for the same silent server); the attached imports are still looked at.
   private async pass(entries: readonly Entry[]): Promise<void> {
     const before = JSON.stringify(entries.map((entry) => this.view(entry)));
+    let stalled = false;
     for (const entry of entries) {
       if (this.options.signal.aborted) break;
-      await this.step(entry);
+      if (stalled && entry.state !== 'attached') continue;
+      stalled = (await this.step(entry)) || stalled;
     }
     if (JSON.stringify(entries.map((entry) => this.view(entry))) !== before) this.options.onChange();
   }
 
   // One look at one import: watched while attached, else tried once its back-off is over. A call
   // that ran out of time is a failed try (while attached, a failed look); one the stop cut is none.
-  private async step(entry: Entry): Promise<void> {
+  // True when a try ran out of time.
+  private async step(entry: Entry): Promise<boolean> {
     try {
       const ports = await this.ports();
       if (entry.state === 'attached') await this.watch(entry, ports);
       else if (Date.now() >= entry.nextTry) await this.attach(entry, ports);
+      return false;
     } catch (error) {
-      if (error instanceof CallStoppedError) return;
+      if (error instanceof CallStoppedError) return false;
       if (!(error instanceof CallTimeoutError)) throw error;
       const why = `${entry.rule.server}: ${error.message}`;
-      if (entry.state === 'attached') this.sayOnce(entry, `import ${entry.rule.name}: ${why}; looking again`);
-      else this.retry(entry, 'waiting', why, 'warn');
+      if (entry.state === 'attached') {
+        this.sayOnce(entry, `import ${entry.rule.name}: ${why}; looking again`);
+        return false;
+      }
+      this.retry(entry, 'waiting', why, 'warn');
+      return true;
     }
   }
 

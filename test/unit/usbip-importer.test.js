@@ -263,6 +263,19 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     expect(waits[2]).to.be.greaterThan(120);
   });
 
+  // A usbip runner whose calls to `address` never answer (until their signal aborts); the others
+  // are the fake host's. hung: each call that hung, with the signal it was given.
+  const silentTo = (address) => {
+    const hung = [];
+    const usbip = (args, options = {}) => {
+      if (!args.includes(address)) return host.usbip(args);
+      host.calls.push(args.join(' '));
+      hung.push({ args: args.join(' '), signal: options.signal });
+      return new Promise((resolve) => options.signal?.addEventListener('abort', () => resolve({ ok: false, said: 'cancelled', stdout: '' }), { once: true }));
+    };
+    return { usbip, hung };
+  };
+
   // Issue 25, item 4 (failed before: the imports were tried one after another, so the good
   // server's import waited for the dead one's calls: with this test's scaled limits it was never
   // attached within the bound, the fake usbip never answering and the list fetch taking its fixed 10 s).
@@ -270,15 +283,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     // The dead server: its device list port reads the request and never answers, its usbip calls never return.
     const silent = createServer((socket) => socket.resume());
     await new Promise((resolve) => silent.listen(0, '127.0.0.2', resolve));
-    const hung = [];
-    const usbip = (args, options = {}) => {
-      if (!args.includes('127.0.0.2')) return host.usbip(args);
-      host.calls.push(args.join(' '));
-      return new Promise((resolve) => {
-        hung.push(options.signal);
-        options.signal?.addEventListener('abort', () => resolve({ ok: false, said: 'cancelled', stdout: '' }), { once: true });
-      });
-    };
+    const { usbip, hung } = silentTo('127.0.0.2');
     const log = quiet();
     const bad = `[import.dead]\nserver = 127.0.0.2\nlist-port = ${silent.address().port}\ndevice = 46f4:0001\nserial = Z\n`;
     const timeouts = { resolveMs: 400, listMs: 400, usbipMs: 400, localMs: 400, consumerMs: 400 };
@@ -302,7 +307,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     }
     // Every hung call was handed a signal, and each of them was cancelled (by its time limit or by the stop).
     expect(hung.length).to.be.greaterThan(0);
-    expect(hung.every((signal) => signal?.aborted === true)).to.equal(true);
+    expect(hung.every((call) => call.signal?.aborted === true)).to.equal(true);
     expect(host.calls).to.include('attach --remote 127.0.0.1 --busid 1-2');
   });
 
@@ -323,5 +328,23 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     await importer.close();
     expect(Date.now() - closing).to.be.lessThan(300);
     expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'detach --port 0']);
+  });
+
+  it('after a try at a silent server ran out of time, its other imports wait for the next pass (one wait per pass, not one per import)', async () => {
+    const { usbip, hung } = silentTo('127.0.0.2');
+    const log = quiet();
+    const dead = (name, serial) => `[import.${name}]\nserver = 127.0.0.2\nlist-port = 0\ndevice = 46f4:0001\nserial = ${serial}\n`;
+    const { importer, controller } = start(`${dead('one', 'Y')}${dead('two', 'Z')}`, log, { usbip, timeouts: { usbipMs: 300 }, pollMs: 1000 });
+    const began = Date.now();
+    await importer.start();
+    const took = Date.now() - began;
+    controller.abort();
+    await importer.close();
+    // The first pass waited once (0.3 s), not twice: import two was not tried yet.
+    expect(took).to.be.within(250, 550);
+    expect(hung.map((call) => call.args)).to.deep.equal(['list --remote 127.0.0.2']);
+    const [one, two] = importer.state();
+    expect(one.why).to.equal('127.0.0.2: usbip list --remote 127.0.0.2 gave no answer in 0.3 s');
+    expect(two.why).to.equal(null);
   });
 });
