@@ -4,6 +4,9 @@
 // the same per-device lock as the host command `usbip attach`; a device already attached on this
 // host is adopted, never attached twice, and never held by two imports; what lands on the port is
 // checked against what the import names (VID:PID, serial) before it counts, or a container gets it.
+// Each server has a loop of its own, so a server that does not answer holds up only its own
+// imports; and every call out of a loop has a time limit (IMPORT_TIMEOUTS): one that runs out is a
+// failed try, said with the server and the call, and backed off as any other.
 import { oneLine } from '../log/sanitize.js';
 import { constants, openSync, closeSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
@@ -14,8 +17,8 @@ import { describeMatch, type ImportRule } from './devices-file.js';
 import { backoffMs, resolveImport, type RemoteDevice } from './import-plan.js';
 import { fetchDeviceList } from './device-list.js';
 import { parsePortRecord, readVhciPorts, readVhciSize, VDEV_ST_NULL, type VhciPort } from './usb-sysfs.js';
-import { parseRemoteList, type UsbipRunner } from './usbip-tool.js';
-import { everyUntilAborted } from './loop.js';
+import { parseRemoteList, type ToolResult, type UsbipRunner } from './usbip-tool.js';
+import { CallStoppedError, CallTimeoutError, everyUntilAborted, timeLimited } from './loop.js';
 import { canonicalHost, lockKey } from './remote-host.js';
 
 // An attachment that held less than this long before it dropped does not reset the back-off.
@@ -71,7 +74,29 @@ export interface ImporterOptions {
   // How long an attached device may stay unidentifiable (still enumerating) before it is
   // detached (default VERIFY_MS). Until then it is not verified and nothing is granted.
   readonly verifyMs?: number;
+  // Time limits of the calls out of the loop (default IMPORT_TIMEOUTS), shorter in tests.
+  readonly timeouts?: Partial<ImportTimeouts>;
 }
+
+// How long each kind of call out of the importing loops may take before it counts as failed.
+export interface ImportTimeouts {
+  // getent ahosts for the server's name.
+  readonly resolveMs: number;
+  // kvc's device list on the server (HTTP); one that does not answer in time is a server without
+  // it, and usbip's own list is asked instead.
+  readonly listMs: number;
+  // One run of the usbip tool (list, attach, detach).
+  readonly usbipMs: number;
+  // One look at this host: vhci's ports, usbip's port record, a device's IDs, the attach lock.
+  readonly localMs: number;
+  // One call for the container an import is attached for (inspect, grant, release).
+  readonly consumerMs: number;
+}
+
+export const IMPORT_TIMEOUTS: ImportTimeouts = { resolveMs: 5000, listMs: 5000, usbipMs: 15_000, localMs: 5000, consumerMs: 15_000 };
+
+// The calls made on stop run after the loops' signal aborted: they are cut by their limit alone.
+const NEVER = new AbortController().signal;
 
 // A device still enumerating shows its IDs in sysfs within a second or two; one that shows none
 // for this long is not taken on trust.
@@ -95,6 +120,7 @@ interface Entry {
 
 export class Importer {
   private readonly entries: Entry[];
+  private readonly limits: ImportTimeouts;
   private done: Promise<void> = Promise.resolve();
   private portsPerController = 0;
 
@@ -103,36 +129,31 @@ export class Importer {
       rule, state: 'waiting', device: undefined, address: undefined, port: undefined, localBusid: undefined, verified: false, adopted: false,
       since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined,
     }));
+    this.limits = { ...IMPORT_TIMEOUTS, ...options.timeouts };
   }
 
+  // Starts one loop per server; resolves once each server's imports had their first try.
   async start(): Promise<void> {
-    const size = await readVhciSize(this.options.sys);
-    this.portsPerController = size.controllers > 0 ? size.ports / size.controllers : 0;
-    await this.tick();
-    this.done = everyUntilAborted(this.options.pollMs, this.options.signal, () => this.tick(), (error) => this.options.logger.warn(`import: ${error.message}`));
+    const sized = this.readSize();
+    const servers = byServer(this.entries);
+    const firsts = servers.map((entries) => sized.then(() => this.pass(entries)));
+    this.done = Promise.all(servers.map((entries, index) => this.loop(entries, firsts[index]!))).then(() => undefined);
+    await Promise.all(firsts);
   }
 
   // Detaches what it attached (the service is stopping; what it adopted stays), then gives back
-  // what containers got.
+  // what containers got. The loops end as soon as the signal aborts: it cuts every call they make.
   async close(): Promise<void> {
     await this.done;
-    const { usbipOnStop, logger, consumer } = this.options;
-    for (const entry of this.entries) {
-      if (entry.state === 'attached' && entry.port !== undefined) {
-        if (entry.adopted) {
-          logger.info(`import ${entry.rule.name}: port ${entry.port} left attached (it was attached before the service took it over)`);
-        } else {
-          const result = await usbipOnStop(['detach', '--port', String(entry.port)]);
-          logger.info(`import ${entry.rule.name}: ${result.ok ? `detached from port ${entry.port}` : `could not detach port ${entry.port}: ${result.said}`}`);
-        }
-      }
-      if (entry.rule.container !== undefined) await consumer?.release(entry.rule).catch(() => undefined);
-      entry.state = 'waiting';
-    }
+    await Promise.all(this.entries.map((entry) => this.letGo(entry)));
   }
 
   state(): ImportState[] {
-    return this.entries.map((entry) => ({
+    return this.entries.map((entry) => this.view(entry));
+  }
+
+  private view(entry: Entry): ImportState {
+    return {
       rule: entry.rule.name,
       server: `${entry.rule.server}:${entry.rule.port}`,
       device: describeMatch(entry.rule.match),
@@ -147,23 +168,77 @@ export class Importer {
       reconnects: entry.reconnects,
       why: entry.why ?? null,
       nextTry: entry.state === 'attached' || entry.nextTry === 0 ? null : new Date(entry.nextTry).toISOString(),
-    }));
+    };
   }
 
-  private async tick(): Promise<void> {
-    const before = JSON.stringify(this.state());
-    for (const entry of this.entries) {
+  private async readSize(): Promise<void> {
+    const size = await this.limited('reading vhci_hcd\'s size', 'localMs', () => readVhciSize(this.options.sys)).catch((error: unknown) => {
+      if (error instanceof CallTimeoutError) this.options.logger.warn(`import: ${error.message}`);
+      return { controllers: 0, ports: 0 };
+    });
+    this.portsPerController = size.controllers > 0 ? size.ports / size.controllers : 0;
+  }
+
+  // One server's loop: its first pass (started by start), then one every poll until the stop.
+  private async loop(entries: readonly Entry[], first: Promise<void>): Promise<void> {
+    await first.catch(() => undefined);
+    await everyUntilAborted(this.options.pollMs, this.options.signal, () => this.pass(entries), (error) => this.options.logger.warn(`import: ${error.message}`));
+  }
+
+  // One look at each import of one server, in turn; says so when what status shows changed. Once
+  // a try ran out of time, the server's other tries wait for the next pass (they would wait as
+  // long for the same silent server); the attached imports are still looked at.
+  private async pass(entries: readonly Entry[]): Promise<void> {
+    const before = JSON.stringify(entries.map((entry) => this.view(entry)));
+    let stalled = false;
+    for (const entry of entries) {
       if (this.options.signal.aborted) break;
-      const ports = await readVhciPorts(this.options.sys);
+      if (stalled && entry.state !== 'attached') continue;
+      stalled = (await this.step(entry)) || stalled;
+    }
+    if (JSON.stringify(entries.map((entry) => this.view(entry))) !== before) this.options.onChange();
+  }
+
+  // One look at one import: watched while attached, else tried once its back-off is over. A call
+  // that ran out of time is a failed try (while attached, a failed look); one the stop cut is none.
+  // True when a try ran out of time.
+  private async step(entry: Entry): Promise<boolean> {
+    try {
+      const ports = await this.ports();
       if (entry.state === 'attached') await this.watch(entry, ports);
       else if (Date.now() >= entry.nextTry) await this.attach(entry, ports);
+      return false;
+    } catch (error) {
+      if (error instanceof CallStoppedError) return false;
+      if (!(error instanceof CallTimeoutError)) throw error;
+      const why = `${entry.rule.server}: ${error.message}`;
+      if (entry.state === 'attached') {
+        this.sayOnce(entry, `import ${entry.rule.name}: ${why}; looking again`);
+        return false;
+      }
+      this.retry(entry, 'waiting', why, 'warn');
+      return true;
     }
-    if (JSON.stringify(this.state()) !== before) this.options.onChange();
+  }
+
+  // On stop: detaches the device unless it was adopted, and takes back what its container got.
+  private async letGo(entry: Entry): Promise<void> {
+    const { logger } = this.options;
+    if (entry.state === 'attached' && entry.port !== undefined) {
+      if (entry.adopted) {
+        logger.info(`import ${entry.rule.name}: port ${entry.port} left attached (it was attached before the service took it over)`);
+      } else {
+        const result = await this.detachOnStop(entry.port);
+        logger.info(`import ${entry.rule.name}: ${result.ok ? `detached from port ${entry.port}` : `could not detach port ${entry.port}: ${result.said}`}`);
+      }
+    }
+    await this.release(entry, NEVER);
+    entry.state = 'waiting';
   }
 
   // An attached device: still on its port, and the device it should be? Still wanted?
   private async watch(entry: Entry, ports: readonly VhciPort[]): Promise<void> {
-    const { logger, consumer, usbip } = this.options;
+    const { logger } = this.options;
     const port = ports.find((candidate) => candidate.port === entry.port);
     const record = await this.record(entry.port!);
     const still = port !== undefined && port.state !== VDEV_ST_NULL && record !== undefined && record.busid === entry.device?.busid && record.host === entry.address;
@@ -178,33 +253,50 @@ export class Importer {
         const late = found.kind === 'unreadable' && Date.now() - (entry.since?.getTime() ?? 0) > deadline;
         if (found.kind === 'wrong' || late) {
           const wrong = found.kind === 'wrong' ? found.is : `a device that could not be identified within ${deadline / 1000} s`;
-          if (!entry.adopted) await usbip(['detach', '--port', String(entry.port)]);
+          if (!entry.adopted) await this.usbip(['detach', '--port', String(entry.port)]);
           logger.error(`import ${entry.rule.name}: port ${entry.port} holds ${wrong}, not ${describeMatch(entry.rule.match)}: ${entry.adopted ? 'not taken over' : 'detached'}`);
           this.dropped(entry, 'refused', `the device ${entry.device?.busid ?? ''} of ${entry.rule.server} turned out to be ${wrong}`);
           return;
         }
         entry.verified = found.kind === 'ok';
       }
-      if (entry.rule.container !== undefined && consumer !== undefined) {
-        if (await consumer.gone(entry.rule)) {
-          const result = entry.adopted ? { ok: true, said: '' } : await usbip(['detach', '--port', String(entry.port)]);
-          await consumer.release(entry.rule);
-          logger.info(`import ${entry.rule.name}: container ${entry.rule.container} is gone: ${result.ok ? `detached port ${entry.port}` : `could not detach port ${entry.port}: ${result.said}`}; attached again when it runs again`);
-          this.reset(entry, 'waiting', `container ${entry.rule.container} is not running`, 0);
-          return;
-        }
-        if (entry.verified) await consumer.grant(entry.rule, port.localBusid).catch((error: unknown) => this.sayOnce(entry, `import ${entry.rule.name}: ${(error as Error).message}`));
-      }
+      await this.serve(entry, port);
       return;
     }
     entry.reconnects += 1;
-    if (entry.rule.container !== undefined) await consumer?.release(entry.rule).catch(() => undefined);
+    await this.release(entry);
     const held = entry.since === undefined ? 0 : Date.now() - entry.since.getTime();
     // A steady attachment that dropped is tried again at once; one that keeps dropping backs off.
     const attempt = held >= STEADY_MS ? 0 : entry.attempt + 1;
     const wait = backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs);
     logger.warn(`import ${entry.rule.name}: ${entry.device?.busid ?? ''} from ${entry.rule.server} dropped off port ${entry.port} (server gone, device unplugged or network lost); attaching again in ${Math.round(wait / 1000)} s`);
     this.dropped(entry, 'waiting', 'dropped; attaching again', attempt, wait);
+  }
+
+  // A container-bound import that is attached: detached when its container went, else its
+  // container is given the device's nodes (once the device is verified).
+  private async serve(entry: Entry, port: VhciPort): Promise<void> {
+    const { rule } = entry;
+    const consumer = this.options.consumer;
+    if (rule.container === undefined || consumer === undefined) return;
+    if (await this.limited(`asking whether container ${rule.container} is gone`, 'consumerMs', () => consumer.gone(rule))) {
+      const result = entry.adopted ? { ok: true, said: '' } : await this.usbip(['detach', '--port', String(entry.port)]);
+      await this.release(entry);
+      this.options.logger.info(`import ${rule.name}: container ${rule.container} is gone: ${result.ok ? `detached port ${entry.port}` : `could not detach port ${entry.port}: ${result.said}`}; attached again when it runs again`);
+      this.reset(entry, 'waiting', `container ${rule.container} is not running`, 0);
+      return;
+    }
+    if (entry.verified) await this.limited(`giving container ${rule.container} the device's nodes`, 'consumerMs', () => consumer.grant(rule, port.localBusid)).catch((error: unknown) => this.sayOnce(entry, `import ${rule.name}: ${(error as Error).message}`));
+  }
+
+  // Takes back what the import's container was given; a failure is said, not fatal.
+  private async release(entry: Entry, until = this.options.signal): Promise<void> {
+    const { rule } = entry;
+    const consumer = this.options.consumer;
+    if (rule.container === undefined || consumer === undefined) return;
+    await this.limited(`taking back what container ${rule.container} was given`, 'consumerMs', () => consumer.release(rule), until).catch((error: unknown) => {
+      if (!(error instanceof CallStoppedError)) this.options.logger.warn(`import ${rule.name}: ${(error as Error).message}`);
+    });
   }
 
   private dropped(entry: Entry, state: Entry['state'], why: string, attempt = entry.attempt + 1, wait = backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs)): void {
@@ -229,60 +321,86 @@ export class Importer {
     this.options.logger.warn(line);
   }
 
+  // A failed try: backs off (base, doubling, up to the maximum); with `grow` false (a server that
+  // answers that the device is not there yet) asked again every base interval, one list request.
+  private retry(entry: Entry, state: Entry['state'], why: string, level: 'info' | 'warn' | 'error', grow = true): void {
+    const { retryBaseMs, retryMaxMs, logger } = this.options;
+    const wait = grow ? backoffMs(entry.attempt, retryBaseMs, retryMaxMs) : retryBaseMs;
+    if (entry.why !== why) logger[level](`import ${entry.rule.name}: ${why}; ${grow ? `trying again in ${Math.round(wait / 1000)} s (then less often, up to every ${Math.round(retryMaxMs / 1000)} s)` : `asking again every ${Math.round(wait / 1000)} s`}`);
+    entry.state = state;
+    entry.why = why;
+    if (grow) entry.attempt += 1;
+    entry.nextTry = Date.now() + wait;
+  }
+
   // One try at attaching: find the one device the rule names, then attach it under its lock.
   private async attach(entry: Entry, ports: readonly VhciPort[]): Promise<void> {
     const { rule } = entry;
-    const { usbip, consumer } = this.options;
-    // A failure backs off (1 s, doubling, up to the maximum); a server that answers that the device
-    // is not there (yet) is asked again every base interval, which costs it one list request.
-    const retry = (state: Entry['state'], why: string, level: 'info' | 'warn' | 'error', grow = true): void => {
-      const wait = grow ? backoffMs(entry.attempt, this.options.retryBaseMs, this.options.retryMaxMs) : this.options.retryBaseMs;
-      if (entry.why !== why) this.options.logger[level](`import ${rule.name}: ${why}; ${grow ? `trying again in ${Math.round(wait / 1000)} s (then less often, up to every ${Math.round(this.options.retryMaxMs / 1000)} s)` : `asking again every ${Math.round(wait / 1000)} s`}`);
-      entry.state = state;
-      entry.why = why;
-      if (grow) entry.attempt += 1;
-      entry.nextTry = Date.now() + wait;
-    };
+    const consumer = this.options.consumer;
     if (rule.container !== undefined && consumer !== undefined) {
-      const blocked = await consumer.blocked(rule);
-      if (blocked !== undefined) return retry('waiting', blocked, 'info');
+      const blocked = await this.limited(`inspecting container ${rule.container}`, 'consumerMs', () => consumer.blocked(rule));
+      if (blocked !== undefined) return this.retry(entry, 'waiting', blocked, 'info');
     }
-    const address = await canonicalHost(rule.server);
+    const address = await this.limited(`resolving ${rule.server}`, 'resolveMs', (signal) => canonicalHost(rule.server, { signal }));
     entry.address = address;
-    const tcpPort = rule.port === 3240 ? [] : ['--tcp-port', String(rule.port)];
-    const listed = rule.listPort === 0 ? undefined : await fetchDeviceList(address, rule.listPort, { signal: this.options.signal });
+    const device = await this.find(entry, address);
+    if (device === undefined) return;
+    const other = this.holder(entry, address, device.busid);
+    if (other !== undefined) return this.refuseHeld(entry, device, other);
+    const mine = await this.attachedPort(address, device.busid, ports);
+    if (mine !== undefined) return this.attached(entry, device, mine, 'already attached on this host; taken over', true);
+    if (device.state === 'used') return this.retry(entry, 'waiting', `${device.busid} is imported by another client of ${rule.server}; not attached twice`, 'warn');
+    await this.claim(entry, address, device);
+  }
+
+  // The one device of the server's list the import names; undefined when there is none (a retry).
+  private async find(entry: Entry, address: string): Promise<RemoteDevice | undefined> {
+    const { rule } = entry;
+    const listed = rule.listPort === 0 ? undefined : await fetchDeviceList(address, rule.listPort, { timeoutMs: this.limits.listMs, signal: this.options.signal });
     let devices: RemoteDevice[];
     if (listed !== undefined) {
       devices = listed;
     } else {
-      const result = await usbip([...tcpPort, 'list', '--remote', address]);
-      if (!result.ok) return retry('waiting', `${rule.server} does not answer (${result.said})`, 'warn');
+      const result = await this.usbip([...tcpPortArgs(rule), 'list', '--remote', address]);
+      if (!result.ok) return void this.retry(entry, 'waiting', `${rule.server} does not answer (${result.said})`, 'warn');
       devices = parseRemoteList(result.stdout);
     }
     const found = resolveImport(rule, devices, listed !== undefined);
-    if (found.kind === 'ambiguous') return retry('refused', `not attached: ${found.why}`, 'error');
+    if (found.kind === 'ambiguous') return void this.retry(entry, 'refused', `not attached: ${found.why}`, 'error');
     // Not there (yet): asked again soon; no serials to tell devices apart: that will not change soon.
-    if (found.kind === 'absent') return retry('waiting', found.why, 'info', listed === undefined && rule.match.kind === 'id' && rule.match.serial !== undefined);
-    const device = found.device;
-    const other = this.entries.find((candidate) => candidate !== entry && candidate.state === 'attached' && candidate.address === address && candidate.device?.busid === device.busid);
-    if (other !== undefined) return retry('refused', `not attached: ${device.busid} of ${rule.server} is the device [import.${other.rule.name}] holds; one device is attached for one import`, 'error');
-    const mine = await this.attachedPort(address, device.busid, ports);
-    if (mine !== undefined) return this.attached(entry, device, mine, 'already attached on this host; taken over', true);
-    if (device.state === 'used') return retry('waiting', `${device.busid} is imported by another client of ${rule.server}; not attached twice`, 'warn');
+    if (found.kind === 'absent') return void this.retry(entry, 'waiting', found.why, 'info', listed === undefined && rule.match.kind === 'id' && rule.match.serial !== undefined);
+    return found.device;
+  }
 
+  // Attaches the device under the attach lock the host command takes too; what another import or
+  // the host command attached meanwhile is not attached again.
+  private async claim(entry: Entry, address: string, device: RemoteDevice): Promise<void> {
+    const { rule } = entry;
     const lock = await this.lock(address, device.busid);
-    if (lock === undefined) return retry('waiting', `another attach of ${device.busid} from ${rule.server} is in progress on this host`, 'warn');
+    if (lock === undefined) return this.retry(entry, 'waiting', `another attach of ${device.busid} from ${rule.server} is in progress on this host`, 'warn');
     try {
-      const again = await this.attachedPort(address, device.busid, await readVhciPorts(this.options.sys));
+      // Another server's loop may have attached it for another import (one address, two names).
+      const other = this.holder(entry, address, device.busid);
+      if (other !== undefined) return this.refuseHeld(entry, device, other);
+      const again = await this.attachedPort(address, device.busid, await this.ports());
       if (again !== undefined) return this.attached(entry, device, again, 'already attached on this host; taken over', true);
-      const result = await usbip([...tcpPort, 'attach', '--remote', address, '--busid', device.busid]);
-      if (!result.ok) return retry('waiting', `attaching ${device.busid} from ${rule.server} failed: ${result.said}`, 'warn');
-      const port = await this.attachedPort(address, device.busid, await readVhciPorts(this.options.sys));
-      if (port === undefined) return retry('waiting', `usbip attached ${device.busid} but no vhci port shows it`, 'warn');
+      const result = await this.usbip([...tcpPortArgs(rule), 'attach', '--remote', address, '--busid', device.busid]);
+      if (!result.ok) return this.retry(entry, 'waiting', `attaching ${device.busid} from ${rule.server} failed: ${result.said}`, 'warn');
+      const port = await this.attachedPort(address, device.busid, await this.ports());
+      if (port === undefined) return this.retry(entry, 'waiting', `usbip attached ${device.busid} but no vhci port shows it`, 'warn');
       this.attached(entry, device, port, 'attached', false);
     } finally {
       closeSync(lock);
     }
+  }
+
+  // The other import that holds this device of that address, if one does.
+  private holder(entry: Entry, address: string, busid: string): Entry | undefined {
+    return this.entries.find((candidate) => candidate !== entry && candidate.state === 'attached' && candidate.address === address && candidate.device?.busid === busid);
+  }
+
+  private refuseHeld(entry: Entry, device: RemoteDevice, other: Entry): void {
+    this.retry(entry, 'refused', `not attached: ${device.busid} of ${entry.rule.server} is the device [import.${other.rule.name}] holds; one device is attached for one import`, 'error');
   }
 
   private attached(entry: Entry, device: RemoteDevice, port: VhciPort, how: string, adopted: boolean): void {
@@ -301,11 +419,16 @@ export class Importer {
   }
 
   // Whether the device on the port is what the import names (VID:PID, serial): ok, wrong (what it
-  // is), or unreadable (its IDs are not in sysfs yet).
+  // is), or unreadable (its IDs are not in sysfs yet, or not read in time).
   private async identify(entry: Entry, localBusid: string): Promise<{ kind: 'ok' } | { kind: 'unreadable' } | { kind: 'wrong'; is: string }> {
     const dir = join(this.options.sys, 'bus/usb/devices', localBusid);
-    const read = (file: string): Promise<string | undefined> => readFile(join(dir, file), 'utf8').then((text) => oneLine(text.trim()), () => undefined);
-    const [vendor, product, serial] = await Promise.all([read('idVendor'), read('idProduct'), read('serial')]);
+    const [vendor, product, serial] = await this.limited(`reading the IDs of ${localBusid}`, 'localMs', (signal) => {
+      const read = (file: string): Promise<string | undefined> => readFile(join(dir, file), { encoding: 'utf8', signal }).then((text) => oneLine(text.trim()), () => undefined);
+      return Promise.all([read('idVendor'), read('idProduct'), read('serial')]);
+    }).catch((error: unknown) => {
+      if (error instanceof CallTimeoutError) return [undefined, undefined, undefined];
+      throw error;
+    });
     if (vendor === undefined || product === undefined) return { kind: 'unreadable' };
     const wrong = this.mismatch(entry, vendor, product, serial);
     return wrong === undefined ? { kind: 'ok' } : { kind: 'wrong', is: wrong };
@@ -332,10 +455,34 @@ export class Importer {
     return undefined;
   }
 
-  private async record(port: number): Promise<ReturnType<typeof parsePortRecord>> {
-    const root = await this.options.toolsRoot();
-    if (root === undefined) return undefined;
-    return readFile(join(root, 'run/vhci_hcd', `port${port}`), 'utf8').then(parsePortRecord, () => undefined);
+  private record(port: number): Promise<ReturnType<typeof parsePortRecord>> {
+    return this.limited(`reading usbip's record of port ${port}`, 'localMs', async (signal) => {
+      const root = await this.options.toolsRoot();
+      if (root === undefined) return undefined;
+      return readFile(join(root, 'run/vhci_hcd', `port${port}`), { encoding: 'utf8', signal }).then(parsePortRecord, () => undefined);
+    });
+  }
+
+  // vhci's ports as they are now.
+  private ports(): Promise<VhciPort[]> {
+    return this.limited('reading vhci_hcd\'s ports', 'localMs', () => readVhciPorts(this.options.sys));
+  }
+
+  // One run of usbip in a loop, cut by its limit or the stop.
+  private usbip(args: readonly string[]): Promise<ToolResult> {
+    return this.limited(`usbip ${args.join(' ')}`, 'usbipMs', (signal) => this.options.usbip(args, { signal }));
+  }
+
+  // A detach on stop, after the loops' signal aborted: cut by its limit alone, which is a failure.
+  private detachOnStop(port: number): Promise<ToolResult> {
+    const args = ['detach', '--port', String(port)];
+    return this.limited(`usbip ${args.join(' ')}`, 'usbipMs', (signal) => this.options.usbipOnStop(args, { signal }), NEVER)
+      .catch((error: unknown) => ({ ok: false, said: (error as Error).message, stdout: '' }));
+  }
+
+  // One call out of the loop, cut when its time limit runs out or `until` aborts (the stop).
+  private limited<T>(what: string, limit: keyof ImportTimeouts, call: (signal: AbortSignal) => Promise<T>, until = this.options.signal): Promise<T> {
+    return timeLimited(what, this.limits[limit], until, call);
   }
 
   // The lock the host command's guard takes for `usbip attach` of this device; undefined when held.
@@ -343,7 +490,7 @@ export class Importer {
     await mkdir(this.options.lockDir, { recursive: true, mode: 0o700 });
     const fd = openSync(join(this.options.lockDir, lockKey(address, busid)), constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW, 0o600);
     try {
-      if (await flockExclusive(fd, { wait: false })) return fd;
+      if (await this.limited(`taking the attach lock of ${busid}`, 'localMs', (signal) => flockExclusive(fd, { wait: false, signal }))) return fd;
     } catch (error) {
       closeSync(fd);
       throw error;
@@ -351,4 +498,19 @@ export class Importer {
     closeSync(fd);
     return undefined;
   }
+}
+
+// The imports by server, in the file's order: each server's are looked at by a loop of their own.
+function byServer(entries: readonly Entry[]): Entry[][] {
+  const servers = new Map<string, Entry[]>();
+  for (const entry of entries) {
+    const key = entry.rule.server.toLowerCase();
+    servers.set(key, [...(servers.get(key) ?? []), entry]);
+  }
+  return [...servers.values()];
+}
+
+// usbip's option for a server that does not listen on the default port.
+function tcpPortArgs(rule: ImportRule): string[] {
+  return rule.port === 3240 ? [] : ['--tcp-port', String(rule.port)];
 }

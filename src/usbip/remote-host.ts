@@ -5,12 +5,15 @@ import { isIP } from 'node:net';
 import { execa } from 'execa';
 import { findOnPath } from '../runtime/container-runtime.js';
 
-export async function canonicalHost(server: string): Promise<string> {
+// getent is given this long (or the caller's limit), and stopped with the caller's signal.
+export const RESOLVE_TIMEOUT_MS = 10_000;
+
+export async function canonicalHost(server: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<string> {
   const bare = server.startsWith('[') && server.endsWith(']') ? server.slice(1, -1) : server;
   if (isIP(bare) !== 0) return bare.toLowerCase();
   const getent = findOnPath('getent') ?? findOnPath('getent', '/usr/bin:/bin');
   if (getent === undefined) return bare;
-  const result = await execa(getent, ['ahosts', bare], { reject: false, timeout: 10_000 });
+  const result = await execa(getent, ['ahosts', bare], { reject: false, timeout: options.timeoutMs ?? RESOLVE_TIMEOUT_MS, ...(options.signal === undefined ? {} : { cancelSignal: options.signal }) });
   const first = String(result.stdout).split('\n')[0]?.split(/\s+/)[0];
   return first !== undefined && isIP(first) !== 0 ? first : bare;
 }

@@ -5,8 +5,6 @@ import type { RemoteDevice } from './import-plan.js';
 
 export const USBIP = '/usr/sbin/usbip';
 export const USBIPD = '/usr/sbin/usbipd';
-// How long one usbip call may take before it is stopped and counts as failed.
-const USBIP_TIMEOUT_MS = 60_000;
 
 export interface ToolResult {
   readonly ok: boolean;
@@ -15,17 +13,28 @@ export interface ToolResult {
   readonly stdout: string;
 }
 
-export type UsbipRunner = (args: readonly string[]) => Promise<ToolResult>;
+// One run: cancelled when the signal aborts (the runner's own signal cancels it too).
+export interface RunOptions {
+  readonly signal?: AbortSignal | undefined;
+}
+
+export type UsbipRunner = (args: readonly string[], options?: RunOptions) => Promise<ToolResult>;
+
+// The longest one run of usbip may take when its caller gives it no shorter limit.
+export const USBIP_TIMEOUT_MS = 60_000;
 
 // Runs a command in the tools container and captures it (ContainerRuntime.captureExec); throws
 // when it does not answer within timeoutMs.
 export type ToolsExec = (command: readonly string[], options: { signal?: AbortSignal; timeoutMs: number }) => Promise<{ exitCode: number; stdout: string; stderr: string }>;
 
-// A usbip runner in the tools container, cancelled with the signal when one is given.
+// A usbip runner in the tools container, cancelled with the signal when one is given, or with the
+// call's own.
 export function usbipIn(exec: ToolsExec, signal?: AbortSignal): UsbipRunner {
-  return async (args) => {
+  return async (args, options = {}) => {
+    const signals = [signal, options.signal].filter((one): one is AbortSignal => one !== undefined);
+    const cancel = signals.length === 0 ? {} : { signal: AbortSignal.any(signals) };
     try {
-      const result = await exec([USBIP, ...args], { timeoutMs: USBIP_TIMEOUT_MS, ...(signal === undefined ? {} : { signal }) });
+      const result = await exec([USBIP, ...args], { timeoutMs: USBIP_TIMEOUT_MS, ...cancel });
       const said = result.stderr.trim().split('\n').filter((line) => line.trim() !== '').pop() ?? `exit ${result.exitCode}`;
       return { ok: result.exitCode === 0, said: said.replace(/^usbip: (error|info): /, '').replace(/^Error: /, ''), stdout: result.stdout };
     } catch (error) {

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDevicesFile } from '../../lib/usbip/devices-file.js';
@@ -260,5 +261,90 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     // base 50 ms, doubling: about 100, 200, 200 (the cap) ms, never back to the base.
     expect(waits[1]).to.be.greaterThan(waits[0]);
     expect(waits[2]).to.be.greaterThan(120);
+  });
+
+  // A usbip runner whose calls to `address` never answer (until their signal aborts); the others
+  // are the fake host's. hung: each call that hung, with the signal it was given.
+  const silentTo = (address) => {
+    const hung = [];
+    const usbip = (args, options = {}) => {
+      if (!args.includes(address)) return host.usbip(args);
+      host.calls.push(args.join(' '));
+      hung.push({ args: args.join(' '), signal: options.signal });
+      return new Promise((resolve) => options.signal?.addEventListener('abort', () => resolve({ ok: false, said: 'cancelled', stdout: '' }), { once: true }));
+    };
+    return { usbip, hung };
+  };
+
+  // Issue 25, item 4 (failed before: the imports were tried one after another, so the good
+  // server's import waited for the dead one's calls: with this test's scaled limits it was never
+  // attached within the bound, the fake usbip never answering and the list fetch taking its fixed 10 s).
+  it('a server that never answers delays no other server\'s import; its calls time out as failed tries, and close stops it at once', async () => {
+    // The dead server: its device list port reads the request and never answers, its usbip calls never return.
+    const silent = createServer((socket) => socket.resume());
+    await new Promise((resolve) => silent.listen(0, '127.0.0.2', resolve));
+    const { usbip, hung } = silentTo('127.0.0.2');
+    const log = quiet();
+    const bad = `[import.dead]\nserver = 127.0.0.2\nlist-port = ${silent.address().port}\ndevice = 46f4:0001\nserial = Z\n`;
+    const timeouts = { resolveMs: 400, listMs: 400, usbipMs: 400, localMs: 400, consumerMs: 400 };
+    const { importer, controller } = start(`${bad}${A()}`, log, { usbip, timeouts });
+    const began = Date.now();
+    const started = importer.start();
+    try {
+      await until(() => importer.state()[1].state === 'attached', 1500);
+      const attachedAfter = Date.now() - began;
+      expect(attachedAfter).to.be.lessThan(300);
+      expect(importer.state()[0].state).to.equal('waiting');
+      await started;
+      await until(() => log.lines.some((line) => line.includes('import dead:') && line.includes('127.0.0.2') && line.includes('no answer')), 2000);
+      expect(log.lines.join('\n')).to.match(/import dead: 127\.0\.0\.2[^\n]*no answer in 0\.4 s/);
+    } finally {
+      const closing = Date.now();
+      controller.abort();
+      await importer.close();
+      expect(Date.now() - closing).to.be.lessThan(300);
+      await new Promise((resolve) => silent.close(resolve));
+    }
+    // Every hung call was handed a signal, and each of them was cancelled (by its time limit or by the stop).
+    expect(hung.length).to.be.greaterThan(0);
+    expect(hung.every((call) => call.signal?.aborted === true)).to.equal(true);
+    expect(host.calls).to.include('attach --remote 127.0.0.1 --busid 1-2');
+  });
+
+  it('an attached import whose look on this host does not answer in time stays attached (a failed look, not a drop)', async () => {
+    const log = quiet();
+    let hang = false;
+    const toolsRoot = () => (hang ? new Promise(() => {}) : Promise.resolve(host.tools));
+    const { importer, controller } = start(A(), log, { toolsRoot, timeouts: { localMs: 100 } });
+    await importer.start();
+    expect(importer.state()[0]).to.include({ state: 'attached', port: 0 });
+    hang = true;
+    await until(() => log.lines.some((line) => line.includes('gave no answer in 0.1 s')), 2000);
+    expect(importer.state()[0]).to.include({ state: 'attached', port: 0, reconnects: 0 });
+    expect(log.lines.join('\n')).to.include("import disk-a: 127.0.0.1: reading usbip's record of port 0 gave no answer in 0.1 s; looking again");
+    hang = false;
+    const closing = Date.now();
+    controller.abort();
+    await importer.close();
+    expect(Date.now() - closing).to.be.lessThan(300);
+    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'detach --port 0']);
+  });
+
+  it('after a try at a silent server ran out of time, its other imports wait for the next pass (one wait per pass, not one per import)', async () => {
+    const { usbip, hung } = silentTo('127.0.0.2');
+    const log = quiet();
+    const dead = (name, serial) => `[import.${name}]\nserver = 127.0.0.2\nlist-port = 0\ndevice = 46f4:0001\nserial = ${serial}\n`;
+    const { importer, controller } = start(`${dead('one', 'Y')}${dead('two', 'Z')}`, log, { usbip, timeouts: { usbipMs: 300 }, pollMs: 1000 });
+    const began = Date.now();
+    await importer.start();
+    const took = Date.now() - began;
+    controller.abort();
+    await importer.close();
+    // The first pass waited once (0.3 s), not twice: import two was not tried yet.
+    expect(took).to.be.within(250, 550);
+    expect(hung.map((call) => call.args)).to.deep.equal(['list --remote 127.0.0.2']);
+    const [one, two] = importer.state();
+    expect(one.why).to.equal('127.0.0.2: usbip list --remote 127.0.0.2 gave no answer in 0.3 s');
+    expect(two.why).to.equal(null);
   });
 });
