@@ -23,7 +23,7 @@ chmod 755 "$work/bin/usbip"
 printf '#!/bin/sh\nexec %s %s --config-dir %s "$@"\n' "$PWD/node_modules/.bin/node" "$PWD/lib/cli/main.js" "$PWD/host/etc/kvc" >"$work/bin/kvc"
 printf '#!/bin/sh\necho %s\n' "$KVER" >"$work/bin/uname"
 chmod 755 "$work/bin/kvc" "$work/bin/uname"
-export KVC_RUN_DIR=$work/run PATH="$work/bin:$PATH"
+export KVC_RUN_DIR=$work/run KVC_STATE_DIR=$work/no-state PATH="$work/bin:$PATH"
 
 measure() { # name, command...
 	local name=$1; shift
@@ -34,6 +34,9 @@ measure() { # name, command...
 
 native=$(measure native /usr/sbin/usbip version)
 fallback=$(measure fallback "$work/bin/usbip" version)
+# The fallback as it is after kvc built the image: the host command runs podman from kvc's record.
+node_modules/.bin/node bench/tools-holder.mjs record "$work/state" "$KVER" >/dev/null
+recorded=$(KVC_STATE_DIR=$work/state measure recorded "$work/bin/usbip" version)
 podman_run=$(measure podman_run podman run --rm --privileged --network=host "$IMAGE" usbip version)
 node_modules/.bin/node bench/tools-holder.mjs start "$work/run" "$KVER" >/dev/null
 fast=$(measure fast "$work/bin/usbip" version)
@@ -45,7 +48,8 @@ mkdir -p bench/results
 	echo "| \`usbip version\` via | median (ms) | × podman run |"
 	echo "|---|---:|---:|"
 	for row in "host \`usbip\`, instance loaded (podman exec in the tools container):$fast" \
-		"host \`usbip\`, instance not loaded (fallback: kvc wrapper → podman run):$fallback" \
+		"host \`usbip\`, instance not loaded, image recorded (fallback: podman run from kvc's record):$recorded" \
+		"host \`usbip\`, instance not loaded, no record (fallback: kvc wrapper → podman run):$fallback" \
 		"\`podman run --rm --privileged --network=host IMAGE usbip\`:$podman_run" \
 		"\`podman exec kvc-usbip-tools usbip\`:$podman_exec" \
 		"native /usr/sbin/usbip (Debian's package):$native"; do

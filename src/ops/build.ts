@@ -1,4 +1,5 @@
 // `kvc build`: makes the image for one kernel, or skips when the one there is already right.
+import { recordToolRun } from './tool-run-record.js';
 import { BuildFailedError, ImageCheckError, RuntimeError } from '../errors.js';
 import { BuildLog, instanceLogDir } from './build-log.js';
 import type { InstanceSettings } from '../config/settings.js';
@@ -33,6 +34,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     const problems = await imageProblems(ctx, settings, image, kver, existing.labels);
     if (problems.length === 0) {
       ctx.logger.info(`${image} is up to date for ${kver}; nothing to build`);
+      await recordToolRun(ctx, settings, kver);
       return { action: 'skipped', image };
     }
     ctx.logger.info(`rebuilding ${image}: ${problems.join('; ')}`);
@@ -90,6 +92,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     return { action: 'dry-run', image };
   }
   if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
+  await recordToolRun(ctx, settings, kver);
   // A dry run printed the commands: it built nothing and says so.
   if (ctx.runtime.dryRun) ctx.logger.info(`dry run: nothing was built; the commands above would build ${image}`);
   else ctx.logger.info(`built ${image} in ${((Date.now() - started) / 1000).toFixed(0)} s${log.path === undefined ? '' : `; log: ${log.path}`}`);

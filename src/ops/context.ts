@@ -23,6 +23,8 @@ export interface Context {
   readonly interactive: boolean;
   // Aborted on SIGINT/SIGTERM: a running build is stopped and cleaned up.
   readonly signal?: AbortSignal;
+  // kvc's lasting state (the host commands' tool-run records): /var/lib/kvc.
+  readonly stateDir?: string;
   // Where kvc's own and DKMS's module signing keys are (default /var/lib/kvc/keys, /var/lib/dkms).
   readonly keys?: KeyLocations;
 }

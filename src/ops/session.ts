@@ -58,6 +58,7 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
     hostRoot: env['KVC_HOST_ROOT'] ?? '/',
     runDir: env['KVC_RUN_DIR'] ?? '/run/kvc',
     logDir: env['KVC_LOG_DIR'] ?? '/var/log/kvc',
+    stateDir: env['KVC_STATE_DIR'] ?? '/var/lib/kvc',
     runningKernel: env['KVC_RUNNING_KERNEL'] ?? runningKernelRelease(),
     keys: { keyDir: env['KVC_KEY_DIR'] ?? DEFAULT_KEY_LOCATIONS.keyDir, dkmsDir: env['KVC_DKMS_DIR'] ?? DEFAULT_KEY_LOCATIONS.dkmsDir },
     interactive: process.stderr.isTTY === true,

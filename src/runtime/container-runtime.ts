@@ -325,6 +325,13 @@ export class ContainerRuntime {
     return status;
   }
 
+  // The runtime's arguments that run a tool from the image in a new container, up to and without
+  // the image (global flags included), for the host command's record (ops/tool-run-record.ts).
+  toolRunPrefix(image: string): string[] {
+    const args = this.withGlobalFlags(argv.toolRunArgs(image, [], { tty: false }));
+    return args.slice(0, args.lastIndexOf(image));
+  }
+
   // Runs a tool in the running tools container with the caller's stdio; returns its exit status
   // (125 and up: the runtime's own failure, e.g. the container is gone).
   async execTool(containerName: string, command: readonly string[], tty: boolean): Promise<number> {

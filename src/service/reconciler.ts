@@ -1,6 +1,7 @@
 // Carries out the plan: one pass at a time, each under the instance lock, building the first
 // kernel the plan names (then planning again) and pruning what it says. Passes run at start, when
 // the watcher or rpm-ostree reports a kernel, when a failed build is due again, and on a slow timer.
+import { forgetToolRun } from '../ops/tool-run-record.js';
 import { BuildFailedError, KernelRefusedError, describeError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { imageName, type Context } from '../ops/context.js';
@@ -195,6 +196,7 @@ export class Reconciler {
       const pruned: string[] = [];
       for (const ref of refs) {
         await ctx.runtime.removeImage(ref).then(() => pruned.push(ref), (error: unknown) => ctx.logger.warn(`could not remove ${ref}: ${describeError(error)}`));
+        await forgetToolRun(ctx, settings.name, ref);
       }
       if (pruned.length > 0) ctx.logger.info(`pruned ${pruned.join(', ')}`);
     });

@@ -28,6 +28,10 @@ export function removeDir(dir) {
 // The environment every kvc the tests start runs with: this machine's containers.conf and a run
 // folder (locks, tools PID) and a log folder of the tests' own instead of /run/kvc and /var/log/kvc.
 export const RUN_DIR = join(tmpdir(), 'kvc-it-run');
+// kvc's lasting state (the host commands' tool-run records): a folder of the tests', for every kvc
+// and host command they start (they pass process.env on).
+export const STATE_DIR = join(tmpdir(), 'kvc-it-state');
+process.env.KVC_STATE_DIR = STATE_DIR;
 export const LOG_DIR = join(tmpdir(), 'kvc-it-log');
 export function kvcEnv(env = {}) {
   return { ...process.env, CONTAINERS_CONF, KVC_RUN_DIR: RUN_DIR, KVC_LOG_DIR: LOG_DIR, ...env };

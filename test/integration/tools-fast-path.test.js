@@ -13,6 +13,7 @@ import { createLogger } from '../../lib/log/logger.js';
 import { ContainerRuntime } from '../../lib/runtime/container-runtime.js';
 import { loadInstanceSettings } from '../../lib/config/load.js';
 import { startTools, stopTools, liveToolsPid } from '../../lib/ops/tools.js';
+import { recordToolRun } from '../../lib/ops/tool-run-record.js';
 
 describe('integration: host usbip command through the tools container', function () {
   this.timeout(120000);
@@ -120,5 +121,32 @@ describe('integration: host usbip command through the tools container', function
     expect(podman(['ps', '--all', '--filter', 'name=kvc-usbip-tools', '--quiet']).trim()).to.equal('');
     const result = host('usbip', ['version']);
     expect(result.status, result.stderr).to.equal(0);
+  });
+
+  it('after kvc built the image (its tool-run record), with no tools container, the tool runs from the record without kvc; arguments kept in order', async () => {
+    const stateDir = mkdtempSync(join(tmpdir(), 'kvc-state-'));
+    try {
+      await recordToolRun({ ...ctx, stateDir }, settings, KVER);
+      const record = readFileSync(join(stateDir, 'usbip', 'tool-run', KVER), 'utf8').split('\n');
+      expect(record.slice(0, 2)).to.deep.equal(['podman', `localhost/usbip-${settings.softwareVersion}:${KVER}`]);
+      expect(record).to.include.members(['--read-only', '--cap-drop=all', '--pull=never']);
+      renameSync(join(bin, 'kvc'), join(bin, 'kvc.away'));
+      try {
+        const result = host('usbip', ['version'], { KVC_STATE_DIR: stateDir });
+        expect(result.status, result.stderr).to.equal(0);
+        expect(result.stdout).to.match(/^usbip \(usbip-utils [0-9.]+\)/);
+        // A shell as the tool shows its arguments arrive whole and in order.
+        writeUsbipHostCommands(bin, ['/bin/sh']);
+        const args = host('sh', ['-c', 'printf "<%s>" "$@"', 'sh', 'a b', '', '--privileged'], { KVC_STATE_DIR: stateDir });
+        expect(args.stdout, args.stderr).to.equal('<a b><><--privileged>');
+        // A record others may write is not believed: the fallback (kvc, moved away) is taken and fails.
+        chmodSync(join(stateDir, 'usbip', 'tool-run', KVER), 0o666);
+        expect(host('usbip', ['version'], { KVC_STATE_DIR: stateDir }).status).to.not.equal(0);
+      } finally {
+        renameSync(join(bin, 'kvc.away'), join(bin, 'kvc'));
+      }
+    } finally {
+      removeDir(stateDir);
+    }
   });
 });
