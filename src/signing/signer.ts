@@ -24,7 +24,7 @@ export const SIGNER_BUILD_ARG = 'KVC_SIGNER';
 
 // A certificate's signer.
 export function signerOf(certificate: Pick<CertificateInfo, 'keyId' | 'serial' | 'subject'>): Signer {
-  return { keyId: certificate.keyId, serial: certificate.serial, subject: certificate.subject };
+  return { keyId: normalizeHexId(certificate.keyId), serial: normalizeHexId(certificate.serial), subject: certificate.subject };
 }
 
 // The label's text: "keyid=<hex>; serial=<hex>; subject=<subject>" (the subject last: it may hold anything).

@@ -19,7 +19,8 @@ import { createLogger } from '../../lib/log/logger.js';
 import { createKvcKey } from '../../lib/signing/create-key.js';
 import { signingInputs, signerLabel, signerOf } from '../../lib/signing/signer.js';
 import { LABEL } from '../../lib/runtime/args.js';
-import { CONTAINERS_CONF, ROOT, podman, removeDir } from './harness.js';
+import { CONTAINERS_CONF, KVER, ROOT, kvc, makeConfigDir, podman, removeDir } from './harness.js';
+import { imageTagFor } from '../../lib/kernel/release.js';
 
 const TAG = `localhost/kvc-it-secret-${process.pid}`;
 const NETWORK = process.env.KVC_TEST_BUILD_NETWORK ?? 'host';
@@ -169,5 +170,54 @@ describe('the signing key reaches a build only as a secret (integration, real po
     expect(findKey(pem, printed.tag, printed.log).filter((hit) => hit.startsWith('build log: '))).to.not.be.empty;
     const labelled = await build('leak-label', '', { extraLabels: { 'io.kvc.test-leak': pem.toString('utf8').split('\n')[1] } });
     expect(findKey(pem, labelled.tag, labelled.log).filter((hit) => hit.startsWith('image inspect: '))).to.not.be.empty;
+  });
+});
+
+// The whole path of kvc build (build.ts: the key found, its secrets, KVC_SIGNER and the label) on
+// the real usbip instance: its Containerfile signs the modules with the kernel's own sign-file, and
+// a changed key makes kvc build rebuild the image. Two full builds of the USB/IP modules.
+describe('kvc build signs the usbip modules with its key, and rebuilds when the key changes (integration, real podman)', function () {
+  this.timeout(1_200_000);
+  const instance = `sbtest${process.pid}`;
+  const image = `localhost/${instance}-1.0.0:${imageTagFor(KVER)}`;
+  let configDir;
+  let keys;
+  const env = () => ({ KVC_KEY_DIR: keys, KVC_DKMS_DIR: join(keys, 'no-dkms') });
+
+  before(() => {
+    configDir = makeConfigDir();
+    copyFileSync(join(configDir, 'usbip.conf'), join(configDir, `${instance}.conf`));
+    keys = join(configDir, 'keys');
+  });
+  after(() => {
+    try { podman(['rmi', image], { stdio: 'ignore' }); } catch { /* not built */ }
+    if (configDir !== undefined) removeDir(configDir);
+  });
+
+  const modinfo = () => podman(['run', '--rm', '--network=none', image, 'modinfo', '-k', KVER, '-F', 'sig_key', 'usbip-core', 'usbip-host', 'vhci-hcd']).trim().split('\n');
+  const serialOf = (sigKey) => sigKey.replaceAll(':', '').toLowerCase().replace(/^(00)+(?=.)/, '');
+
+  it('signs each module with the key (modinfo sig_key = its serial), labels the signer, and leaves no key byte in the image or log', async () => {
+    const first = await createKvcKey({ keyDir: keys, dkmsDir: join(keys, 'no-dkms') });
+    const result = kvc(['build', instance, KVER], { configDir, env: env() });
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stderr).to.include(`its modules signed by ${first.certificate.subject} (key id ${first.certificate.keyId})`);
+    expect(modinfo().map(serialOf)).to.deep.equal([first.certificate.serial, first.certificate.serial, first.certificate.serial]);
+    expect(podman(['image', 'inspect', '--format', `{{index .Labels "${LABEL.signer}"}}`, image]).trim()).to.equal(signerLabel(signerOf(first.certificate)));
+    const logPath = /; log: (\S+)/.exec(result.stderr)?.[1];
+    expect(logPath, result.stderr).to.be.a('string');
+    const log = readFileSync(logPath, 'utf8').split('\n');
+    expect(log.join('\n')).to.match(/kvc: signed \d+ module\(s\) with key [0-9a-f]+ \(sha256, \S+sign-file\)/);
+    expect(findKey(readFileSync(first.key), image, [...log, result.stderr, result.stdout])).to.deep.equal([]);
+    const again = kvc(['build', instance, KVER], { configDir, env: env() });
+    expect(again.stderr).to.include('is up to date');
+  });
+
+  it('a new key makes the image out of date: kvc build says why and signs with the new key', async () => {
+    const second = await createKvcKey({ keyDir: keys, dkmsDir: join(keys, 'no-dkms') }, { replace: true });
+    const result = kvc(['build', instance, KVER], { configDir, env: env() });
+    expect(result.status, result.stderr).to.equal(0);
+    expect(result.stderr).to.match(/rebuilding .*its modules are signed by CN=kvc module signing key .*, but kvc now signs with CN=kvc module signing key .*key id /);
+    expect(modinfo().map(serialOf)).to.deep.equal([second.certificate.serial, second.certificate.serial, second.certificate.serial]);
   });
 });

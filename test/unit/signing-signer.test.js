@@ -27,6 +27,14 @@ describe('signer label', () => {
     expect(parseSignerLabel(signerLabel(odd))).to.deep.equal(odd);
   });
 
+  it('a key id with leading zero bytes is one key in every form (a fresh image once looked out of date, seen in build-secret.test.js)', () => {
+    const certificate = { keyId: '004afd4666a600d4c53c979e5b1e7aab7800d645', serial: '2d01eb', subject: 'CN=k' };
+    const signer = signerOf(certificate);
+    expect(signer.keyId).to.equal('4afd4666a600d4c53c979e5b1e7aab7800d645');
+    expect(signerMismatch(signerLabel(signer), signerOf(certificate))).to.equal(undefined);
+    expect(signingInputs({ key: '/k', cert: '/c', certificate }).buildArgs).to.deep.equal({ KVC_SIGNER: signer.keyId });
+  });
+
   it('an absent, empty or foreign label is no signer', () => {
     for (const text of [undefined, '', 'signed', 'keyid=; serial=1; subject=x', 'keyid=zz; serial=1; subject=x']) expect(parseSignerLabel(text), String(text)).to.equal(undefined);
     expect(parseSignerLabel('keyid=AB:CD; serial=00:0F; subject=CN=x')).to.deep.equal({ keyId: 'abcd', serial: '0f', subject: 'CN=x' });
