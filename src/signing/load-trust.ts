@@ -69,7 +69,7 @@ export function preloadDecision(modules: readonly ModuleSignature[], facts: Trus
   const unsigned = standings.filter((entry) => entry.trust.kind === 'unsigned').map((entry) => entry.module.name);
   const untrusted = standings.flatMap((entry) => (entry.trust.kind === 'untrusted' ? [{ name: entry.module.name, trust: entry.trust }] : []));
   if (refusal === undefined) {
-    const warnings = untrusted.length === 0 ? [] : [`${untrusted.map((entry) => entry.name).join(', ')}: signed by a key this kernel does not trust (${untrusted[0]!.trust.subject}); it loads them anyway (${'it does not enforce signatures'}) and marks itself tainted`];
+    const warnings = untrusted.length === 0 ? [] : [`${untrusted.map((entry) => entry.name).join(', ')}: signed by a key this kernel does not trust (${untrusted[0]!.trust.subject}); it loads them anyway (it does not enforce signatures) and marks itself tainted`];
     return { kind: 'load', warnings };
   }
   if (unsigned.length > 0) {
