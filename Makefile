@@ -75,7 +75,7 @@ install: dist/kvc.mjs
 	sed 's|/usr/local/bin/kvc|$(BINDIR)/kvc|g; s|/usr/local/share/doc/kvc|$(DOCDIR)|g' systemd/kvc@.service > $(DESTDIR)$(UNITDIR)/kvc@.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/kvc@.service
 	install -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
-	install -m 644 host/etc/kvc/usbip/Containerfile.* host/etc/kvc/usbip/pre-unload $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
+	install -m 644 host/etc/kvc/usbip/Containerfile.* host/etc/kvc/usbip/pre-unload host/etc/kvc/usbip/sign-modules $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
 	# Configuration files are installed only where none exists: an edited one is never overwritten.
 	for f in kvc.conf usbip.conf; do \
 		[ -e $(DESTDIR)$(SYSCONFDIR)/kvc/$$f ] || install -m 644 host/etc/kvc/$$f $(DESTDIR)$(SYSCONFDIR)/kvc/$$f; \
@@ -88,7 +88,7 @@ uninstall:
 		! grep -qF 'Written by `kvc host-commands' "$$dest" 2>/dev/null || rm -f "$$dest"; \
 	done
 	rm -rf $(DESTDIR)$(LIBDIR)
-	rm -f $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/pre-unload
+	rm -f $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/pre-unload $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/sign-modules
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/kvc/usbip $(DESTDIR)$(DOCDIR)
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/kvc/*.conf (your configuration); remove it by hand if you want"
 

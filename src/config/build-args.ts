@@ -11,7 +11,7 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 // recorded in a label).
 const VALUE = /^[^\s\p{Cc}]*$/u;
 // The arguments kvc itself passes to every build.
-export const RESERVED_BUILD_ARGS = ['KVER', 'KMODVER'] as const;
+export const RESERVED_BUILD_ARGS = ['KVER', 'KMODVER', 'KVC_SIGNER'] as const;
 
 const KEY = 'KVC_BUILD_ARGS';
 const EXAMPLE = 'write e.g. KVC_BUILD_ARGS="USBIP_VHCI_NR_HCS=16 USBIP_VHCI_HC_PORTS=15"';
@@ -27,8 +27,8 @@ export function parseBuildArgs(value: string, confPath: string): BuildArgs {
       throw new ConfigError(confPath, KEY, `${JSON.stringify(pair)} is not NAME=VALUE (a name of letters, digits and _, not starting with a digit)`, { hint: EXAMPLE });
     }
     if ((RESERVED_BUILD_ARGS as readonly string[]).includes(name)) {
-      throw new ConfigError(confPath, KEY, `sets ${name}, which kvc passes itself (the kernel release and KMOD_SOFTWARE_VERSION)`, {
-        hint: `remove ${name} from ${KEY}: the kernel comes from \`kvc build <name> <kver>\`, the version from KMOD_SOFTWARE_VERSION`,
+      throw new ConfigError(confPath, KEY, `sets ${name}, which kvc passes itself (the kernel release, KMOD_SOFTWARE_VERSION, the signing key's id)`, {
+        hint: `remove ${name} from ${KEY}: the kernel comes from \`kvc build <name> <kver>\`, the version from KMOD_SOFTWARE_VERSION, the key from kvc key status`,
       });
     }
     if (!VALUE.test(argValue)) throw new ConfigError(confPath, KEY, `the value of ${name} has a control character`, { hint: EXAMPLE });

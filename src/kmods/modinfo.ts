@@ -7,6 +7,11 @@ export interface ModInfo {
   readonly vermagic: string;
   readonly version: string | undefined;
   readonly depends: readonly string[];
+  // Its signature, when it has one: the signer (the certificate issuer's CN), sig_key (the serial,
+  // "AB:CD:…") and sig_hashalgo.
+  readonly signer?: string | undefined;
+  readonly sigKey?: string | undefined;
+  readonly sigHashAlgo?: string | undefined;
 }
 
 // Splits modinfo's text into one record per module. Pure, for tests.
@@ -31,6 +36,9 @@ export function parseModinfo(text: string): ModInfo[] {
       vermagic: one('vermagic') ?? '',
       version: one('version'),
       depends: (one('depends') ?? '').split(',').map((dep) => dep.trim()).filter((dep) => dep !== ''),
+      signer: one('signer'),
+      sigKey: one('sig_key'),
+      sigHashAlgo: one('sig_hashalgo'),
     };
   });
 }

@@ -10,6 +10,9 @@ import { imageName, type Context } from './context.js';
 import { assertKernelCanTake } from './kernel-check.js';
 import { imageProblems } from './verify-image.js';
 import { assertContextTrusted, assertTrusted } from '../config/trust.js';
+import { keyForBuild } from '../signing/build-key.js';
+import { signerOf, signingInputs } from '../signing/signer.js';
+import { keyLocations } from './context.js';
 
 // What `build` did ('dry-run': printed the commands a build runs, built nothing).
 export type BuildOutcome = { readonly action: 'skipped' | 'built' | 'dry-run'; readonly image: string };
@@ -29,9 +32,13 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   checkKernelRelease(kver);
   await assertKernelCanTake(ctx, settings, kver);
   const image = imageName(settings, kver);
+  // The signing key (created now when the kernel refuses unsigned modules and there is none): a
+  // change of key makes the image out of date.
+  const key = await keyForBuild({ configured: ctx.signingKey, locations: keyLocations(ctx), hostRoot: ctx.hostRoot, logger: ctx.logger, dryRun: ctx.runtime.dryRun });
+  const signer = key === undefined ? undefined : signerOf(key.certificate);
   const existing = await ctx.runtime.inspectImage(image);
   if (existing !== undefined && options.force !== true) {
-    const problems = await imageProblems(ctx, settings, image, kver, existing.labels);
+    const problems = await imageProblems(ctx, settings, image, kver, existing.labels, signer);
     if (problems.length === 0) {
       ctx.logger.info(`${image} is up to date for ${kver}; nothing to build`);
       await recordToolRun(ctx, settings, kver);
@@ -48,7 +55,8 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   const pending = `${image}.kvc-pending-${process.pid}`;
   const context = settings.context.kind === 'dir' ? settings.context.path : settings.context.url;
   const extra = canonicalBuildArgs(settings.buildArgs);
-  const what = `${image} for kernel ${kver} from ${settings.context.file}${extra === '' ? '' : ` with build args ${extra}`}`;
+  const signing = signingInputs(key);
+  const what = `${image} for kernel ${kver} from ${settings.context.file}${extra === '' ? '' : ` with build args ${extra}`}${signer === undefined ? '' : `, its modules signed by ${signer.subject} (key id ${signer.keyId})`}`;
   // A dry run asks the runtime nothing, so it cannot know whether the image is up to date.
   ctx.logger.info(ctx.runtime.dryRun ? `dry run: would build ${what}, unless an up-to-date image is there (a dry run does not look); the commands:` : `building ${what}`);
   const started = Date.now();
@@ -59,11 +67,13 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       tag: pending,
       file: settings.context.file,
       context,
-      // The instance's own first: kvc's KVER and KMODVER (which settings refuse there) are last.
-      buildArgs: { ...settings.buildArgs, KVER: kver, KMODVER: settings.softwareVersion },
-      labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion, [LABEL.buildArgs]: canonicalBuildArgs(settings.buildArgs), ...(settings.context.kind === 'dir' ? { [LABEL.recipe]: settings.context.recipe } : {}) },
+      // The instance's own first: kvc's KVER and KMODVER (which settings refuse there) and
+      // KVC_SIGNER are last.
+      buildArgs: { ...settings.buildArgs, KVER: kver, KMODVER: settings.softwareVersion, ...signing.buildArgs },
+      labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion, [LABEL.buildArgs]: canonicalBuildArgs(settings.buildArgs), ...(settings.context.kind === 'dir' ? { [LABEL.recipe]: settings.context.recipe } : {}), ...signing.labels },
       network: options.network,
       noCache: options.fresh === true,
+      secrets: signing.secrets,
     }, (line) => {
       log.write(line);
       print(line);
@@ -71,7 +81,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       throw buildFailure(error, image, log);
     });
     const built = ctx.runtime.dryRun ? undefined : await ctx.runtime.inspectImage(pending);
-    const problems = await imageProblems(ctx, settings, pending, kver, built?.labels ?? {});
+    const problems = await imageProblems(ctx, settings, pending, kver, built?.labels ?? {}, signer);
     if (problems.length > 0) {
       throw new ImageCheckError(`the image built for ${kver} is not usable: ${problems.join('; ')}`, {
         hint: `check ${settings.context.file} and KMOD_NAMES / KMOD_SOFTWARE_VERSION in ${settings.confPath}`,

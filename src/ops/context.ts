@@ -5,6 +5,7 @@ import type { Logger } from '../log/logger.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { imageTagFor } from '../kernel/release.js';
 import { DEFAULT_KEY_LOCATIONS, type KeyLocations } from '../signing/key-choice.js';
+import type { ConfiguredSigningKey } from '../config/signing-settings.js';
 
 // Dependencies and paths, passed in (no module-level state).
 export interface Context {
@@ -27,6 +28,8 @@ export interface Context {
   readonly stateDir?: string;
   // Where kvc's own and DKMS's module signing keys are (default /var/lib/kvc/keys, /var/lib/dkms).
   readonly keys?: KeyLocations;
+  // KVC_SIGN_KEY and KVC_SIGN_CERT of kvc.conf, when set (the first choice of signing key).
+  readonly signingKey?: ConfiguredSigningKey | undefined;
 }
 
 // The signing key folders of a context.

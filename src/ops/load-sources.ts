@@ -6,7 +6,13 @@ import { planSources, type SourcesPlan } from '../kmods/sources.js';
 import { kernelModuleName } from '../kernel/module-state.js';
 import { readSignatureFacts, unsignedModulesRefused } from '../kernel/signature-policy.js';
 import { readImageModules } from './image-modules.js';
-import type { Context } from './context.js';
+import { keyLocations, type Context } from './context.js';
+import { parseModinfo } from '../kmods/modinfo.js';
+import { LABEL } from '../runtime/args.js';
+import { preloadDecision, type ModuleSignature } from '../signing/load-trust.js';
+import { readKernelKeys } from '../signing/keyring-reader.js';
+import { findSigningKey } from '../signing/signing-key.js';
+import { parseSignerLabel, signerOf } from '../signing/signer.js';
 import { moduleStatuses } from './modules-state.js';
 
 // The plan, with the host's tree it uses.
@@ -33,12 +39,31 @@ export async function loadSources(ctx: Context, image: string, kver: string, own
   return { plan, host };
 }
 
-// Refuses a load of the image's modules that the kernel would refuse for want of signatures (the
-// modules kvc builds are unsigned), before anything is loaded.
-export async function assertUnsignedAccepted(ctx: Context, kver: string): Promise<void> {
-  const reason = unsignedModulesRefused(await readSignatureFacts(ctx.hostRoot));
-  if (reason === undefined) return;
-  throw new KernelRefusedError(`kernel ${kver} will not load the unsigned modules kvc builds: ${reason}; nothing was loaded`, {
-    hint: 'boot without module.sig_enforce=1, with lockdown=none (or Secure Boot validation off: mokutil --disable-validation); kvc does not sign the modules it builds',
+// Refuses, before anything is loaded, a load of the image's modules that the kernel would refuse:
+// where it enforces signatures (sig_enforce, lockdown), each module's signer (modinfo in the image)
+// is compared with the keys the kernel trusts (/proc/keys, keyctl), load-trust.ts decides. Where it
+// does not enforce, nothing is read. Warnings (a signer the kernel does not trust, which it loads
+// anyway) are logged.
+export async function assertSignaturesAccepted(ctx: Context, settings: { readonly name: string }, image: string, kver: string, modules: readonly string[]): Promise<void> {
+  const refusal = unsignedModulesRefused(await readSignatureFacts(ctx.hostRoot));
+  if (refusal === undefined || modules.length === 0) return;
+  const result = await ctx.runtime.probe(image, ['modinfo', '-k', kver, '--', ...modules]);
+  if (ctx.runtime.dryRun) return;
+  const infos = parseModinfo(result.stdout);
+  const signatures = modules.map((module): ModuleSignature => {
+    const name = kernelModuleName(module);
+    const info = infos.find((found) => found.name === name);
+    return { name, signer: info?.signer, sigKey: info?.sigKey, hashAlgo: info?.sigHashAlgo };
   });
+  const labels = (await ctx.runtime.inspectImage(image))?.labels ?? {};
+  const current = await findSigningKey(ctx.signingKey, keyLocations(ctx)).catch(() => undefined);
+  const kernel = await readKernelKeys(ctx.hostRoot);
+  if (kernel.note !== undefined) ctx.logger.verbose(`signature check: ${kernel.note}`);
+  const verdict = preloadDecision(signatures, {
+    trusted: kernel.keys,
+    imageSigner: parseSignerLabel(labels[LABEL.signer]),
+    currentKey: current === undefined ? undefined : signerOf(current.certificate),
+  }, refusal, `kvc build ${settings.name} ${kver} --force`);
+  if (verdict.kind === 'refuse') throw new KernelRefusedError(`kernel ${kver} would refuse ${image}'s modules: ${verdict.message}`, { hint: verdict.hint });
+  for (const warning of verdict.warnings) ctx.logger.warn(warning);
 }

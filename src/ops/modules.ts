@@ -8,7 +8,8 @@ import { lastKernelLineAbout } from '../kernel/kmsg.js';
 import { HOST_MODULES_PREFIX, hostModulesVolume } from '../runtime/args.js';
 import { imageName, procRoot, type Context } from './context.js';
 import { assertKernelCanTake, assertRunningKernel } from './kernel-check.js';
-import { assertUnsignedAccepted, loadSources } from './load-sources.js';
+import { assertSignaturesAccepted, loadSources } from './load-sources.js';
+import { signatureRejection } from '../signing/load-trust.js';
 import { clearLoadRecord, mergeRecord, readLoadRecord, writeLoadRecord } from './load-record.js';
 import { moduleStatuses } from './modules-state.js';
 import { modprobeConfigVolumes } from './modprobe-config.js';
@@ -74,8 +75,8 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
   ].filter((phase) => phase.modules.length > 0);
   const loading = phases.flatMap((phase) => phase.modules);
   if (loading.length > 0) {
-    // The host's own modules are its distribution's, signed: only the image's are kvc's, unsigned.
-    if (sources.image.length > 0) await assertUnsignedAccepted(ctx, kver);
+    // The host's own modules are its distribution's, signed by its key: only the image's are checked.
+    await assertSignaturesAccepted(ctx, settings, image, kver, sources.image);
     const policy = modprobeConfigVolumes(ctx);
     try {
       for (const phase of phases) {
@@ -95,8 +96,10 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
       const failed = await firstNotLive(ctx, loading);
       const kernelSays = lastKernelLineAbout(loading.flatMap((module) => [module, kernelModuleName(module)]));
       await rollBack(ctx, image, loading, before, loadedBefore, sources.closure);
-      throw new ModuleLoadError(`loading ${failed ?? loading.join(', ')} into ${kver} failed: ${error instanceof Error ? error.message : String(error)}${kernelSays === undefined ? '' : ` (kernel: ${kernelSays})`}`, {
-        hint: 'nothing this command loaded was left loaded; see `dmesg` for the kernel\'s side',
+      // A signature the kernel refused (broken, or made with another key than it names): said so.
+      const rejected = signatureRejection(error instanceof RuntimeError ? `${error.stderrTail}\n${error.message}` : String(error));
+      throw new ModuleLoadError(`loading ${failed ?? loading.join(', ')} into ${kver} failed: ${rejected ?? (error instanceof Error ? error.message : String(error))}${kernelSays === undefined ? '' : ` (kernel: ${kernelSays})`}`, {
+        hint: rejected === undefined ? 'nothing this command loaded was left loaded; see `dmesg` for the kernel\'s side' : `nothing this command loaded was left loaded; rebuild the image (kvc build ${settings.name} ${kver} --force), and see kvc key status`,
         cause: error,
       });
     }

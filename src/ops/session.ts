@@ -61,6 +61,7 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
     stateDir: env['KVC_STATE_DIR'] ?? '/var/lib/kvc',
     runningKernel: env['KVC_RUNNING_KERNEL'] ?? runningKernelRelease(),
     keys: { keyDir: env['KVC_KEY_DIR'] ?? DEFAULT_KEY_LOCATIONS.keyDir, dkmsDir: env['KVC_DKMS_DIR'] ?? DEFAULT_KEY_LOCATIONS.dkmsDir },
+    signingKey: global.signingKey,
     interactive: process.stderr.isTTY === true,
     ...(signal === undefined ? {} : { signal }),
   };

@@ -1,19 +1,22 @@
 // Checks an image against the instance: built with its build args, and its modules present,
-// built for the kernel, of the configured version.
+// built for the kernel, of the configured version, signed by the key kvc signs with now (`signer`).
 import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkModules, parseModinfo } from '../kmods/modinfo.js';
 import { LABEL } from '../runtime/args.js';
 import type { Context } from './context.js';
+import { signerMismatch, type Signer } from '../signing/signer.js';
 
 // The problems found (empty when the image is good). `labels` are the image's (from inspecting
 // it); modinfo runs inside the image, with no privileges.
-export async function imageProblems(ctx: Context, settings: InstanceSettings, image: string, kver: string, labels: Readonly<Record<string, string>>): Promise<string[]> {
+export async function imageProblems(ctx: Context, settings: InstanceSettings, image: string, kver: string, labels: Readonly<Record<string, string>>, signer?: Signer): Promise<string[]> {
   const result = await ctx.runtime.probe(image, ['modinfo', '-k', kver, ...settings.modules]);
   if (ctx.runtime.dryRun) return [];
   const problems: string[] = [];
   const stale = buildMismatch(identityFromLabels(labels[LABEL.buildArgs], labels[LABEL.recipe]), wantedIdentity(settings));
   if (stale !== undefined) problems.push(stale);
+  const resigned = signerMismatch(labels[LABEL.signer], signer);
+  if (resigned !== undefined) problems.push(resigned);
   const infos = parseModinfo(result.stdout);
   const moduleProblems = checkModules(settings.modules, infos, kver, settings.softwareVersion);
   if (result.exitCode !== 0 && moduleProblems.length === 0) {

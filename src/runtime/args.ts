@@ -12,7 +12,16 @@ export const LABEL = {
   buildArgs: 'io.kvc.build-args',
   // The digest of the local build context it was built from (src/config/recipe.ts).
   recipe: 'io.kvc.recipe',
+  // The key the modules were signed with (src/signing/signer.ts: key id, serial, subject); absent: unsigned.
+  signer: 'io.kvc.signer',
 } as const;
+
+// A file the build may read at /run/secrets/<id> in a `RUN --mount=type=secret,id=<id>` step, and
+// nowhere else: never in a layer, a label or the build context (the module signing key).
+export interface BuildSecret {
+  readonly id: string;
+  readonly src: string;
+}
 
 // What `build` needs.
 export interface BuildSpec {
@@ -24,6 +33,7 @@ export interface BuildSpec {
   readonly network?: string | undefined;
   // Reuse no cached step: every step runs again (fresh packages).
   readonly noCache?: boolean;
+  readonly secrets?: readonly BuildSecret[];
 }
 
 // `build`: KVER and KMODVER as the bash KVC passes them, kvc's labels, intermediate containers
@@ -36,9 +46,19 @@ export function buildArgs(runtime: RuntimeName, spec: BuildSpec): string[] {
   if (spec.noCache === true) args.push('--no-cache');
   for (const [key, value] of Object.entries(spec.buildArgs)) args.push('--build-arg', `${key}=${value}`);
   for (const [key, value] of Object.entries(spec.labels)) args.push('--label', `${key}=${value}`);
+  for (const secret of spec.secrets ?? []) args.push('--secret', secretArg(secret));
   if (spec.network !== undefined && spec.network !== '') args.push(`--network=${spec.network}`);
   args.push(spec.context);
   return args;
+}
+
+// `--secret id=…,src=…`: its options are comma-separated, so neither part may hold a ',' (or '=' in the id).
+export function secretArg(secret: BuildSecret): string {
+  if (!/^[A-Za-z0-9_.-]+$/.test(secret.id)) throw new KernelRefusedError(`cannot pass build secret ${JSON.stringify(secret.id)}: not a plain name`);
+  if (!secret.src.startsWith('/') || /[,\n\0]/.test(secret.src)) {
+    throw new KernelRefusedError(`cannot pass ${secret.src} to a build as a secret: its path is not absolute or has a ','`, { hint: 'give the file a path without one' });
+  }
+  return `id=${secret.id},src=${secret.src}`;
 }
 
 // Every `run` below passes its output to kvc (or to the caller) and keeps no log of its own: under

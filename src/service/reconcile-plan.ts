@@ -4,6 +4,7 @@
 
 // A kernel's image as the runtime lists it (by its labels).
 import { buildMismatch } from '../config/build-args.js';
+import { signerMismatch, type Signer } from '../signing/signer.js';
 export interface ImageOfKernel {
   readonly kver: string;
   // The instance's KMOD_SOFTWARE_VERSION the image was built with.
@@ -11,6 +12,8 @@ export interface ImageOfKernel {
   // What it was built from besides kernel and version: its canonical KVC_BUILD_ARGS and recipe
   // digest, as build-args.ts's identityFromLabels reads its labels; missing: none.
   readonly buildArgs?: string;
+  // Its io.kvc.signer label (signer.ts); missing or empty: unsigned.
+  readonly signer?: string;
   // What removes it: its name, or its ID when it has none.
   readonly ref: string;
 }
@@ -28,6 +31,8 @@ export interface Desired {
   // What the instance's images must be built from (build-args.ts's wantedIdentity: KVC_BUILD_ARGS
   // and the recipe digest; default none): an image built from anything else is rebuilt.
   readonly buildArgs?: string;
+  // The key kvc signs with now (undefined: none): an image signed otherwise, or unsigned, is rebuilt.
+  readonly signer?: Signer | undefined;
   // KVC_KEEP_KERNELS: images kept besides the running kernel's and the next boot's.
   readonly keep: number;
 }
@@ -79,6 +84,11 @@ export function newestFirst(a: string, b: string): number {
   return b.localeCompare(a, undefined, { numeric: true });
 }
 
+// Why an image of the instance's version is out of date (its build args or recipe, its signer), if it is.
+export function staleness(image: ImageOfKernel, desired: Pick<Desired, 'buildArgs' | 'signer'>): string | undefined {
+  return buildMismatch(image.buildArgs, desired.buildArgs ?? '') ?? signerMismatch(image.signer, desired.signer);
+}
+
 // The plan. `now` is ms since the epoch.
 export function plan(desired: Desired, images: readonly ImageOfKernel[], memory: Memory, now: number): Plan {
   const installed = [...new Set(desired.installed)].sort(newestFirst);
@@ -95,8 +105,9 @@ export function plan(desired: Desired, images: readonly ImageOfKernel[], memory:
   const wanted = new Set([desired.running, nextBoot, ...kept]);
 
   // Images of the instance's version, built from what it builds from now (build-args.ts's one
-  // staleness rule, as kvc build and kvc status apply it); any other is built again.
-  const current = new Set(images.filter((image) => image.version === desired.version && buildMismatch(image.buildArgs, desired.buildArgs ?? '') === undefined).map((image) => image.kver));
+  // staleness rule, as kvc build and kvc status apply it) and signed by the key kvc signs with now
+  // (signer.ts's rule, as kvc build applies it); any other is built again.
+  const current = new Set(images.filter((image) => image.version === desired.version && staleness(image, desired) === undefined).map((image) => image.kver));
   const known = [...new Set([...wanted, ...installed, ...images.map((image) => image.kver)])].sort(newestFirst);
   const kernels = known.map((kver): KernelPlan => {
     const base = { kver, running: kver === desired.running, nextBoot: kver === nextBoot, installed: installed.includes(kver) };

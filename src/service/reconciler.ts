@@ -4,14 +4,16 @@
 import { forgetToolRun } from '../ops/tool-run-record.js';
 import { BuildFailedError, KernelRefusedError, describeError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { imageName, type Context } from '../ops/context.js';
+import { imageName, keyLocations, type Context } from '../ops/context.js';
 import { withInstanceLock } from '../ops/lock.js';
 import { LABEL } from '../runtime/args.js';
-import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
+import { identityFromLabels, wantedIdentity } from '../config/build-args.js';
+import { keyForBuild } from '../signing/build-key.js';
+import { signerOf } from '../signing/signer.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
 import { bootDefaultKernel, readBootFiles } from '../kernel/boot-default.js';
 import { UnattendedBuildRefusedError } from '../ops/unattended-sources.js';
-import { plan, type ImageOfKernel, type KernelPlan, type Plan } from './reconcile-plan.js';
+import { plan, staleness, type ImageOfKernel, type KernelPlan, type Plan } from './reconcile-plan.js';
 
 // How the reconciler builds and how often it looks again.
 export interface ReconcilerOptions {
@@ -141,6 +143,10 @@ export class Reconciler {
     const { ctx, settings } = this.options;
     const now = Date.now();
     const images = await this.images();
+    // The key the builds sign with (kvc's own created when the kernel refuses unsigned modules):
+    // a key change makes every image of the instance out of date.
+    const key = await keyForBuild({ configured: ctx.signingKey, locations: keyLocations(ctx), hostRoot: ctx.hostRoot, logger: ctx.logger, dryRun: ctx.runtime.dryRun });
+    const signer = key === undefined ? undefined : signerOf(key.certificate);
     const next = plan({
       running: ctx.runningKernel,
       installed: installedKernels(moduleRoots(ctx.hostRoot), now - this.options.settleMs),
@@ -148,6 +154,7 @@ export class Reconciler {
       bootDefault: bootDefaultKernel(readBootFiles(ctx.hostRoot)),
       version: settings.softwareVersion,
       buildArgs: wantedIdentity(settings),
+      signer,
       keep: this.options.keep,
     }, images, { refused: this.refused, retryAt: new Map([...this.failed].map(([kver, failure]) => [kver, failure.retryAt])), removed: this.removedKernels }, now);
     this.lastPlan = next;
@@ -162,7 +169,7 @@ export class Reconciler {
     const kver = next.build[0];
     if (kver === undefined) return;
     const stale = images.find((image) => image.kver === kver && image.version === settings.softwareVersion);
-    await this.build(kver, kver === next.nextBoot && kver !== ctx.runningKernel, stale === undefined ? undefined : buildMismatch(stale.buildArgs, wantedIdentity(settings)));
+    await this.build(kver, kver === next.nextBoot && kver !== ctx.runningKernel, stale === undefined ? undefined : staleness(stale, { buildArgs: wantedIdentity(settings), signer }));
     this.dirty = true;
   }
 
@@ -186,7 +193,8 @@ export class Reconciler {
       if (kver === undefined) return [];
       const refs = image.names.length > 0 ? image.names : [image.id];
       const buildArgs = identityFromLabels(image.labels[LABEL.buildArgs], image.labels[LABEL.recipe]);
-      return refs.map((ref) => ({ kver, version: image.labels[LABEL.version] ?? '', buildArgs, ref }));
+      const signer = image.labels[LABEL.signer];
+      return refs.map((ref) => ({ kver, version: image.labels[LABEL.version] ?? '', buildArgs, ...(signer === undefined ? {} : { signer }), ref }));
     });
   }
 

@@ -16,7 +16,8 @@ export interface CertificateInfo {
   readonly issuerCommonName: string;
   // The serial number, lower-case hex without leading zeros: what modinfo shows as "sig_key".
   readonly serial: string;
-  // The id the kernel shows in /proc/keys: the subject key identifier, else the serial (hex).
+  // The id the kernel shows in /proc/keys: the subject key identifier, else the serial (hex,
+  // lower case, leading zero bytes dropped).
   readonly keyId: string;
   // Whether its extended key usage allows code signing (or it has none, which allows anything).
   readonly codeSigning: boolean;
@@ -36,7 +37,9 @@ export function parseCertificate(bytes: Buffer): CertificateInfo {
     commonName: commonNameOf(certificate.subject),
     issuerCommonName: commonNameOf(certificate.issuer),
     serial,
-    keyId: subjectKeyIdentifier(certificate.raw) ?? serial,
+    // Without leading zero bytes, as keyrings.ts reads ids from /proc/keys and modinfo's sig_key:
+    // one form everywhere (a key id starting with 00 once made a fresh image look out of date).
+    keyId: normalizeHexId(subjectKeyIdentifier(certificate.raw) ?? serial),
     codeSigning: usage === undefined || usage.includes(CODE_SIGNING_OID),
     hasExtendedKeyUsage: usage !== undefined,
     sha1Fingerprint: certificate.fingerprint.toUpperCase(),

@@ -10,6 +10,8 @@ import { kernelReport } from '../../lib/ops/kernel-status.js';
 import { formatStatus } from '../../lib/ops/status-text.js';
 import { toServiceState } from '../../lib/service/service-state.js';
 import { createLogger } from '../../lib/log/logger.js';
+import { createKvcKey } from '../../lib/signing/create-key.js';
+import { signerLabel, signerOf } from '../../lib/signing/signer.js';
 
 const settings = { name: 'usbip', confPath: '/etc/kvc/usbip.conf', softwareVersion: '1.0.0', modules: ['usbip-core'], kernelRequires: ['CONFIG_USB'], buildArgs: {} };
 const image = (kver, version = '1.0.0') => ({ id: `id${kver}`, names: [`localhost/usbip-${version}:${kver}`], labels: { 'io.kvc.instance': 'usbip', 'io.kvc.kernel': kver, 'io.kvc.version': version }, created: '2026-11-24T10:00:00Z', size: 180e6 });
@@ -26,7 +28,7 @@ describe('kvc status per kernel (real folders; image list as data)', () => {
     root = mkdtempSync(join(tmpdir(), 'kvc-kstatus-'));
     mkdirSync(join(root, 'proc'));
     writeFileSync(join(root, 'proc/modules'), '');
-    ctx = { configDir: '/etc/kvc', logger: createLogger({ style: 'plain', stream: new PassThrough() }), hostRoot: root, runDir: join(root, 'run'), logDir: join(root, 'log'), runningKernel: '6.1.0-56-amd64', interactive: false };
+    ctx = { configDir: '/etc/kvc', logger: createLogger({ style: 'plain', stream: new PassThrough() }), hostRoot: root, runDir: join(root, 'run'), logDir: join(root, 'log'), keys: { keyDir: join(root, 'keys'), dkmsDir: join(root, 'dkms') }, runningKernel: '6.1.0-56-amd64', interactive: false };
     install('6.1.0-56-amd64');
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -57,6 +59,18 @@ describe('kvc status per kernel (real folders; image list as data)', () => {
     expect(by['6.1.0-50-amd64'].image).to.not.equal(null);
     const none = await kernelReport(ctx, settings, [image('6.1.0-56-amd64'), image('6.1.0-50-amd64')], 3);
     expect(none.kernels.map((k) => k.state), 'no label, no KVC_BUILD_ARGS: up to date').to.deep.equal(['built', 'built']);
+  });
+
+  it('with a signing key: an image signed with it is built; an unsigned one, or one signed otherwise, is stale, saying why', async () => {
+    install('6.1.0-50-amd64');
+    install('6.1.0-52-amd64');
+    const key = await createKvcKey(ctx.keys);
+    const signed = (kver, label) => { const i = image(kver); i.labels['io.kvc.signer'] = label; return i; };
+    const report = await kernelReport(ctx, settings, [signed('6.1.0-56-amd64', signerLabel(signerOf(key.certificate))), image('6.1.0-50-amd64'), signed('6.1.0-52-amd64', 'keyid=ab; serial=cd; subject=CN=old key')], 3);
+    const by = Object.fromEntries(report.kernels.map((k) => [k.kver, k]));
+    expect(by['6.1.0-56-amd64']).to.include({ state: 'built', reason: null });
+    expect(by['6.1.0-50-amd64']).to.include({ state: 'stale', reason: `its modules are not signed, and kvc now signs with ${key.certificate.subject} (key id ${key.certificate.keyId})` });
+    expect(by['6.1.0-52-amd64'].reason).to.match(/^its modules are signed by CN=old key \(key id ab\), but kvc now signs with/);
   });
 
   it('with a running service: building, queued and failed (reason, next retry) come from it', async () => {

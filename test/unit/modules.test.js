@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { loadModules, unloadModules } from '../../lib/ops/modules.js';
-import { ImageMissingError, ImageNotFoundError, ModuleInUseError, ModuleLoadError, KernelRefusedError, UsageError } from '../../lib/errors.js';
+import { ImageMissingError, ImageNotFoundError, ModuleInUseError, ModuleLoadError, KernelRefusedError, RuntimeError, UsageError } from '../../lib/errors.js';
 import { createLogger } from '../../lib/log/logger.js';
 
 const KVER = '6.1.0-56-amd64';
@@ -16,6 +16,23 @@ const settings = { name: 'usbip', confPath: '/etc/kvc/usbip.conf', softwareVersi
 
 // The image's files as `tail -n +1 --` and `modinfo` in it would print them.
 const USBIP_DEP = 'extra/usbip-core.ko:\nextra/usbip-host.ko: extra/usbip-core.ko\nextra/vhci-hcd.ko: extra/usbip-core.ko\n';
+
+// Makes the fake's modprobe --all load in order and stop at the first module the kernel refuses,
+// with errorFor(name); rmmod makes modules vanish.
+function modprobeStopsAtRefused(runtime, errorFor) {
+  runtime.runModuleCommand = async function (image, command) {
+    this.commands.push(command.join(' '));
+    if (command[0] === 'modprobe') {
+      for (const name of command.slice(3)) {
+        if (this.refuse.includes(name)) throw errorFor(name);
+        this.appear(name);
+      }
+    } else {
+      for (const name of command.slice(2)) this.vanish(name);
+    }
+    return { exitCode: 0, stdout: '', stderr: '' };
+  };
+}
 
 class FakeKernelRuntime {
   constructor(root, { refuse = [], imagePresent = true, modulesDep = USBIP_DEP, modinfo = '', loadAlso } = {}) {
@@ -99,7 +116,7 @@ function fakeHost(prefix, procModules) {
   host.context = (runtime) => {
     const stream = new PassThrough();
     stream.on('data', (chunk) => host.logged.push(String(chunk)));
-    return { configDir: '/etc/kvc', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: host.root, runDir: join(host.root, 'run'), runningKernel: KVER, interactive: false };
+    return { configDir: '/etc/kvc', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: host.root, runDir: join(host.root, 'run'), keys: { keyDir: join(host.root, 'keys'), dkmsDir: join(host.root, 'dkms') }, runningKernel: KVER, interactive: false };
   };
   return host;
 }
@@ -119,19 +136,7 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
 
   it('a module the kernel refuses: what this call loaded is unloaded again, and the error names it', async () => {
     const runtime = new FakeKernelRuntime(host.root, { refuse: ['vhci-hcd'] });
-    runtime.runModuleCommand = async function (image, command) {
-      this.commands.push(command.join(' '));
-      if (command[0] === 'modprobe') {
-        // modprobe --all loads in order and stops at the first module the kernel refuses.
-        for (const name of command.slice(3)) {
-          if (this.refuse.includes(name)) throw new Error(`modprobe: ERROR: could not insert '${name}': Invalid argument`);
-          this.appear(name);
-        }
-      } else {
-        for (const name of command.slice(2)) this.vanish(name);
-      }
-      return { exitCode: 0, stdout: '', stderr: '' };
-    };
+    modprobeStopsAtRefused(runtime, (name) => new Error(`modprobe: ERROR: could not insert '${name}': Invalid argument`));
     const error = await loadModules(host.context(runtime), settings, KVER).catch((e) => e);
     expect(error).to.be.instanceOf(ModuleLoadError);
     expect(error.message).to.match(/^loading vhci-hcd into 6\.1\.0-56-amd64 failed: modprobe: ERROR: could not insert 'vhci-hcd': Invalid argument/);
@@ -345,9 +350,47 @@ describe('load and unload with the host kernel\'s own tree (fake kernel and runt
       const error = await loadModules(host.context(runtime), settings, KVER).catch((e) => e);
       expect(error).to.be.instanceOf(KernelRefusedError);
       expect(error.exitStatus).to.equal(77);
-      expect(error.message).to.match(/will not load the unsigned modules kvc builds: .*; nothing was loaded$/);
-      expect(error.hint).to.match(/sign the modules/);
+      expect(error.message).to.match(/^kernel 6\.1\.0-56-amd64 would refuse .*'s modules: usbip_core, usbip_host, vhci_hcd are not signed, and .*; nothing was loaded$/);
+      expect(error.hint).to.match(/rebuild the image, signed .*kvc build usbip 6\.1\.0-56-amd64 --force/);
       expect(runtime.commands).to.deep.equal([]);
     });
   }
+
+  // The usbip modules as kvc built and signed them (captured modinfo), and /proc/keys of a locked-down
+  // host (keyctl is not there: every X.509 key /proc/keys shows counts, membership unknown).
+  // (Their depends: on usb-common, which this fake host's tree does not have, are left out.)
+  const SIGNED = readFileSync(new URL('../fixtures/signing/modinfo-kvc-signed.txt', import.meta.url), 'utf8').replace(/^depends:.*$/gm, 'depends:');
+  const KVC_KEY_ID = '9b33a8f1bb3faa0c0a55ae5beeb4e5ba11d072a9';
+  const lockedDown = (extraKey = '') => {
+    mkdirSync(join(host.root, 'sys/kernel/security'), { recursive: true });
+    writeFileSync(join(host.root, 'sys/kernel/security/lockdown'), 'none [integrity] confidentiality\n');
+    writeFileSync(join(host.root, 'proc/keys'), `${readFileSync(new URL('../fixtures/signing/proc-keys-secureboot.txt', import.meta.url), 'utf8')}${extraKey}`);
+  };
+
+  it('signed by a key the locked-down kernel does not trust: refused first, with the key and "run kvc key enroll and reboot"', async () => {
+    lockedDown();
+    const runtime = new FakeKernelRuntime(host.root, { modinfo: SIGNED });
+    const error = await loadModules(host.context(runtime), settings, KVER).catch((e) => e);
+    expect(error).to.be.instanceOf(KernelRefusedError);
+    expect(error.message).to.match(/key "CN=kvc module signing key \(vm\)" \(key id 014fabe8bd95f2bfb2727616e246ea0a233f64f2\) is not enrolled, and it is not the key kvc signs with now/);
+    expect(runtime.commands).to.deep.equal([]);
+  });
+
+  it('signed by a key the kernel trusts (its name and id in /proc/keys): loaded', async () => {
+    lockedDown(`0c1b2c3f I------     1 perm 1f010000     0     0 asymmetri kvc module signing key (vm): ${KVC_KEY_ID}: X509.rsa 11d072a9 []\n`);
+    const runtime = new FakeKernelRuntime(host.root, { modinfo: SIGNED });
+    const outcome = await loadModules(host.context(runtime), settings, KVER);
+    expect(outcome.changed).to.deep.equal(['usbip-core', 'usbip-host', 'vhci-hcd']);
+  });
+
+  it('a signature the kernel rejects at load time: refused in so many words, what was loaded rolled back', async () => {
+    const runtime = new FakeKernelRuntime(host.root, { modinfo: SIGNED });
+    runtime.refuse = ['vhci-hcd'];
+    modprobeStopsAtRefused(runtime, () => new RuntimeError('loading failed (podman exit 1)', { command: ['podman'], childExitCode: 1, stderrTail: "modprobe: ERROR: could not insert 'vhci_hcd': Key was rejected by service" }));
+    const error = await loadModules(host.context(runtime), settings, KVER).catch((e) => e);
+    expect(error).to.be.instanceOf(ModuleLoadError);
+    expect(error.message).to.match(/^loading vhci-hcd into 6\.1\.0-56-amd64 failed: the kernel rejected its signature \(Key was rejected by service\)/);
+    expect(error.hint).to.match(/nothing this command loaded was left loaded; rebuild the image \(kvc build usbip 6\.1\.0-56-amd64 --force\)/);
+    expect(runtime.commands).to.deep.equal(['modprobe --all -- usbip-core usbip-host vhci-hcd', 'rmmod -- usbip_host usbip_core']);
+  });
 });

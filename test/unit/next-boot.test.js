@@ -123,7 +123,7 @@ describe('next boot: the watcher and the reconciler (real files and timers)', fu
     stream.on('data', (chunk) => lines.push(String(chunk)));
     const runtime = { images: kvers.map(image), async imagesWithLabel() { return this.images; }, async removeImage() {} };
     const lifetime = new AbortController();
-    const ctx = { configDir: '/x', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), runningKernel: '6.1.0-56-amd64', interactive: false };
+    const ctx = { configDir: '/x', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), keys: { keyDir: join(root, 'keys'), dkmsDir: join(root, 'dkms') }, runningKernel: '6.1.0-56-amd64', interactive: false };
     const built = [];
     const requests = [];
     const reconciler = new Reconciler({ ctx, settings: { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} }, keep: 3, build: async (kver) => { built.push(kver); }, retryBaseMs: 200, retryMaxMs: 1000, intervalMs, settleMs: 300, signal: lifetime.signal, staged: () => undefined });

@@ -1,6 +1,7 @@
 // Unit tests: the reconciler's plan, on data (what is installed, what images exist, what failed).
 import { expect } from 'chai';
-import { plan } from '../../lib/service/reconcile-plan.js';
+import { plan, staleness } from '../../lib/service/reconcile-plan.js';
+import { signerLabel } from '../../lib/signing/signer.js';
 
 const memory = (refused = {}, retryAt = {}, removed = []) => ({ refused: new Map(Object.entries(refused)), retryAt: new Map(Object.entries(retryAt)), removed: new Set(removed) });
 const image = (kver, version = '1.0.0') => ({ kver, version, ref: `localhost/usbip-${version}:${kver}` });
@@ -100,5 +101,30 @@ describe('reconcile plan (pure, on data)', () => {
     }
     expect(built).to.deep.equal(['6.12.117+deb12-amd64', '6.1.0-56-amd64', '6.1.0-58-amd64']);
     expect(images.map((img) => img.ref).sort()).to.deep.equal(built.map((k) => image(k).ref).sort());
+  });
+});
+
+describe('reconcile plan: a key change makes images out of date (pure, on data)', () => {
+  const current = { keyId: '079c516759b46e5bd6df47f9d932579ae074e759', serial: '4a1f', subject: 'CN=kvc fixture signing key' };
+  const old = { keyId: '61ea4c94296a2be0782cd59d7cc635af47cbeb47', serial: '77', subject: 'CN=DKMS module signing key' };
+  const signed = (kver, signer) => ({ ...image(kver), signer: signerLabel(signer) });
+  const installed = ['6.1.0-56-amd64', '6.1.0-50-amd64'];
+
+  it('images signed by the key kvc signs with are ready; one signed by another key or unsigned is rebuilt', () => {
+    const p = plan(desired({ installed, signer: current }), [signed('6.1.0-56-amd64', current), signed('6.1.0-50-amd64', old)], memory(), 0);
+    expect(actions(p)).to.deep.equal({ '6.1.0-56-amd64': 'ready', '6.1.0-50-amd64': 'build' });
+    const unsigned = plan(desired({ installed, signer: current }), [image('6.1.0-56-amd64'), { ...image('6.1.0-50-amd64'), signer: '' }], memory(), 0);
+    expect(unsigned.build).to.deep.equal(['6.1.0-56-amd64', '6.1.0-50-amd64']);
+    expect(unsigned.prune, 'the old image stays until its rebuild replaces it').to.deep.equal([]);
+  });
+
+  it('the reason names both keys', () => {
+    expect(staleness(signed('6.1.0-56-amd64', old), { signer: current })).to.equal(`its modules are signed by CN=DKMS module signing key (key id ${old.keyId}), but kvc now signs with CN=kvc fixture signing key (key id ${current.keyId})`);
+    expect(staleness({ ...signed('6.1.0-56-amd64', current), buildArgs: 'A=1' }, { signer: current }), 'build args first').to.match(/A=1/);
+  });
+
+  it('without a key nothing is rebuilt for its signer', () => {
+    const p = plan(desired({ installed }), [signed('6.1.0-56-amd64', old), image('6.1.0-50-amd64')], memory(), 0);
+    expect(p.build).to.deep.equal([]);
   });
 });

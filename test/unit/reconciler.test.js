@@ -10,6 +10,9 @@ import { PassThrough } from 'node:stream';
 import { Reconciler } from '../../lib/service/reconciler.js';
 import { withInstanceLock } from '../../lib/ops/lock.js';
 import { createLogger } from '../../lib/log/logger.js';
+import { createKvcKey } from '../../lib/signing/create-key.js';
+import { findSigningKey } from '../../lib/signing/signing-key.js';
+import { signerLabel, signerOf } from '../../lib/signing/signer.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const settings = { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} };
@@ -37,7 +40,7 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
   const make = (build, over = {}) => {
     const stream = new PassThrough();
     stream.on('data', (chunk) => log.push(String(chunk)));
-    const ctx = { configDir: '/x', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), runningKernel: '6.1.0-56-amd64', interactive: false };
+    const ctx = { configDir: '/x', runtime, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), keys: { keyDir: join(root, 'keys'), dkmsDir: join(root, 'dkms') }, runningKernel: '6.1.0-56-amd64', interactive: false };
     reconciler = new Reconciler({ ctx, settings, keep: 3, build, retryBaseMs: 200, retryMaxMs: 1000, intervalMs: 60000, settleMs: 1000, signal: lifetime.signal, staged: () => undefined, ...over });
     return ctx;
   };
@@ -258,5 +261,37 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     await reconciler.idle();
     expect(runtime.removed).to.deep.equal(['localhost/usbip-1.0.0:6.1.0-30-amd64']);
     expect(built).to.deep.equal(['6.1.0-58-amd64']);
+  });
+
+  // What a build with the key there now leaves: the kernel's image, labelled with its signer.
+  const rebuildSigned = async (kver, keys) => {
+    const key = await findSigningKey(undefined, keys);
+    runtime.images = runtime.images.filter((i) => i.labels['io.kvc.kernel'] !== kver);
+    const image = runtime.image(kver);
+    runtime.images.push({ ...image, labels: { ...image.labels, 'io.kvc.signer': signerLabel(signerOf(key.certificate)) } });
+  };
+
+  it('a signing key that appears (or changes) makes the instance\'s images out of date: they are rebuilt, signed', async () => {
+    const built = [];
+    const ctx = make(async (kver) => { built.push(kver); await rebuildSigned(kver, ctx.keys); });
+    reconciler.request('service started');
+    await reconciler.idle();
+    expect(built, 'no key: the unsigned image is up to date').to.deep.equal([]);
+    const key = await createKvcKey(ctx.keys);
+    reconciler.request('key created');
+    await reconciler.idle();
+    expect(built).to.deep.equal(['6.1.0-56-amd64']);
+    expect(log.join('')).to.include(`its modules are not signed, and kvc now signs with ${key.certificate.subject} (key id ${key.certificate.keyId})`);
+  });
+
+  it('a kernel that refuses unsigned modules makes kvc create its key, and the unsigned image is rebuilt', async () => {
+    mkdirSync(join(root, 'sys/kernel/security'), { recursive: true });
+    writeFileSync(join(root, 'sys/kernel/security/lockdown'), 'none [integrity] confidentiality\n');
+    const built = [];
+    const ctx = make(async (kver) => { built.push(kver); await rebuildSigned(kver, ctx.keys); });
+    reconciler.request('service started');
+    await reconciler.idle();
+    expect(built).to.deep.equal(['6.1.0-56-amd64']);
+    expect(log.join('')).to.match(/locked down \(lockdown=integrity\).*created kvc's own signing key .*run kvc key enroll and reboot/s);
   });
 });

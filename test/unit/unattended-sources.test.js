@@ -38,7 +38,7 @@ describe('unattended builds: only from sources a person pinned', () => {
       utimesSync(join(root, 'lib/modules', kver), new Date(Date.now() - 60000), new Date(Date.now() - 60000));
     }
     const lifetime = new AbortController();
-    const ctx = { configDir: '/x', runtime: { async imagesWithLabel() { return []; }, async removeImage() {} }, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), runningKernel: '6.1.0-56-amd64', interactive: false };
+    const ctx = { configDir: '/x', runtime: { async imagesWithLabel() { return []; }, async removeImage() {} }, logger: createLogger({ style: 'plain', stream }), hostRoot: root, runDir: join(root, 'run'), keys: { keyDir: join(root, 'keys'), dkmsDir: join(root, 'dkms') }, runningKernel: '6.1.0-56-amd64', interactive: false };
     const unpinned = settings(url('git://github.com/x/kvc-simple-kmod.git'));
     const built = [];
     // As the runner wires it: the check, then the build.
