@@ -78,7 +78,8 @@ export class ContainerRuntime {
     this.dryRun = options.dryRun === true;
     // podman in a Type=notify unit would take over NOTIFY_SOCKET and report readiness itself.
     const { NOTIFY_SOCKET: _notify, ...env } = options.env ?? process.env;
-    this.env = env;
+    // docker's legacy builder cannot read `RUN --mount=type=secret` (the signing step's): BuildKit can.
+    this.env = name === 'docker' && env['DOCKER_BUILDKIT'] === undefined ? { ...env, DOCKER_BUILDKIT: '1' } : env;
     this.print = options.print ?? ((line) => process.stdout.write(`${line}\n`));
     this.queryTimeoutMs = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
   }
