@@ -85,7 +85,7 @@ export function evaluateChecks(facts: CheckFacts): CheckResult[] {
   if (kernel.running) {
     if (kernel.moduleSupport === false) add({ level: 'fail', topic: 'kernel', what: `kernel ${kernel.kver} has no loadable module support (no /proc/modules)`, todo: 'boot a kernel built with CONFIG_MODULES=y' });
     else if (kernel.modulesDisabled?.trim() === '1') add({ level: 'fail', topic: 'kernel', what: `kernel ${kernel.kver} refuses all module loads (kernel.modules_disabled=1, until the next boot)`, todo: 'reboot without setting kernel.modules_disabled (sysctl.d)' });
-    else if (kernel.unsignedRefused !== undefined) add({ level: 'fail', topic: 'kernel', what: `kernel ${kernel.kver}: ${kernel.unsignedRefused}; kvc's modules are not signed`, todo: 'turn Secure Boot off (or module.sig_enforce) for now: kvc does not sign modules yet' });
+    else if (kernel.unsignedRefused !== undefined) add({ level: 'warn', topic: 'kernel', what: `kernel ${kernel.kver}: ${kernel.unsignedRefused}: it loads only modules signed by a key it trusts`, todo: 'kvc signs the modules it builds (kvc key status says with which key and whether this kernel trusts it; kvc key enroll, then reboot, when it does not)' });
     else add({ level: 'ok', topic: 'kernel', what: `kernel ${kernel.kver} takes modules${kernel.secureBoot === true ? ' (Secure Boot on, not enforcing signatures)' : ''}${kernel.lockdown === undefined ? '' : `; lockdown: ${kernel.lockdown}`}` });
   }
   // No module support is said once, by the kernel's own check.
