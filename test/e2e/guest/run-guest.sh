@@ -10,20 +10,25 @@
 #   run-guest.sh --kvc-tree DIR --image FILE [--image FILE…] [--payload FILE…] --script FILE
 #                [--kernel KVER] [--disk FILE] [--log FILE] [--timeout SECONDS] [--mode MODE]
 #                [--stick FILE | --no-usb] [--net listen=127.0.0.1:PORT|connect=127.0.0.1:PORT]
-#                [--append KERNEL-ARGS] [--usb-disk ID,SERIAL,FILE…] [--qmp SOCKET]
+#                [--append KERNEL-ARGS] [--usb-disk ID,SERIAL,FILE…] [--qmp SOCKET] [--secure-boot]
 # --no-usb: no USB controller at all (a cloud VM); --net: a private link to another guest, over the
 # host's loopback (QEMU's socket netdev), and nothing else; --stick: the USB disk's image (made by
 # the caller, e.g. to tell another guest its checksum) instead of a new one; --usb-disk (repeatable):
 # USB disks with these QEMU ids and serial numbers on the xHCI bus instead of the one --stick disk
 # (same VID:PID, told apart by serial; attached as -blockdev nodes named after the id, so that a
 # disk unplugged with QMP device_del can be plugged in again with device_add); --qmp: QEMU's
-# monitor on that unix socket, for the caller to unplug and plug devices.
+# monitor on that unix socket, for the caller to unplug and plug devices. --secure-boot: UEFI
+# Secure Boot as on an Azure Trusted Launch VM, from Debian's packages: OVMF with Microsoft's keys
+# (its variables kept beside the disk as FILE.vars, so that a key enrolled in MokManager stays),
+# shim, Debian's signed GRUB and the kernel package's signed vmlinuz on an EFI system partition
+# (FILE.esp); the kernel then runs locked down. Needs ovmf, shim-signed, shim-helpers-amd64-signed,
+# grub-efi-amd64-signed, dosfstools and mtools.
 #   run-guest.sh --disk FILE --kernel KVER [--log FILE] [--timeout SECONDS]   (boot a kept disk again)
 set -euo pipefail
 e2e_cache=${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}
 kernel=${KVER:-6.1.0-56-amd64}
 log=/var/tmp/kvc-e2e-console.log timeout=1200 mode=test tree='' script='' disk='' stick='' usb=yes net='' append=''
-images=() payloads=() usb_disks=() qmp=''
+images=() payloads=() usb_disks=() qmp='' secure_boot=no
 while (($#)); do
 	case $1 in
 	--kvc-tree) tree=$2; shift 2 ;;
@@ -41,6 +46,7 @@ while (($#)); do
 	--append) append=$2; shift 2 ;;
 	--usb-disk) usb_disks+=("$2"); shift 2 ;;
 	--qmp) qmp=$2; shift 2 ;;
+	--secure-boot) secure_boot=yes; shift ;;
 	*) echo "run-guest: unknown argument $1" >&2; exit 64 ;;
 	esac
 done
@@ -125,11 +131,34 @@ if [ -n "$net" ]; then
 else
 	devices+=(-nic none)
 fi
+cmdline="console=ttyS0 root=/dev/vda rw panic=-1 ${KVC_E2E_VERBOSE:+systemd.show_status=true}${KVC_E2E_VERBOSE:-quiet loglevel=3 systemd.show_status=false} $append"
+if [ "$secure_boot" = yes ]; then
+	# The firmware's variables live beside the disk; the ESP is made anew each boot (the kernel of
+	# this boot, its command line), GRUB reading EFI/debian/grub.cfg as Debian's signed one does.
+	[ -s "$disk.vars" ] || cp /usr/share/OVMF/OVMF_VARS_4M.ms.fd "$disk.vars"
+	esp=$disk.esp
+	rm -f "$esp"
+	truncate -s 96M "$esp"
+	mkfs.vfat -F 32 -n KVCESP "$esp" >/dev/null
+	export MTOOLS_SKIP_CHECK=1
+	mmd -i "$esp" ::/EFI ::/EFI/BOOT ::/EFI/debian
+	mcopy -i "$esp" /usr/lib/shim/shimx64.efi.signed ::/EFI/BOOT/BOOTX64.EFI
+	mcopy -i "$esp" /usr/lib/shim/mmx64.efi.signed ::/EFI/BOOT/mmx64.efi
+	mcopy -i "$esp" /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed ::/EFI/BOOT/grubx64.efi
+	printf 'set timeout=0\nlinux /vmlinuz %s\ninitrd /initrd.gz\nboot\n' "$cmdline" >"$work/grub.cfg"
+	mcopy -i "$esp" "$work/grub.cfg" ::/EFI/debian/grub.cfg
+	mcopy -i "$esp" "$cache/vmlinuz" ::/vmlinuz
+	mcopy -i "$esp" "$cache/initrd.gz" ::/initrd.gz
+	boot=(-machine q35,smm=on -global driver=cfi.pflash01,property=secure,value=on
+		-drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.secboot.fd
+		-drive "if=pflash,format=raw,unit=1,file=$disk.vars"
+		-drive "file=$disk,if=virtio,format=raw" -drive "file=$esp,if=virtio,format=raw")
+else
+	boot=(-kernel "$cache/vmlinuz" -initrd "$cache/initrd.gz" -append "$cmdline" -drive "file=$disk,if=virtio,format=raw")
+fi
 set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg -smp 2 -m 3072 -nographic -no-reboot \
-	-kernel "$cache/vmlinuz" -initrd "$cache/initrd.gz" \
-	-append "console=ttyS0 root=/dev/vda rw panic=-1 ${KVC_E2E_VERBOSE:+systemd.show_status=true}${KVC_E2E_VERBOSE:-quiet loglevel=3 systemd.show_status=false} $append" \
-	-drive "file=$disk,if=virtio,format=raw" "${devices[@]}" \
+	"${boot[@]}" "${devices[@]}" \
 	</dev/null 2>&1 | sed -u 's/\r$//' | tee "$log" | grep --line-buffered -E '^(KVC-E2E|  \| )' | sed -u "s|^|${KVC_E2E_TAG:-}|" >&2
 status=${PIPESTATUS[0]}
 set -e
