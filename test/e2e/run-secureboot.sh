@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The Secure Boot guest (issue 20): Debian's signed 6.1 kernel booted through shim and GRUB under
+# OVMF's Secure Boot (run-guest.sh --secure-boot), locked down. On this host: kvc's own signing
+# key made with `kvc key create` in a scratch key folder, the usbip image built as always
+# (unsigned) and a copy of the instance, usbipsb, built signed with that key; the guest gets both
+# images, both instances and the key (not enrolled). guest/secureboot-e2e.sh checks that kvc
+# refuses each load first, with its own words.
+#   test/e2e/run-secureboot.sh [PREFIX]   (console log: PREFIX-secureboot.log)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+prefix=${1:-/var/tmp/kvc-e2e-secureboot}
+export KVER=${KVER:-6.1.0-56-amd64}
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/test/setup/containers.conf}"
+tag() { case $1 in *[+~]*) printf '_%s' "$(printf '%s' "$1" | sed 's/_/__/g; s/+/_p/g; s/~/_t/g')" ;; *) printf '%s' "$1" ;; esac; }
+say() { printf '\n== %s\n' "$*"; }
+ms() { date +%s%3N; }
+for file in /usr/share/OVMF/OVMF_CODE_4M.secboot.fd /usr/lib/shim/shimx64.efi.signed /usr/lib/shim/mmx64.efi.signed /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed; do
+	[ -s "$file" ] || { echo "run-secureboot: $file is missing: apt-get install ovmf shim-signed shim-helpers-amd64-signed grub-efi-amd64-signed mtools dosfstools" >&2; exit 69; }
+done
+work=$(mktemp -d /var/tmp/kvc-e2e-sb.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+kvc() { node_modules/.bin/node lib/cli/main.js --config-dir "$work/config" "$@"; }
+
+t=$(ms)
+say "the guest: Debian 12's kernel $KVER without its USB/IP modules (cached)"
+test/e2e/guest/build-guest.sh
+say "make install DESTDIR=…"
+make --no-print-directory -s install DESTDIR="$work/tree" PREFIX=/usr/local
+mkdir -p "$work/config"
+cp -r host/etc/kvc/. "$work/config/"
+echo 'KVC_BUILD_NETWORK=host' >>"$work/config/kvc.conf"
+cp "$work/config/usbip.conf" "$work/config/usbipsb.conf"
+cp "$work/tree/etc/kvc/usbip.conf" "$work/tree/etc/kvc/usbipsb.conf"
+
+say "kvc's signing key (kvc key create, in a scratch key folder), and the two images"
+export KVC_KEY_DIR=$work/keys
+mkdir -m 700 "$KVC_KEY_DIR"
+kvc key create
+images=()
+# The unsigned one: built with no key (an empty key folder of its own).
+KVC_KEY_DIR=$work/no-keys kvc build usbip "$KVER"
+podman save -q -o "$work/usbip.tar" "localhost/usbip-1.0.0:$(tag "$KVER")"
+kvc build usbipsb "$KVER"
+podman save -q -o "$work/usbipsb.tar" "localhost/usbipsb-1.0.0:$(tag "$KVER")"
+# The key goes to the guest where kvc keeps its own (root's, 700; the files 600).
+install -d -m 700 "$work/tree/var/lib/kvc" "$work/tree/var/lib/kvc/keys"
+cp -a "$KVC_KEY_DIR"/. "$work/tree/var/lib/kvc/keys/"
+echo "   ready in $((($(ms) - t) / 1000)) s"
+
+say "the guest under Secure Boot (QEMU q35, OVMF, shim, GRUB; software emulation)"
+t=$(ms)
+test/e2e/guest/run-guest.sh --secure-boot --kernel "$KVER" --kvc-tree "$work/tree" --image "$work/usbip.tar" --image "$work/usbipsb.tar" \
+	--script test/e2e/guest/secureboot-e2e.sh --no-usb --log "$prefix-secureboot.log" --timeout "${KVC_E2E_TIMEOUT:-1800}"
+echo "   the guest took $((($(ms) - t) / 1000)) s"
+podman rmi -i "localhost/usbipsb-1.0.0:$(tag "$KVER")" >/dev/null
