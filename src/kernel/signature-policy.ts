@@ -3,8 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-// The EFI variable SecureBoot (EFI global variable GUID) as efivarfs shows it.
-export const SECURE_BOOT_VARIABLE = 'sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0a9b2e1f7c9';
+// The EFI variable SecureBoot (EFI_GLOBAL_VARIABLE, 8be4df61-93ca-11d2-aa0d-00e098032b8c) as
+// efivarfs shows it. (Until the Secure Boot guest read it, kvc looked under a wrong GUID.)
+export const SECURE_BOOT_VARIABLE = 'sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c';
 
 // What the host says; undefined where the file is absent (no EFI, no securityfs, no parameter).
 export interface SignatureFacts {
@@ -31,13 +32,13 @@ export function lockdownMode(facts: SignatureFacts): string | undefined {
 // sig_enforce and the lockdown LSM decide; the EFI SecureBoot variable only where the kernel says
 // nothing of lockdown (no securityfs): with Secure Boot on and validation off in shim, or on a
 // kernel that does not tie lockdown to it, lockdown reads "none" and unsigned modules load.
+// Lockdown is named first: a locked-down kernel reports sig_enforce=Y too, and lockdown is the
+// cause the user must know (Secure Boot).
 export function unsignedModulesRefused(facts: SignatureFacts): string | undefined {
+  const lockdown = lockdownMode(facts);
+  if (lockdown === 'integrity' || lockdown === 'confidentiality') return `the kernel is locked down (lockdown=${lockdown}), which refuses unsigned modules`;
   if (facts.sigEnforce?.trim() === 'Y') return 'the kernel enforces module signatures (module.sig_enforce=1)';
-  if (facts.lockdown !== undefined) {
-    const lockdown = lockdownMode(facts);
-    if (lockdown === 'integrity' || lockdown === 'confidentiality') return `the kernel is locked down (lockdown=${lockdown}), which refuses unsigned modules`;
-    return undefined;
-  }
+  if (facts.lockdown !== undefined) return undefined;
   if (secureBootState(facts) === 'on') return 'EFI Secure Boot is on and the kernel does not say it is not locked down (no /sys/kernel/security/lockdown)';
   return undefined;
 }

@@ -341,7 +341,7 @@ describe('load and unload with the host kernel\'s own tree (fake kernel and runt
   for (const [what, file, content] of [
     ['module.sig_enforce=1', 'sys/module/module/parameters/sig_enforce', 'Y\n'],
     ['lockdown=integrity', 'sys/kernel/security/lockdown', 'none [integrity] confidentiality\n'],
-    ['EFI Secure Boot', 'sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-e0a9b2e1f7c9', Buffer.from([6, 0, 0, 0, 1])],
+    ['EFI Secure Boot', 'sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c', Buffer.from([6, 0, 0, 0, 1])],
   ]) {
     it(`refuses to load unsigned modules under ${what}, first, with one line and exit 77`, async () => {
       mkdirSync(join(host.root, file, '..'), { recursive: true });
