@@ -33,6 +33,7 @@ const MODULE_CASES = {
   'usbip, local images': { name: 'usbip', namespace: 'kvc', modules: usbipModules, kube: usbipKube, images: KERNELS.map((kver) => ({ kver, image: image(kver) })), repo: undefined, arch: 'amd64' },
   'usbip, pushed, only the regexp': { name: 'usbip', namespace: 'kube-system', modules: usbipModules, kube: usbipKube, images: [], repo: '127.0.0.1:5000/kvc', arch: 'arm64', nodeSelector: { 'node-role.kubernetes.io/worker': '' } },
   'one module, no regexp': { name: 'hello', namespace: 'kvc', modules: ['usbip-core'], kube: NO_KUBE_SETTINGS, images: [{ kver: KERNELS[0], image: image(KERNELS[0]) }], repo: 'quay.io/me', arch: 'amd64' },
+  'usbip, pushed, signed in the cluster (Secure Boot nodes)': { name: 'usbip', namespace: 'kvc', modules: usbipModules, kube: usbipKube, images: KERNELS.map((kver) => ({ kver, image: image(kver) })), repo: 'quay.io/me/kvc', arch: 'amd64', sign: { keySecret: 'kvc-signing-key', certSecret: 'kvc-signing-cert' } },
   'replacing in-tree modules': { name: 'drv', namespace: 'kvc', modules: ['a', 'b'], kube: { ...NO_KUBE_SETTINGS, inTreeToRemove: ['a', 'old_b'] }, images: [{ kver: KERNELS[1], image: image(KERNELS[1]) }], repo: 'quay.io/me', arch: 'amd64' },
 };
 const modules = Object.entries(MODULE_CASES).map(([what, input]) => [what, renderModule(input, image('any'))]);
@@ -70,6 +71,21 @@ describe('kube: the validators catch broken manifests', () => {
     'name and namespace over 40 characters': (m) => { m.metadata.namespace = 'n'.repeat(40); },
     'another kind': (m) => { m.kind = 'Modules'; },
   };
+  const signedGood = modules.find(([what]) => what.includes('signed in the cluster'))[1];
+  const brokenSigned = {
+    'sign without unsignedImage (and no build)': (m) => { delete container(m).kernelMappings[0].sign.unsignedImage; },
+    'sign without its key Secret': (m) => { delete container(m).kernelMappings[0].sign.keySecret; },
+    'sign with nothing to sign': (m) => { container(m).kernelMappings[0].sign.filesToSign = []; },
+    'the signed image pushed over the unsigned one': (m) => { container(m).kernelMappings[0].containerImage = container(m).kernelMappings[0].sign.unsignedImage; },
+    'a misspelt sign field': (m) => { container(m).kernelMappings[0].sign.fileToSign = ['x']; },
+  };
+  for (const [what, breakIt] of Object.entries(brokenSigned)) {
+    it(`Module (signed): ${what}`, () => {
+      const module = clone(signedGood);
+      breakIt(module);
+      expect(moduleProblems(module)).to.not.be.empty;
+    });
+  }
   for (const [what, breakIt] of Object.entries(brokenModules)) {
     it(`Module: ${what}`, () => {
       const module = clone(good);

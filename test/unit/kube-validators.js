@@ -48,6 +48,16 @@ function webhookProblems(module) {
     if (!mapping.containerImage && !container.containerImage) problems.push(`kernelMappings[${index}]: no containerImage`);
     if (mapping.containerImage && !hasTag(mapping.containerImage)) problems.push(`kernelMappings[${index}]: image without tag or digest: ${mapping.containerImage}`);
     if (mapping.inTreeModulesToRemove !== undefined && mapping.inTreeModuleToRemove) problems.push(`kernelMappings[${index}]: both in-tree fields`);
+    // KMM's webhook and signing job: without a build, the image to sign must be named; the job
+    // needs both Secrets and something to sign, and must not push over the image it reads.
+    const sign = mapping.sign ?? container.sign;
+    if (sign !== undefined) {
+      if (!mapping.build && !container.build && !sign.unsignedImage) problems.push(`kernelMappings[${index}]: sign without build needs unsignedImage`);
+      if (!sign.keySecret?.name || !sign.certSecret?.name) problems.push(`kernelMappings[${index}]: sign without keySecret or certSecret`);
+      if (!(sign.filesToSign?.length > 0)) problems.push(`kernelMappings[${index}]: sign with no filesToSign`);
+      if (sign.unsignedImage && sign.unsignedImage === (mapping.containerImage ?? container.containerImage)) problems.push(`kernelMappings[${index}]: the signed image would replace the unsigned one`);
+      if (sign.unsignedImage && !hasTag(sign.unsignedImage)) problems.push(`kernelMappings[${index}]: unsignedImage without tag or digest`);
+    }
   });
   const modprobe = container.modprobe ?? {};
   const rawLoad = (modprobe.rawArgs?.load ?? []).length > 0;

@@ -88,6 +88,17 @@ describe('kube: KMM Module', () => {
     const replacing = renderModule({ ...input, kube: { ...USBIP_KUBE, inTreeToRemove: ['old_mod'] } }, 'localhost/usbip-1.0.0:any');
     expect(replacing.spec.moduleLoader.container.inTreeModulesToRemove).to.deep.equal(['old_mod']);
   });
+
+  it('with signing Secrets, KMM signs each mapping\'s image in the cluster: the Secrets by name, the modules under the kernel\'s folder, the signed image beside the unsigned one', () => {
+    const template = templateImageFor('localhost/usbip-1.0.0:any', 'quay.io/me');
+    const sign = { keySecret: 'kvc-signing-key', certSecret: 'kvc-signing-cert' };
+    const secrets = { keySecret: { name: 'kvc-signing-key' }, certSecret: { name: 'kvc-signing-cert' } };
+    expect(kernelMappings({ images: IMAGES, repo: 'quay.io/me', kube: USBIP_KUBE, sign }, template)).to.deep.equal([
+      { literal: '6.1.0-56-amd64', containerImage: 'quay.io/me/usbip-1.0.0:6.1.0-56-amd64-signed', sign: { unsignedImage: 'quay.io/me/usbip-1.0.0:6.1.0-56-amd64', ...secrets, filesToSign: ['/opt/lib/modules/6.1.0-56-amd64/extra/*.ko'] } },
+      { literal: '6.12.117+deb12-amd64', containerImage: 'quay.io/me/usbip-1.0.0:_6.12.117_pdeb12-amd64-signed', sign: { unsignedImage: 'quay.io/me/usbip-1.0.0:_6.12.117_pdeb12-amd64', ...secrets, filesToSign: ['/opt/lib/modules/6.12.117+deb12-amd64/extra/*.ko'] } },
+      { regexp: '^[0-9]+\\.[0-9]+\\.[0-9]+-[0-9]+-amd64$', containerImage: 'quay.io/me/usbip-1.0.0:${KERNEL_FULL_VERSION}-signed', sign: { unsignedImage: 'quay.io/me/usbip-1.0.0:${KERNEL_FULL_VERSION}', ...secrets, filesToSign: ['/opt/lib/modules/${KERNEL_FULL_VERSION}/extra/*.ko'] } },
+    ]);
+  });
 });
 
 describe('kube: DaemonSet', () => {

@@ -1,9 +1,9 @@
 // `kvc kube module <name> [--image-repo REPO] [--output yaml|json]`
 import type { Command } from 'commander';
 import { checkInstanceName } from '../../config/load.js';
-import { ImageMissingError } from '../../errors.js';
+import { ImageMissingError, UsageError } from '../../errors.js';
 import { kernelImages } from '../../kube/kernel-images.js';
-import { renderModule } from '../../kube/module.js';
+import { renderModule, type SignSecrets } from '../../kube/module.js';
 import { kubeArch } from '../../kube/names.js';
 import { formatManifests } from '../../kube/output.js';
 import { imageTagFor } from '../../kernel/release.js';
@@ -21,14 +21,23 @@ export const KUBE_MODULE_HELP: CommandHelp = {
     + 'for, a regexp mapping to <repo>/<name>-<version>:${KERNEL_FULL_VERSION} for the kernels KVC_KUBE_KERNEL_REGEXP of '
     + '<name>.conf names, inTreeModulesToRemove from KVC_KUBE_IN_TREE_REMOVE, and a node selector on the architecture. '
     + 'A release with "+" or "~" (e.g. 6.12.117+deb12-amd64) is tagged _6.12.117_pdeb12-amd64 (see Image tags in the README) and gets a literal mapping only: '
-    + '${KERNEL_FULL_VERSION} would put the "+" into the tag.',
-  examples: ['kvc push usbip 6.1.0-56-amd64 quay.io/me/kvc', 'kvc kube module usbip --image-repo quay.io/me/kvc | kubectl apply -f -'],
+    + '${KERNEL_FULL_VERSION} would put the "+" into the tag. '
+    + 'For Secure Boot nodes, --sign-key-secret and --sign-cert-secret name the Secrets (keys "key" and "cert") that KMM signs the modules with in the cluster: '
+    + 'each mapping then gets a sign section (its image as unsignedImage, /opt/lib/modules/<kernel>/extra/*.ko to sign) and KMM pushes the signed image under the same name with "-signed" on its tag. '
+    + 'The key is referenced by name only, never written into the manifest.',
+  examples: ['kvc push usbip 6.1.0-56-amd64 quay.io/me/kvc', 'kvc kube module usbip --image-repo quay.io/me/kvc | kubectl apply -f -',
+    'kubectl -n kvc create secret generic kvc-signing-key --from-file=key=/var/lib/kvc/keys/signing-key.pem',
+    'kubectl -n kvc create secret generic kvc-signing-cert --from-file=cert=/var/lib/kvc/keys/signing-cert.der',
+    'kvc kube module usbip --image-repo quay.io/me/kvc --sign-key-secret kvc-signing-key --sign-cert-secret kvc-signing-cert'],
 };
 
 export function registerKubeModule(kube: Command, outcome: Outcome): void {
   addKubeOptions(describeCommand(kube.command('module'), KUBE_MODULE_HELP).argument('<name>', 'instance name'))
-    .action(withSession(outcome, async (session, name: string, raw: RawKubeOptions) => {
+    .option('--sign-key-secret <secret>', 'the Secret holding the module signing key (its key "key"): KMM signs the modules in the cluster')
+    .option('--sign-cert-secret <secret>', 'the Secret holding its certificate (its key "cert"); give both or neither')
+    .action(withSession(outcome, async (session, name: string, raw: RawKubeOptions & { signKeySecret?: string; signCertSecret?: string }) => {
       const options = kubeOptionsFrom(raw);
+      const sign = signSecretsFrom(raw.signKeySecret, raw.signCertSecret);
       const settings = await session.instance(checkInstanceName(name));
       const images = await kernelImages(session.ctx, settings);
       if (images.length === 0 && settings.kube.kernelRegexp === undefined) {
@@ -42,8 +51,20 @@ export function registerKubeModule(kube: Command, outcome: Outcome): void {
       }
       const module = renderModule({
         name: settings.name, namespace: options.namespace, modules: settings.modules, kube: settings.kube, images,
-        repo: options.repo, arch: kubeArch(process.arch), nodeSelector: options.nodeSelector,
+        repo: options.repo, arch: kubeArch(process.arch), nodeSelector: options.nodeSelector, ...(sign === undefined ? {} : { sign }),
       }, imageName(settings, 'any'));
       process.stdout.write(formatManifests([module], options.format));
     }, { dryRun: 'ignore' }));
+}
+
+// The Secrets named for in-cluster signing: both or neither, each a Kubernetes object name.
+function signSecretsFrom(keySecret: string | undefined, certSecret: string | undefined): SignSecrets | undefined {
+  if (keySecret === undefined && certSecret === undefined) return undefined;
+  if (keySecret === undefined || certSecret === undefined) {
+    throw new UsageError('--sign-key-secret and --sign-cert-secret go together', { hint: 'name both Secrets: the key\'s and the certificate\'s' });
+  }
+  for (const [option, value] of [['--sign-key-secret', keySecret], ['--sign-cert-secret', certSecret]] as const) {
+    if (!/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/.test(value)) throw new UsageError(`${option} ${JSON.stringify(value)} is not a Secret name`, { hint: 'lower-case letters, digits, "-" and ".", e.g. kvc-signing-key' });
+  }
+  return { keySecret, certSecret };
 }
