@@ -1,5 +1,7 @@
 // Gathers what `kvc check` evaluates (checks.ts): thin reads of the host, the configuration and
 // the runtime, each failure kept as a fact rather than thrown.
+import { keyLocations } from './context.js';
+import { gatherKeyStatus } from '../signing/key-status.js';
 import { accessSync, constants, existsSync, readFileSync, statfsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -106,6 +108,8 @@ async function kernelFacts(ctx: Context, kver: string, instances: readonly Insta
   const builtin = new Set((text(`lib/modules/${kver}/modules.builtin`) ?? '').split('\n').map((line) => kernelModuleName(line.replace(/^.*\//, '').replace(/\.ko$/, ''))));
   const modules = instances.flatMap((settings) => settings.modules).filter((module) => builtin.has(kernelModuleName(module)));
   const lockdown = signature?.lockdown?.trim();
+  const refused = signature === undefined ? undefined : unsignedModulesRefused(signature);
+  const signing = refused === undefined ? undefined : await signingFacts(ctx);
   return {
     kver,
     running,
@@ -113,6 +117,7 @@ async function kernelFacts(ctx: Context, kver: string, instances: readonly Insta
     ...(running && text('proc/sys/kernel/modules_disabled') !== undefined ? { modulesDisabled: text('proc/sys/kernel/modules_disabled') as string } : {}),
     ...(signature === undefined ? {} : { unsignedRefused: unsignedModulesRefused(signature), secureBoot: signature.secureBoot !== undefined && signature.secureBoot[4] === 1 }),
     ...(lockdown === undefined ? {} : { lockdown }),
+    ...(signing === undefined ? {} : { signing }),
     ...(config === undefined ? {} : { configSource: config.source }),
     ...(refusal === undefined ? {} : { configRefusal: refusal }),
     headers: existsSync(join(ctx.hostRoot, 'lib/modules', kver, 'build')),
@@ -120,3 +125,10 @@ async function kernelFacts(ctx: Context, kver: string, instances: readonly Insta
   };
 }
 
+// The signing key and whether the running kernel trusts it, as kvc key status finds them.
+async function signingFacts(ctx: Context): Promise<NonNullable<CheckFacts['kernel']['signing']>> {
+  const status = await gatherKeyStatus(ctx.hostRoot, ctx.signingKey, keyLocations(ctx));
+  if (status.key === null) return { key: status.keyProblem, trusted: 'unknown', next: status.next };
+  const trusted = status.trustedIn === null ? 'unknown' : status.trustedIn.length > 0 ? 'yes' : 'no';
+  return { key: `${status.key.subject} (key id ${status.key.keyId})`, trusted, next: status.next };
+}

@@ -6,7 +6,7 @@ import { ExitStatus } from '../errors.js';
 export interface CheckResult {
   readonly level: 'ok' | 'warn' | 'fail';
   // What was checked: runtime, storage, config, devices, kernel, config of the kernel, built in, disk.
-  readonly topic: 'runtime' | 'storage' | 'config' | 'devices' | 'kernel' | 'kernel config' | 'headers' | 'built in' | 'disk' | 'sources';
+  readonly topic: 'runtime' | 'storage' | 'config' | 'devices' | 'kernel' | 'signing key' | 'kernel config' | 'headers' | 'built in' | 'disk' | 'sources';
   readonly what: string;
   // What the user should do; absent when nothing.
   readonly todo?: string;
@@ -35,6 +35,9 @@ export interface CheckFacts {
     readonly unsignedRefused?: string;
     readonly secureBoot?: boolean;
     readonly lockdown?: string;
+    // Where the kernel refuses unsigned modules: the key kvc signs with (its subject, or none yet),
+    // whether the running kernel trusts it, and kvc key status's next step.
+    readonly signing?: { readonly key: string | null; readonly trusted: 'yes' | 'no' | 'unknown'; readonly next: string };
     // The kernel's config file, and why the instance's modules cannot go in (refusalReason).
     readonly configSource?: string;
     readonly configRefusal?: string;
@@ -88,6 +91,13 @@ export function evaluateChecks(facts: CheckFacts): CheckResult[] {
     else if (kernel.unsignedRefused !== undefined) add({ level: 'warn', topic: 'kernel', what: `kernel ${kernel.kver}: ${kernel.unsignedRefused}: it loads only modules signed by a key it trusts`, todo: 'kvc signs the modules it builds (kvc key status says with which key and whether this kernel trusts it; kvc key enroll, then reboot, when it does not)' });
     else add({ level: 'ok', topic: 'kernel', what: `kernel ${kernel.kver} takes modules${kernel.secureBoot === true ? ' (Secure Boot on, not enforcing signatures)' : ''}${kernel.lockdown === undefined ? '' : `; lockdown: ${kernel.lockdown}`}` });
   }
+  const signing = kernel.running && kernel.unsignedRefused !== undefined ? kernel.signing : undefined;
+  if (signing !== undefined) {
+    if (signing.key === null) add({ level: 'warn', topic: 'signing key', what: 'none yet: kvc creates its own at the first build for this kernel', todo: 'kvc key create, then kvc key enroll and reboot (MokManager asks you to confirm it)' });
+    else if (signing.trusted === 'yes') add({ level: 'ok', topic: 'signing key', what: `${signing.key}: the running kernel trusts it` });
+    else if (signing.trusted === 'no') add({ level: 'fail', topic: 'signing key', what: `${signing.key}: the running kernel does not trust it, so it refuses the modules kvc signs with it`, todo: signing.next });
+    else add({ level: 'warn', topic: 'signing key', what: `${signing.key}: whether the running kernel trusts it is not known`, todo: signing.next });
+  }
   // No module support is said once, by the kernel's own check.
   if (kernel.configRefusal !== undefined && kernel.moduleSupport === false && kernel.configRefusal.includes('CONFIG_MODULES')) {
     // said above
@@ -107,7 +117,7 @@ export function checkExit(results: readonly CheckResult[]): number {
   const failed = results.filter((result) => result.level === 'fail');
   if (failed.length === 0) return ExitStatus.ok;
   if (failed.some((result) => result.topic === 'config' || result.topic === 'devices')) return ExitStatus.config;
-  if (failed.some((result) => result.topic === 'kernel' || result.topic === 'kernel config')) return ExitStatus.refused;
+  if (failed.some((result) => result.topic === 'kernel' || result.topic === 'kernel config' || result.topic === 'signing key')) return ExitStatus.refused;
   return ExitStatus.unavailable;
 }
 

@@ -48,6 +48,23 @@ describe('kvc check: verdicts on facts', () => {
     expect(checkExit(signed)).to.equal(0);
     expect(checkExit(evaluateChecks({ ...healthy, kernel: { ...healthy.kernel, configRefusal: 'CONFIG_USB is not set in /boot/config-x' } }))).to.equal(77);
   });
+  it('where the kernel refuses unsigned modules, the signing key: trusted ok, not trusted a failure (77) with kvc key status\'s next step, none yet a warning', () => {
+    const locked = { ...healthy.kernel, unsignedRefused: 'the kernel is locked down (lockdown=integrity), which refuses unsigned modules', secureBoot: true };
+    const key = 'CN=kvc module signing key (vm) (key id 6db5c6)';
+    const next = 'the key is not enrolled: run kvc key enroll, reboot, and confirm it in MokManager';
+    const trusted = evaluateChecks({ ...healthy, kernel: { ...locked, signing: { key, trusted: 'yes', next } } });
+    expect(trusted.find((r) => r.topic === 'signing key')).to.include({ level: 'ok' });
+    expect(checkExit(trusted)).to.equal(0);
+    const untrusted = evaluateChecks({ ...healthy, kernel: { ...locked, signing: { key, trusted: 'no', next } } });
+    expect(untrusted.find((r) => r.topic === 'signing key')).to.include({ level: 'fail', todo: next });
+    expect(untrusted.find((r) => r.topic === 'signing key').what).to.include(key);
+    expect(checkExit(untrusted)).to.equal(77);
+    const none = evaluateChecks({ ...healthy, kernel: { ...locked, signing: { key: null, trusted: 'unknown', next } } });
+    expect(none.find((r) => r.topic === 'signing key')).to.include({ level: 'warn' });
+    expect(checkExit(none)).to.equal(0);
+    // A kernel that takes unsigned modules says nothing of the key.
+    expect(evaluateChecks({ ...healthy, kernel: { ...healthy.kernel, signing: { key, trusted: 'no', next } } }).some((r) => r.topic === 'signing key')).to.equal(false);
+  });
   it('warns: no kernel config, modules built in, an unpinned source, no instances', () => {
     const { configSource: _c, ...noConfig } = healthy.kernel;
     expect(levels({ ...healthy, kernel: noConfig })['kernel config']).to.equal('warn');
