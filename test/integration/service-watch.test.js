@@ -40,7 +40,9 @@ describe('integration: the service watches for new kernels and pre-builds their 
 
   before(async () => {
     ensureUsbipImage();
-    configDir = makeConfigDir('KVC_BUILD_NETWORK=host\nKVC_BUILD_RETRY_SECONDS=3\nKVC_KEEP_KERNELS=3\n');
+    // KVC_KEEP_KERNELS high: images of other kernels in this host's podman (other tests', older kvc's)
+    // count among the kernels kept, and must not push the test's made-up kernels out of the plan.
+    configDir = makeConfigDir('KVC_BUILD_NETWORK=host\nKVC_BUILD_RETRY_SECONDS=3\nKVC_KEEP_KERNELS=10\n');
     root = mkdtempSync(join(tmpdir(), 'kvc-host-'));
     runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));
     for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) mkdirSync(join(root, 'sys/module', module), { recursive: true });
