@@ -59,9 +59,9 @@ const typeKeys = async (keys) => {
 };
 let busy = false;
 arm();
-socket.on('data', async (chunk) => {
-  appendFileSync(logPath, chunk);
-  seen += words(String(chunk));
+// Answers the current screen once its words have been drawn; looked at on every chunk and again
+// after typing (a screen drawn while keys were being typed is already complete by then).
+async function check() {
   if (busy || step >= STEPS.length) return;
   const current = STEPS[step];
   if (!current.shows.test(seen)) return;
@@ -74,6 +74,12 @@ socket.on('data', async (chunk) => {
   arm();
   await typeKeys(current.keys);
   busy = false;
+  await check();
+}
+socket.on('data', (chunk) => {
+  appendFileSync(logPath, chunk);
+  seen += words(String(chunk));
+  void check();
 });
 socket.on('close', () => {
   clearTimeout(timer);

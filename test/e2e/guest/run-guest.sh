@@ -171,6 +171,8 @@ if [ -n "$mok_password" ]; then
 	set +e
 	"$node" "$(dirname "$0")/mokmanager.mjs" "$sock" "$log" "$mok_password"
 	status=$?
+	# The driver gave up: the guest waits at a screen; stop it rather than its deadline.
+	[ "$status" = 0 ] || kill "$qemu" 2>/dev/null
 	wait "$qemu"
 	set -e
 	exit "$status"
