@@ -10,7 +10,7 @@
 #   run-guest.sh --kvc-tree DIR --image FILE [--image FILE…] [--payload FILE…] --script FILE
 #                [--kernel KVER] [--disk FILE] [--log FILE] [--timeout SECONDS] [--mode MODE]
 #                [--stick FILE | --no-usb] [--net listen=127.0.0.1:PORT|connect=127.0.0.1:PORT]
-#                [--append KERNEL-ARGS] [--usb-disk ID,SERIAL,FILE…] [--qmp SOCKET] [--secure-boot]
+#                [--append KERNEL-ARGS] [--usb-disk ID,SERIAL,FILE…] [--qmp SOCKET] [--secure-boot [--mokmanager PASSWORD]]
 # --no-usb: no USB controller at all (a cloud VM); --net: a private link to another guest, over the
 # host's loopback (QEMU's socket netdev), and nothing else; --stick: the USB disk's image (made by
 # the caller, e.g. to tell another guest its checksum) instead of a new one; --usb-disk (repeatable):
@@ -22,13 +22,15 @@
 # (its variables kept beside the disk as FILE.vars, so that a key enrolled in MokManager stays),
 # shim, Debian's signed GRUB and the kernel package's signed vmlinuz on an EFI system partition
 # (FILE.esp); the kernel then runs locked down. Needs ovmf, shim-signed, shim-helpers-amd64-signed,
-# grub-efi-amd64-signed, dosfstools and mtools.
+# grub-efi-amd64-signed, dosfstools and mtools. --mokmanager PASSWORD: a boot that stops in shim's
+# MokManager (a key queued by `kvc key enroll`): its serial console is driven by mokmanager.mjs,
+# which enrols the key with that one-time password and reboots; this exits with its status.
 #   run-guest.sh --disk FILE --kernel KVER [--log FILE] [--timeout SECONDS]   (boot a kept disk again)
 set -euo pipefail
 e2e_cache=${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}
 kernel=${KVER:-6.1.0-56-amd64}
 log=/var/tmp/kvc-e2e-console.log timeout=1200 mode=test tree='' script='' disk='' stick='' usb=yes net='' append=''
-images=() payloads=() usb_disks=() qmp='' secure_boot=no
+images=() payloads=() usb_disks=() qmp='' secure_boot=no mok_password=''
 while (($#)); do
 	case $1 in
 	--kvc-tree) tree=$2; shift 2 ;;
@@ -47,6 +49,7 @@ while (($#)); do
 	--usb-disk) usb_disks+=("$2"); shift 2 ;;
 	--qmp) qmp=$2; shift 2 ;;
 	--secure-boot) secure_boot=yes; shift ;;
+	--mokmanager) mok_password=$2; shift 2 ;;
 	*) echo "run-guest: unknown argument $1" >&2; exit 64 ;;
 	esac
 done
@@ -155,6 +158,24 @@ if [ "$secure_boot" = yes ]; then
 		-drive "file=$disk,if=virtio,format=raw" -drive "file=$esp,if=virtio,format=raw")
 else
 	boot=(-kernel "$cache/vmlinuz" -initrd "$cache/initrd.gz" -append "$cmdline" -drive "file=$disk,if=virtio,format=raw")
+fi
+if [ -n "$mok_password" ]; then
+	[ "$secure_boot" = yes ] || { echo "run-guest: --mokmanager needs --secure-boot" >&2; exit 64; }
+	# QEMU waits for the driver on its serial socket; the driver keeps the console log.
+	sock=$work/serial.sock
+	: >"$log"
+	node=$(dirname "$0")/../../../node_modules/.bin/node
+	timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg -smp 2 -m 3072 -display none -monitor none -no-reboot \
+		-serial "unix:$sock,server=on,wait=on" "${boot[@]}" "${devices[@]}" </dev/null &
+	qemu=$!
+	set +e
+	"$node" "$(dirname "$0")/mokmanager.mjs" "$sock" "$log" "$mok_password"
+	status=$?
+	# The driver gave up: the guest waits at a screen; stop it rather than its deadline.
+	[ "$status" = 0 ] || kill "$qemu" 2>/dev/null
+	wait "$qemu"
+	set -e
+	exit "$status"
 fi
 set +e
 timeout --kill-after=10 "$timeout" qemu-system-x86_64 -accel tcg -smp 2 -m 3072 -nographic -no-reboot \
