@@ -194,7 +194,11 @@ export class Reconciler {
       const refs = image.names.length > 0 ? image.names : [image.id];
       const buildArgs = identityFromLabels(image.labels[LABEL.buildArgs], image.labels[LABEL.recipe]);
       const signer = image.labels[LABEL.signer];
-      return refs.map((ref) => ({ kver, version: image.labels[LABEL.version] ?? '', buildArgs, ...(signer === undefined ? {} : { signer }), ref }));
+      // An image of the kernel that lacks the name kvc gives it now (an older kvc's tag: "+" was
+      // "_" before tags were one to one) is not that kernel's image for kvc load: it counts as of
+      // another version, so the kernel's image is built again and then this one pruned.
+      const version = image.names.length > 0 && !image.names.includes(imageName(settings, kver)) ? '' : image.labels[LABEL.version] ?? '';
+      return refs.map((ref) => ({ kver, version, buildArgs, ...(signer === undefined ? {} : { signer }), ref }));
     });
   }
 

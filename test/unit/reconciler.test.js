@@ -13,13 +13,14 @@ import { createLogger } from '../../lib/log/logger.js';
 import { createKvcKey } from '../../lib/signing/create-key.js';
 import { findSigningKey } from '../../lib/signing/signing-key.js';
 import { signerLabel, signerOf } from '../../lib/signing/signer.js';
+import { imageTagFor } from '../../lib/kernel/release.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const settings = { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} };
 
 class FakeImages {
   constructor(kvers = []) { this.images = kvers.map((kver) => this.image(kver)); this.removed = []; this.dryRun = false; }
-  image(kver) { return { id: `id-${kver}`, names: [`localhost/usbip-1.0.0:${kver}`], labels: { 'io.kvc.instance': 'usbip', 'io.kvc.kernel': kver, 'io.kvc.version': '1.0.0' }, created: '', size: 1 }; }
+  image(kver, name = `localhost/usbip-1.0.0:${imageTagFor(kver)}`) { return { id: `id-${kver}`, names: [name], labels: { 'io.kvc.instance': 'usbip', 'io.kvc.kernel': kver, 'io.kvc.version': '1.0.0' }, created: '', size: 1 }; }
   async imagesWithLabel(label, value) { return this.images.filter((i) => i.labels[label] === value); }
   async removeImage(ref) { this.removed.push(ref); this.images = this.images.filter((i) => !i.names.includes(ref) && i.id !== ref); }
 }
@@ -56,6 +57,21 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     lifetime.abort(new Error('test over'));
     await reconciler?.close();
     rmSync(root, { recursive: true, force: true });
+  });
+
+  it('an image an older kvc tagged otherwise (6.12.117_deb12-amd64, "+" as "_") is not the kernel\'s: its image is built under today\'s name, then the old one pruned', async () => {
+    install('6.12.117+deb12-amd64');
+    runtime.images.push(runtime.image('6.12.117+deb12-amd64', 'localhost/usbip-1.0.0:6.12.117_deb12-amd64'));
+    const built = [];
+    make(async (kver) => {
+      built.push(kver);
+      runtime.images.push({ ...runtime.image(kver), id: `new-${kver}` });
+    });
+    reconciler.request('service started');
+    await reconciler.idle();
+    expect(built).to.deep.equal(['6.12.117+deb12-amd64']);
+    expect(runtime.removed).to.deep.equal(['localhost/usbip-1.0.0:6.12.117_deb12-amd64']);
+    expect(runtime.images.flatMap((image) => image.names)).to.include('localhost/usbip-1.0.0:_6.12.117_pdeb12-amd64');
   });
 
   it('the first pass builds kernels installed while the service was down, next boot first, one at a time, each once', async () => {
