@@ -14,6 +14,7 @@ import { plan } from '../../lib/service/reconcile-plan.js';
 import { Reconciler } from '../../lib/service/reconciler.js';
 import { watchBootFacts } from '../../lib/service/boot-facts.js';
 import { createLogger } from '../../lib/log/logger.js';
+import { imageTagFor } from '../../lib/kernel/release.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const quiet = () => createLogger({ style: 'plain', stream: new PassThrough() });
@@ -109,7 +110,7 @@ describe('next boot: the watcher and the reconciler (real files and timers)', fu
 
   // The service's own wiring (boot-facts.ts: chokidar on the module trees, inotify on the boot
   // files) feeding a real reconciler; only the image list is a fake, as in reconciler.test.js.
-  const image = (kver) => ({ id: `id-${kver}`, names: [`localhost/usbip-1.0.0:${kver}`], labels: { 'io.kvc.instance': 'usbip', 'io.kvc.kernel': kver, 'io.kvc.version': '1.0.0' }, created: '', size: 1 });
+  const image = (kver) => ({ id: `id-${kver}`, names: [`localhost/usbip-1.0.0:${imageTagFor(kver)}`], labels: { 'io.kvc.instance': 'usbip', 'io.kvc.kernel': kver, 'io.kvc.version': '1.0.0' }, created: '', size: 1 });
   const install = (kver, old) => {
     const dir = join(root, 'lib/modules', kver);
     mkdirSync(dir, { recursive: true });
