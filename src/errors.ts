@@ -156,6 +156,12 @@ export class ImageCheckError extends KvcError {
   override readonly exitStatus = ExitStatus.dataErr;
 }
 
+// A pulled image was refused (signature or kvc's checks) or could not be pulled, and
+// KVC_BUILD_FALLBACK=no forbids building it here: nothing is built or loaded.
+export class PullRefusedError extends KvcError {
+  override readonly exitStatus = ExitStatus.dataErr;
+}
+
 // The image kvc needs for a kernel does not exist (or lacks a module KMOD_NAMES lists): build it.
 export class ImageMissingError extends KvcError {
   override readonly exitStatus = ExitStatus.noInput;

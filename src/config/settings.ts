@@ -10,6 +10,7 @@ import { kubeSettingsFrom, type KubeSettings } from './kube-settings.js';
 import { parseBuildArgs, type BuildArgs } from './build-args.js';
 import { recipeDigest } from './recipe.js';
 import { signingKeyFrom, type ConfiguredSigningKey } from './signing-settings.js';
+import { globalRegistryFrom, registryLayerFrom, type GlobalRegistry, type RegistryLayer } from './registry-settings.js';
 
 export type RuntimeName = 'podman' | 'docker';
 
@@ -21,6 +22,8 @@ export interface GlobalSettings {
   readonly retrySeconds: number;
   // KVC_SIGN_KEY and KVC_SIGN_CERT: the module signing key the owner names, if any.
   readonly signingKey: ConfiguredSigningKey | undefined;
+  // KVC_IMAGE_* and KVC_BUILD_FALLBACK: where images are pulled from and published to.
+  readonly registry: GlobalRegistry;
   readonly warnings: readonly string[];
 }
 
@@ -47,6 +50,8 @@ export interface InstanceSettings {
   readonly serviceUnpinned: boolean;
   // What `kvc kube` renders for this instance beyond its modules (KVC_KUBE_* keys).
   readonly kube: KubeSettings;
+  // The instance's own KVC_IMAGE_REPO and KVC_BUILD_FALLBACK (kvc.conf's apply where unset).
+  readonly registry: RegistryLayer;
   readonly warnings: readonly string[];
 }
 
@@ -90,7 +95,7 @@ export function globalSettingsFrom(files: readonly ConfFile[]): GlobalSettings {
   if (buildNetwork !== undefined && !/^[a-z][a-z0-9_.-]{0,63}$/.test(buildNetwork)) {
     throw new ConfigError(networkEntry!.file, 'KVC_BUILD_NETWORK', `${JSON.stringify(buildNetwork)} is not a network mode`, { hint: 'write e.g. KVC_BUILD_NETWORK=host, or leave it empty' });
   }
-  return { runtime, keepKernels, buildNetwork, retrySeconds, signingKey: signingKeyFrom(merged), warnings };
+  return { runtime, keepKernels, buildNetwork, retrySeconds, signingKey: signingKeyFrom(merged), registry: globalRegistryFrom((key) => merged.get(key)), warnings };
 }
 
 // Accepts podman or docker (the --runtime option and KVC_CONTAINER_RUNTIME share this check).
@@ -166,6 +171,10 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
     buildArgs: parseBuildArgs(file.entries.get('KVC_BUILD_ARGS')?.value ?? '', file.path),
     hostTools,
     kube: kubeSettingsFrom(file),
+    registry: registryLayerFrom((key) => {
+      const entry = file.entries.get(key);
+      return entry === undefined ? undefined : { value: entry.value, file: file.path };
+    }),
     warnings,
   };
 }

@@ -13,9 +13,10 @@ import { assertContextTrusted, assertTrusted } from '../config/trust.js';
 import { keyForBuild } from '../signing/build-key.js';
 import { signerOf, signingInputs } from '../signing/signer.js';
 import { keyLocations } from './context.js';
+import { pullFirst } from './pull-first.js';
 
 // What `build` did ('dry-run': printed the commands a build runs, built nothing).
-export type BuildOutcome = { readonly action: 'skipped' | 'built' | 'dry-run'; readonly image: string };
+export type BuildOutcome = { readonly action: 'skipped' | 'built' | 'pulled' | 'dry-run'; readonly image: string };
 
 // Options of one build.
 export interface BuildOptions {
@@ -45,6 +46,12 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       return { action: 'skipped', image };
     }
     ctx.logger.info(`rebuilding ${image}: ${problems.join('; ')}`);
+  }
+  // KVC_IMAGE_REPO: a verified pull instead of the build (kvc build --force builds here).
+  if (options.force !== true && (await pullFirst(ctx, settings, kver)) === 'pulled') {
+    if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
+    await recordToolRun(ctx, settings, kver);
+    return { action: 'pulled', image };
   }
 
   // Checked again now, as the build starts (the service builds days after reading its config).

@@ -6,6 +6,7 @@ import type { InstanceSettings } from '../config/settings.js';
 import { imageTagFor } from '../kernel/release.js';
 import { DEFAULT_KEY_LOCATIONS, type KeyLocations } from '../signing/key-choice.js';
 import type { ConfiguredSigningKey } from '../config/signing-settings.js';
+import type { GlobalRegistry } from '../config/registry-settings.js';
 
 // Dependencies and paths, passed in (no module-level state).
 export interface Context {
@@ -30,6 +31,8 @@ export interface Context {
   readonly keys?: KeyLocations;
   // KVC_SIGN_KEY and KVC_SIGN_CERT of kvc.conf, when set (the first choice of signing key).
   readonly signingKey?: ConfiguredSigningKey | undefined;
+  // kvc.conf's registry keys (KVC_IMAGE_REPO …): images are pulled, verified, before any build.
+  readonly registry?: GlobalRegistry | undefined;
 }
 
 // The signing key folders of a context.

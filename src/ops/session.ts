@@ -62,6 +62,7 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
     runningKernel: env['KVC_RUNNING_KERNEL'] ?? runningKernelRelease(),
     keys: { keyDir: env['KVC_KEY_DIR'] ?? DEFAULT_KEY_LOCATIONS.keyDir, dkmsDir: env['KVC_DKMS_DIR'] ?? DEFAULT_KEY_LOCATIONS.dkmsDir },
     signingKey: global.signingKey,
+    registry: global.registry,
     interactive: process.stderr.isTTY === true,
     ...(signal === undefined ? {} : { signal }),
   };

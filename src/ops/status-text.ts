@@ -32,6 +32,7 @@ function formatInstance(instance: InstanceStatus): string[] {
     lines.push(`  image ${image.image} (kernel ${image.kernel}, version ${image.version}): ${formatSize(image.size)}, built ${formatTime(image.created)}`);
   }
   for (const warning of instance.kernels?.warnings ?? []) lines.push(`  warning: ${warning}`);
+  for (const pull of instance.pulls ?? []) lines.push(`  registry: ${pull}`);
   const modules = instance.modules.map((m) => `${m.name}=${m.state}${m.state === 'live' && m.refcnt > 0 ? `(used ${m.refcnt})` : ''}`);
   lines.push(`  modules: ${modules.join(' ')}`);
   lines.push(`  tools container: ${instance.toolsPid === null ? 'not running' : `pid ${instance.toolsPid}`}`);

@@ -12,6 +12,7 @@ import { kernelReport, type KernelReport, type KernelStatus } from './kernel-sta
 import { describeContext } from '../config/settings.js';
 import { readImageProvides } from './image-modules.js';
 import { DEVICE_MANAGERS } from '../service/device-managers.js';
+import { describePull, readPullRecords } from '../registry/pull-record.js';
 
 // One instance's report.
 export interface InstanceStatus {
@@ -30,6 +31,8 @@ export interface InstanceStatus {
   // The device manager (KVC_DEVICE_MANAGER) and its report, when the instance has one.
   readonly deviceManager?: string;
   readonly devices?: unknown;
+  // The last pull from KVC_IMAGE_REPO per kernel, one line each (src/registry/pull-record.ts).
+  readonly pulls?: readonly string[];
 }
 
 // Something status found wrong: it is shown, and makes status exit non-zero. 'config': a .conf or
@@ -99,7 +102,10 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const devices = manager === undefined ? undefined : await manager.report(ctx, name);
     const devicesError = manager === undefined ? undefined : manager.configError(devices);
     if (devicesError !== undefined) problems.push(...devicesError.split('\n').map((line) => problem('config', name, null, line)));
+    const pullRecords = (await readPullRecords(ctx.stateDir ?? '/var/lib/kvc', name)).filter((record) => ofScope(record.kernel));
+    for (const record of pullRecords.filter((entry) => entry.fallback === 'none')) problems.push(problem('build', name, record.kernel, describePull(record)));
     instances.push({
+      pulls: pullRecords.map((record) => `kernel ${record.kernel}: ${describePull(record)}`),
       name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid, kernels,
       ...(devices === undefined ? {} : { deviceManager: settings.deviceManager as string, devices }),
     });

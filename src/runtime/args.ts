@@ -226,7 +226,23 @@ export function removeContainersArgs(ids: readonly string[]): string[] {
 
 // `push` of a local image to a registry under another name (podman: a docker:// destination;
 // --tls-verify=false only when asked for, for a registry without TLS such as one on loopback).
-export function pushArgs(runtime: RuntimeName, source: string, destination: string, options: { tlsVerify: boolean }): string[] {
+// With `sign`, podman signs with a sigstore key (kvc publish) and writes the pushed digest to a file.
+export function pushArgs(runtime: RuntimeName, source: string, destination: string, options: PushOptions): string[] {
   if (runtime === 'docker') return ['push', destination];
-  return ['push', ...(options.tlsVerify ? [] : ['--tls-verify=false']), source, `docker://${destination}`];
+  const sign = options.sign === undefined ? [] : [
+    '--sign-by-sigstore-private-key', options.sign.privateKey, '--sign-passphrase-file', options.sign.passphraseFile, '--digestfile', options.sign.digestFile,
+  ];
+  return ['push', ...(options.tlsVerify ? [] : ['--tls-verify=false']), ...sign, source, `docker://${destination}`];
+}
+
+// How to push: TLS, and the sigstore key to sign with (podman only).
+export interface PushOptions {
+  readonly tlsVerify: boolean;
+  readonly sign?: { readonly privateKey: string; readonly passphraseFile: string; readonly digestFile: string };
+}
+
+// `pull` of an image from a registry, checked against a signature policy file (podman only: its
+// trust policy refuses what the policy does not accept, before anything is stored).
+export function pullArgs(image: string, options: { policyFile: string; tlsVerify: boolean }): string[] {
+  return ['pull', '--quiet', '--signature-policy', options.policyFile, ...(options.tlsVerify ? [] : ['--tls-verify=false']), `docker://${image}`];
 }

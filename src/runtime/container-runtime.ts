@@ -435,7 +435,10 @@ export class ContainerRuntime {
 
   // Pushes a local image to a registry as `destination`; docker gets it tagged first (its push takes
   // one name), and has no switch for TLS: its daemon's insecure-registries decides.
-  async push(source: string, destination: string, options: { tlsVerify: boolean }): Promise<void> {
+  async push(source: string, destination: string, options: argv.PushOptions): Promise<void> {
+    if (this.name === 'docker' && options.sign !== undefined) {
+      throw new UsageError('signing a pushed image works with podman only', { hint: 'use --runtime podman for kvc publish' });
+    }
     if (this.name === 'docker') {
       if (!options.tlsVerify) {
         throw new UsageError('--tls-verify=false works with podman only: docker has no per-push switch for it', { hint: 'list the registry in insecure-registries of /etc/docker/daemon.json, or use --runtime podman' });
@@ -454,6 +457,15 @@ export class ContainerRuntime {
           : `log in first if the registry needs it (${this.name} login REGISTRY), and check the repository name; --verbose shows the command`,
       });
     }
+  }
+
+  // Pulls an image, which podman stores only if the signature policy file accepts it; the
+  // refusal is thrown with podman's reason. Podman only: docker has no signature policy.
+  async pull(image: string, options: { policyFile: string; tlsVerify: boolean }): Promise<void> {
+    if (this.name === 'docker') throw new UsageError('verified pulls work with podman only: docker has no signature policy', { hint: 'set KVC_CONTAINER_RUNTIME=podman, or remove KVC_IMAGE_REPO' });
+    const args = argv.pullArgs(image, options);
+    const result = await this.capture(args, { long: true });
+    if (result.exitCode !== 0) throw this.failure(args, `pulling ${image}`, result.exitCode, result.stderr || result.stdout, { hint: 'see the reason above; kvc status shows it too' });
   }
 
   // Removes a container at once; missing is not an error.
