@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes a sigstore key pair as podman 4.3 (containers/image 5.23) reads it, for the tests.
 
-PREFIX.pub: the public key (PEM, P-256). PREFIX.private: the PKCS#8 private key encrypted as
+PREFIX.pub: the public key (PEM, P-256). PREFIX.pkcs8.pem: the private key, unencrypted, for the
+tests' own signer (test/integration/sigstore-attach.js). PREFIX.private: the same key encrypted as
 cosign writes it (PEM "ENCRYPTED COSIGN PRIVATE KEY" around JSON: scrypt, then NaCl secretbox),
 with the passphrase read from PASSPHRASE_FILE. Debian 12's skopeo (1.9) has no
 generate-sigstore-key and cosign is not packaged, hence this. Needs python3-nacl and
@@ -48,6 +49,9 @@ def main() -> None:
     with open(prefix + ".private", "w", encoding="ascii") as handle:
         handle.write(pem("ENCRYPTED COSIGN PRIVATE KEY", json.dumps(envelope).encode()))
     os.chmod(prefix + ".private", 0o600)
+    clear = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with open(os.open(prefix + ".pkcs8.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        handle.write(clear)
     public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     with open(prefix + ".pub", "wb") as handle:
         handle.write(public)
