@@ -25,6 +25,8 @@ export interface BuildOptions {
   readonly fresh?: boolean;
   readonly signal?: AbortSignal;
   readonly network?: string | undefined;
+  // Build here even when KVC_IMAGE_REPO is set (kvc publish: the builder makes the images).
+  readonly noPull?: boolean;
 }
 
 // Builds <name>-<version>:<kver> to a temporary name, checks its modules, then gives it the real name:
@@ -48,7 +50,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     ctx.logger.info(`rebuilding ${image}: ${problems.join('; ')}`);
   }
   // KVC_IMAGE_REPO: a verified pull instead of the build (kvc build --force builds here).
-  if (options.force !== true && (await pullFirst(ctx, settings, kver)) === 'pulled') {
+  if (options.force !== true && options.noPull !== true && (await pullFirst(ctx, settings, kver)) === 'pulled') {
     if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
     await recordToolRun(ctx, settings, kver);
     return { action: 'pulled', image };

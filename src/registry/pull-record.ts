@@ -1,7 +1,7 @@
 // What the last pull of a kernel's image did, kept at <stateDir>/<instance>/pull/<kver>.json so
 // that `kvc status` (another process) can say why a node built, or loaded nothing.
-import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRecordFiles, writeRecordFile } from './record-files.js';
 
 // One pull: accepted (the image now has its local name), or refused or unreachable, with why.
 export interface PullRecord {
@@ -19,25 +19,14 @@ export function pullRecordDir(stateDir: string, instance: string): string {
   return join(stateDir, instance, 'pull');
 }
 
-// Writes a record (whole or not at all: a temporary file renamed over the old one).
+// Writes a record (whole or not at all).
 export async function writePullRecord(stateDir: string, instance: string, record: PullRecord): Promise<void> {
-  const dir = pullRecordDir(stateDir, instance);
-  await mkdir(dir, { recursive: true, mode: 0o755 });
-  const path = join(dir, `${record.kernel}.json`);
-  await writeFile(`${path}.tmp`, `${JSON.stringify(record)}\n`, { mode: 0o644 });
-  await rename(`${path}.tmp`, path);
+  await writeRecordFile(pullRecordDir(stateDir, instance), record.kernel, record);
 }
 
 // Every record of an instance (none when the folder is absent); a file that is not a record is skipped.
 export async function readPullRecords(stateDir: string, instance: string): Promise<PullRecord[]> {
-  const dir = pullRecordDir(stateDir, instance);
-  const names = await readdir(dir).catch(() => [] as string[]);
-  const records: PullRecord[] = [];
-  for (const name of names.filter((entry) => entry.endsWith('.json')).sort()) {
-    const record = parsePullRecord(await readFile(join(dir, name), 'utf8').catch(() => ''));
-    if (record !== undefined) records.push(record);
-  }
-  return records;
+  return readRecordFiles(pullRecordDir(stateDir, instance), parsePullRecord);
 }
 
 // A record from its file's text, checked field by field; undefined when it is not one.

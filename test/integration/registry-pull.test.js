@@ -177,6 +177,29 @@ describe('kvc pulls verified images from a registry (a node of a fleet)', functi
     expect(fleet.images()).to.deep.equal([IMAGE()]);
     expect(existsSync(join(fleet.env.KVC_STATE_DIR, 'usbip', 'pull', `${KVER}.json`))).to.equal(true);
   });
+
+  it('kvc publish reuses the builder\'s image and pushes it signed, recording the digest; a second run pushes nothing (where podman can sign)', () => {
+    const repo = `${registry.address}/published`;
+    const configDir = makeConfigDir(`KVC_BUILD_NETWORK=host\nKVC_IMAGE_REPO=${repo}\nKVC_IMAGE_VERIFY_KEY=${dir}/key.pub\nKVC_IMAGE_SIGN_KEY=${dir}/key.private\nKVC_IMAGE_SIGN_PASSPHRASE_FILE=${dir}/passphrase\nKVC_IMAGE_TLS_VERIFY=no\n`);
+    configDirs.push(configDir);
+    repos.push(repo);
+    const env = { KVC_STATE_DIR: join(dir, 'builder-state') };
+    const record = join(dir, 'builder-state', 'usbip', 'published', `${KVER}.json`);
+    const first = kvc(['publish', 'usbip', KVER], { configDir, env });
+    expect(first.stderr).to.include(`${IMAGE()} is up to date for ${KVER}; nothing to build`);
+    if (/sigstore disabled/.test(first.stderr)) {
+      // Debian 12's podman 4.3: signing fails, with podman's reason; nothing is recorded as published.
+      expect(first.status, first.stderr).to.equal(70);
+      expect(first.stderr).to.include(`pushing ${IMAGE()} to ${repo}/usbip-1.0.0:${TAG} failed`).and.include('Debian-local change: sigstore disabled');
+      expect(existsSync(record)).to.equal(false);
+      return;
+    }
+    expect(first.status, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(new RegExp(`^${repo.replace(/[.]/g, '\\.')}/usbip-1\\.0\\.0:${TAG}@sha256:[0-9a-f]{64}\n$`));
+    const second = kvc(['publish', 'usbip', KVER], { configDir, env });
+    expect(second.status, second.stderr).to.equal(0);
+    expect(second.stdout).to.include('(already published, nothing pushed)');
+  });
 });
 
 // The node folders made under dir.

@@ -7,6 +7,7 @@ import { parsePullRecord, describePull } from '../../lib/registry/pull-record.js
 import { globalRegistryFrom, registryLayerFrom, resolveRegistry } from '../../lib/config/registry-settings.js';
 import { pullArgs, pushArgs } from '../../lib/runtime/args.js';
 import { ConfigError } from '../../lib/errors.js';
+import { publishSteps, parsePublishRecord, parseDigestFile } from '../../lib/registry/publish-plan.js';
 
 const REPO = '127.0.0.1:5000/kvc';
 const KEY = '/etc/kvc/image-signing.pub';
@@ -129,5 +130,31 @@ describe('registry: pull, then fall back (pure plan)', () => {
     expect(parsePullRecord(JSON.stringify({ ...record, outcome: 'maybe' }))).to.equal(undefined);
     expect(parsePullRecord('{')).to.equal(undefined);
     expect(describePull(record)).to.equal(`pull of ${REPO}/usbip-1.0.0:6.1.0-56-amd64 refused: Source image rejected: x; not built (KVC_BUILD_FALLBACK=no) (2026-12-04T09:00:00.000Z)`);
+  });
+});
+
+describe('registry: kvc publish (pure plan)', () => {
+  const record = (kernel, imageId, destination, digest = `sha256:${'a'.repeat(64)}`) => ({ kernel, imageId, destination, digest, at: '2026-12-04T09:00:00.000Z' });
+  it('pushes what was never pushed there, or whose local image changed since; the rest is already published', () => {
+    const records = [record('6.1.0-56-amd64', 'id1', 'r/x/usbip-1.0.0:6.1.0-56-amd64'), record('6.1.0-58-amd64', 'old', 'r/x/usbip-1.0.0:6.1.0-58-amd64')];
+    expect(publishSteps([
+      { kernel: '6.1.0-56-amd64', imageId: 'id1', destination: 'r/x/usbip-1.0.0:6.1.0-56-amd64' },
+      { kernel: '6.1.0-58-amd64', imageId: 'new', destination: 'r/x/usbip-1.0.0:6.1.0-58-amd64' },
+      { kernel: '6.1.0-60-amd64', imageId: 'id3', destination: 'r/x/usbip-1.0.0:6.1.0-60-amd64' },
+      { kernel: '6.1.0-56-amd64', imageId: 'id1', destination: 'other/usbip-1.0.0:6.1.0-56-amd64' },
+    ], records)).to.deep.equal([
+      { kernel: '6.1.0-56-amd64', push: false, digest: `sha256:${'a'.repeat(64)}` },
+      { kernel: '6.1.0-58-amd64', push: true },
+      { kernel: '6.1.0-60-amd64', push: true },
+      { kernel: '6.1.0-56-amd64', push: true },
+    ]);
+  });
+
+  it('reads records and podman\'s --digestfile, refusing what is not a sha256 digest', () => {
+    const good = record('k', 'i', 'd');
+    expect(parsePublishRecord(JSON.stringify(good))).to.deep.equal(good);
+    expect(parsePublishRecord(JSON.stringify({ ...good, digest: 'sha256:abc' }))).to.equal(undefined);
+    expect(parseDigestFile(`sha256:${'b'.repeat(64)}\n`)).to.equal(`sha256:${'b'.repeat(64)}`);
+    expect(parseDigestFile('')).to.equal(undefined);
   });
 });
