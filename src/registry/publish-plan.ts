@@ -1,5 +1,7 @@
 // `kvc publish`'s pure parts: which kernels' images to push (idempotent: an image already pushed
 // to the same place is not pushed again), and the record of each push.
+import { jsonObject } from './record-files.js';
+
 // What was pushed for a kernel: which local image, where, and the digest the registry has.
 export interface PublishRecord {
   readonly kernel: string;
@@ -22,16 +24,10 @@ export function publishSteps(kernels: readonly { kernel: string; imageId: string
 
 // A record from its file's text, checked field by field; undefined when it is not one.
 export function parsePublishRecord(text: string): PublishRecord | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof value !== 'object' || value === null) return undefined;
-  const record = value as Record<string, unknown>;
+  const record = jsonObject(text);
+  if (record === undefined) return undefined;
   const ok = ['kernel', 'imageId', 'destination', 'digest', 'at'].every((field) => typeof record[field] === 'string') && /^sha256:[0-9a-f]{64}$/.test(record['digest'] as string);
-  return ok ? (value as PublishRecord) : undefined;
+  return ok ? (record as unknown as PublishRecord) : undefined;
 }
 
 // The digest podman's --digestfile holds, checked.

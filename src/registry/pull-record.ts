@@ -1,7 +1,7 @@
 // What the last pull of a kernel's image did, kept at <stateDir>/<instance>/pull/<kver>.json so
 // that `kvc status` (another process) can say why a node built, or loaded nothing.
 import { join } from 'node:path';
-import { readRecordFiles, writeRecordFile } from './record-files.js';
+import { jsonObject, readRecordFiles, writeRecordFile } from './record-files.js';
 
 // One pull: accepted (the image now has its local name), or refused or unreachable, with why.
 export interface PullRecord {
@@ -31,19 +31,13 @@ export async function readPullRecords(stateDir: string, instance: string): Promi
 
 // A record from its file's text, checked field by field; undefined when it is not one.
 export function parsePullRecord(text: string): PullRecord | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const record = value as Record<string, unknown>;
-  if (typeof value !== 'object' || value === null) return undefined;
+  const record = jsonObject(text);
+  if (record === undefined) return undefined;
   const ok = typeof record['kernel'] === 'string' && typeof record['image'] === 'string' && typeof record['at'] === 'string'
     && ['pulled', 'refused', 'unreachable'].includes(record['outcome'] as string)
     && (record['reason'] === null || typeof record['reason'] === 'string')
     && [null, 'built', 'none'].includes(record['fallback'] as string | null);
-  return ok ? (value as PullRecord) : undefined;
+  return ok ? (record as unknown as PullRecord) : undefined;
 }
 
 // One line for people: "pulled …", or "pull refused: …; built locally".

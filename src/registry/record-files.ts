@@ -22,3 +22,13 @@ export async function readRecordFiles<T>(dir: string, parse: (text: string) => T
   }
   return records;
 }
+
+// A file's text as a JSON object, or undefined (not JSON, or not an object): the parsers' first step.
+export function jsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
