@@ -25,8 +25,10 @@ export interface BuildOptions {
   readonly fresh?: boolean;
   readonly signal?: AbortSignal;
   readonly network?: string | undefined;
-  // Build here even when KVC_IMAGE_REPO is set (kvc publish: the builder makes the images).
+  // Build here even when KVC_IMAGE_REPO is set (kvc publish, kvc build --force).
   readonly noPull?: boolean;
+  // Runs just before a local build (not before a pull): the service's check of unpinned sources.
+  readonly beforeLocalBuild?: () => void;
 }
 
 // Builds <name>-<version>:<kver> to a temporary name, checks its modules, then gives it the real name:
@@ -49,13 +51,14 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     }
     ctx.logger.info(`rebuilding ${image}: ${problems.join('; ')}`);
   }
-  // KVC_IMAGE_REPO: a verified pull instead of the build (kvc build --force builds here).
-  if (options.force !== true && options.noPull !== true && (await pullFirst(ctx, settings, kver)) === 'pulled') {
+  // KVC_IMAGE_REPO: a verified pull instead of the build.
+  if (options.noPull !== true && (await pullFirst(ctx, settings, kver)) === 'pulled') {
     if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
     await recordToolRun(ctx, settings, kver);
     return { action: 'pulled', image };
   }
 
+  options.beforeLocalBuild?.();
   // Checked again now, as the build starts (the service builds days after reading its config).
   if (settings.context.kind === 'dir') {
     assertContextTrusted(settings.context.path, settings.confPath);

@@ -92,8 +92,7 @@ export async function runService(session: Session, name: string): Promise<number
       await withInstanceLock(ctx, name, `kvc service ${name} (tools)`, { wait: true }, async () => {
         // Nothing was loaded from the image (all there already): the tools need it all the same.
         if (!built && loaded.changed.length === 0) {
-          assertUnattendedBuildAllowed(settings);
-          await buildImage(ctx, settings, kver, { network: global.buildNetwork, signal: lifetime });
+          await buildImage(ctx, settings, kver, { network: global.buildNetwork, signal: lifetime, beforeLocalBuild: () => assertUnattendedBuildAllowed(settings) });
         }
         await startTools(ctx, settings, kver);
       });
@@ -135,9 +134,8 @@ async function startInstance(ctx: Context, settings: InstanceSettings, network: 
       if (!(error instanceof ImageMissingError)) throw error;
       logger.info(`${error.message}: building it`);
     }
-    assertUnattendedBuildAllowed(settings);
     await notifySystemd({ status: `Building the image for ${kver}` }, logger);
-    await buildImage(ctx, settings, kver, { network, force: true, ...(ctx.signal === undefined ? {} : { signal: ctx.signal }) });
+    await buildImage(ctx, settings, kver, { network, force: true, beforeLocalBuild: () => assertUnattendedBuildAllowed(settings), ...(ctx.signal === undefined ? {} : { signal: ctx.signal }) });
     await notifySystemd({ status: `Loading ${settings.modules.join(', ')}` }, logger);
     return { built: true, loaded: await loadModules(ctx, settings, kver, { startTools: false }) };
   });
@@ -171,8 +169,7 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
     settings,
     keep: global.keepKernels,
     build: async (target, buildCtx, signal) => {
-      assertUnattendedBuildAllowed(settings);
-      return buildImage(buildCtx, settings, target, { network: global.buildNetwork, signal });
+      return buildImage(buildCtx, settings, target, { network: global.buildNetwork, signal, beforeLocalBuild: () => assertUnattendedBuildAllowed(settings) });
     },
     retryBaseMs: global.retrySeconds * 1000,
     retryMaxMs: 3600 * 1000,

@@ -26,6 +26,6 @@ export function registerBuild(program: Command, outcome: Outcome): void {
       const settings = await session.instance(name);
       const kver = kernelOf(session, given);
       await withInstanceLock(session.ctx, name, `kvc build ${name} ${kver}`, { wait: options.wait }, () =>
-        buildImage(session.ctx, settings, kver, { force: options.force === true, fresh: options.force === true, network: session.global.buildNetwork, ...signalOf(session) }));
+        buildImage(session.ctx, settings, kver, { force: options.force === true, fresh: options.force === true, noPull: options.force === true, network: session.global.buildNetwork, ...signalOf(session) }));
     }, { cancellable: true }));
 }
