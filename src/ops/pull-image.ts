@@ -10,7 +10,8 @@ import { RuntimeError } from '../errors.js';
 import { imageInRepo } from '../kube/names.js';
 import { classifyPullFailure, labelProblems, pullFailureReason } from '../registry/pull-plan.js';
 import { writePullRecord, type PullRecord } from '../registry/pull-record.js';
-import { policyForRepo, registriesDFileName, registriesDForRepo } from '../registry/trust-policy.js';
+import { checkVerifyKeyText, policyFileName, policyForRepo, registriesDFileName, registriesDForRepo } from '../registry/trust-policy.js';
+import { ConfigError } from '../errors.js';
 import { imageName, type Context } from './context.js';
 import { imageProblems } from './verify-image.js';
 
@@ -25,6 +26,10 @@ export type PullOutcome = { readonly accepted: true; readonly image: string } | 
 
 // Writes the policy and registries.d files for the repository; returns the policy's path.
 export async function writeTrustFiles(ctx: Context, registry: RegistrySettings): Promise<string> {
+  const keyText = await readFile(registry.verifyKey, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError(registry.verifyKey, 'KVC_IMAGE_VERIFY_KEY', `cannot be read (${error.code ?? error.message})`, { hint: 'copy the builder\'s sigstore public key there', cause: error });
+  });
+  checkVerifyKeyText(keyText, registry.verifyKey);
   const hostPolicyPath = join(ctx.hostRoot, HOST_POLICY);
   const hostPolicy = await readFile(hostPolicyPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return NO_POLICY;
@@ -32,7 +37,7 @@ export async function writeTrustFiles(ctx: Context, registry: RegistrySettings):
   });
   const dir = join(ctx.runDir, 'registry');
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const policyFile = join(dir, `policy-${registriesDFileName(registry.repo).replace(/\.yaml$/, '.json')}`);
+  const policyFile = join(dir, policyFileName(registry.repo));
   await writeFile(policyFile, policyForRepo(hostPolicy, hostPolicyPath, registry.repo, registry.verifyKey), { mode: 0o600 });
   const registriesD = join(ctx.hostRoot, REGISTRIES_D);
   await mkdir(registriesD, { recursive: true, mode: 0o755 });

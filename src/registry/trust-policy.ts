@@ -68,6 +68,17 @@ function parsePolicy(text: string, path: string): Policy {
   return value as Policy;
 }
 
+// KVC_IMAGE_VERIFY_KEY's file must hold one PEM public key (a private key there would be a slip
+// that also leaks it to every node's configuration): checked before any pull.
+export function checkVerifyKeyText(text: string, path: string): void {
+  if (/PRIVATE KEY/.test(text)) {
+    throw new ConfigError(path, 'KVC_IMAGE_VERIFY_KEY', 'holds a private key: nodes need only the public one', { hint: 'give nodes the .pub file of the pair, and keep the private key on the builder' });
+  }
+  if ((text.match(/-----BEGIN PUBLIC KEY-----/g) ?? []).length !== 1 || !text.includes('-----END PUBLIC KEY-----')) {
+    throw new ConfigError(path, 'KVC_IMAGE_VERIFY_KEY', 'is not one PEM public key (-----BEGIN PUBLIC KEY-----)', { hint: 'copy the builder\'s sigstore public key (the .pub of the pair) there' });
+  }
+}
+
 // registries.d(5) for the repository: sigstore signatures are stored beside the image in the
 // registry (as `podman push --sign-by-sigstore-private-key` puts them). It says where signatures
 // are; it trusts nothing.
@@ -78,4 +89,9 @@ export function registriesDForRepo(repo: string): string {
 // The registries.d file's name for a repository (one per repository, kvc's prefix).
 export function registriesDFileName(repo: string): string {
   return `kvc-${repo.replace(/[^A-Za-z0-9.-]+/g, '_')}.yaml`;
+}
+
+// The policy file's name for a repository, in kvc's run folder.
+export function policyFileName(repo: string): string {
+  return `policy-${registriesDFileName(repo).replace(/\.yaml$/, '.json')}`;
 }

@@ -9,11 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureUsbipImage, IMAGE, KVER, kvc, makeConfigDir, podman, removeDir, ROOT } from './harness.js';
+import { ensureUsbipImage, IMAGE, KVER, kvc, makeConfigDir, podman, removeDir, ROOT, RUN_DIR } from './harness.js';
 import { startRegistry } from './registry-harness.js';
 import { manifestDigest, signInRegistry } from './sigstore-attach.js';
 import { imageTagFor } from '../../lib/kernel/release.js';
-import { registriesDFileName } from '../../lib/registry/trust-policy.js';
+import { policyFileName, registriesDFileName } from '../../lib/registry/trust-policy.js';
 
 const TAG = imageTagFor(KVER);
 
@@ -58,7 +58,10 @@ describe('kvc pulls verified images from a registry (a node of a fleet)', functi
 
   after(() => {
     registry?.stop();
-    for (const repo of repos) rmSync(join('/etc/containers/registries.d', registriesDFileName(repo)), { force: true });
+    for (const repo of repos) {
+      rmSync(join('/etc/containers/registries.d', registriesDFileName(repo)), { force: true });
+      rmSync(join(RUN_DIR, 'registry', policyFileName(repo)), { force: true });
+    }
     for (const image of builderImages) {
       try {
         podman(['rmi', image]);
@@ -149,6 +152,16 @@ describe('kvc pulls verified images from a registry (a node of a fleet)', functi
     expect(result.stderr).to.include('is not usable');
     const status = fleet.kvc(['status', 'tiny']);
     expect(status.stdout).to.include(`registry: kernel ${KVER}: pull of ${registry.address}/fallback/tiny-1.0.0:${TAG} refused: Source image rejected: A signature was required, but no signature exists; built locally instead (KVC_BUILD_FALLBACK=yes)`);
+  });
+
+  it('the builder\'s private key given to a node as KVC_IMAGE_VERIFY_KEY: a configuration error (78) before any pull', () => {
+    const fleet = node(`${registry.address}/tampered`);
+    writeFileSync(join(fleet.configDir, 'kvc.conf'), readFileSync(join(fleet.configDir, 'kvc.conf'), 'utf8').replace(`${dir}/key.pub`, `${dir}/key.private`));
+    const result = fleet.kvc(['build', 'usbip', KVER]);
+    expect(result.status, result.stderr).to.equal(78);
+    expect(result.stderr).to.include(`${dir}/key.private: KVC_IMAGE_VERIFY_KEY: holds a private key`);
+    expect(result.stderr).to.not.include('pulling');
+    expect(fleet.images()).to.deep.equal([]);
   });
 
   it('an unreachable registry with KVC_BUILD_FALLBACK=no: the reason, nothing built', () => {

@@ -1,7 +1,7 @@
 // Unit tests: pulling from KVC_IMAGE_REPO (pure parts): the signature policy kvc writes, the
 // registry settings, the pull and signed push arguments, and the "pull, then fall back" decision.
 import { expect } from 'chai';
-import { policyForRepo, coveringScope, registriesDForRepo, registriesDFileName } from '../../lib/registry/trust-policy.js';
+import { policyForRepo, coveringScope, registriesDForRepo, registriesDFileName, checkVerifyKeyText, policyFileName } from '../../lib/registry/trust-policy.js';
 import { afterPull, classifyPullFailure, pullFailureReason, labelProblems } from '../../lib/registry/pull-plan.js';
 import { parsePullRecord, describePull } from '../../lib/registry/pull-record.js';
 import { globalRegistryFrom, registryLayerFrom, resolveRegistry } from '../../lib/config/registry-settings.js';
@@ -53,9 +53,18 @@ describe('registry: the signature policy kvc passes to its pulls', () => {
     expect(() => policyForRepo('{"default":[{"type":"reject"}],"transports":{"docker":{"x":{}}}}', '/p', REPO, KEY)).to.throw(ConfigError);
   });
 
+  it('the verification key file must be one public key; a private key there is refused', () => {
+    const pub = '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n';
+    expect(() => checkVerifyKeyText(pub, KEY)).to.not.throw();
+    expect(() => checkVerifyKeyText('-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\nx\n-----END ENCRYPTED COSIGN PRIVATE KEY-----\n', KEY)).to.throw(ConfigError, 'holds a private key');
+    expect(() => checkVerifyKeyText('', KEY)).to.throw(ConfigError, 'is not one PEM public key');
+    expect(() => checkVerifyKeyText(pub + pub, KEY)).to.throw(ConfigError, 'is not one PEM public key');
+  });
+
   it('registries.d: signatures beside the images, for that repository only', () => {
     expect(registriesDForRepo(REPO)).to.equal('# Written by kvc: where the signatures of KVC_IMAGE_REPO are (beside the images).\ndocker:\n  "127.0.0.1:5000/kvc":\n    use-sigstore-attachments: true\n');
     expect(registriesDFileName(REPO)).to.equal('kvc-127.0.0.1_5000_kvc.yaml');
+    expect(policyFileName(REPO)).to.equal('policy-kvc-127.0.0.1_5000_kvc.json');
   });
 });
 
