@@ -15,8 +15,9 @@ import { ConfigError } from '../errors.js';
 import { imageName, type Context } from './context.js';
 import { imageProblems } from './verify-image.js';
 
-// The host's default policy, and where podman looks for registries.d files (root's).
+// The host's default policy, under the host root.
 export const HOST_POLICY = 'etc/containers/policy.json';
+// Where podman (run by root) looks for registries.d files, under the host root.
 export const REGISTRIES_D = 'etc/containers/registries.d';
 // What stands in for a host without a policy file: podman itself refuses to pull then.
 const NO_POLICY = '{"default": [{"type": "reject"}]}';

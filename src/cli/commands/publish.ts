@@ -19,6 +19,7 @@ export const PUBLISH_HELP: CommandHelp = {
   examples: ['kvc publish usbip', 'kvc publish usbip 6.1.0-56-amd64 6.12.117+deb12-amd64'],
 };
 
+// Adds `kvc publish` to the program.
 export function registerPublish(program: Command, outcome: Outcome): void {
   describeCommand(program.command('publish'), PUBLISH_HELP)
     .argument('<name>', 'instance name (reads <config-dir>/<name>.conf)')
