@@ -8,6 +8,7 @@ import { runningKernelRelease } from '../kernel/release.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { Context } from './context.js';
+import { resolveRegistry } from '../config/registry-settings.js';
 import { DEFAULT_KEY_LOCATIONS } from '../signing/key-choice.js';
 
 // The global options every command accepts.
@@ -72,6 +73,8 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
     logger,
     instance: async (name) => {
       const settings = await loadInstanceSettings(configDir, name);
+      // KVC_IMAGE_REPO (the instance's or kvc.conf's) without a verification key: refused here.
+      resolveRegistry(global.registry, settings.registry);
       for (const warning of settings.warnings) logger.warn(warning);
       return settings;
     },

@@ -164,6 +164,16 @@ describe('kvc pulls verified images from a registry (a node of a fleet)', functi
     expect(fleet.images()).to.deep.equal([]);
   });
 
+  it('KVC_IMAGE_REPO without KVC_IMAGE_VERIFY_KEY: kvc check names it, and kvc build refuses (78) before any pull', () => {
+    const configDir = makeConfigDir(`KVC_IMAGE_REPO=${registry.address}/tampered\n`);
+    configDirs.push(configDir);
+    const check = kvc(['check', 'usbip'], { configDir });
+    expect(check.stdout + check.stderr).to.include('KVC_IMAGE_REPO: is set, but kvc.conf has no KVC_IMAGE_VERIFY_KEY');
+    const build = kvc(['build', 'usbip', KVER], { configDir });
+    expect(build.status, build.stderr).to.equal(78);
+    expect(build.stderr).to.include('KVC_IMAGE_REPO: is set, but kvc.conf has no KVC_IMAGE_VERIFY_KEY').and.not.include('pulling');
+  });
+
   it('an unreachable registry with KVC_BUILD_FALLBACK=no: the reason, nothing built', () => {
     const fleet = node('127.0.0.1:1/nothing', 'KVC_BUILD_FALLBACK=no\n');
     const result = fleet.kvc(['build', 'usbip', KVER]);
