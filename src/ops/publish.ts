@@ -33,7 +33,8 @@ export async function publish(ctx: Context, settings: InstanceSettings, kernels:
   }
   const recordDir = join(ctx.stateDir ?? '/var/lib/kvc', settings.name, 'published');
   const records = await readRecordFiles(recordDir, parsePublishRecord);
-  await writeTrustFiles(ctx, registry);
+  // registries.d: where the signatures go (beside the images); a dry run writes nothing.
+  if (!ctx.runtime.dryRun) await writeTrustFiles(ctx, registry);
   const results: Published[] = [];
   for (const kernel of kernels) {
     // Built here, never pulled: the builder is where images come from.
@@ -48,7 +49,7 @@ export async function publish(ctx: Context, settings: InstanceSettings, kernels:
       continue;
     }
     const digestFile = join(ctx.runDir, `publish-${process.pid}.digest`);
-    await mkdir(ctx.runDir, { recursive: true });
+    if (!ctx.runtime.dryRun) await mkdir(ctx.runDir, { recursive: true });
     try {
       await ctx.runtime.push(local, destination, { tlsVerify: registry.tlsVerify, sign: { privateKey: global.signKey, passphraseFile: global.signPassphraseFile, digestFile } });
       if (ctx.runtime.dryRun) continue;

@@ -4,7 +4,8 @@ import type { InstanceSettings } from '../config/settings.js';
 import { PullRefusedError } from '../errors.js';
 import { afterPull } from '../registry/pull-plan.js';
 import { describePull, writePullRecord } from '../registry/pull-record.js';
-import type { Context } from './context.js';
+import { imageInRepo } from '../kube/names.js';
+import { imageName, type Context } from './context.js';
 import { pullVerified } from './pull-image.js';
 
 // 'pulled': the verified image has its local name; 'build': no repository, or the pull failed and
@@ -12,6 +13,11 @@ import { pullVerified } from './pull-image.js';
 export async function pullFirst(ctx: Context, settings: InstanceSettings, kver: string): Promise<'pulled' | 'build'> {
   const registry = ctx.registry === undefined ? undefined : resolveRegistry(ctx.registry, settings.registry ?? { repo: undefined, fallback: undefined });
   if (registry === undefined) return 'build';
+  // A dry run writes no policy file and pulls nothing: it says what a run would do, then shows the build.
+  if (ctx.runtime.dryRun) {
+    ctx.logger.info(`dry run: would pull ${imageInRepo(imageName(settings, kver), registry.repo)} verified with ${registry.verifyKey} (podman --signature-policy, a policy for ${registry.repo} only), and ${registry.fallback ? 'build here, as below, if that fails' : 'build nothing if that fails (KVC_BUILD_FALLBACK=no)'}`);
+    return 'build';
+  }
   const outcome = await pullVerified(ctx, settings, kver, registry);
   const next = afterPull(outcome.accepted, registry.fallback);
   if (outcome.accepted) return 'pulled';
