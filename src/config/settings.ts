@@ -11,7 +11,9 @@ import { parseBuildArgs, type BuildArgs } from './build-args.js';
 import { recipeDigest } from './recipe.js';
 import { signingKeyFrom, type ConfiguredSigningKey } from './signing-settings.js';
 
-export type RuntimeName = 'podman' | 'docker';
+import type { RuntimeName } from '../runtime/runtime-name.js';
+
+export type { RuntimeName };
 
 // Host-wide settings from kvc.conf.
 export interface GlobalSettings {

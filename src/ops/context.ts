@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { imageTagFor } from '../kernel/release.js';
 import { DEFAULT_KEY_LOCATIONS, type KeyLocations } from '../signing/key-choice.js';
 import type { ConfiguredSigningKey } from '../config/signing-settings.js';
 
@@ -35,11 +34,6 @@ export interface Context {
 // The signing key folders of a context.
 export function keyLocations(ctx: Context): KeyLocations {
   return ctx.keys ?? DEFAULT_KEY_LOCATIONS;
-}
-
-// The image name for an instance and kernel: <name>-<version>:<kver>, as the bash KVC names them.
-export function imageName(settings: InstanceSettings, kver: string): string {
-  return `localhost/${settings.name}-${settings.softwareVersion.toLowerCase()}:${imageTagFor(kver)}`;
 }
 
 // The name of the tools container that stays up while an instance is loaded.

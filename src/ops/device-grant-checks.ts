@@ -2,7 +2,7 @@
 // shows in /proc. Pure: each check returns the refusal (with the exact podman flags to create the
 // container with) or undefined.
 import { ContainerRefusedError } from '../errors.js';
-import { formatDevice, rulesAllow, type DeviceId } from '../kernel/device-cgroup-rules.js';
+import { formatDevice, rulesAllow, type DeviceId } from '../host/device-cgroup-rules.js';
 import type { ContainerAccess } from '../runtime/parse.js';
 
 // Capabilities that would let a container get device nodes kvc did not give it: mknod(2) itself,

@@ -2,7 +2,6 @@
 // now, as one report (the model): `--json` prints it, the text is made from it alone (status-text.ts).
 import { describeError, ExitStatus } from '../errors.js';
 import { loadInstanceSettings, listInstanceNames } from '../config/load.js';
-import { LABEL } from '../runtime/args.js';
 import type { ModuleState } from '../kernel/module-state.js';
 import { moduleStatuses } from './modules.js';
 import { liveToolsPid } from './tools.js';
@@ -12,6 +11,7 @@ import { kernelReport, type KernelReport, type KernelStatus } from './kernel-sta
 import { describeContext } from '../config/settings.js';
 import { readImageProvides } from './image-modules.js';
 import { DEVICE_MANAGERS } from '../service/device-managers.js';
+import { IMAGE_LABEL, readImageLabels } from '../images/labels.js';
 
 // One instance's report.
 export interface InstanceStatus {
@@ -82,11 +82,12 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
       problems.push(problem('config', name, null, describeError(error)));
       continue;
     }
-    const listed = await ctx.runtime.imagesWithLabel(LABEL.instance, name);
+    const listed = await ctx.runtime.imagesWithLabel(IMAGE_LABEL.instance, name);
     const images = listed
       .map((image) => {
-        const kernel = image.labels[LABEL.kernel] ?? '';
-        return { kernel, version: image.labels[LABEL.version] ?? '', image: image.names[0] ?? '<none>', id: image.id.slice(0, 12), size: image.size, created: image.created, running: kernel === ctx.runningKernel };
+        const labels = readImageLabels(image.labels);
+        const kernel = labels?.kernel ?? '';
+        return { kernel, version: labels?.version ?? '', image: image.names[0] ?? '<none>', id: image.id.slice(0, 12), size: image.size, created: image.created, running: kernel === ctx.runningKernel };
       })
       .filter((image) => ofScope(image.kernel))
       .sort((a, b) => a.kernel.localeCompare(b.kernel, undefined, { numeric: true }));

@@ -5,7 +5,8 @@ import { delimiter, dirname, join, isAbsolute } from 'node:path';
 import { execa } from 'execa';
 import { ImageNotFoundError, RuntimeError, UsageError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { RuntimeName } from '../config/settings.js';
+import type { RuntimeName } from './runtime-name.js';
+import { findOnPath } from '../host/find-on-path.js';
 import * as argv from './args.js';
 import { dependsOnKernel, isMetadataStep, parseContainerAccess, parseContainerInspect, parseIdList, parseImageInspect, parseOciDeviceRules, isNoSuchObject, saysNoSpace, type ContainerAccess, type ContainerInfo, type ImageInfo } from './parse.js';
 
@@ -39,20 +40,6 @@ const RUNTIME_CWD = '/';
 // Quotes an argument for display only (commands are never run through a shell).
 export function displayArg(arg: string): string {
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
-}
-
-// Finds an executable on PATH; undefined when it is not there.
-export function findOnPath(name: string, pathVariable = process.env['PATH'] ?? ''): string | undefined {
-  const candidates = isAbsolute(name) ? [name] : pathVariable.split(delimiter).filter((dir) => dir !== '').map((dir) => join(dir, name));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
 }
 
 function tail(text: string): string {

@@ -18,7 +18,8 @@ import { holdServiceLock, withInstanceLock } from '../ops/lock.js';
 import { watchBootFacts } from './boot-facts.js';
 import { Reconciler, type ReconcileState } from './reconciler.js';
 import { inhibitShutdown } from '../host/inhibit.js';
-import { removeServiceState, writeServiceState } from './service-state.js';
+import { writeServiceState } from './service-state.js';
+import { removeServiceState } from '../ops/service-state.js';
 import { liveToolsPid } from '../ops/tools.js';
 import { DEVICE_MANAGERS, type DeviceManager } from './device-managers.js';
 

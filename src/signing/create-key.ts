@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { SigningKeyError } from '../errors.js';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
 import { kvcKeyPair, type KeyLocations } from './key-choice.js';
 import { loadKeyPair, pairPresence, type SigningKey } from './signing-key.js';
 

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelRefusedError, KvcError } from '../errors.js';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
 import { MOKMANAGER_STEPS } from './key-advice.js';
 import { readKernelKeys } from './keyring-reader.js';
 import { importCertificate, oneTimePassword, readMokState } from './mok.js';

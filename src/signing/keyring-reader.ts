@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
 import { keyringIds, parseKeyctlList, parseProcKeys, trustedKeys, TRUSTED_KEYRINGS, type ListedKey, type TrustedKey } from './keyrings.js';
 
 // What was read, and how.

@@ -2,7 +2,7 @@
 // MokManager at the next boot, and queuing one (`mokutil --import`). Parsing is pure.
 import { randomInt } from 'node:crypto';
 import { execa } from 'execa';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
 
 // Where a certificate stands with shim.
 export type MokState = 'enrolled' | 'pending' | 'absent' | 'unknown';

@@ -7,7 +7,7 @@ import type { Context } from '../ops/context.js';
 import { grantAlive, grantDevice, revokeDevice, describeGrant, type DeviceGrant } from '../ops/container-devices.js';
 import { accessRefusal } from '../ops/device-grant-checks.js';
 import { listDeviceNodes, nodeNameFor, type DeviceNode } from '../kernel/device-nodes.js';
-import { formatDevice } from '../kernel/device-cgroup-rules.js';
+import { formatDevice } from '../host/device-cgroup-rules.js';
 import { ContainerRefusedError } from '../errors.js';
 import type { ImportRule } from './devices-file.js';
 import type { DeviceConsumer } from './importer.js';

@@ -3,9 +3,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { hostCommandScript } from '../../lib/ops/host-commands.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { imageTagFor } from '../../lib/images/names.js';
 
 export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 export const KVER = process.env.KVC_TEST_KVER ?? '6.1.0-56-amd64';

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvc, podman, removeDir } from './harness.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
+import { imageTagFor } from '../../lib/images/names.js';
 
 const REGISTRY = '/usr/bin/docker-registry';
 const KERNELS = ['6.1.0-56-amd64', '6.12.117+deb12-amd64'];

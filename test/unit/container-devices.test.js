@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError } from '../../lib/errors.js';
 import { checkNodeName, deviceNodeOf, listDeviceNodes, nodeNameFor, parseDev, parseUevent } from '../../lib/kernel/device-nodes.js';
-import { formatRule, parseRuleText, rulesAllow } from '../../lib/kernel/device-cgroup-rules.js';
+import { formatRule, parseRuleText, rulesAllow } from '../../lib/host/device-cgroup-rules.js';
 import { parseContainerAccess, parseOciDeviceRules } from '../../lib/runtime/parse.js';
 import { accessRefusal, boundingCapsOf, devMountType, inCgroup, podmanFlagsFor, processRefusal } from '../../lib/ops/device-grant-checks.js';
 

@@ -3,8 +3,8 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { imageTagFor } from '../../lib/images/names.js';
 import fc from 'fast-check';
-import { imageTagFor } from '../../lib/kernel/release.js';
 
 const SCRIPTS = ['test/e2e/run.sh', 'test/e2e/guest/checks.sh'];
 const FIXED = ['6.1.0-56-amd64', '6.12.117+deb12-amd64', '6.1.0~rc1', '6.1.0+rc1', '6.1.0_rc1', '4.18.0-513.el8_9.x86_64', '6+~_+_~'];

@@ -5,10 +5,11 @@ import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkKernelRelease, imageTagFor, kernelReleaseOfTag } from '../../lib/kernel/release.js';
+import { checkKernelRelease } from '../../lib/kernel/release.js';
 import { parseKernelConfig, findKernelConfig, refusalReason } from '../../lib/kernel/kernel-config.js';
 import { readModuleStatus, kernelHasModuleSupport } from '../../lib/kernel/module-state.js';
 import { UsageError } from '../../lib/errors.js';
+import { imageTagFor, kernelReleaseOfTag } from '../../lib/images/names.js';
 
 describe('kernel release', () => {
   for (const good of ['6.1.0-56-amd64', '6.5.6-300.fc39.x86_64', '5.15.153.1-microsoft-standard-WSL2', '6.1.0+', '4.18.0-513.el8_9.x86_64']) {

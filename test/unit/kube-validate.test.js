@@ -8,8 +8,8 @@ import { renderDaemonSet } from '../../lib/kube/daemonset.js';
 import { kubeSettingsFrom, NO_KUBE_SETTINGS } from '../../lib/config/kube-settings.js';
 import { readConfFile } from '../../lib/config/conf-file.js';
 import { nfdKernelLabelValue } from '../../lib/kube/names.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
 import { daemonSetProblems, moduleProblems } from './kube-validators.js';
+import { imageTagFor } from '../../lib/images/names.js';
 
 const USBIP_CONF = new URL('../../host/etc/kvc/usbip.conf', import.meta.url).pathname;
 // The checkout may sit where others could write (a CI workspace): trust is relaxed for this one

@@ -5,11 +5,12 @@ import { execFileSync } from 'node:child_process';
 import { parse, parseAllDocuments } from 'yaml';
 import { kernelMappings, modprobeSpec, renderModule, templateImageFor } from '../../lib/kube/module.js';
 import { daemonSetName, renderDaemonSet, toolsVolumes } from '../../lib/kube/daemonset.js';
-import { checkImageRepo, dnsLabel, imageInRepo, kubeArch, nfdKernelLabelValue, withoutTag } from '../../lib/kube/names.js';
+import { dnsLabel, kubeArch, nfdKernelLabelValue } from '../../lib/kube/names.js';
 import { formatManifests } from '../../lib/kube/output.js';
 import { HOLD_SCRIPT, LOAD_SCRIPT, TOOLS_SCRIPT } from '../../lib/kube/pod-scripts.js';
 import { kubeSettingsFrom, NO_KUBE_SETTINGS } from '../../lib/config/kube-settings.js';
 import { pushArgs } from '../../lib/runtime/args.js';
+import { checkImageRepo, imageInRepo, withoutTag } from '../../lib/images/names.js';
 
 const USBIP_MODULES = ['usbip-core', 'usbip-host', 'vhci-hcd'];
 const USBIP_KUBE = {

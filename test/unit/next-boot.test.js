@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { bootDefaultKernel, grubenvValue, kernelOfGrubEntry, kernelOfImage, readBootFiles } from '../../lib/kernel/boot-default.js';
 import { BootWatcher, bootRelevant } from '../../lib/service/boot-watcher.js';
-import { plan } from '../../lib/service/reconcile-plan.js';
+import { plan } from '../../lib/images/plan.js';
 import { Reconciler } from '../../lib/service/reconciler.js';
 import { watchBootFacts } from '../../lib/service/boot-facts.js';
 import { createLogger } from '../../lib/log/logger.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
+import { imageTagFor } from '../../lib/images/names.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const quiet = () => createLogger({ style: 'plain', stream: new PassThrough() });

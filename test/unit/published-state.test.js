@@ -3,12 +3,18 @@
 // writer that runs as another user counts as running (kill(pid, 0) fails with EPERM, not ESRCH).
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
-import { publishState, readPublishedState } from '../../lib/host/published-state.js';
+import { publishState, readPublishedState as readChecked } from '../../lib/host/published-state.js';
+import { Fields } from '../../lib/host/json-shape.js';
+import { readServiceState } from '../../lib/ops/service-state.js';
+
+// A reader that checks only the process ID; a damaged file counts as none here.
+const pidOnly = (value) => ({ pid: new Fields(value).integer('pid') });
+const readPublishedState = (path) => { const read = readChecked(path, pidOnly); return read !== undefined && 'damaged' in read ? undefined : read; };
 import { createLogger } from '../../lib/log/logger.js';
 
 const LIB = join(dirname(fileURLToPath(import.meta.url)), '../../lib/host/published-state.js');
@@ -45,13 +51,30 @@ describe('published state (service.json, devices.json)', () => {
     expect(readPublishedState(path), 'a writer that is gone').to.equal(undefined);
   });
 
+  it('a service state of the wrong shape is reported damaged, naming the field, and not believed', () => {
+    const run = join(dir, 'run');
+    mkdirSync(join(run, 'usbip'), { recursive: true });
+    const path = join(run, 'usbip', 'service.json');
+    const good = { pid: process.pid, updated: 'now', nextBoot: null, kernels: [{ kver: '6.1.0-56-amd64', action: 'ready', running: true, nextBoot: true, installed: true }] };
+    writeFileSync(path, JSON.stringify(good));
+    const warnings = [];
+    const ctx = { runDir: run, hostRoot: '/', logger: { warn: (line) => warnings.push(line) } };
+    expect(readServiceState(ctx, 'usbip')).to.deep.equal(good);
+    for (const [damage, field] of [[{ kernels: 'x' }, 'kernels'], [{ kernels: [{ ...good.kernels[0], action: 'explode' }] }, 'kernels[0].action'], [{ nextBoot: 7 }, 'nextBoot'], [{ kernels: [{ ...good.kernels[0], running: 'yes' }] }, 'kernels[0].running']]) {
+      writeFileSync(path, JSON.stringify({ ...good, ...damage }));
+      warnings.length = 0;
+      expect(readServiceState(ctx, 'usbip'), JSON.stringify(damage)).to.equal(undefined);
+      expect(warnings.join('\n')).to.include(path).and.include(field);
+    }
+  });
+
   it('a reader that is not root sees a root writer as running (EPERM is alive)', function () {
     if (process.getuid() !== 0) this.skip();
     const path = join(dir, 'service.json');
     writeFileSync(path, JSON.stringify({ pid: process.pid }));
     chmodSync(dir, 0o755);
     chmodSync(path, 0o644);
-    const script = `import(${JSON.stringify(LIB)}).then((m) => console.log(JSON.stringify(m.readPublishedState(${JSON.stringify(path)}) ?? null)))`;
+    const script = `import(${JSON.stringify(LIB)}).then((m) => console.log(JSON.stringify(m.readPublishedState(${JSON.stringify(path)}, (v) => v) ?? null)))`;
     const result = spawnSync(process.execPath, ['-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
     expect(result.status, result.stderr).to.equal(0);
     expect(JSON.parse(result.stdout)).to.deep.equal({ pid: process.pid });

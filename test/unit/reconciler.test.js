@@ -13,7 +13,7 @@ import { createLogger } from '../../lib/log/logger.js';
 import { createKvcKey } from '../../lib/signing/create-key.js';
 import { findSigningKey } from '../../lib/signing/signing-key.js';
 import { signerLabel, signerOf } from '../../lib/signing/signer.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
+import { imageTagFor } from '../../lib/images/names.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const settings = { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} };

@@ -4,7 +4,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { parseCertificate } from '../../lib/signing/certificate.js';
 import { parseSignerLabel, signerLabel, signerMismatch, signerOf, signingInputs, SIGN_SECRET, SIGNER_BUILD_ARG } from '../../lib/signing/signer.js';
-import { buildArgs, LABEL, secretArg } from '../../lib/runtime/args.js';
+import { IMAGE_LABEL } from '../../lib/images/labels.js';
+import { buildArgs, secretArg } from '../../lib/runtime/args.js';
 import { parseBuildArgs } from '../../lib/config/build-args.js';
 
 const fixture = (name) => parseCertificate(readFileSync(new URL(`../fixtures/signing/${name}`, import.meta.url)));
@@ -71,14 +72,14 @@ describe('what a build is given to sign with', () => {
     const inputs = signingInputs(key);
     expect(inputs.secrets).to.deep.equal([{ id: SIGN_SECRET.key, src: key.key }, { id: SIGN_SECRET.cert, src: key.cert }]);
     expect(inputs.buildArgs).to.deep.equal({ [SIGNER_BUILD_ARG]: withSkid.keyId });
-    expect(inputs.labels).to.deep.equal({ [LABEL.signer]: signerLabel(signerOf(withSkid)) });
-    const argv = buildArgs('podman', { tag: 't', file: '/c/Containerfile', context: '/c', buildArgs: { KVER: '6.1.0-56-amd64', ...inputs.buildArgs }, labels: inputs.labels, secrets: inputs.secrets });
+    expect(inputs.signerLabel).to.equal(signerLabel(signerOf(withSkid)));
+    const argv = buildArgs('podman', { tag: 't', file: '/c/Containerfile', context: '/c', buildArgs: { KVER: '6.1.0-56-amd64', ...inputs.buildArgs }, labels: { [IMAGE_LABEL.signer]: inputs.signerLabel }, secrets: inputs.secrets });
     expect(argv).to.include.members(['--secret', 'id=kvc_sign_key,src=/var/lib/kvc/keys/signing-key.pem', 'id=kvc_sign_cert,src=/var/lib/kvc/keys/signing-cert.der', `KVC_SIGNER=${withSkid.keyId}`]);
     expect(argv[argv.length - 1]).to.equal('/c');
   });
 
   it('without a key: no secret, no build argument, and the signer label set empty (podman passes labels down its layer cache)', () => {
-    expect(signingInputs(undefined)).to.deep.equal({ secrets: [], buildArgs: {}, labels: { [LABEL.signer]: '' } });
+    expect(signingInputs(undefined)).to.deep.equal({ secrets: [], buildArgs: {}, signerLabel: '' });
     const argv = buildArgs('podman', { tag: 't', file: '/c/Containerfile', context: '/c', buildArgs: { KVER: 'k' }, labels: {} });
     expect(argv).to.not.include('--secret');
   });

@@ -4,12 +4,13 @@ import { checkInstanceName } from '../../config/load.js';
 import { ImageMissingError, UsageError } from '../../errors.js';
 import { renderDaemonSet } from '../../kube/daemonset.js';
 import { kernelImages } from '../../kube/kernel-images.js';
-import { imageInRepo, kubeArch, nfdKernelLabelValue } from '../../kube/names.js';
+import { kubeArch, nfdKernelLabelValue } from '../../kube/names.js';
 import { formatManifests } from '../../kube/output.js';
 import { checkKernelRelease } from '../../kernel/release.js';
 import { withSession, type Outcome } from '../command-kit.js';
 import { describeCommand, type CommandHelp } from '../help.js';
 import { addKubeOptions, kubeOptionsFrom, type RawKubeOptions } from './kube-options.js';
+import { imageInRepo } from '../../images/names.js';
 
 // The command's help, as data.
 export const KUBE_DAEMONSET_HELP: CommandHelp = {

@@ -6,11 +6,10 @@ import { kernelImages } from '../../kube/kernel-images.js';
 import { renderModule, type SignSecrets } from '../../kube/module.js';
 import { kubeArch } from '../../kube/names.js';
 import { formatManifests } from '../../kube/output.js';
-import { imageTagFor } from '../../kernel/release.js';
-import { imageName } from '../../ops/context.js';
 import { withSession, type Outcome } from '../command-kit.js';
 import { describeCommand, type CommandHelp } from '../help.js';
 import { addKubeOptions, kubeOptionsFrom, type RawKubeOptions } from './kube-options.js';
+import { imageTagFor, imageName } from '../../images/names.js';
 
 // The command's help, as data.
 export const KUBE_MODULE_HELP: CommandHelp = {

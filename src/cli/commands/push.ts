@@ -2,11 +2,11 @@
 import type { Command } from 'commander';
 import { checkInstanceName } from '../../config/load.js';
 import { checkKernelRelease } from '../../kernel/release.js';
-import { checkImageRepo } from '../../kube/names.js';
 import { pushImage } from '../../ops/push.js';
 import { UsageError } from '../../errors.js';
 import { withSession, type Outcome } from '../command-kit.js';
 import { describeCommand, type CommandHelp } from '../help.js';
+import { checkImageRepo } from '../../images/names.js';
 
 // The command's help, as data.
 export const PUSH_HELP: CommandHelp = {

@@ -3,19 +3,20 @@
 import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkModules, parseModinfo } from '../kmods/modinfo.js';
-import { LABEL } from '../runtime/args.js';
-import type { Context } from './context.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { signerMismatch, type Signer } from '../signing/signer.js';
+import { readImageLabels } from './labels.js';
 
 // The problems found (empty when the image is good). `labels` are the image's (from inspecting
 // it); modinfo runs inside the image, with no privileges.
-export async function imageProblems(ctx: Context, settings: InstanceSettings, image: string, kver: string, labels: Readonly<Record<string, string>>, signer?: Signer): Promise<string[]> {
-  const result = await ctx.runtime.probe(image, ['modinfo', '-k', kver, ...settings.modules]);
-  if (ctx.runtime.dryRun) return [];
+export async function imageProblems(runtime: Pick<ContainerRuntime, 'probe' | 'dryRun'>, settings: InstanceSettings, image: string, kver: string, labels: Readonly<Record<string, string>>, signer?: Signer): Promise<string[]> {
+  const result = await runtime.probe(image, ['modinfo', '-k', kver, ...settings.modules]);
+  if (runtime.dryRun) return [];
   const problems: string[] = [];
-  const stale = buildMismatch(identityFromLabels(labels[LABEL.buildArgs], labels[LABEL.recipe]), wantedIdentity(settings));
+  const read = readImageLabels(labels);
+  const stale = buildMismatch(read?.buildIdentity ?? identityFromLabels(undefined, undefined), wantedIdentity(settings));
   if (stale !== undefined) problems.push(stale);
-  const resigned = signerMismatch(labels[LABEL.signer], signer);
+  const resigned = signerMismatch(read?.signer, signer);
   if (resigned !== undefined) problems.push(resigned);
   const infos = parseModinfo(result.stdout);
   const moduleProblems = checkModules(settings.modules, infos, kver, settings.softwareVersion);

@@ -1,6 +1,6 @@
 // Unit tests: the reconciler's plan, on data (what is installed, what images exist, what failed).
 import { expect } from 'chai';
-import { plan, staleness } from '../../lib/service/reconcile-plan.js';
+import { plan, staleness } from '../../lib/images/plan.js';
 import { signerLabel } from '../../lib/signing/signer.js';
 
 const memory = (refused = {}, retryAt = {}, removed = []) => ({ refused: new Map(Object.entries(refused)), retryAt: new Map(Object.entries(retryAt)), removed: new Set(removed) });
