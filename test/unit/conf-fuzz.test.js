@@ -35,7 +35,7 @@ describe('configuration fuzzing (fast-check)', () => {
   it('validation never throws anything but a one-line ConfigError', () => {
     fc.assert(fc.property(file, (text) => onlyConfigErrors(() => {
       const entries = parseConfText('/nonexistent/usbip.conf', text);
-      instanceSettingsFrom('usbip', { path: '/nonexistent/usbip.conf', entries });
+      instanceSettingsFrom('usbip', { path: '/nonexistent/usbip.conf', entries }, ['usbip']);
       globalSettingsFrom([{ path: '/nonexistent/kvc.conf', entries }]);
     })), { numRuns: 3000 });
   });

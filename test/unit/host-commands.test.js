@@ -60,7 +60,7 @@ describe('host commands (KVC_HOST_TOOLS)', () => {
       writeFileSync(join(dir, 'Containerfile'), 'FROM x\n');
       const text = `KMOD_CONTAINER_BUILD_CONTEXT=.\nKMOD_CONTAINER_BUILD_FILE=Containerfile\nKMOD_SOFTWARE_VERSION=1\nKMOD_NAMES=m\nKVC_HOST_TOOLS="${tools}"\n`;
       const path = join(dir, 'hello.conf');
-      return () => instanceSettingsFrom('hello', { path, entries: parseConfText(path, text) });
+      return () => instanceSettingsFrom('hello', { path, entries: parseConfText(path, text) }, ['usbip']);
     };
     expect(conf('/usr/sbin/usbip /usr/sbin/usbipd')().hostTools).to.deep.equal(['/usr/sbin/usbip', '/usr/sbin/usbipd']);
     expect(conf('usbip')).to.throw(/KVC_HOST_TOOLS: "usbip" is not an absolute path/);

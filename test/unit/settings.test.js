@@ -40,7 +40,7 @@ describe('settings: instance files', () => {
   const text = (entries) => Object.entries(entries).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`).join('\n');
   const settings = (entries) => {
     const path = join(dir, 'usbip.conf');
-    return instanceSettingsFrom('usbip', { path, entries: parseConfText(path, text(entries)) });
+    return instanceSettingsFrom('usbip', { path, entries: parseConfText(path, text(entries)) }, ['usbip']);
   };
   const failure = (entries) => {
     try {
@@ -165,29 +165,29 @@ describe('settings: instance files', () => {
     writeFileSync(join(dir, 'usbip.conf'), text(good));
     writeFileSync(join(dir, 'kvc.conf'), 'KVC_CONTAINER_RUNTIME=podman\n');
     expect(await listInstanceNames(dir)).to.deep.equal(['usbip']);
-    const error = await loadInstanceSettings(dir, 'nvidia').then(() => undefined, (e) => e);
+    const error = await loadInstanceSettings(dir, 'nvidia', ['usbip']).then(() => undefined, (e) => e);
     expect(error).to.be.instanceOf(UsageError);
     expect(error.message).to.equal(`unknown instance "nvidia": ${join(dir, 'nvidia.conf')} does not exist`);
     expect(error.hint).to.equal('configured instances: usbip');
-    expect((await loadInstanceSettings(dir, 'usbip')).modules).to.have.length(3);
+    expect((await loadInstanceSettings(dir, 'usbip', ['usbip'])).modules).to.have.length(3);
   });
 
   it('loadInstanceSettings: refuses names that could escape the folder', async () => {
     for (const name of ['../etc/passwd', 'a b', '', '-x', 'USB']) {
-      const error = await loadInstanceSettings(dir, name).then(() => undefined, (e) => e);
+      const error = await loadInstanceSettings(dir, name, ['usbip']).then(() => undefined, (e) => e);
       expect(error, name).to.be.instanceOf(UsageError);
     }
   });
 
   it('reads a conf that is a directory as a clear error', async () => {
     mkdirSync(join(dir, 'usbip.conf'));
-    const error = await loadInstanceSettings(dir, 'usbip').then(() => undefined, (e) => e);
+    const error = await loadInstanceSettings(dir, 'usbip', ['usbip']).then(() => undefined, (e) => e);
     expect(error.message).to.equal(`${join(dir, 'usbip.conf')}: is a directory, not a configuration file`);
   });
 
   it('reads non-UTF-8 as a clear error', async () => {
     writeFileSync(join(dir, 'usbip.conf'), Buffer.from([0x4b, 0x3d, 0xff, 0xfe, 0x0a]));
-    const error = await loadInstanceSettings(dir, 'usbip').then(() => undefined, (e) => e);
+    const error = await loadInstanceSettings(dir, 'usbip', ['usbip']).then(() => undefined, (e) => e);
     expect(error.message).to.equal(`${join(dir, 'usbip.conf')}: is not valid UTF-8 text`);
   });
 });

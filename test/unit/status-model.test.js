@@ -11,6 +11,8 @@ import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { gatherStatus, statusExit, statusJson } from '../../lib/ops/status.js';
 import { formatStatus } from '../../lib/ops/status-text.js';
+// The program's payloads, as kvc's edge lists them (USB/IP's devices are part of the report).
+import { DEVICE_MANAGERS } from '../../lib/cli/payloads.js';
 import { providesFromProbe } from '../../lib/ops/image-modules.js';
 import { loadInstanceSettings } from '../../lib/config/load.js';
 import { toServiceState } from '../../lib/service/service-state.js';
@@ -115,10 +117,10 @@ describe('kvc status: text and --json from one report', () => {
     writeFileSync(join(root, 'sys/module/usbip_core/initstate'), 'live\n');
     writeFileSync(join(root, 'sys/module/usbip_core/refcnt'), '0\n');
     for (const kver of [RUNNING, NEXT, '6.1.0-57-amd64', '6.1.0-58-amd64']) install(kver);
-    recipe = (await loadInstanceSettings(configDir, 'usbip')).context.recipe;
+    recipe = (await loadInstanceSettings(configDir, 'usbip', ['usbip'])).context.recipe;
     ctx = {
       configDir, logger: createLogger({ style: 'plain', stream: new PassThrough() }), hostRoot: root, runDir: join(root, 'run'),
-      logDir: join(root, 'log'), runningKernel: RUNNING, interactive: false,
+      logDir: join(root, 'log'), runningKernel: RUNNING, interactive: false, deviceManagers: DEVICE_MANAGERS,
     };
   });
   afterEach(() => rmSync(root, { recursive: true, force: true }));
@@ -150,7 +152,7 @@ describe('kvc status: text and --json from one report', () => {
     });
     const report = await gatherStatus(ctx, 5, units);
     const json = JSON.parse(statusJson(report));
-    const text = formatStatus(report);
+    const text = formatStatus(report, DEVICE_MANAGERS);
     expect(disagreements(json, text), text).to.deep.equal([]);
 
     const usbip = json.instances.find((instance) => instance.name === 'usbip');
@@ -174,7 +176,7 @@ describe('kvc status: text and --json from one report', () => {
   it('agrees on a quiet host, and exits 0 when it found no error', async () => {
     ctx.runtime = fakeRuntime([image(RUNNING), image(NEXT)], {});
     const report = await gatherStatus(ctx, 3, async () => 'no system bus here');
-    const text = formatStatus(report);
+    const text = formatStatus(report, DEVICE_MANAGERS);
     expect(disagreements(JSON.parse(statusJson(report)), text), text).to.deep.equal([]);
     expect(report.problems).to.deep.equal([]);
     expect(statusExit(report)).to.equal(0);
@@ -184,7 +186,7 @@ describe('kvc status: text and --json from one report', () => {
   it('agrees with no images at all and with no instances', async () => {
     ctx.runtime = fakeRuntime([], {});
     const report = await gatherStatus(ctx, 3, async () => null);
-    const text = formatStatus(report);
+    const text = formatStatus(report, DEVICE_MANAGERS);
     expect(disagreements(JSON.parse(statusJson(report)), text), text).to.deep.equal([]);
     expect(text).to.include('  images: none');
     rmSync(join(ctx.configDir, 'usbip.conf'));
@@ -198,14 +200,14 @@ describe('kvc status: text and --json from one report', () => {
     const usbip = report.instances[0];
     expect(usbip.kernels.kernels.map((kernel) => kernel.kver)).to.deep.equal(['6.1.0-57-amd64']);
     expect(usbip.images.map((entry) => entry.kernel)).to.deep.equal(['6.1.0-57-amd64']);
-    expect(disagreements(JSON.parse(statusJson(report)), formatStatus(report))).to.deep.equal([]);
+    expect(disagreements(JSON.parse(statusJson(report)), formatStatus(report, DEVICE_MANAGERS))).to.deep.equal([]);
   });
 
   it('the comparison catches a text that disagrees (it can fail)', async () => {
     ctx.runtime = fakeRuntime([image(RUNNING)], {});
     const report = await gatherStatus(ctx, 3, async () => null);
     const json = JSON.parse(statusJson(report));
-    const text = formatStatus(report);
+    const text = formatStatus(report, DEVICE_MANAGERS);
     expect(disagreements(json, text.replace(`localhost/usbip-1.0.0:${RUNNING}, 181 MB`, 'no image'))).to.not.deep.equal([]);
     expect(disagreements(json, text.replace(`kernel ${RUNNING} (running)`, `kernel ${RUNNING}`))).to.not.deep.equal([]);
     expect(disagreements(json, text.replace('usbip_core=live', 'usbip_core=absent'))).to.not.deep.equal([]);
@@ -256,11 +258,11 @@ describe('kvc status: every kernel state, text against JSON (hand-made report)',
   const report = { runningKernel: '6.1.0-56-amd64', runtime: 'podman', configDir: '/etc/kvc', systemd: null, instances: [instance], problems: [{ kind: 'probe', instance: 'usbip', kernel: '6.1.0-48-amd64', what: 'usbip, kernel 6.1.0-48-amd64: reading … failed' }] };
 
   it('agrees field by field', () => {
-    const text = formatStatus(report);
+    const text = formatStatus(report, DEVICE_MANAGERS);
     expect(disagreements(JSON.parse(statusJson(report)), text), text).to.deep.equal([]);
   });
   it('names an image of another version, and a pruned kernel\'s image', () => {
-    const text = formatStatus(report);
+    const text = formatStatus(report, DEVICE_MANAGERS);
     expect(text).to.include('image localhost/usbip-0.9.0:6.1.0-49-amd64 (kernel 6.1.0-49-amd64, version 0.9.0)');
     expect(text).to.include('kernel 6.1.0-50-amd64 (not installed): older than the kernels kept (KVC_KEEP_KERNELS); its images are pruned: localhost/usbip-1.0.0:6.1.0-50-amd64');
     expect(statusExit(report)).to.equal(70);

@@ -18,8 +18,8 @@ import { checkNodeName } from '../kernel/device-nodes.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { findOnPath } from '../host/find-on-path.js';
 import type { ContainerAccess } from '../runtime/parse.js';
-import { accessRefusal, boundingCapsOf, devMountType, inCgroup, processRefusal } from './device-grant-checks.js';
-import { startTimeIn } from './tools-identity.js';
+import { accessRefusal, boundingCapsOf, devMountType, inCgroup, processRefusal } from './grant-checks.js';
+import { startTimeIn } from '../host/tools-identity.js';
 
 // The mode and owner of every node kvc makes: read and write for the container's root (uid 0,
 // gid 0: the container runs in the host's user namespace), nothing for its other users.

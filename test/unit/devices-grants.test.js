@@ -10,7 +10,7 @@ import { UsageError } from '../../lib/errors.js';
 import { checkNodeName, deviceNodeOf, listDeviceNodes, nodeNameFor, parseDev, parseUevent } from '../../lib/kernel/device-nodes.js';
 import { formatRule, parseRuleText, rulesAllow } from '../../lib/host/device-cgroup-rules.js';
 import { parseContainerAccess, parseOciDeviceRules } from '../../lib/runtime/parse.js';
-import { accessRefusal, boundingCapsOf, devMountType, inCgroup, podmanFlagsFor, processRefusal } from '../../lib/ops/device-grant-checks.js';
+import { accessRefusal, boundingCapsOf, devMountType, inCgroup, podmanFlagsFor, processRefusal } from '../../lib/devices/grant-checks.js';
 
 const fixture = (name) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8');
 const LOOP3 = { type: 'b', major: 7, minor: 3 };
