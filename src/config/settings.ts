@@ -52,7 +52,9 @@ export interface InstanceSettings {
   readonly warnings: readonly string[];
 }
 
+// What an instance name may be: lower-case letters, digits, "_" and "-".
 export const INSTANCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+// What a module name in KMOD_NAMES may be.
 export const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,55}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const KERNEL_OPTION = /^CONFIG_[A-Z0-9_]{1,80}$/;

@@ -8,6 +8,7 @@ import type { ContainerAccess } from '../runtime/parse.js';
 // Capabilities that would let a container get device nodes kvc did not give it: mknod(2) itself,
 // and mount(2) (a devtmpfs holds every node of the host).
 export const CAP_MKNOD = 'CAP_MKNOD';
+// (mount(2): see CAP_MKNOD.)
 export const CAP_SYS_ADMIN = 'CAP_SYS_ADMIN';
 const CAP_BITS: Readonly<Record<string, number>> = { [CAP_MKNOD]: 27, [CAP_SYS_ADMIN]: 21 };
 

@@ -25,6 +25,7 @@ export const STATUS_HELP: CommandHelp = {
   examples: ['kvc status', 'kvc status usbip --json', 'kvc status usbip $(uname -r)'],
 };
 
+// Adds `kvc status` to the program.
 export function registerStatus(program: Command, outcome: Outcome): void {
   describeCommand(program.command('status'), STATUS_HELP)
     .argument('[name]', 'only this instance')
