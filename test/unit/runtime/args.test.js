@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import * as args from '../../../lib/runtime/args.js';
 import { parseImageInspect, parseContainerInspect, parseIdList, isNoSuchObject, saysNoSpace, dependsOnKernel, isMetadataStep } from '../../../lib/runtime/parse.js';
-import { displayArg } from '../../../lib/runtime/container-runtime.js';
+import { displayArg } from '../../../lib/runtime/command-runner.js';
 import { findOnPath } from '../../../lib/host/find-on-path.js';
 
 describe('runtime arguments', () => {
