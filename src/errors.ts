@@ -33,6 +33,7 @@ export const EXIT_STATUS_MEANINGS: Readonly<Record<keyof typeof ExitStatus, stri
   interrupted: 'interrupted by SIGINT or SIGTERM; what was under way was stopped cleanly',
 };
 
+// What every kvc error may carry besides its message: the hint (what the user must do) and the cause.
 export interface KvcErrorOptions {
   hint?: string | undefined;
   cause?: unknown;

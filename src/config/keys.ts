@@ -27,5 +27,7 @@ export const INSTANCE_KEYS = {
   KVC_KUBE_IN_TREE_REMOVE: 'kvc only, optional (`kvc kube`): in-tree modules the instance replaces, unloaded before its own are loaded (KMM\'s inTreeModulesToRemove).',
 } as const;
 
+// A key kvc.conf may hold.
 export type GlobalKey = keyof typeof GLOBAL_KEYS;
+// A key <name>.conf may hold.
 export type InstanceKey = keyof typeof INSTANCE_KEYS;

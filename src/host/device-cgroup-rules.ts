@@ -1,6 +1,7 @@
 // Device cgroup rules (what `--device-cgroup-rule` sets, and the OCI spec's
 // linux.resources.devices): which device numbers a container's processes may open. Pure.
 
+// A block (b) or character (c) device.
 export type DeviceType = 'b' | 'c';
 
 // A device by its numbers: block or character, major:minor.

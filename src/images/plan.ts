@@ -5,6 +5,7 @@
 // A kernel's image as the runtime lists it (by its labels).
 import { buildMismatch } from '../config/build-args.js';
 import { signerMismatch, type Signer } from '../signing/signer.js';
+// A kernel's image as the runtime lists it (read from its labels by images/labels.ts).
 export interface ImageOfKernel {
   readonly kver: string;
   // The instance's KMOD_SOFTWARE_VERSION the image was built with.
@@ -56,6 +57,7 @@ export type KernelAction =
   | 'prune' // not wanted (removed, or older than the newest KVC_KEEP_KERNELS): its images go
   | 'skip'; // installed but older than the newest KVC_KEEP_KERNELS: not built
 
+// What the plan does about one kernel, and the facts it decided on.
 export interface KernelPlan {
   readonly kver: string;
   readonly action: KernelAction;
@@ -64,6 +66,7 @@ export interface KernelPlan {
   readonly installed: boolean;
 }
 
+// The whole plan: each kernel's action, the images to prune, the next boot's kernel.
 export interface Plan {
   // The kernel that boots next: rpm-ostree's staged one, else the installed one the boot files
   // name, else the newest installed (what GRUB and systemd-boot pick by default).

@@ -2,6 +2,7 @@
 import winston from 'winston';
 import { escapeControls } from './sanitize.js';
 
+// kvc's logger (winston's), as createLogger makes it.
 export type Logger = winston.Logger;
 
 // How log lines are written.

@@ -5,9 +5,12 @@ import type { Logger } from '../log/logger.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { DEFAULT_KEY_LOCATIONS, type KeyLocations } from '../signing/key-choice.js';
 import type { ConfiguredSigningKey } from '../config/signing-settings.js';
+import type { DeviceManagers } from '../devices/manager.js';
 
 // Dependencies and paths, passed in (no module-level state).
 export interface Context {
+  // The device managers the program has (src/cli/payloads.ts lists them); none when absent.
+  readonly deviceManagers?: DeviceManagers<Context, InstanceSettings>;
   readonly configDir: string;
   readonly runtime: ContainerRuntime;
   readonly logger: Logger;
@@ -34,6 +37,11 @@ export interface Context {
 // The signing key folders of a context.
 export function keyLocations(ctx: Context): KeyLocations {
   return ctx.keys ?? DEFAULT_KEY_LOCATIONS;
+}
+
+// The names of the device managers the program has (what KVC_DEVICE_MANAGER may name).
+export function deviceManagerNames(ctx: Pick<Context, 'deviceManagers'>): string[] {
+  return [...(ctx.deviceManagers?.keys() ?? [])];
 }
 
 // The name of the tools container that stays up while an instance is loaded.

@@ -21,6 +21,7 @@ import { imagesOfKernels, readImageLabels } from '../images/labels.js';
 // key than kvc signs with now, or unsigned while there is a key (reason says which).
 export type KernelState = 'built' | 'stale' | 'building' | 'queued' | 'failed' | 'refused' | 'missing' | 'to-prune' | 'not-kept';
 
+// One kernel in `kvc status`: its state, its image, why, and what the service is doing about it.
 export interface KernelStatus {
   readonly kver: string;
   readonly state: KernelState;
@@ -37,6 +38,7 @@ export interface KernelStatus {
   readonly probeError?: string;
 }
 
+// An instance's kernels in `kvc status`: each kernel, the next boot, and the warnings.
 export interface KernelReport {
   readonly nextBoot: string;
   // Whether a running kvc service reported the building, queued and failed states.

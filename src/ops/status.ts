@@ -5,13 +5,13 @@ import { loadInstanceSettings, listInstanceNames } from '../config/load.js';
 import type { ModuleState } from '../kernel/module-state.js';
 import { moduleStatuses } from './modules.js';
 import { liveToolsPid } from './tools.js';
-import type { Context } from './context.js';
+import { deviceManagerNames, type Context } from './context.js';
 import type { UnitState } from '../bus/systemd.js';
 import { kernelReport, type KernelReport, type KernelStatus } from './kernel-status.js';
 import { describeContext } from '../config/settings.js';
 import { readImageProvides } from './image-modules.js';
-import { DEVICE_MANAGERS } from '../service/device-managers.js';
 import { IMAGE_LABEL, readImageLabels } from '../images/labels.js';
+import { managerOf } from '../devices/manager.js';
 
 // One instance's report.
 export interface InstanceStatus {
@@ -75,7 +75,7 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const config = `${ctx.configDir}/${name}.conf`;
     let settings;
     try {
-      settings = await loadInstanceSettings(ctx.configDir, name);
+      settings = await loadInstanceSettings(ctx.configDir, name, deviceManagerNames(ctx));
     } catch (error) {
       if (scope.only !== undefined) throw error;
       instances.push({ name, config, error: describeError(error), softwareVersion: null, context: null, images: [], modules: [], toolsPid: null, kernels: null });
@@ -96,7 +96,7 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const report = await kernelReport(ctx, settings, listed, keep);
     const kernels = { ...report, kernels: await Promise.all(report.kernels.filter((kernel) => ofScope(kernel.kver)).map((kernel) => withProvides(ctx, kernel))) };
     for (const kernel of kernels.kernels) problems.push(...kernelProblems(name, kernel));
-    const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
+    const manager = managerOf(ctx.deviceManagers, settings.deviceManager);
     const devices = manager === undefined ? undefined : await manager.report(ctx, name);
     const devicesError = manager === undefined ? undefined : manager.configError(devices);
     if (devicesError !== undefined) problems.push(...devicesError.split('\n').map((line) => problem('config', name, null, line)));

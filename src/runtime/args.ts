@@ -149,6 +149,7 @@ export interface DaemonSpec {
   readonly writable: readonly string[];
 }
 
+// `run` arguments of a long-lived, confined container (usbipd's): no capabilities, read-only root, only the given /sys folders writable.
 export function daemonRunArgs(runtime: RuntimeName, spec: DaemonSpec): string[] {
   const mounts = spec.writable.flatMap((path) => {
     if (!path.startsWith('/sys/') || /[,\n]/.test(path)) throw new KernelRefusedError(`cannot give ${JSON.stringify(path)} to ${spec.role}: only folders under /sys without a ',' are bound`, { hint: 'this is a bug in kvc: report it' });

@@ -46,10 +46,10 @@ function tail(text: string): string {
   return text.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
 }
 
-// podman or docker, driven with argument arrays; JSON for queries; errors with exit code and stderr tail.
 // podman's and docker's own exit status when a container could not be run at all.
 const RUNTIME_FAILED = 125;
 
+// podman or docker, driven with argument arrays; JSON for queries; errors with exit code and stderr tail.
 export class ContainerRuntime {
   readonly name: RuntimeName;
   readonly dryRun: boolean;

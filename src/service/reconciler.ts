@@ -55,6 +55,7 @@ export interface ReconcileState {
   readonly nextBoot: string | undefined;
 }
 
+// The service's reconciler: re-plans on every request (a kernel or boot file changed, the slow timer), builds what the plan asks one at a time, prunes, retries failures with back-off, and publishes its state.
 export class Reconciler {
   private readonly options: ReconcilerOptions;
   private readonly failed = new Map<string, Failure>();

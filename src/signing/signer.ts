@@ -69,6 +69,7 @@ export interface SigningInputs {
   readonly signerLabel: string;
 }
 
+// What a build is given to sign with `key` (see SigningInputs); without a key, an unsigned build.
 export function signingInputs(key: { readonly key: string; readonly cert: string; readonly certificate: Pick<CertificateInfo, 'keyId' | 'serial' | 'subject'> } | undefined): SigningInputs {
   if (key === undefined) return { secrets: [], buildArgs: {}, signerLabel: '' };
   const signer = signerOf(key.certificate);

@@ -4,17 +4,17 @@
 // else); taken back when the device drops; and the device is detached when the container goes.
 import { join } from 'node:path';
 import type { Context } from '../ops/context.js';
-import { grantAlive, grantDevice, revokeDevice, describeGrant, type DeviceGrant } from '../ops/container-devices.js';
-import { accessRefusal } from '../ops/device-grant-checks.js';
+import { grantAlive, grantDevice, revokeDevice, describeGrant, type DeviceGrant } from '../devices/grants.js';
+import { accessRefusal } from '../devices/grant-checks.js';
 import { listDeviceNodes, nodeNameFor, type DeviceNode } from '../kernel/device-nodes.js';
 import { formatDevice } from '../host/device-cgroup-rules.js';
 import { ContainerRefusedError } from '../errors.js';
 import type { ImportRule } from './devices-file.js';
-import type { DeviceConsumer } from './importer.js';
+import type { UsbipConsumer } from './importer.js';
 
 const key = (node: DeviceNode): string => `${node.type} ${node.major}:${node.minor} ${node.devname ?? ''}`;
 
-export function containerConsumer(ctx: Context, sys: string): DeviceConsumer {
+export function containerConsumer(ctx: Context, sys: string): UsbipConsumer {
   const { logger, runtime } = ctx;
   // Per import: the grants made, and the nodes the container's rules do not allow (said once).
   const grants = new Map<string, Map<string, DeviceGrant>>();

@@ -6,7 +6,7 @@ import { sysRoot, toolsContainerName } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { readDevicesFile, type DevicesConfig } from './devices-file.js';
 import { Exporter, type ExportedState } from './exporter.js';
-import { Importer, type DeviceConsumer, type ImportState } from './importer.js';
+import { Importer, type UsbipConsumer, type ImportState } from './importer.js';
 import { USBIPD, usbipIn, type ToolsExec } from './usbip-tool.js';
 import { liveToolsPid } from '../ops/tools.js';
 import { removeDevicesState, writeDevicesState, type UsbipDevicesState } from './devices-state.js';
@@ -75,7 +75,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
       await exporter.start();
     }
     if (config.imports.length > 0) {
-      const consumer: DeviceConsumer | undefined = config.imports.some((rule) => rule.container !== undefined) ? containerConsumer(ctx, sys) : undefined;
+      const consumer: UsbipConsumer | undefined = config.imports.some((rule) => rule.container !== undefined) ? containerConsumer(ctx, sys) : undefined;
       importer = new Importer({
         sys,
         toolsRoot: async () => {

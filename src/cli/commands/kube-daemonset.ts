@@ -26,6 +26,7 @@ export const KUBE_DAEMONSET_HELP: CommandHelp = {
   examples: ['kvc kube daemonset usbip --image-repo quay.io/me/kvc | kubectl apply -f -', 'kubectl exec -n kvc ds/kvc-usbip-6-1-0-56-amd64 -c tools -- usbip list -l'],
 };
 
+// Adds `kvc kube daemonset` to `kvc kube`.
 export function registerKubeDaemonSet(kube: Command, outcome: Outcome): void {
   addKubeOptions(describeCommand(kube.command('daemonset'), KUBE_DAEMONSET_HELP).argument('<name>', 'instance name'))
     .option('--kernel <kver>', 'only the DaemonSet of this kernel')

@@ -30,6 +30,7 @@ export const KUBE_MODULE_HELP: CommandHelp = {
     'kvc kube module usbip --image-repo quay.io/me/kvc --sign-key-secret kvc-signing-key --sign-cert-secret kvc-signing-cert'],
 };
 
+// Adds `kvc kube module` to `kvc kube`.
 export function registerKubeModule(kube: Command, outcome: Outcome): void {
   addKubeOptions(describeCommand(kube.command('module'), KUBE_MODULE_HELP).argument('<name>', 'instance name'))
     .option('--sign-key-secret <secret>', 'the Secret holding the module signing key (its key "key"): KMM signs the modules in the cluster')

@@ -18,6 +18,7 @@ export const PUSH_HELP: CommandHelp = {
   examples: ['kvc push usbip $(uname -r) quay.io/me/kvc', 'kvc push usbip 6.1.0-56-amd64 127.0.0.1:5000/kvc --tls-verify=false'],
 };
 
+// Adds `kvc push` to the program.
 export function registerPush(program: Command, outcome: Outcome): void {
   describeCommand(program.command('push'), PUSH_HELP)
     .argument('<name>', 'instance name')
