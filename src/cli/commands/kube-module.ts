@@ -19,7 +19,7 @@ export const KUBE_MODULE_HELP: CommandHelp = {
     + 'the list reversed, as KMM wants it; dirName /opt), a literal kernel mapping for each kernel this host has an image '
     + 'for, a regexp mapping to <repo>/<name>-<version>:${KERNEL_FULL_VERSION} for the kernels KVC_KUBE_KERNEL_REGEXP of '
     + '<name>.conf names, inTreeModulesToRemove from KVC_KUBE_IN_TREE_REMOVE, and a node selector on the architecture. '
-    + 'A release with "+" or "~" (e.g. 6.12.117+deb12-amd64) is tagged _6.12.117_pdeb12-amd64 (see Image tags in the README) and gets a literal mapping only: '
+    + 'A release with "+" or "~" (e.g. 6.12.117+deb12-amd64) is tagged _6.12.117_pdeb12-amd64 (see Image tags in docs/kubernetes.md) and gets a literal mapping only: '
     + '${KERNEL_FULL_VERSION} would put the "+" into the tag. '
     + 'For Secure Boot nodes, --sign-key-secret and --sign-cert-secret name the Secrets (keys "key" and "cert") that KMM signs the modules with in the cluster: '
     + 'each mapping then gets a sign section (its image as unsignedImage, /opt/lib/modules/<kernel>/extra/*.ko to sign) and KMM pushes the signed image under the same name with "-signed" on its tag. '

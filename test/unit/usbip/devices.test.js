@@ -114,10 +114,13 @@ describe('usbip devices file: every fault at once', () => {
   });
 });
 
-describe('usbip devices file: the README\'s examples', () => {
-  it('every ini example of the README\'s Devices section parses, and says what the README says', () => {
-    const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-    const section = readme.slice(readme.indexOf('### Devices'), readme.indexOf('\n### ', readme.indexOf('### Devices') + 1));
+describe('usbip devices file: the documentation\'s examples', () => {
+  it('every ini example of docs/usbip.md\'s Devices section parses, and says what the page says', () => {
+    const page = readFileSync(new URL('../../../docs/usbip.md', import.meta.url), 'utf8');
+    const start = page.indexOf('\n## Devices\n');
+    expect(start).to.be.at.least(0);
+    const end = page.indexOf('\n## ', start + 1);
+    const section = page.slice(start, end < 0 ? undefined : end);
     const blocks = [...section.matchAll(/```ini\n([\s\S]*?)```/g)].map((found) => found[1]);
     expect(blocks).to.have.length.of.at.least(2);
     const [server, client] = blocks.map((text) => parse(text));
