@@ -14,8 +14,21 @@ import type { UsbipConsumer } from './importer.js';
 
 const key = (node: DeviceNode): string => `${node.type} ${node.major}:${node.minor} ${node.devname ?? ''}`;
 
-export function containerConsumer(ctx: Context, sys: string): UsbipConsumer {
+// How device nodes are handed over and taken back (src/devices/grants.ts; a unit test passes its own).
+export interface GrantOps {
+  readonly grantDevice: typeof grantDevice;
+  readonly revokeDevice: typeof revokeDevice;
+  readonly grantAlive: typeof grantAlive;
+}
+
+const GRANTS: GrantOps = { grantDevice, revokeDevice, grantAlive };
+
+// The consumer of imports bound to a container (`container = NAME` in the devices file): the
+// device is attached only while that container runs and may take it, its nodes (as they appear
+// under `sys`) are made in the container's /dev, and taken back when it goes or the import ends.
+export function containerConsumer(ctx: Context, sys: string, ops: GrantOps = GRANTS): UsbipConsumer {
   const { logger, runtime } = ctx;
+  const { grantDevice, revokeDevice, grantAlive } = ops;
   // Per import: the grants made, and the nodes the container's rules do not allow (said once).
   const grants = new Map<string, Map<string, DeviceGrant>>();
   const skipped = new Map<string, Set<string>>();
