@@ -20,6 +20,7 @@ import { findOnPath } from '../host/find-on-path.js';
 import type { ContainerAccess } from '../runtime/parse.js';
 import { accessRefusal, boundingCapsOf, devMountType, inCgroup, processRefusal } from './grant-checks.js';
 import { startTimeIn } from '../host/tools-identity.js';
+import { environment } from '../environment.js';
 
 // The mode and owner of every node kvc makes: read and write for the container's root (uid 0,
 // gid 0: the container runs in the host's user namespace), nothing for its other users.
@@ -147,7 +148,7 @@ export async function grantToProcess(container: string, access: ContainerAccess,
     let child;
     try {
       child = execa(mknod, [`/proc/self/fd/3/root/dev/${name}`, device.type, String(device.major), String(device.minor)], {
-        stdio: ['ignore', 'pipe', 'pipe', proc.fd as 3], reject: false, env: { ...process.env, LC_ALL: 'C' },
+        stdio: ['ignore', 'pipe', 'pipe', proc.fd as 3], reject: false, env: { ...environment(), LC_ALL: 'C' },
       });
     } finally {
       process.umask(previous);

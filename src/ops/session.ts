@@ -10,6 +10,7 @@ import { ContainerRuntime } from '../runtime/container-runtime.js';
 import { deviceManagerNames, type Context } from './context.js';
 import { DEFAULT_KEY_LOCATIONS } from '../signing/key-choice.js';
 import type { DeviceManagers } from '../devices/manager.js';
+import { environment } from '../environment.js';
 
 // The global options every command accepts.
 export interface GlobalOptions {
@@ -29,7 +30,7 @@ export interface Session {
 
 // Reads kvc.conf, picks the runtime (--runtime, then KVC_CONTAINER_RUNTIME, then podman) and builds the context.
 // `lenient`: a broken kvc.conf gives the defaults instead of an error (kvc check reports it itself).
-export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal, lenient = false, deviceManagers?: DeviceManagers<Context, InstanceSettings>): Promise<Session> {
+export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv = environment(), signal?: AbortSignal, lenient = false, deviceManagers?: DeviceManagers<Context, InstanceSettings>): Promise<Session> {
   const logger = createLogger({ verbose: options.verbose === true });
   const configDir = resolve(options.configDir ?? env['KVC_CONFIG_DIR'] ?? DEFAULT_CONFIG_DIR);
   if (!existsSync(configDir)) {

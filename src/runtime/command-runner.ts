@@ -8,6 +8,7 @@ import type { Logger } from '../log/logger.js';
 import { findOnPath } from '../host/find-on-path.js';
 import type { RuntimeName } from './runtime-name.js';
 import { saysNoSpace } from './parse.js';
+import { environment } from '../environment.js';
 
 // What a captured command returned.
 export interface CommandResult {
@@ -64,7 +65,7 @@ export class CommandRunner {
     this.logger = options.logger;
     this.dryRun = options.dryRun === true;
     // podman in a Type=notify unit would take over NOTIFY_SOCKET and report readiness itself.
-    const { NOTIFY_SOCKET: _notify, ...env } = options.env ?? process.env;
+    const { NOTIFY_SOCKET: _notify, ...env } = options.env ?? environment();
     // docker's legacy builder cannot read `RUN --mount=type=secret` (the signing step's): BuildKit can.
     this.env = name === 'docker' && env['DOCKER_BUILDKIT'] === undefined ? { ...env, DOCKER_BUILDKIT: '1' } : env;
     this.print = options.print ?? ((line) => process.stdout.write(`${line}\n`));

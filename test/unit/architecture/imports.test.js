@@ -13,7 +13,7 @@ const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src');
 // when that makes no cycle. cli → service, kube → ops → {images, devices, kernel, config, …} →
 // {runtime, host, bus} → {log, errors}.
 export const LAYERS = {
-  'errors.ts': 0, log: 0,
+  'errors.ts': 0, 'environment.ts': 0, log: 0,
   runtime: 1, host: 1, bus: 1,
   config: 2, kernel: 2, kmods: 2, signing: 2, images: 2, devices: 2,
   ops: 3,
@@ -109,6 +109,11 @@ describe('the shape of src/: imports point down the layers', () => {
 
   it('no cycle between files', () => {
     expect(cycles(imports)).to.deep.equal([]);
+  });
+
+  it('one place reads the environment and the command line (src/environment.ts)', () => {
+    const readers = [...imports.keys()].filter((file) => file !== 'environment.ts' && /process\.(env|argv)\b/.test(readFileSync(join(SRC, file), 'utf8').replace(/\/\/.*$/gm, '')));
+    expect(readers).to.deep.equal([]);
   });
 
   it('the walk sees what it should: a known downward import is found', () => {
