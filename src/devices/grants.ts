@@ -15,7 +15,7 @@ import { execa } from 'execa';
 import { ContainerRefusedError, DeviceNodeError } from '../errors.js';
 import { allowRulesFor, formatDevice, formatRule, type DeviceId } from '../host/device-cgroup-rules.js';
 import { checkNodeName } from '../kernel/device-nodes.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { RuntimePort } from '../runtime/port.js';
 import { findOnPath } from '../host/find-on-path.js';
 import type { ContainerAccess } from '../runtime/parse.js';
 import { accessRefusal, boundingCapsOf, devMountType, inCgroup, processRefusal } from './grant-checks.js';
@@ -107,7 +107,7 @@ function whatIs(info: Awaited<ReturnType<typeof lstatBig>>): string {
 // Refuses (ContainerRefusedError, nothing made) a container that is not running, privileged, has
 // CAP_MKNOD or CAP_SYS_ADMIN, runs in a user namespace of its own, has no private /dev tmpfs, or
 // whose device cgroup rules do not let it read and write the device; and a name already taken.
-export async function grantDevice(runtime: ContainerRuntime, container: string, device: DeviceId, name: string): Promise<DeviceGrant> {
+export async function grantDevice(runtime: RuntimePort, container: string, device: DeviceId, name: string): Promise<DeviceGrant> {
   checkNodeName(name);
   const access = await runtime.inspectContainerAccess(container);
   if (access === undefined) {

@@ -3,13 +3,13 @@
 import { buildMismatch, identityFromLabels, wantedIdentity } from '../config/build-args.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkModules, parseModinfo } from '../kmods/modinfo.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { RuntimePort } from '../runtime/port.js';
 import { signerMismatch, type Signer } from '../signing/signer.js';
 import { readImageLabels } from './labels.js';
 
 // The problems found (empty when the image is good). `labels` are the image's (from inspecting
 // it); modinfo runs inside the image, with no privileges.
-export async function imageProblems(runtime: Pick<ContainerRuntime, 'probe' | 'dryRun'>, settings: InstanceSettings, image: string, kver: string, labels: Readonly<Record<string, string>>, signer?: Signer): Promise<string[]> {
+export async function imageProblems(runtime: Pick<RuntimePort, 'probe' | 'dryRun'>, settings: InstanceSettings, image: string, kver: string, labels: Readonly<Record<string, string>>, signer?: Signer): Promise<string[]> {
   const result = await runtime.probe(image, ['modinfo', '-k', kver, ...settings.modules]);
   if (runtime.dryRun) return [];
   const problems: string[] = [];

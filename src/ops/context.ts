@@ -1,6 +1,6 @@
 // What every operation is given: the runtime adapter, the logger and the host paths it works on.
 import { join } from 'node:path';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { RuntimePort } from '../runtime/port.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { DEFAULT_KEY_LOCATIONS, type KeyLocations } from '../signing/key-choice.js';
@@ -12,7 +12,7 @@ export interface Context {
   // The device managers the program has (src/cli/payloads.ts lists them); none when absent.
   readonly deviceManagers?: DeviceManagers<Context, InstanceSettings>;
   readonly configDir: string;
-  readonly runtime: ContainerRuntime;
+  readonly runtime: RuntimePort;
   readonly logger: Logger;
   // The host's root for /sys, /proc, /boot and /lib/modules ("/" except in tests).
   readonly hostRoot: string;

@@ -7,13 +7,14 @@ import { ImageNotFoundError, RuntimeError } from '../errors.js';
 import * as argv from './args.js';
 import { tail, type CommandResult } from './command-runner.js';
 import { ImageCommands } from './image-commands.js';
+import type { RuntimePort } from './port.js';
 import { isNoSuchObject, parseContainerAccess, parseContainerInspect, parseOciDeviceRules, type ContainerAccess, type ContainerInfo } from './parse.js';
 
 // podman's and docker's own exit status when a container could not be run at all.
 const RUNTIME_FAILED = 125;
 
 // podman or docker, driven with argument arrays; JSON for queries; errors with exit code and stderr tail.
-export class ContainerRuntime extends ImageCommands {
+export class ContainerRuntime extends ImageCommands implements RuntimePort {
   // Runs kmod in a container that may load and unload modules. The image not being there is
   // ImageNotFoundError (the runtime's own exit 125 and its "no such image"); any other failure
   // is a RuntimeError carrying the command's output.
