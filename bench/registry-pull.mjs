@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRegistry } from '../test/integration/registry-harness.js';
-import { imageTagFor } from '../lib/kernel/release.js';
+import { imageTagFor } from '../lib/images/names.js';
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
 const CONTAINERS_CONF = process.env.CONTAINERS_CONF ?? join(ROOT, 'test/setup/containers.conf');

@@ -1,4 +1,5 @@
-// Every configuration key kvc reads, with its documentation (the README's table follows it).
+// Every configuration key kvc reads, with its documentation: kvc.conf(5) prints it, and the table
+// of docs/configuration.md follows it.
 
 // Keys of <config-dir>/kvc.conf (and of kmods-via-containers.conf, read first when present).
 export const GLOBAL_KEYS = {
@@ -27,12 +28,14 @@ export const INSTANCE_KEYS = {
   KVC_HOST_TOOLS: 'kvc only, optional: space-separated absolute paths of userspace tools in the image that get a host command of the same name (`kvc host-commands <name>` writes them), run in the tools container while the instance is loaded, else in a new container.',
   KVC_KUBE_TOOLS_ACCESS: 'kvc only, optional (`kvc kube daemonset`): what the pods\' tools container and the pre-unload hook get of the node: host-network, PATH:rw or PATH:ro (that node path, at the same path), PATH:scratch (a writable empty folder shared by the pod\'s containers); default none.',
   KVC_KUBE_KERNEL_REGEXP: 'kvc only, optional (`kvc kube module`): the kernels a build of this instance serves, as a regular expression (RE2, as KMM reads it); they get <repo>/<name>-<version>:${KERNEL_FULL_VERSION}. Releases with + or ~ never match a tag that way: leave them out.',
-  KVC_DEVICE_MANAGER: 'kvc only, optional: the device manager the service runs while the modules are loaded, from <name>.devices beside the .conf (usbip: exports and imports USB/IP devices; see "Devices"); default none.',
+  KVC_DEVICE_MANAGER: 'kvc only, optional: the device manager the service runs while the modules are loaded, from <name>.devices beside the .conf (usbip: exports and imports USB/IP devices; see kvc-devices(5)); default none.',
   KVC_SERVICE_UNPINNED: 'kvc only, optional: yes lets the service (kvc@<name>) build, with no person present, from a remote build context that is not pinned to a commit (a git:// or https:// URL without #<40-hex commit>): whoever controls the network path or the repository then decides what is loaded into the kernel. Default no: the service refuses such builds and says so; `kvc build` by a person still builds them.',
   KVC_IMAGE_REPO: 'kvc only, optional: this instance\'s registry repository (host[:port]/path), instead of kvc.conf\'s; see KVC_IMAGE_REPO there.',
   KVC_BUILD_FALLBACK: 'kvc only, optional: yes or no, this instance\'s choice instead of kvc.conf\'s; see KVC_BUILD_FALLBACK there.',
   KVC_KUBE_IN_TREE_REMOVE: 'kvc only, optional (`kvc kube`): in-tree modules the instance replaces, unloaded before its own are loaded (KMM\'s inTreeModulesToRemove).',
 } as const;
 
+// A key kvc.conf may hold.
 export type GlobalKey = keyof typeof GLOBAL_KEYS;
+// A key <name>.conf may hold.
 export type InstanceKey = keyof typeof INSTANCE_KEYS;

@@ -12,7 +12,9 @@ import { recipeDigest } from './recipe.js';
 import { signingKeyFrom, type ConfiguredSigningKey } from './signing-settings.js';
 import { globalRegistryFrom, registryLayerFrom, type GlobalRegistry, type RegistryLayer } from './registry-settings.js';
 
-export type RuntimeName = 'podman' | 'docker';
+import type { RuntimeName } from '../runtime/runtime-name.js';
+
+export type { RuntimeName };
 
 // Host-wide settings from kvc.conf.
 export interface GlobalSettings {
@@ -55,9 +57,9 @@ export interface InstanceSettings {
   readonly warnings: readonly string[];
 }
 
+// What an instance name may be: lower-case letters, digits, "_" and "-".
 export const INSTANCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-// The device managers kvc has (src/service/device-managers.ts runs them).
-export const DEVICE_MANAGER_NAMES: readonly string[] = ['usbip'];
+// What a module name in KMOD_NAMES may be.
 export const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,55}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const KERNEL_OPTION = /^CONFIG_[A-Z0-9_]{1,80}$/;
@@ -105,7 +107,7 @@ export function parseRuntimeName(value: string, source: string): RuntimeName {
 }
 
 // Validates an instance file into settings; every error names the file, the key and the fix.
-export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSettings {
+export function instanceSettingsFrom(name: string, file: ConfFile, deviceManagers: readonly string[]): InstanceSettings {
   const warnings: string[] = [];
   for (const [key, entry] of file.entries) {
     if (!(key in INSTANCE_KEYS)) warnings.push(unknownKey(file, key, entry.line, Object.keys(INSTANCE_KEYS)));
@@ -152,8 +154,8 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
     commands.add(command);
   }
   const deviceManager = file.entries.get('KVC_DEVICE_MANAGER')?.value.trim() || undefined;
-  if (deviceManager !== undefined && !DEVICE_MANAGER_NAMES.includes(deviceManager)) {
-    throw new ConfigError(file.path, 'KVC_DEVICE_MANAGER', `${JSON.stringify(deviceManager)} is not a device manager kvc has`, { hint: `device managers: ${DEVICE_MANAGER_NAMES.join(', ')}; or leave the key out` });
+  if (deviceManager !== undefined && !deviceManagers.includes(deviceManager)) {
+    throw new ConfigError(file.path, 'KVC_DEVICE_MANAGER', `${JSON.stringify(deviceManager)} is not a device manager kvc has`, { hint: `device managers: ${deviceManagers.join(', ')}; or leave the key out` });
   }
   const unpinned = file.entries.get('KVC_SERVICE_UNPINNED')?.value.trim() ?? '';
   if (!['', 'yes', 'no'].includes(unpinned)) {

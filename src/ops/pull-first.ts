@@ -4,8 +4,8 @@ import type { InstanceSettings } from '../config/settings.js';
 import { PullRefusedError } from '../errors.js';
 import { afterPull } from '../registry/pull-plan.js';
 import { describePull, writePullRecord } from '../registry/pull-record.js';
-import { imageInRepo } from '../kube/names.js';
-import { imageName, type Context } from './context.js';
+import { imageInRepo, imageName } from '../images/names.js';
+import type { Context } from './context.js';
 import { pullVerified } from './pull-image.js';
 
 // 'pulled': the verified image has its local name; 'build': no repository, or the pull failed and

@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import type { InstanceSettings } from '../config/settings.js';
 import type { RegistrySettings } from '../config/registry-settings.js';
 import { RuntimeError } from '../errors.js';
-import { imageInRepo } from '../kube/names.js';
+import { imageInRepo, imageName } from '../images/names.js';
 import { classifyPullFailure, labelProblems, pullFailureReason } from '../registry/pull-plan.js';
 import { writePullRecord, type PullRecord } from '../registry/pull-record.js';
 import { checkVerifyKeyText, policyFileName, policyForRepo, registriesDFileName, registriesDForRepo } from '../registry/trust-policy.js';
 import { ConfigError } from '../errors.js';
-import { imageName, type Context } from './context.js';
-import { imageProblems } from './verify-image.js';
+import type { Context } from './context.js';
+import { imageProblems } from '../images/verify.js';
 
 // The host's default policy, under the host root.
 export const HOST_POLICY = 'etc/containers/policy.json';
@@ -67,7 +67,7 @@ export async function pullVerified(ctx: Context, settings: InstanceSettings, kve
   const pulled = await ctx.runtime.inspectImage(remote);
   const problems = pulled === undefined ? ['it is not in the image store after the pull']
     : labelProblems(pulled.labels, { instance: settings.name, kernel: kver, version: settings.softwareVersion });
-  if (problems.length === 0 && pulled !== undefined) problems.push(...(await imageProblems(ctx, settings, remote, kver, pulled.labels)));
+  if (problems.length === 0 && pulled !== undefined) problems.push(...(await imageProblems(ctx.runtime, settings, remote, kver, pulled.labels)));
   if (problems.length > 0) {
     await ctx.runtime.removeImage(remote).catch((error: unknown) => ctx.logger.warn(`could not remove ${remote}: ${String(error)}`));
     return refuse('refused', `signed, but kvc's checks failed: ${problems.join('; ')}`);

@@ -1,6 +1,6 @@
 // Pure decisions of a pull: what a failure was, whether a pulled image is the one asked for, and
 // what comes after (use it, build locally, or neither).
-import { LABEL } from '../runtime/args.js';
+import { IMAGE_LABEL, readImageLabels } from '../images/labels.js';
 
 // What a failed pull was: 'refused' when the signature policy or kvc's checks said no (the image
 // was there and is not trusted), 'unreachable' when the registry or the image could not be had.
@@ -18,14 +18,15 @@ export function pullFailureReason(output: string): string {
 
 // What a pulled image's labels must say: kvc's image of this instance, kernel and version.
 export function labelProblems(labels: Readonly<Record<string, string>>, expected: { instance: string; kernel: string; version: string }): string[] {
+  const read = readImageLabels(labels);
+  if (read === undefined) return [`its labels ${IMAGE_LABEL.instance} and ${IMAGE_LABEL.kernel} do not name an instance and a kernel: it is not an image kvc built`];
   const problems: string[] = [];
-  const check = (label: string, what: string, want: string): void => {
-    const have = labels[label];
-    if (have !== want) problems.push(`its label ${label} is ${have === undefined ? 'missing' : JSON.stringify(have)}, not ${JSON.stringify(want)} (${what})`);
+  const check = (label: string, what: string, have: string, want: string): void => {
+    if (have !== want) problems.push(`its label ${label} is ${have === '' ? 'missing' : JSON.stringify(have)}, not ${JSON.stringify(want)} (${what})`);
   };
-  check(LABEL.instance, 'the instance', expected.instance);
-  check(LABEL.kernel, 'the kernel', expected.kernel);
-  check(LABEL.version, 'KMOD_SOFTWARE_VERSION', expected.version);
+  check(IMAGE_LABEL.instance, 'the instance', read.instance, expected.instance);
+  check(IMAGE_LABEL.kernel, 'the kernel', read.kernel, expected.kernel);
+  check(IMAGE_LABEL.version, 'KMOD_SOFTWARE_VERSION', read.version, expected.version);
   return problems;
 }
 

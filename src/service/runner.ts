@@ -18,9 +18,10 @@ import { holdServiceLock, withInstanceLock } from '../ops/lock.js';
 import { watchBootFacts } from './boot-facts.js';
 import { Reconciler, type ReconcileState } from './reconciler.js';
 import { inhibitShutdown } from '../host/inhibit.js';
-import { removeServiceState, writeServiceState } from './service-state.js';
+import { writeServiceState } from './service-state.js';
+import { removeServiceState } from '../ops/service-state.js';
 import { liveToolsPid } from '../ops/tools.js';
-import { DEVICE_MANAGERS, type DeviceManager } from './device-managers.js';
+import { managerOf, type DeviceManager } from '../devices/manager.js';
 
 // How long a new kernel's directory must be quiet before its build starts.
 export const SETTLE_MS = 1000;
@@ -74,7 +75,7 @@ export async function runService(session: Session, name: string): Promise<number
   await holdServiceLock(ctx, name, `kvc service ${name}`);
   const kver = ctx.runningKernel;
   // The device manager's configuration, checked before anything is loaded.
-  const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
+  const manager = managerOf(ctx.deviceManagers, settings.deviceManager);
   const devicesConfig = await manager?.readConfig(ctx, settings);
   const started = await startInstance(ctx, settings, global.buildNetwork).catch((error: unknown) => {
     if (lifetime.aborted) return undefined;
@@ -143,7 +144,7 @@ async function startInstance(ctx: Context, settings: InstanceSettings, network: 
 
 // The instance's device manager (KVC_DEVICE_MANAGER), in the tools container. A failure here is
 // said and leaves the service up with its modules (what was started of it is stopped again).
-async function startDevices(ctx: Context, settings: InstanceSettings, manager: DeviceManager, config: unknown, lifetime: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
+async function startDevices(ctx: Context, settings: InstanceSettings, manager: DeviceManager<Context, InstanceSettings>, config: unknown, lifetime: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
   if (await liveToolsPid(ctx, settings.name, ctx.runningKernel) === undefined) {
     ctx.logger.error(`the tools container is not running: the ${settings.deviceManager ?? ''} device manager cannot start; restart the service (systemctl restart kvc@${settings.name})`);
     return undefined;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvc, podman, removeDir } from './harness.js';
 import { startRegistry } from './registry-harness.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
+import { imageTagFor } from '../../lib/images/names.js';
 
 const KERNELS = ['6.1.0-56-amd64', '6.12.117+deb12-amd64'];
 const tagOf = imageTagFor;

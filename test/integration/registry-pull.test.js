@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { ensureUsbipImage, IMAGE, KVER, kvc, makeConfigDir, podman, removeDir, ROOT, RUN_DIR } from './harness.js';
 import { startRegistry } from './registry-harness.js';
 import { manifestDigest, signInRegistry } from './sigstore-attach.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
+import { imageTagFor } from '../../lib/images/names.js';
 import { policyFileName, registriesDFileName } from '../../lib/registry/trust-policy.js';
 
 const TAG = imageTagFor(KVER);

@@ -17,6 +17,7 @@ export const BUILD_HELP: CommandHelp = {
   examples: ['kvc build usbip', 'kvc build usbip 6.12.117+deb12-amd64', 'kvc build usbip --force'],
 };
 
+// Adds `kvc build` to the program.
 export function registerBuild(program: Command, outcome: Outcome): void {
   describeCommand(program.command('build'), BUILD_HELP)
     .argument('<name>', 'instance name (reads <config-dir>/<name>.conf)')
