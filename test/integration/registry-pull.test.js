@@ -129,29 +129,29 @@ describe('kvc pulls verified images from a registry (a node of a fleet)', functi
   });
 
   it('refused with KVC_BUILD_FALLBACK=yes (the instance\'s own key): kvc builds locally, and status says why', async () => {
-    // A tiny instance whose image is in the registry unsigned; its local build is seconds.
+    // A tiny instance (fleettiny: a name no other test uses) whose image is in the registry unsigned; its local build is seconds.
     const configDir = configDirs[0];
-    mkdirSync(join(configDir, 'tiny'));
-    writeFileSync(join(configDir, 'tiny', 'Containerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
-    writeFileSync(join(configDir, 'tiny', 'hello.txt'), 'built by kvc\n');
-    writeFileSync(join(configDir, 'tiny.conf'), 'KMOD_CONTAINER_BUILD_CONTEXT=tiny\nKMOD_CONTAINER_BUILD_FILE=Containerfile\nKMOD_SOFTWARE_VERSION=1.0.0\nKMOD_NAMES=tiny\n');
-    const builderTiny = `localhost/tiny-1.0.0:${TAG}`;
+    mkdirSync(join(configDir, 'fleettiny'));
+    writeFileSync(join(configDir, 'fleettiny', 'Containerfile'), 'FROM scratch\nCOPY hello.txt /hello.txt\n');
+    writeFileSync(join(configDir, 'fleettiny', 'hello.txt'), 'built by kvc\n');
+    writeFileSync(join(configDir, 'fleettiny.conf'), 'KMOD_CONTAINER_BUILD_CONTEXT=fleettiny\nKMOD_CONTAINER_BUILD_FILE=Containerfile\nKMOD_SOFTWARE_VERSION=1.0.0\nKMOD_NAMES=fleettiny\n');
+    const builderTiny = `localhost/fleettiny-1.0.0:${TAG}`;
     builderImages.push(builderTiny);
-    podman(['build', '--quiet', '--tag', builderTiny, join(configDir, 'tiny')]);
-    podman(['push', '--quiet', '--tls-verify=false', builderTiny, `docker://${registry.address}/fallback/tiny-1.0.0:${TAG}`]);
+    podman(['build', '--quiet', '--tag', builderTiny, join(configDir, 'fleettiny')]);
+    podman(['push', '--quiet', '--tls-verify=false', builderTiny, `docker://${registry.address}/fallback/fleettiny-1.0.0:${TAG}`]);
 
     const fleet = node(`${registry.address}/fallback`, 'KVC_BUILD_FALLBACK=no\n');
-    for (const name of ['tiny', 'tiny.conf']) execFileSync('cp', ['-r', join(configDir, name), fleet.configDir]);
-    writeFileSync(join(fleet.configDir, 'tiny.conf'), `${readFileSync(join(fleet.configDir, 'tiny.conf'), 'utf8')}KVC_BUILD_FALLBACK=yes\n`);
-    const result = fleet.kvc(['build', 'tiny', KVER]);
-    expect(result.stderr).to.include(`pull of ${registry.address}/fallback/tiny-1.0.0:${TAG} refused: Source image rejected: A signature was required, but no signature exists`);
-    expect(result.stderr).to.include(`building tiny for ${KVER} locally (KVC_BUILD_FALLBACK=yes)`);
-    expect(result.stderr).to.include(`building localhost/tiny-1.0.0:${TAG} for kernel ${KVER}`);
+    for (const name of ['fleettiny', 'fleettiny.conf']) execFileSync('cp', ['-r', join(configDir, name), fleet.configDir]);
+    writeFileSync(join(fleet.configDir, 'fleettiny.conf'), `${readFileSync(join(fleet.configDir, 'fleettiny.conf'), 'utf8')}KVC_BUILD_FALLBACK=yes\n`);
+    const result = fleet.kvc(['build', 'fleettiny', KVER]);
+    expect(result.stderr).to.include(`pull of ${registry.address}/fallback/fleettiny-1.0.0:${TAG} refused: Source image rejected: A signature was required, but no signature exists`);
+    expect(result.stderr).to.include(`building fleettiny for ${KVER} locally (KVC_BUILD_FALLBACK=yes)`);
+    expect(result.stderr).to.include(`building localhost/fleettiny-1.0.0:${TAG} for kernel ${KVER}`);
     // The fixture has no module: the local build runs, and kvc's own check of it then says so.
     expect(result.status, result.stderr).to.equal(65);
     expect(result.stderr).to.include('is not usable');
-    const status = fleet.kvc(['status', 'tiny']);
-    expect(status.stdout).to.include(`registry: kernel ${KVER}: pull of ${registry.address}/fallback/tiny-1.0.0:${TAG} refused: Source image rejected: A signature was required, but no signature exists; built locally instead (KVC_BUILD_FALLBACK=yes)`);
+    const status = fleet.kvc(['status', 'fleettiny']);
+    expect(status.stdout).to.include(`registry: kernel ${KVER}: pull of ${registry.address}/fallback/fleettiny-1.0.0:${TAG} refused: Source image rejected: A signature was required, but no signature exists; built locally instead (KVC_BUILD_FALLBACK=yes)`);
   });
 
   it('the builder\'s private key given to a node as KVC_IMAGE_VERIFY_KEY: a configuration error (78) before any pull', () => {
