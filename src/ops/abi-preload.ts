@@ -17,12 +17,13 @@ export const READ_ABI_SCRIPT = [
   'while IFS=: read -r path rest; do case $path in /*) ;; ?*) path="$tree/$path" ;; *) continue ;; esac',
   '  echo "==> vermagic $path <=="; modinfo -F vermagic -- "$path" || exit',
   '  echo "==> versions $path <=="; modprobe --dump-modversions -- "$path" || true',
+  '  echo "==> depends $path <=="; modinfo -F depends -- "$path" | tr "," "\\n"',
   'done <"$tree/modules.dep"',
   'echo "==> symbols <=="; cat -- "$tree/modules.symbols" 2>/dev/null || true',
 ].join('\n');
 
 // The image's modules and exports from the probe's output. Pure.
-export function parseAbiProbe(stdout: string): { modules: ImageModuleAbi[]; exports: Set<string> } {
+export function parseAbiProbe(stdout: string): { modules: ImageModuleAbi[]; exports: Set<string>; depends: Set<string> } {
   const sections = parseTailSections(stdout);
   const modules: ImageModuleAbi[] = [];
   for (const [header, text] of sections) {
@@ -32,12 +33,14 @@ export function parseAbiProbe(stdout: string): { modules: ImageModuleAbi[]; expo
     const vermagic = text.replace(/\n+$/, '');
     modules.push({ name: (path.split('/').pop() ?? path).replace(/\.ko(\..*)?$/, ''), vermagic: vermagic === '' ? undefined : vermagic, versions: parseDumpModversions(sections.get(`versions ${path}`) ?? '') });
   }
+  const depends = new Set([...sections].filter(([header]) => header.startsWith('depends ')).flatMap(([, text]) => text.split('\n').map((name) => name.trim()).filter((name) => name !== '')));
+  for (const module of modules) depends.delete(module.name);
   const exports = new Set<string>();
   for (const line of (sections.get('symbols') ?? '').split('\n')) {
     const found = /^alias symbol:(\S+) /.exec(line);
     if (found !== null) exports.add(found[1] as string);
   }
-  return { modules, exports };
+  return { modules, exports, depends };
 }
 
 // Throws KernelRefusedError, naming the module and symbol, when an image module's ABI is not the
@@ -52,7 +55,7 @@ export async function assertAbiMatches(ctx: Context, settings: { readonly name: 
   }
   const image_ = parseAbiProbe(result.stdout);
   const wanted = new Set(image_.modules.flatMap((module) => [...module.versions.keys()]).filter((symbol) => !image_.exports.has(symbol)));
-  const host = await readHostExports(ctx.hostRoot, kver, kver === ctx.runningKernel, wanted);
+  const host = await readHostExports(ctx.hostRoot, kver, kver === ctx.runningKernel, wanted, { near: [...image_.depends] });
   const config = await findKernelConfig(kver, kver === ctx.runningKernel, ctx.hostRoot);
   const verdict = checkAbi(image_.modules, {
     kver,
@@ -62,5 +65,5 @@ export async function assertAbiMatches(ctx: Context, settings: { readonly name: 
     imageExports: image_.exports,
   }, `kvc build ${settings.name} ${kver} --force`);
   if (verdict.kind === 'refuse') throw new KernelRefusedError(`kernel ${kver} would refuse ${image}'s modules: ${verdict.message}; nothing was loaded`, { hint: verdict.hint });
-  ctx.logger.verbose(`ABI check: ${image_.modules.length} modules, vermagic ${host.vermagic === undefined ? 'not known (no module of the kernel read)' : 'equal'}, ${verdict.checked} symbol versions equal, ${verdict.unchecked.length} not known for the kernel${verdict.unchecked.length > 0 ? ` (${verdict.unchecked.slice(0, 8).join(', ')}${verdict.unchecked.length > 8 ? ', …' : ''})` : ''}`);
+  ctx.logger.verbose(`ABI check: ${image_.modules.length} modules, ${host.read} of the kernel's modules read, vermagic ${host.vermagic === undefined ? 'not known (no module of the kernel read)' : 'equal'}, ${verdict.checked} symbol versions equal, ${verdict.unchecked.length} not known for the kernel${verdict.unchecked.length > 0 ? ` (${verdict.unchecked.slice(0, 8).join(', ')}${verdict.unchecked.length > 8 ? ', …' : ''})` : ''}`);
 }

@@ -8,14 +8,14 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { elfSections, ElfFormatError } from '../../lib/kernel/abi/elf.js';
+import { elfSections, ElfFormatError, splitElfStream } from '../../lib/kernel/abi/elf.js';
 import { parseDumpModversions, readModuleAbi } from '../../lib/kernel/abi/module-abi.js';
 import { formatSymvers, parseKallsymsCrcs, parseSymvers, recoverSymvers } from '../../lib/kernel/abi/symvers.js';
 import { vermagicDifference } from '../../lib/kernel/abi/vermagic.js';
 import { configSearchOrder, firstConfig } from '../../lib/kernel/abi/config-search.js';
 import { describeRecipePlan, planRecipe } from '../../lib/kernel/abi/recipe-plan.js';
 import { checkAbi, configRandomisesLayout } from '../../lib/kernel/abi/abi-check.js';
-import { readHostExports } from '../../lib/kernel/abi/host-abi.js';
+import { nearFirst, readHostExports } from '../../lib/kernel/abi/host-abi.js';
 import { parseAbiProbe } from '../../lib/ops/abi-preload.js';
 
 const FIXTURES = new URL('../fixtures/abi/', import.meta.url).pathname;
@@ -40,6 +40,16 @@ describe('module ABI: vermagic and __versions', () => {
     expect(abi('6.12-usbip-core.ko', 'usbip-core').vermagic).to.equal('6.12.117+deb12-amd64 SMP preempt mod_unload modversions ');
     expect(core.exports).to.include.members(['usbip_recv', 'usbip_pack_pdu']);
     expect(core.versions.get('alloc_workqueue')).to.equal(0x49cd25ed);
+  });
+
+  it('splits concatenated modules (xz -dc of several), signatures appended or not', () => {
+    const a = bytes('6.1-usbip-core.ko');
+    const b = bytes('6.1-vhci-hcd.ko');
+    const signature = Buffer.concat([Buffer.alloc(300, 7), Buffer.from('~Module signature appended~\n')]);
+    const parts = splitElfStream(Buffer.concat([a, signature, b, a]));
+    expect(parts.map((part) => part.length)).to.deep.equal([a.length + signature.length, b.length, a.length]);
+    expect(readModuleAbi('vhci-hcd', parts[1]).versions.size).to.equal(93);
+    expect(() => splitElfStream(Buffer.concat([signature, a]))).to.throw(ElfFormatError, /byte 0/);
   });
 
   it('refuses what is not a 64-bit little-endian ELF file', () => {
@@ -190,14 +200,23 @@ describe('pre-load ABI check', () => {
     const out = [
       '==> vermagic /lib/modules/K/extra/vhci-hcd.ko <==', V61,
       '==> versions /lib/modules/K/extra/vhci-hcd.ko <==', readFileSync(join(FIXTURES, '6.1-vhci-hcd.modversions.txt'), 'utf8').trimEnd(),
+      '==> depends /lib/modules/K/extra/vhci-hcd.ko <==', 'usbip-core', 'usbcore', 'usb-common',
+      '==> vermagic /lib/modules/K/extra/usbip-core.ko <==', V61,
+      '==> versions /lib/modules/K/extra/usbip-core.ko <==',
       '==> symbols <==', 'alias symbol:usbip_recv usbip_core', '',
     ].join('\n');
     const probe = parseAbiProbe(out);
-    expect(probe.modules).to.have.length(1);
+    expect(probe.modules).to.have.length(2);
+    expect([...probe.depends]).to.deep.equal(['usbcore', 'usb-common']);
     expect(probe.modules[0].name).to.equal('vhci-hcd');
     expect(probe.modules[0].vermagic).to.equal(V61);
     expect([...probe.modules[0].versions]).to.deep.equal([...vhci().versions]);
     expect([...probe.exports]).to.deep.equal(['usbip_recv']);
+  });
+
+  it('reads first the modules that depend on what the image needs', () => {
+    const dep = new Map([['usbip_host', ['usbcore', 'usb_common']], ['snd', []], ['uas', ['usbcore']]]);
+    expect(nearFirst(['/k/a/snd.ko', '/k/b/uas.ko.xz', '/k/c/usbip-host.ko'], dep, ['usbcore'])).to.deep.equal(['/k/b/uas.ko.xz', '/k/c/usbip-host.ko', '/k/a/snd.ko']);
   });
 
   it('learns the kernel side from an installed tree, .ko and .ko.xz', function () {
@@ -207,9 +226,12 @@ describe('pre-load ABI check', () => {
       mkdirSync(dir, { recursive: true });
       copyFileSync(join(FIXTURES, '6.1-usbip-host.ko'), join(dir, 'usbip-host.ko'));
       writeFileSync(join(dir, 'usbcore.ko.xz'), execFileSync('xz', ['-c', join(FIXTURES, '6.1-usbcore.ko')]));
+      writeFileSync(join(dir, 'usb-common.ko.xz'), execFileSync('xz', ['-c', join(FIXTURES, '6.1-usb-common.ko')]));
       const wanted = new Set(vhci().versions.keys());
       return readHostExports(root, '6.1.0-56-amd64', false, wanted).then((found) => {
         expect(found.vermagic?.value).to.equal(V61);
+        expect(found.read).to.equal(3);
+        expect([...found.crcs.values()].some((known) => known.from.endsWith('usbcore.ko.xz')), 'read from a .ko.xz').to.equal(true);
         expect(found.crcs.get('usbip_recv')?.crc).to.equal(0xd4485947);
         expect(found.crcs.get('usbip_recv')?.from).to.match(/usbip-host\.ko$/);
         expect(found.crcs.get('kmalloc_trace')?.from ?? found.crcs.get('__kmalloc')?.from).to.be.a('string');

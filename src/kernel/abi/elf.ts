@@ -34,3 +34,23 @@ export function elfSections(bytes: Buffer): Map<string, Buffer> {
   }
   return sections;
 }
+
+const MAGIC_BYTES = Buffer.from([0x7f, 0x45, 0x4c, 0x46]);
+
+// Splits the concatenation of ELF files (what `xz -dc a.ko.xz b.ko.xz …` prints) into the files:
+// each one ends with its section table (as a kernel module does), then an appended signature may
+// follow; the next starts at the next ELF magic. Throws ElfFormatError when the stream does not start
+// with one.
+export function splitElfStream(stream: Buffer): Buffer[] {
+  const files: Buffer[] = [];
+  let at = 0;
+  while (at < stream.length) {
+    if (stream.indexOf(MAGIC_BYTES, at) !== at || stream.length - at < 64) throw new ElfFormatError(`no ELF file at byte ${at} of the stream`);
+    const end = at + Number(stream.readBigUInt64LE(at + 0x28)) + stream.readUInt16LE(at + 0x3a) * stream.readUInt16LE(at + 0x3c);
+    if (end > stream.length) throw new ElfFormatError('section table outside the file');
+    const next = stream.indexOf(MAGIC_BYTES, end);
+    files.push(stream.subarray(at, next < 0 ? stream.length : next));
+    at = next < 0 ? stream.length : next;
+  }
+  return files;
+}
