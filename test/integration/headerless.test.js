@@ -44,13 +44,9 @@ describe('integration: the header-less USB/IP recipe on a real podman', function
     const started = Date.now();
     const result = kvc(['build', INSTANCE, KVER], { configDir });
     expect(result.status, result.stderr).to.equal(0);
-    const log = /log: (\S+)$/m.exec(result.stderr)?.[1];
-    expect(log, result.stderr).to.be.a('string');
-    const text = readFileSync(log, 'utf8');
-    expect(text).to.match(new RegExp(`header-less recipe: ${KVER.replace(/[.+]/g, '\\$&')} from linux-source-6\\.1 `));
-    expect(text).to.match(/recovered \d+ symbol CRCs from the \d+ modules of linux-image-/);
-    // Nothing of a headers or kbuild package was fetched or unpacked.
-    expect(text).to.not.match(/linux-(headers|kbuild)-\S+_\S+\.deb|Unpacking linux-(headers|kbuild)/);
+    // What the image says of its build (the builder step writes it; a cached step wrote it too).
+    const recipe = podman(['run', '--rm', '--network=none', sourceImage, 'cat', '/usr/lib/kvc/recipe']);
+    expect(recipe).to.match(new RegExp(`^header-less recipe: ${KVER.replace(/[.+]/g, '\\$&')} from linux-source-6\\.1 \\S+, config /boot/config-\\S+ and \\d{5} symbol CRCs from the modules of linux-image-`));
     console.log(`      (header-less build: ${((Date.now() - started) / 1000).toFixed(0)} s)`);
   });
 
