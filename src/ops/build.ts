@@ -15,6 +15,7 @@ import { keyLocations } from './context.js';
 import { pullFirst } from './pull-first.js';
 import { imageName } from '../images/names.js';
 import { imageLabels } from '../images/labels.js';
+import { saysNoHeadersPackage, sourceRecipeSettings } from '../config/source-recipe.js';
 
 // What `build` did ('dry-run': printed the commands a build runs, built nothing).
 export type BuildOutcome = { readonly action: 'skipped' | 'built' | 'pulled' | 'dry-run'; readonly image: string };
@@ -45,7 +46,9 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   const existing = await ctx.runtime.inspectImage(image);
   if (existing !== undefined && options.force !== true) {
     const problems = await imageProblems(ctx.runtime, settings, image, kver, existing.labels, signer);
-    if (problems.length === 0) {
+    // An image the header-less recipe built (no headers package for kver) is as good.
+    const fromSource = sourceRecipeSettings(settings);
+    if (problems.length === 0 || (fromSource !== undefined && (await imageProblems(ctx.runtime, fromSource, image, kver, existing.labels, signer)).length === 0)) {
       ctx.logger.info(`${image} is up to date for ${kver}; nothing to build`);
       await recordToolRun(ctx, settings, kver);
       return { action: 'skipped', image };
@@ -75,6 +78,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   const started = Date.now();
   const log = new BuildLog(ctx.runtime.dryRun ? undefined : instanceLogDir(ctx.logDir, settings.name), kver);
   const print = progressPrinter(ctx);
+  let headerless: InstanceSettings | undefined;
   try {
     await ctx.runtime.build({
       tag: pending,
@@ -104,11 +108,17 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   } catch (error) {
     // Interrupted: say so (exit 130), not that the runtime failed.
     if (options.signal?.aborted === true && options.signal.reason instanceof Error) throw options.signal.reason;
-    throw error;
+    // No headers package for kver: the header-less recipe beside the Containerfile, if there is one.
+    headerless = error instanceof BuildFailedError && saysNoHeadersPackage(error.message) ? sourceRecipeSettings(settings) : undefined;
+    if (headerless === undefined) throw error;
   } finally {
     log.close();
     if (log.lost !== undefined) ctx.logger.warn(`build log: ${log.lost}; the build went on without it (free space in ${ctx.logDir ?? 'the log folder'})`);
     await ctx.runtime.removeImage(pending).catch((error: unknown) => ctx.logger.warn(`could not remove ${pending}: ${String(error)}`));
+  }
+  if (headerless !== undefined) {
+    ctx.logger.info(`no headers package for ${kver}: building from the kernel's source with ${headerless.context.file} (docs/kernels-without-headers.md)`);
+    return buildImage(ctx, headerless, kver, { ...options, force: true });
   }
   if (ctx.runtime.dryRun) {
     ctx.logger.info(`dry run: nothing was built (a build also checks the new image's modules before naming it ${image})`);

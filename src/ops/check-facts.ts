@@ -17,6 +17,7 @@ import type { CheckFacts } from './checks.js';
 import { deviceManagerNames, procRoot, type Context } from './context.js';
 import { unattendedBuildProblem } from './unattended-sources.js';
 import { managerOf } from '../devices/manager.js';
+import { recipePlanFor } from './recipe-facts.js';
 
 // Everything check evaluates, for `only` (one instance) or all, and kernel kver.
 export async function gatherCheckFacts(ctx: Context, kver: string, only?: string): Promise<CheckFacts> {
@@ -126,6 +127,7 @@ async function kernelFacts(ctx: Context, kver: string, instances: readonly Insta
     ...(config === undefined ? {} : { configSource: config.source }),
     ...(refusal === undefined ? {} : { configRefusal: refusal }),
     headers: existsSync(join(ctx.hostRoot, 'lib/modules', kver, 'build')),
+    recipe: await recipePlanFor(ctx, kver),
     builtIn: [...new Set(modules)],
   };
 }

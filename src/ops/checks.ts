@@ -1,12 +1,14 @@
 // `kvc check`: the preflight, as a pure evaluation of facts gathered from the host (check-facts.ts),
 // tested on data. Each check says ok, warn or fail, and what to do.
 import { ExitStatus } from '../errors.js';
+import type { RecipePlan } from '../kernel/abi/recipe-plan.js';
+import { recipeCheck } from './recipe-check.js';
 
 // One check's verdict.
 export interface CheckResult {
   readonly level: 'ok' | 'warn' | 'fail';
   // What was checked: runtime, storage, config, devices, kernel, config of the kernel, built in, disk.
-  readonly topic: 'runtime' | 'storage' | 'config' | 'devices' | 'kernel' | 'signing key' | 'kernel config' | 'headers' | 'built in' | 'disk' | 'sources';
+  readonly topic: 'runtime' | 'storage' | 'config' | 'devices' | 'kernel' | 'signing key' | 'kernel config' | 'headers' | 'recipe' | 'built in' | 'disk' | 'sources';
   readonly what: string;
   // What the user should do; absent when nothing.
   readonly todo?: string;
@@ -43,6 +45,8 @@ export interface CheckFacts {
     readonly configRefusal?: string;
     // /lib/modules/<kver>/build exists.
     readonly headers: boolean;
+    // Which recipe the kernel gets and why (ops/recipe-facts.ts), where it was worked out.
+    readonly recipe?: RecipePlan;
     // Modules of the instances that this kernel has built in.
     readonly builtIn: readonly string[];
   };
@@ -107,6 +111,7 @@ export function evaluateChecks(facts: CheckFacts): CheckResult[] {
   add(kernel.headers
     ? { level: 'ok', topic: 'headers', what: `headers of ${kernel.kver} are installed (/lib/modules/${kernel.kver}/build); the image's build fetches its own` }
     : { level: 'ok', topic: 'headers', what: `no headers of ${kernel.kver} on the host: not needed, the image's build installs the distribution's package` });
+  if (kernel.recipe !== undefined) add(recipeCheck(kernel.kver, kernel.recipe));
   if (kernel.builtIn.length > 0) add({ level: 'warn', topic: 'built in', what: `kernel ${kernel.kver} has ${kernel.builtIn.join(', ')} built in: kvc skips loading them`, todo: 'nothing, unless you meant to replace them' });
   return results;
 }

@@ -36,6 +36,8 @@ export interface KernelStatus {
   readonly provides?: readonly string[];
   // Why the image could not be asked what it provides (kvc status then fails), if it could not.
   readonly probeError?: string;
+  // Which recipe builds it and why (headers package, else the kernel's source; what is missing).
+  readonly recipe?: string;
 }
 
 // An instance's kernels in `kvc status`: each kernel, the next boot, and the warnings.

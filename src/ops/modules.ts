@@ -9,6 +9,7 @@ import { HOST_MODULES_PREFIX, hostModulesVolume } from '../runtime/args.js';
 import { procRoot, type Context } from './context.js';
 import { assertKernelCanTake, assertRunningKernel } from './kernel-check.js';
 import { assertSignaturesAccepted, loadSources } from './load-sources.js';
+import { assertAbiMatches } from './abi-preload.js';
 import { signatureRejection } from '../signing/load-trust.js';
 import { clearLoadRecord, mergeRecord, readLoadRecord, writeLoadRecord } from './load-record.js';
 import { moduleStatuses } from './modules-state.js';
@@ -78,6 +79,8 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
   if (loading.length > 0) {
     // The host's own modules are its distribution's, signed by its key: only the image's are checked.
     await assertSignaturesAccepted(ctx, settings, image, kver, sources.image);
+    // vermagic and symbol CRCs against what the kernel exports (issue 21), for every build.
+    if (sources.image.length > 0) await assertAbiMatches(ctx, settings, image, kver);
     const policy = modprobeConfigVolumes(ctx);
     try {
       for (const phase of phases) {

@@ -27,7 +27,7 @@ function formatInstance(instance: InstanceStatus, managers: DeviceManagers<Conte
     lines.push(`  builds from: ${context.source} (${pin})`);
   }
   if (instance.images.length === 0) lines.push('  images: none');
-  for (const kernel of instance.kernels?.kernels ?? []) lines.push(`  ${formatKernel(kernel)}`);
+  for (const kernel of instance.kernels?.kernels ?? []) lines.push(`  ${formatKernel(kernel)}`, ...(kernel.recipe === undefined ? [] : [`    recipe: ${kernel.recipe}`]));
   // Images the kernels' lines do not show: those of another KMOD_SOFTWARE_VERSION.
   const shown = new Set((instance.kernels?.kernels ?? []).flatMap((kernel) => (kernel.image === null ? [] : [kernel.image.name])));
   for (const image of instance.images.filter((entry) => !shown.has(entry.image))) {

@@ -83,6 +83,7 @@ function disagreements(json, text) {
       if (kernel.probeError !== undefined) has(line, `provides: unknown, ${kernel.probeError}`, `${what} probeError`);
       else if (kernel.provides?.length > 0) has(line, `provides modules the kernel lacks: ${kernel.provides.join(', ')}`, `${what} provides`);
       else lacks(line, 'provides', `${what} provides nothing`);
+      if (kernel.recipe !== undefined) has(joined, `\n    recipe: ${kernel.recipe}`, `${what} recipe`);
     }
     for (const entry of instance.images) {
       const line = block.find((candidate) => candidate.includes(entry.image));
@@ -244,7 +245,7 @@ describe('kvc status: every kernel state, text against JSON (hand-made report)',
     kernel('6.1.0-51-amd64', 'not-kept'),
     kernel('6.1.0-50-amd64', 'to-prune', { image: img('6.1.0-50-amd64'), installed: false }),
     kernel('6.1.0-49-amd64', 'to-prune', { installed: false }),
-    kernel('6.1.0-48-amd64', 'built', { image: img('6.1.0-48-amd64'), probeError: 'reading /usr/lib/kvc/provides from the image failed (exit 125: Error: OCI runtime error)' }),
+    kernel('6.1.0-48-amd64', 'built', { image: img('6.1.0-48-amd64'), probeError: 'reading /usr/lib/kvc/provides from the image failed (exit 125: Error: OCI runtime error)', recipe: 'headers recipe (headers found: /lib/modules/6.1.0-48-amd64/build on this host)' }),
   ];
   const images = [
     ...kernels.filter((k) => k.image !== null).map((k) => ({ kernel: k.kver, version: '1.0.0', image: k.image.name, id: 'abc', size: 181e6, created: k.image.created, running: k.running })),
