@@ -59,15 +59,21 @@ done
 mkdir -p "$work/role-server" "$work/role-client"
 echo server >"$work/role-server/role"
 echo client >"$work/role-client/role"
-# The server exports the two disks by VID:PID and serial; its keyboard is named nowhere.
+# The server exports the two disks by VID:PID and serial, to the client guest only, and serves
+# its device list on the link; its keyboard is named nowhere.
 cat >"$work/role-server/server.devices" <<'EOF'
 [export.disk-a]
 device = 46f4:0001
 serial = KVC-DISK-A
+clients = 10.77.0.2
 
 [export.disk-b]
 device = 46f4:0001
 serial = KVC-DISK-B
+clients = 10.77.0.2
+
+[server]
+listen = 10.77.0.1
 EOF
 # The client imports disk A for its container ctr-a and disk B for ctr-b, each by serial, and
 # names "any QEMU disk" too, which matches both.
