@@ -4,13 +4,14 @@ import { join } from 'node:path';
 import type { Context } from '../ops/context.js';
 import { imageName, sysRoot, toolsContainerName } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { readDevicesFile, type DevicesConfig } from './devices-file.js';
+import { readDevicesFile, USBIP_PORT, type DevicesConfig } from './devices-file.js';
 import { Exporter, type ExportedState } from './exporter.js';
 import { Importer, type DeviceConsumer, type ImportState } from './importer.js';
 import { USBIPD, usbipIn, type ToolsExec } from './usbip-tool.js';
 import { liveToolsPid } from '../ops/tools.js';
 import { removeDevicesState, writeDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
+import { guardExports } from './firewall.js';
 
 export const POLL_MS = 1000;
 export const RETRY_BASE_MS = 1000;
@@ -62,6 +63,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   const sys = sysRoot(ctx);
   let exporter: Exporter | undefined;
   let importer: Importer | undefined;
+  let guard: { remove(): Promise<void> } | undefined;
   const publish = (): void => {
     const state: UsbipDevicesState = {
       pid: process.pid,
@@ -76,6 +78,8 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   logger.info(`${path}: ${config.exports.length} device(s) to export, ${config.imports.length} to import`);
   try {
     if (config.exports.length > 0) {
+      // The kernel's guard first: usbipd and the device list never listen unguarded.
+      guard = await guardExports(config.exports, [USBIP_PORT, config.metadataPort], { logger });
       const runUsbipd = (writable: readonly string[], onLine: (line: string) => void, stop: AbortSignal): { exited: Promise<number> } => ctx.runtime.runDaemon({
         image: imageName(settings, ctx.runningKernel), containerName: usbipdContainerName(settings.name), instance: settings.name, role: 'usbipd', command: [USBIPD], writable,
       }, onLine, stop);
@@ -101,6 +105,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     own.abort();
     await importer?.close().catch(() => undefined);
     await exporter?.close().catch(() => undefined);
+    await guard?.remove();
     throw error;
   }
   publish();
@@ -108,6 +113,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     close: async () => {
       await importer?.close();
       await exporter?.close();
+      await guard?.remove();
       removeDevicesState(ctx, settings.name);
     },
   };
