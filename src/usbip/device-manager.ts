@@ -1,6 +1,8 @@
 // USB/IP's device manager: what kvc@usbip runs while the modules are loaded, from the devices file
 // beside usbip.conf: the exports (usbipd, binds) and the imports (attached and kept).
 import { join } from 'node:path';
+import { networkInterfaces } from 'node:os';
+import { listenAddresses } from './listen-addresses.js';
 import type { Context } from '../ops/context.js';
 import { imageName, sysRoot, toolsContainerName } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
@@ -83,7 +85,9 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
       const runUsbipd = (writable: readonly string[], onLine: (line: string) => void, stop: AbortSignal): { exited: Promise<number> } => ctx.runtime.runDaemon({
         image: imageName(settings, ctx.runningKernel), containerName: usbipdContainerName(settings.name), instance: settings.name, role: 'usbipd', command: [USBIPD], writable,
       }, onLine, stop);
-      exporter = new Exporter({ sys, runUsbipd, rules: config.exports, usbip, metadataPort: config.metadataPort, logger, signal, pollMs: POLL_MS, onChange: publish });
+      const listen = listenAddresses(config.listen, networkInterfaces());
+      for (const name of listen.missing) logger.warn(`${path}: [server] listen names ${name}, which has no address now; the device list is not served there`);
+      exporter = new Exporter({ sys, runUsbipd, rules: config.exports, usbip, metadataPort: config.metadataPort, listenOn: listen.addresses, logger, signal, pollMs: POLL_MS, onChange: publish });
       await exporter.start();
     }
     if (config.imports.length > 0) {
