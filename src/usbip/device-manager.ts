@@ -3,6 +3,8 @@
 import { join } from 'node:path';
 import { networkInterfaces } from 'node:os';
 import { listenAddresses } from './listen-addresses.js';
+import { Waker } from './waker.js';
+import { devtmpfsUsbEvents } from './usb-events.js';
 import type { Context } from '../ops/context.js';
 import { imageName, sysRoot, toolsContainerName } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
@@ -15,7 +17,9 @@ import { removeDevicesState, writeDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
 import { guardExports } from './firewall.js';
 
+// The periodic look where USB events cannot be watched, and where they can (a safety net only).
 export const POLL_MS = 1000;
+export const EVENT_POLL_MS = 10_000;
 export const RETRY_BASE_MS = 1000;
 export const RETRY_MAX_MS = 30_000;
 
@@ -78,6 +82,17 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     writeDevicesState(ctx, settings.name, state);
   };
   logger.info(`${path}: ${config.exports.length} device(s) to export, ${config.imports.length} to import`);
+  // Replugs seen as the kernel makes and removes the devices' nodes, not by a 1-second loop.
+  const waker = new Waker();
+  const usbDir = join(ctx.hostRoot, 'dev/bus/usb');
+  let pollMs = EVENT_POLL_MS;
+  try {
+    devtmpfsUsbEvents(usbDir)(() => waker.wake(), signal);
+    logger.info(`USB devices watched in ${usbDir} (the kernel's devtmpfs): a plug or unplug is acted on at once`);
+  } catch (error) {
+    pollMs = POLL_MS;
+    logger.warn(`cannot watch ${usbDir} (${(error as Error).message}); looking at the USB devices every ${POLL_MS / 1000} s instead`);
+  }
   try {
     if (config.exports.length > 0) {
       // The kernel's guard first: usbipd and the device list never listen unguarded.
@@ -87,7 +102,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
       }, onLine, stop);
       const listen = listenAddresses(config.listen, networkInterfaces());
       for (const name of listen.missing) logger.warn(`${path}: [server] listen names ${name}, which has no address now; the device list is not served there`);
-      exporter = new Exporter({ sys, runUsbipd, rules: config.exports, usbip, metadataPort: config.metadataPort, listenOn: listen.addresses, logger, signal, pollMs: POLL_MS, onChange: publish });
+      exporter = new Exporter({ sys, runUsbipd, rules: config.exports, usbip, metadataPort: config.metadataPort, listenOn: listen.addresses, logger, signal, pollMs, waker, onChange: publish });
       await exporter.start();
     }
     if (config.imports.length > 0) {
@@ -99,7 +114,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
           return pid === undefined ? undefined : join(ctx.hostRoot, 'proc', String(pid), 'root');
         },
         lockDir: join(ctx.runDir, settings.name, 'attach'),
-        rules: config.imports, usbip, usbipOnStop, logger, signal, pollMs: POLL_MS, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
+        rules: config.imports, usbip, usbipOnStop, logger, signal, pollMs, waker, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
         consumer, onChange: publish,
       });
       await importer.start();

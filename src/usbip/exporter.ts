@@ -10,7 +10,8 @@ import { backoffMs } from './import-plan.js';
 import { serveDeviceList, type ListedDevice } from './device-list.js';
 import { listUsbDevices, usbRootHubDirs, type UsbDevice } from './usb-sysfs.js';
 import type { UsbipRunner } from './usbip-tool.js';
-import { describeDevice, everyUntilAborted, sleep } from './loop.js';
+import { describeDevice, sleep } from './loop.js';
+import { Waker } from './waker.js';
 import { describeClients, type Clients } from './clients.js';
 import { exportsFor } from './device-list-filter.js';
 
@@ -36,7 +37,9 @@ export interface ExporterOptions {
   readonly listenOn: readonly string[];
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  // The periodic look; besides it, a look on each wake (a USB device came or went).
   readonly pollMs: number;
+  readonly waker?: Waker;
   readonly onChange: () => void;
 }
 
@@ -100,8 +103,18 @@ export class Exporter {
     }));
   }
 
-  private poll(): Promise<void> {
-    return everyUntilAborted(this.options.pollMs, this.options.signal, () => this.tick(), (error) => this.options.logger.warn(`export: ${error.message}`));
+  // A look every poll, and at once when woken (a device plugged in or out): a wake during a look
+  // makes another look right after it.
+  private async poll(): Promise<void> {
+    const { pollMs, signal, logger } = this.options;
+    const waker = this.options.waker ?? new Waker();
+    let seen = waker.generation;
+    while (!signal.aborted) {
+      await waker.wait(seen, waker.waitMs(pollMs), signal);
+      if (signal.aborted) break;
+      seen = waker.generation;
+      await this.tick().catch((error: unknown) => logger.warn(`export: ${(error as Error).message}`));
+    }
   }
 
   // One look at the devices, after the one in progress.

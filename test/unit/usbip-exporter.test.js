@@ -182,3 +182,38 @@ describe('usbip exporter: who may attach which export', () => {
     await exp.close();
   });
 });
+
+// Issue 23: no 1-second loop; a fake event source (a Waker woken by the test) stands in for the
+// kernel's devtmpfs events.
+describe('usbip exporter: replug on the USB event', () => {
+  let sys;
+  let stop;
+  beforeEach(() => { sys = makeSys(); stop = new AbortController(); });
+  afterEach(() => { stop.abort(); rmSync(sys, { recursive: true, force: true }); });
+
+  it('a device plugged in is bound on the event at once, not at the next periodic look', async () => {
+    const { Waker } = await import('../../lib/usbip/waker.js');
+    const { parseDevicesFile } = await import('../../lib/usbip/devices-file.js');
+    addHub(sys, 'usb1');
+    const waker = new Waker();
+    const calls = [];
+    const { logger } = capture();
+    const exp = new Exporter({
+      sys, rules: parseDevicesFile('/etc/kvc/usbip.devices', '[export.disk]\ndevice = 46f4:0001\nclients = 10.77.0.2\n').exports,
+      usbip: async (args) => { calls.push(args.join(' ')); return { ok: true, said: '', stdout: '' }; },
+      runUsbipd: (_writable, _onLine, signal) => ({ exited: new Promise((resolve) => signal.addEventListener('abort', () => resolve(0))) }),
+      metadataPort: 0, listenOn: [], logger, signal: stop.signal, pollMs: 60_000, waker, onChange: () => {},
+    });
+    await exp.start();
+    addDevice(sys, '1-1', 'usb1', '46f4', '0001');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(calls, 'no event: nothing looked').to.deep.equal([]);
+    const plugged = Date.now();
+    waker.wake();
+    await until('the bind', () => calls.length > 0, 1000);
+    expect(Date.now() - plugged).to.be.below(200);
+    expect(calls).to.deep.equal(['bind --busid 1-1']);
+    stop.abort();
+    await exp.close();
+  });
+});
