@@ -5,7 +5,7 @@ import { parseUsbipdLine } from './usbipd-output.js';
 import type { Server } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import type { ExportRule } from './devices-file.js';
-import { planExports } from './export-plan.js';
+import { matches, planExports } from './export-plan.js';
 import { backoffMs } from './import-plan.js';
 import { serveDeviceList, type ListedDevice } from './device-list.js';
 import { listUsbDevices, usbRootHubDirs, type UsbDevice } from './usb-sysfs.js';
@@ -215,9 +215,10 @@ export class Exporter {
   // through the union of all exports' clients) has the device taken back at once: unbound, which
   // ends its connection, and bound again for those it is for.
   private async judgeAttach(busid: string, peer: string): Promise<void> {
-    const { logger, usbip } = this.options;
-    const device = this.devices.find((entry) => entry.busid === busid);
-    const rule = this.exported.find((entry) => entry.busid === busid)?.rule;
+    const { logger, usbip, sys, rules } = this.options;
+    // Read anew: the device may have been bound by a look that has not finished yet.
+    const device = (await listUsbDevices(sys)).find((entry) => entry.busid === busid);
+    const rule = device === undefined ? undefined : rules.find((candidate) => matches(candidate.match, device))?.name;
     const clients = rule === undefined ? undefined : this.clients.get(rule);
     const what = device === undefined ? busid : describeDevice(device);
     if (clients !== undefined && exportsFor(peer, [{ rule: rule! }], this.clients).length > 0) {
