@@ -25,6 +25,7 @@ export interface ClientPeer {
   readonly name: string;
 }
 
+// One entry of a clients list.
 export type ClientEntry = ClientNet | ClientPeer;
 
 // An export's clients: everyone (written on purpose), or a list.

@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import type { NetworkInterfaceInfo } from 'node:os';
 
+// Always served: the host itself.
 export const LOOPBACK = ['127.0.0.1', '::1'] as const;
 
 // The addresses to listen on, each once, loopback first; the interface names that have none.

@@ -2,8 +2,9 @@
 // instead of at their next periodic look. Each wake counts; a loop that was busy when it came
 // looks again at once.
 
-// How long after a wake the loops look again soon, and how soon.
+// How long after a wake the loops look again soon,
 export const SETTLE_MS = 3000;
+// and how soon.
 export const FOLLOW_UP_MS = 500;
 
 // One source of wakes, shared by the exporting and importing loops.
