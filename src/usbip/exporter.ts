@@ -222,7 +222,8 @@ export class Exporter {
     const clients = rule === undefined ? undefined : this.clients.get(rule);
     const what = device === undefined ? busid : describeDevice(device);
     if (clients !== undefined && exportsFor(peer, [{ rule: rule! }], this.clients).length > 0) {
-      logger.info(`export ${rule}: ${what} attached by ${peer}${clients.kind === 'any' ? ' (clients = any)' : ''}`);
+      // usbipd says "found" for every request of an exported device; it may still refuse one in use.
+      logger.info(`export ${rule}: import of ${what} requested by ${peer}, one of its clients${clients.kind === 'any' ? ' (clients = any)' : ''}`);
       return;
     }
     logger.warn(`export ${rule ?? '?'}: attach of ${what} by ${peer} refused: not among its clients (${clients === undefined ? 'none' : describeClients(clients)}); taking it back`);

@@ -171,7 +171,7 @@ describe('usbip exporter: who may attach which export', () => {
     await until('usbipd to start', () => say !== undefined);
     say('usbipd: info: connection from 10.77.1.7:40000');
     say('usbipd: info: found requested device: 1-1');
-    await until('the attach to be journaled', () => lines.some((line) => line.includes('export disk: 1-1 (46f4:0001) attached by 10.77.1.7')));
+    await until('the attach to be journaled', () => lines.some((line) => line.includes('export disk: import of 1-1 (46f4:0001) requested by 10.77.1.7, one of its clients')));
     expect(calls).to.deep.equal([]);
     say('usbipd: info: connection from 10.66.6.6:40001');
     say('usbipd: info: found requested device: 1-1');
