@@ -148,6 +148,8 @@ echo ATTACK-DONE'
 	journalctl -u kvc@usbip -o cat | grep -E 'requested by|refused' | tail -n 4 | show
 	check "server: the journal records the client's attach of disk A with its address" sh -c "journalctl -u kvc@usbip -o cat | grep -q 'export disk-a: import of .* requested by $CLIENT, one of its clients'"
 	journalctl -u kvc@usbip --no-pager -o short-precise 2>&1 | grep -E 'export|usbipd: (connection|found)' | tail -n 12 | show
+	# Where a replug's time goes, on this side (the first replug): the kernel's and the service's lines.
+	journalctl -b --no-pager -o short-precise 2>&1 | grep -E 'usb 2-4|export disk-a|usbipd: (connection|found)' | tail -n 16 | show
 	say "waiting for the client to stop"
 	# The client replugs disk A twice more first (disk A is "exported" between those): it lets disk B go before it stops.
 	released_b() { dev 'd.exported.some((e) => e.rule === "disk-b" && e.state === "exported")' >/dev/null; }
@@ -335,6 +337,8 @@ for i in 2 3; do
 	echo "KVC-E2E: USABLE-AGAIN $i"
 	check "client: replug $i: the service attached disk A again by itself, $(($(ms) - t0)) ms after it saw the drop" [ $st = 0 ]
 done
+# Where a replug's time goes, on this side: the service's and the kernel's lines of the last one.
+journalctl -b --no-pager -o short-precise --since "-60s" 2>&1 | grep -E 'kvc|usb |vhci|sd |scsi' | tail -n 40 | show
 
 say "ctr-b goes: kvc detaches disk B"
 run podman rm -f ctr-b
