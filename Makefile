@@ -4,6 +4,9 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib/kvc
 UNITDIR ?= $(PREFIX)/lib/systemd/system
 DOCDIR ?= $(PREFIX)/share/doc/kvc
+MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 SYSCONFDIR ?= /etc
 DESTDIR ?=
 
@@ -17,10 +20,13 @@ NODE_BIN = node_modules/node-linux-$(NODE_ARCH)/bin/node
 SOURCES = $(shell find src -name '*.ts') package.json tsconfig.json scripts/bundle.mjs
 # The usbip instance's host commands (usbip, usbipd): the tools its .conf lists in KVC_HOST_TOOLS.
 USBIP_TOOLS = $(shell sed -n 's/^KVC_HOST_TOOLS="\(.*\)"/\1/p' host/etc/kvc/usbip.conf)
+# The manual pages and shell completions, written by scripts/gen-docs.mjs from the built program (the
+# same command, key and devices-file definitions `kvc --help` prints).
+GENERATED = dist/man/man8/kvc.8 dist/man/man5/kvc.conf.5 dist/man/man5/kvc-devices.5 dist/completion/kvc.bash dist/completion/_kvc
 
 .PHONY: all build test test-unit install uninstall demo clean bench
 
-all: dist/kvc.mjs
+all: dist/kvc.mjs dist/.generated
 
 node_modules/.package-lock.json: package.json package-lock.json
 	scripts/npm-pinned.sh ci --no-audit --no-fund
@@ -30,7 +36,14 @@ dist/kvc.mjs: node_modules/.package-lock.json $(SOURCES) node.sha256
 	scripts/verify-node.sh $(NODE_BIN) $(NODE_PKG)
 	scripts/npm-pinned.sh run --silent bundle
 
-build: dist/kvc.mjs
+build: dist/kvc.mjs dist/.generated
+
+# One run writes them all; the stamp stands for the five files.
+dist/.generated: dist/kvc.mjs scripts/gen-docs.mjs $(wildcard scripts/docs/*.mjs)
+	$(NODE_BIN) scripts/gen-docs.mjs dist
+	@touch $@
+
+$(GENERATED): dist/.generated
 
 # The README's test command: unit, integration (real podman) and end-to-end (QEMU guest) tests.
 test: node_modules/.package-lock.json
@@ -48,10 +61,11 @@ demo: dist/kvc.mjs
 bench: dist/kvc.mjs
 	bench/run.sh
 
-install: dist/kvc.mjs
+install: dist/kvc.mjs dist/.generated
 	scripts/verify-node.sh $(NODE_BIN) $(NODE_PKG)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/guards $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/kvc/usbip
+		$(DESTDIR)$(SYSCONFDIR)/kvc/usbip $(DESTDIR)$(DOCDIR)/docs $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
 	install -m 755 $(NODE_BIN) $(DESTDIR)$(LIBDIR)/node
 	install -m 644 dist/kvc.mjs $(DESTDIR)$(LIBDIR)/kvc.mjs
 	sed 's|@LIBDIR@|$(LIBDIR)|g' host/bin/kvc.in > $(DESTDIR)$(BINDIR)/kvc
@@ -74,7 +88,13 @@ install: dist/kvc.mjs
 	done
 	sed 's|/usr/local/bin/kvc|$(BINDIR)/kvc|g; s|/usr/local/share/doc/kvc|$(DOCDIR)|g' systemd/kvc@.service > $(DESTDIR)$(UNITDIR)/kvc@.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/kvc@.service
-	install -m 644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	install -m 644 README.md CONTRIBUTING.md $(DESTDIR)$(DOCDIR)/
+	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
+	sed 's|/usr/local/share/doc/kvc|$(DOCDIR)|g' dist/man/man8/kvc.8 > $(DESTDIR)$(MANDIR)/man8/kvc.8
+	chmod 644 $(DESTDIR)$(MANDIR)/man8/kvc.8
+	install -m 644 dist/man/man5/kvc.conf.5 dist/man/man5/kvc-devices.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 644 dist/completion/kvc.bash $(DESTDIR)$(BASHCOMPDIR)/kvc
+	install -m 644 dist/completion/_kvc $(DESTDIR)$(ZSHCOMPDIR)/_kvc
 	install -m 644 host/etc/kvc/usbip/Containerfile.* host/etc/kvc/usbip/pre-unload host/etc/kvc/usbip/sign-modules $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
 	# Configuration files are installed only where none exists: an edited one is never overwritten.
 	for f in kvc.conf usbip.conf; do \
@@ -82,7 +102,10 @@ install: dist/kvc.mjs
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/kvc $(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md
+	rm -f $(DESTDIR)$(BINDIR)/kvc $(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/CONTRIBUTING.md
+	rm -rf $(DESTDIR)$(DOCDIR)/docs
+	rm -f $(DESTDIR)$(MANDIR)/man8/kvc.8 $(DESTDIR)$(MANDIR)/man5/kvc.conf.5 $(DESTDIR)$(MANDIR)/man5/kvc-devices.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/kvc $(DESTDIR)$(ZSHCOMPDIR)/_kvc
 	for path in $(USBIP_TOOLS); do \
 		dest=$(DESTDIR)$(BINDIR)/$${path##*/}; \
 		! grep -qF 'Written by `kvc host-commands' "$$dest" 2>/dev/null || rm -f "$$dest"; \

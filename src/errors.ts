@@ -1,7 +1,7 @@
 // Typed errors: each says what went wrong and what the user must do, and carries its exit status.
 
 // Every exit status kvc uses (sysexits(3) codes, 77 for a kernel that refuses, and 130 for an
-// interrupt): the README's table "Exit statuses" and `kvc help exit-status` are this one, and each
+// interrupt): docs/exit-codes.md's table "Exit statuses" and `kvc help exit-status` are this one, and each
 // error class below picks one of them.
 export const ExitStatus = {
   ok: 0,
@@ -16,7 +16,7 @@ export const ExitStatus = {
   interrupted: 130,
 } as const;
 
-// What each exit status means, in the words of the README's table (one line each).
+// What each exit status means, in the words of docs/exit-codes.md's table (one line each).
 // 77 is sysexits' EX_NOPERM: the kernel does not permit it (no module support, a required option
 // unset, lockdown or signature enforcement against unsigned modules); test harnesses (automake,
 // meson) read 77 as "skipped", which is what a caller should do on a host that cannot take it.
@@ -33,6 +33,7 @@ export const EXIT_STATUS_MEANINGS: Readonly<Record<keyof typeof ExitStatus, stri
   interrupted: 'interrupted by SIGINT or SIGTERM; what was under way was stopped cleanly',
 };
 
+// What every kvc error may carry besides its message: the hint (what the user must do) and the cause.
 export interface KvcErrorOptions {
   hint?: string | undefined;
   cause?: unknown;
@@ -153,6 +154,12 @@ export class ModuleLoadError extends KvcError {
 
 // A built image failed its checks (wrong vermagic or version, module missing).
 export class ImageCheckError extends KvcError {
+  override readonly exitStatus = ExitStatus.dataErr;
+}
+
+// A pulled image was refused (signature or kvc's checks) or could not be pulled, and
+// KVC_BUILD_FALLBACK=no forbids building it here: nothing is built or loaded.
+export class PullRefusedError extends KvcError {
   override readonly exitStatus = ExitStatus.dataErr;
 }
 

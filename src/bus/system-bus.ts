@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import type dbus from 'dbus-next';
 import { KvcError, ExitStatus } from '../errors.js';
+import { environment } from '../environment.js';
 
 // No system bus here (a container, a chroot): the rest of kvc still works.
 export class NoSystemBusError extends KvcError {
@@ -10,7 +11,7 @@ export class NoSystemBusError extends KvcError {
 
 // The socket path of the system bus (DBUS_SYSTEM_BUS_ADDRESS, else the standard one); undefined
 // for addresses that are not plain unix:path= (they are tried as they are).
-export function systemBusSocket(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function systemBusSocket(env: NodeJS.ProcessEnv = environment()): string | undefined {
   const address = env['DBUS_SYSTEM_BUS_ADDRESS'];
   if (address === undefined || address === '') return '/run/dbus/system_bus_socket';
   const match = /^unix:path=([^,;]+)/.exec(address);
@@ -18,7 +19,7 @@ export function systemBusSocket(env: NodeJS.ProcessEnv = process.env): string | 
 }
 
 // A connected system bus; throws NoSystemBusError when there is none.
-export async function connectSystemBus(env: NodeJS.ProcessEnv = process.env, timeoutMs = 5000): Promise<dbus.MessageBus> {
+export async function connectSystemBus(env: NodeJS.ProcessEnv = environment(), timeoutMs = 5000): Promise<dbus.MessageBus> {
   const socket = systemBusSocket(env);
   if (socket !== undefined && !existsSync(socket)) {
     throw new NoSystemBusError(`no system bus here (${socket} does not exist)`, { hint: 'systemd features need a host booted with systemd; build, load and unload work without it' });

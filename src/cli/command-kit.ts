@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { openSession, type GlobalOptions, type Session } from '../ops/session.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { checkKernelRelease } from '../kernel/release.js';
+import { DEVICE_MANAGERS } from './payloads.js';
+import { environment } from '../environment.js';
 
 // Where a command leaves its exit status for main (the only place that exits).
 export interface Outcome {
@@ -38,7 +40,7 @@ export function withSession<A extends unknown[]>(
     }
     try {
       const ignored = globals.dryRun === true && policy === 'ignore';
-      const session = await openSession(ignored ? { ...globals, dryRun: false } : globals, process.env, options.cancellable === true ? controller.signal : undefined, options.lenient === true);
+      const session = await openSession(ignored ? { ...globals, dryRun: false } : globals, environment(), options.cancellable === true ? controller.signal : undefined, options.lenient === true, DEVICE_MANAGERS);
       if (ignored) session.logger.warn(`--dry-run ignored: kvc ${command.name()} only reads, so it runs as usual`);
       const status = await body(session, ...args);
       outcome.status = typeof status === 'number' ? status : 0;

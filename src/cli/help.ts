@@ -16,8 +16,17 @@ export interface CommandHelp {
 // Help topics that are not commands.
 export const HELP_TOPICS = ['exit-status'] as const;
 
+// The help each command was given, for the man page and the completions (scripts/gen-docs.mjs).
+const HELP_OF = new WeakMap<Command, CommandHelp>();
+
+// The help describeCommand gave `command`, if any.
+export function helpOf(command: Command): CommandHelp | undefined {
+  return HELP_OF.get(command);
+}
+
 // Gives a command its summary, description and examples (shown after the options).
 export function describeCommand(command: Command, help: CommandHelp): Command {
+  HELP_OF.set(command, help);
   return command
     .summary(help.summary)
     .description(help.description)

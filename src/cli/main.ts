@@ -5,6 +5,7 @@ import { errorLines, exitStatusOf, ExitStatus } from '../errors.js';
 import { createLogger } from '../log/logger.js';
 import { buildProgram } from './program.js';
 import type { Outcome } from './command-kit.js';
+import { commandLine } from '../environment.js';
 
 // The exit status of commander's own exits: 0 for help and version asked for, 64 for the rest
 // (a bad command line, or none: bare `kvc` and `kvc kube` print their usage and exit 64).
@@ -30,4 +31,4 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+process.exitCode = await main(commandLine());

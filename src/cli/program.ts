@@ -8,6 +8,7 @@ import { registerHostCommands } from './commands/host-commands.js';
 import { registerKey } from './commands/key.js';
 import { registerKube } from './commands/kube.js';
 import { registerLoad } from './commands/load.js';
+import { registerPublish } from './commands/publish.js';
 import { registerPush } from './commands/push.js';
 import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
@@ -47,6 +48,7 @@ export function buildProgram(outcome: Outcome): Command {
   registerHostCommands(program, outcome);
   registerService(program, outcome);
   registerPush(program, outcome);
+  registerPublish(program, outcome);
   registerKube(program, outcome);
   registerKey(program, outcome);
   registerHelp(program);

@@ -1,6 +1,6 @@
 // KVC_BUILD_ARGS: an instance's own build arguments for its Containerfile (beside kvc's KVER and
 // KMODVER), validated once here, and their canonical form, which kvc records on the image it
-// builds (the LABEL.buildArgs label) to tell an image built with other arguments.
+// builds (the IMAGE_LABEL.buildArgs label, src/images/labels.ts) to tell an image built with other arguments.
 import { ConfigError } from '../errors.js';
 
 // NAME=VALUE pairs, in the order the conf lists them.

@@ -55,7 +55,7 @@ export async function readConfigText(path: string, optional = false): Promise<st
     if (error instanceof ConfigError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && optional) return undefined;
-    if (code === 'ENOENT') throw new ConfigError(path, undefined, 'does not exist', { hint: 'create it (see the README for its keys) or check --config-dir', cause: error });
+    if (code === 'ENOENT') throw new ConfigError(path, undefined, 'does not exist', { hint: 'create it (see kvc.conf(5) for its keys) or check --config-dir', cause: error });
     throw new ConfigError(path, undefined, `cannot be read (${code ?? String(error)})`, { hint: 'check its permissions', cause: error });
   }
   return decodeUtf8(path, bytes);

@@ -1,4 +1,5 @@
-// Every configuration key kvc reads, with its documentation (the README's table follows it).
+// Every configuration key kvc reads, with its documentation: kvc.conf(5) prints it, and the table
+// of docs/configuration.md follows it.
 
 // Keys of <config-dir>/kvc.conf (and of kmods-via-containers.conf, read first when present).
 export const GLOBAL_KEYS = {
@@ -8,6 +9,12 @@ export const GLOBAL_KEYS = {
   KVC_KEEP_KERNELS: 'How many kernels\' images the service keeps per instance besides the running kernel\'s, the next boot\'s among them (default 3, as the bash KVC).',
   KVC_SIGN_KEY: 'Module signing: the private key (PEM file, absolute path, root-only) kvc signs built modules with, instead of its own key or DKMS\'s; set together with KVC_SIGN_CERT. A PKCS#11 URI is refused: the token cannot reach a container build.',
   KVC_SIGN_CERT: 'Module signing: the X.509 certificate (PEM or DER file, absolute path) of KVC_SIGN_KEY; the key mokutil enrols and the kernel must trust.',
+  KVC_IMAGE_REPO: 'Many hosts: the registry and repository (host[:port]/path) kvc pulls REPO/<name>-<version>:<tag> from before building; an instance\'s own KVC_IMAGE_REPO wins. Needs KVC_IMAGE_VERIFY_KEY. Empty (default): kvc builds, as without a registry. See docs/many-hosts.md.',
+  KVC_BUILD_FALLBACK: 'Many hosts: yes (default) builds locally when the pull from KVC_IMAGE_REPO fails or is refused; no never builds (nothing is loaded for that kernel until a verified image is published). An instance\'s own key wins.',
+  KVC_IMAGE_VERIFY_KEY: 'Many hosts: the sigstore public key (PEM file, absolute path) every image pulled from KVC_IMAGE_REPO must be signed with; podman checks it with a policy kvc writes for that repository only.',
+  KVC_IMAGE_SIGN_KEY: 'Builder: the sigstore private key (encrypted, cosign format; absolute path, root-only) `kvc publish` signs pushed images with.',
+  KVC_IMAGE_SIGN_PASSPHRASE_FILE: 'Builder: a file (absolute path, root-only) holding the passphrase of KVC_IMAGE_SIGN_KEY.',
+  KVC_IMAGE_TLS_VERIFY: 'Many hosts: no lets pulls and `kvc publish` talk to a registry without TLS (one on loopback or a private link you trust); default yes.',
 } as const;
 
 // Keys of <config-dir>/<name>.conf, compatible with kmods-via-containers instance files.
@@ -21,10 +28,14 @@ export const INSTANCE_KEYS = {
   KVC_HOST_TOOLS: 'kvc only, optional: space-separated absolute paths of userspace tools in the image that get a host command of the same name (`kvc host-commands <name>` writes them), run in the tools container while the instance is loaded, else in a new container.',
   KVC_KUBE_TOOLS_ACCESS: 'kvc only, optional (`kvc kube daemonset`): what the pods\' tools container and the pre-unload hook get of the node: host-network, PATH:rw or PATH:ro (that node path, at the same path), PATH:scratch (a writable empty folder shared by the pod\'s containers); default none.',
   KVC_KUBE_KERNEL_REGEXP: 'kvc only, optional (`kvc kube module`): the kernels a build of this instance serves, as a regular expression (RE2, as KMM reads it); they get <repo>/<name>-<version>:${KERNEL_FULL_VERSION}. Releases with + or ~ never match a tag that way: leave them out.',
-  KVC_DEVICE_MANAGER: 'kvc only, optional: the device manager the service runs while the modules are loaded, from <name>.devices beside the .conf (usbip: exports and imports USB/IP devices; see "Devices"); default none.',
+  KVC_DEVICE_MANAGER: 'kvc only, optional: the device manager the service runs while the modules are loaded, from <name>.devices beside the .conf (usbip: exports and imports USB/IP devices; see kvc-devices(5)); default none.',
   KVC_SERVICE_UNPINNED: 'kvc only, optional: yes lets the service (kvc@<name>) build, with no person present, from a remote build context that is not pinned to a commit (a git:// or https:// URL without #<40-hex commit>): whoever controls the network path or the repository then decides what is loaded into the kernel. Default no: the service refuses such builds and says so; `kvc build` by a person still builds them.',
+  KVC_IMAGE_REPO: 'kvc only, optional: this instance\'s registry repository (host[:port]/path), instead of kvc.conf\'s; see KVC_IMAGE_REPO there.',
+  KVC_BUILD_FALLBACK: 'kvc only, optional: yes or no, this instance\'s choice instead of kvc.conf\'s; see KVC_BUILD_FALLBACK there.',
   KVC_KUBE_IN_TREE_REMOVE: 'kvc only, optional (`kvc kube`): in-tree modules the instance replaces, unloaded before its own are loaded (KMM\'s inTreeModulesToRemove).',
 } as const;
 
+// A key kvc.conf may hold.
 export type GlobalKey = keyof typeof GLOBAL_KEYS;
+// A key <name>.conf may hold.
 export type InstanceKey = keyof typeof INSTANCE_KEYS;

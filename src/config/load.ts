@@ -30,7 +30,7 @@ export function checkInstanceName(name: string): string {
 }
 
 // Reads and validates <config-dir>/<name>.conf.
-export async function loadInstanceSettings(configDir: string, name: string): Promise<InstanceSettings> {
+export async function loadInstanceSettings(configDir: string, name: string, deviceManagers: readonly string[]): Promise<InstanceSettings> {
   checkInstanceName(name);
   const path = join(configDir, `${name}.conf`);
   const file = await readConfFile(path, true);
@@ -40,7 +40,7 @@ export async function loadInstanceSettings(configDir: string, name: string): Pro
       hint: known.length > 0 ? `configured instances: ${known.join(', ')}` : `no instances are configured in ${configDir}`,
     });
   }
-  return instanceSettingsFrom(name, file);
+  return instanceSettingsFrom(name, file, deviceManagers);
 }
 
 // Names of the configured instances: every <name>.conf in the directory but the global files.

@@ -10,8 +10,11 @@ import { kubeSettingsFrom, type KubeSettings } from './kube-settings.js';
 import { parseBuildArgs, type BuildArgs } from './build-args.js';
 import { recipeDigest } from './recipe.js';
 import { signingKeyFrom, type ConfiguredSigningKey } from './signing-settings.js';
+import { globalRegistryFrom, registryLayerFrom, type GlobalRegistry, type RegistryLayer } from './registry-settings.js';
 
-export type RuntimeName = 'podman' | 'docker';
+import type { RuntimeName } from '../runtime/runtime-name.js';
+
+export type { RuntimeName };
 
 // Host-wide settings from kvc.conf.
 export interface GlobalSettings {
@@ -21,6 +24,8 @@ export interface GlobalSettings {
   readonly retrySeconds: number;
   // KVC_SIGN_KEY and KVC_SIGN_CERT: the module signing key the owner names, if any.
   readonly signingKey: ConfiguredSigningKey | undefined;
+  // KVC_IMAGE_* and KVC_BUILD_FALLBACK: where images are pulled from and published to.
+  readonly registry: GlobalRegistry;
   readonly warnings: readonly string[];
 }
 
@@ -47,12 +52,14 @@ export interface InstanceSettings {
   readonly serviceUnpinned: boolean;
   // What `kvc kube` renders for this instance beyond its modules (KVC_KUBE_* keys).
   readonly kube: KubeSettings;
+  // The instance's own KVC_IMAGE_REPO and KVC_BUILD_FALLBACK (kvc.conf's apply where unset).
+  readonly registry: RegistryLayer;
   readonly warnings: readonly string[];
 }
 
+// What an instance name may be: lower-case letters, digits, "_" and "-".
 export const INSTANCE_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-// The device managers kvc has (src/service/device-managers.ts runs them).
-export const DEVICE_MANAGER_NAMES: readonly string[] = ['usbip'];
+// What a module name in KMOD_NAMES may be.
 export const MODULE_NAME = /^[A-Za-z0-9_][A-Za-z0-9_-]{0,55}$/;
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const KERNEL_OPTION = /^CONFIG_[A-Z0-9_]{1,80}$/;
@@ -90,7 +97,7 @@ export function globalSettingsFrom(files: readonly ConfFile[]): GlobalSettings {
   if (buildNetwork !== undefined && !/^[a-z][a-z0-9_.-]{0,63}$/.test(buildNetwork)) {
     throw new ConfigError(networkEntry!.file, 'KVC_BUILD_NETWORK', `${JSON.stringify(buildNetwork)} is not a network mode`, { hint: 'write e.g. KVC_BUILD_NETWORK=host, or leave it empty' });
   }
-  return { runtime, keepKernels, buildNetwork, retrySeconds, signingKey: signingKeyFrom(merged), warnings };
+  return { runtime, keepKernels, buildNetwork, retrySeconds, signingKey: signingKeyFrom(merged), registry: globalRegistryFrom((key) => merged.get(key)), warnings };
 }
 
 // Accepts podman or docker (the --runtime option and KVC_CONTAINER_RUNTIME share this check).
@@ -100,7 +107,7 @@ export function parseRuntimeName(value: string, source: string): RuntimeName {
 }
 
 // Validates an instance file into settings; every error names the file, the key and the fix.
-export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSettings {
+export function instanceSettingsFrom(name: string, file: ConfFile, deviceManagers: readonly string[]): InstanceSettings {
   const warnings: string[] = [];
   for (const [key, entry] of file.entries) {
     if (!(key in INSTANCE_KEYS)) warnings.push(unknownKey(file, key, entry.line, Object.keys(INSTANCE_KEYS)));
@@ -147,8 +154,8 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
     commands.add(command);
   }
   const deviceManager = file.entries.get('KVC_DEVICE_MANAGER')?.value.trim() || undefined;
-  if (deviceManager !== undefined && !DEVICE_MANAGER_NAMES.includes(deviceManager)) {
-    throw new ConfigError(file.path, 'KVC_DEVICE_MANAGER', `${JSON.stringify(deviceManager)} is not a device manager kvc has`, { hint: `device managers: ${DEVICE_MANAGER_NAMES.join(', ')}; or leave the key out` });
+  if (deviceManager !== undefined && !deviceManagers.includes(deviceManager)) {
+    throw new ConfigError(file.path, 'KVC_DEVICE_MANAGER', `${JSON.stringify(deviceManager)} is not a device manager kvc has`, { hint: `device managers: ${deviceManagers.join(', ')}; or leave the key out` });
   }
   const unpinned = file.entries.get('KVC_SERVICE_UNPINNED')?.value.trim() ?? '';
   if (!['', 'yes', 'no'].includes(unpinned)) {
@@ -166,6 +173,10 @@ export function instanceSettingsFrom(name: string, file: ConfFile): InstanceSett
     buildArgs: parseBuildArgs(file.entries.get('KVC_BUILD_ARGS')?.value ?? '', file.path),
     hostTools,
     kube: kubeSettingsFrom(file),
+    registry: registryLayerFrom((key) => {
+      const entry = file.entries.get(key);
+      return entry === undefined ? undefined : { value: entry.value, file: file.path };
+    }),
     warnings,
   };
 }

@@ -4,6 +4,7 @@
 import { lstatSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { environment } from '../environment.js';
 
 // Test-only: set to 1 to skip the ownership and permission checks. The bundle `make install`
 // ships is built with __KVC_TEST_HOOKS__ false (scripts/bundle.mjs), so there it does nothing.
@@ -12,7 +13,7 @@ declare const __KVC_TEST_HOOKS__: boolean | undefined;
 const TEST_HOOKS = typeof __KVC_TEST_HOOKS__ === 'undefined' ? true : __KVC_TEST_HOOKS__;
 
 // Whether the checks are skipped (tests only; never in the shipped bundle).
-export function trustChecksSkipped(env: NodeJS.ProcessEnv = process.env): boolean {
+export function trustChecksSkipped(env: NodeJS.ProcessEnv = environment()): boolean {
   return TEST_HOOKS && env[INSECURE_OVERRIDE] === '1';
 }
 
@@ -37,7 +38,7 @@ function refuse(configFile: string, key: string | undefined, candidate: string, 
 
 // Throws a ConfigError naming the file and the fix when `path`, what it resolves to, or any folder
 // above either up to / is untrusted.
-export function assertTrusted(path: string, configFile: string, key: string | undefined, env: NodeJS.ProcessEnv = process.env): void {
+export function assertTrusted(path: string, configFile: string, key: string | undefined, env: NodeJS.ProcessEnv = environment()): void {
   if (trustChecksSkipped(env)) return;
   for (const start of new Set([path, realpathSync(path)])) {
     for (let candidate = start; ; candidate = dirname(candidate)) {
@@ -50,7 +51,7 @@ export function assertTrusted(path: string, configFile: string, key: string | un
 
 // Throws a ConfigError when any file or folder inside a build context is untrusted, or a symbolic
 // link in it leads out of it (the runtime copies what it points to into the build).
-export function assertContextTrusted(dir: string, configFile: string, env: NodeJS.ProcessEnv = process.env): void {
+export function assertContextTrusted(dir: string, configFile: string, env: NodeJS.ProcessEnv = environment()): void {
   if (trustChecksSkipped(env)) return;
   assertTrusted(dir, configFile, 'KMOD_CONTAINER_BUILD_CONTEXT', env);
   const root = realpathSync(dir);

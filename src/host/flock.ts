@@ -2,7 +2,7 @@
 // process keeps (passed as the child's fd 3), so the lock outlives the child and the kernel drops
 // it when this process closes the file or dies, even by SIGKILL.
 import { spawn } from 'node:child_process';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from './find-on-path.js';
 import { KvcError, ExitStatus } from '../errors.js';
 
 // flock(1) is missing (util-linux) or could not lock the file.

@@ -3,7 +3,7 @@
 // Held through systemd-inhibit(1) running `cat` on a pipe from kvc: closing the pipe, or kvc dying
 // in any way, ends cat and so releases the lock. No systemd (a container, a chroot): no lock.
 import { spawn } from 'node:child_process';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from './find-on-path.js';
 import type { Logger } from '../log/logger.js';
 
 // A held lock; release() is idempotent.

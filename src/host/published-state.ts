@@ -33,15 +33,40 @@ export function processExists(pid: number): boolean {
   }
 }
 
-// The state, or undefined when there is none, it is not a JSON object with a process ID, or its
-// writer died without removing it.
-export function readPublishedState<T extends { readonly pid: number }>(path: string): T | undefined {
-  let state: unknown;
+// The state, or undefined when there is none or its writer died without removing it. `check`
+// reads the parsed JSON into its type (throwing, e.g. a ShapeError, where it does not fit); a
+// file that is not JSON, has no process ID, or fails `check` is reported as damaged: nothing
+// unchecked reaches the caller.
+export function readPublishedState<T extends { readonly pid: number }>(path: string, check: (value: unknown) => T): T | undefined | DamagedState {
+  let text: string;
   try {
-    state = JSON.parse(readFileSync(path, 'utf8'));
+    text = readFileSync(path, 'utf8');
   } catch {
     return undefined;
   }
-  if (typeof state !== 'object' || state === null || !Number.isInteger((state as { pid?: unknown }).pid) || (state as { pid: number }).pid <= 0) return undefined;
-  return processExists((state as { pid: number }).pid) ? (state as T) : undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return { damaged: path, why: `not JSON (${(error as Error).message})` };
+  }
+  let state: T;
+  try {
+    state = check(value);
+  } catch (error) {
+    return { damaged: path, why: (error as Error).message };
+  }
+  if (!Number.isInteger(state.pid) || state.pid <= 0) return { damaged: path, why: 'pid: expected a process ID' };
+  return processExists(state.pid) ? state : undefined;
+}
+
+// A state file that could not be believed: where, and why.
+export interface DamagedState {
+  readonly damaged: string;
+  readonly why: string;
+}
+
+// Whether a read gave a damaged file rather than a state.
+export function isDamaged(read: unknown): read is DamagedState {
+  return typeof read === 'object' && read !== null && 'damaged' in read;
 }

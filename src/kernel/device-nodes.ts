@@ -4,7 +4,7 @@
 import { lstat, readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { UsageError } from '../errors.js';
-import type { DeviceId, DeviceType } from './device-cgroup-rules.js';
+import type { DeviceId, DeviceType } from '../host/device-cgroup-rules.js';
 
 // A device node the kernel offers, found in sysfs.
 export interface DeviceNode extends DeviceId {

@@ -1,8 +1,9 @@
 // The Kernel Module Management operator's Module (kmm.sigs.x-k8s.io/v1beta1) for an instance. Pure.
 import type { KubeSettings } from '../config/kube-settings.js';
 import type { KernelImage } from './kernel-images.js';
-import { ARCH_LABEL, imageInRepo, withoutTag } from './names.js';
+import { ARCH_LABEL } from './names.js';
 import { UsageError } from '../errors.js';
+import { imageInRepo, withoutTag } from '../images/names.js';
 
 // Where KMM's worker finds the modules in the image: <dirName>/lib/modules/<kernel>.
 export const KMM_DIR_NAME = '/opt';

@@ -30,29 +30,3 @@ export function dnsLabel(...parts: readonly string[]): string {
   return `${whole.slice(0, 54).replace(/-+$/, '')}-${hash}`;
 }
 
-// Where an image kvc names localhost/<name>-<version>:<tag> is in a registry: <repo>/<name>-<version>:<tag>.
-// Without a repo, the local name (what `podman kube play` on the same host finds).
-export function imageInRepo(localName: string, repo: string | undefined): string {
-  if (repo === undefined) return localName;
-  return `${repo.replace(/\/+$/, '')}/${localName.replace(/^localhost\//, '')}`;
-}
-
-// The repository part of an image reference: everything before the tag.
-export function withoutTag(image: string): string {
-  const slash = image.lastIndexOf('/');
-  const colon = image.lastIndexOf(':');
-  return colon > slash ? image.slice(0, colon) : image;
-}
-
-const IMAGE_REPO = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
-
-// Returns `repo` when it is a registry host (with an optional port) and path, e.g. quay.io/me or 127.0.0.1:5000/kvc.
-export function checkImageRepo(repo: string): string {
-  const trimmed = repo.replace(/\/+$/, '');
-  if (!IMAGE_REPO.test(trimmed) || trimmed.length > 200) {
-    throw new UsageError(`${JSON.stringify(repo)} is not an image repository`, {
-      hint: 'give a registry and path in lower case, without a tag, e.g. quay.io/me/kvc or 127.0.0.1:5000/kvc',
-    });
-  }
-  return trimmed;
-}

@@ -1,7 +1,9 @@
 // winston set up for where kvc runs: journald priorities under systemd, colour on a TTY, plain otherwise.
 import winston from 'winston';
 import { escapeControls } from './sanitize.js';
+import { environment } from '../environment.js';
 
+// kvc's logger (winston's), as createLogger makes it.
 export type Logger = winston.Logger;
 
 // How log lines are written.
@@ -13,7 +15,7 @@ const LEVELS = ['error', 'warn', 'info', 'verbose', 'debug'];
 
 // Picks the style from the environment: systemd sets JOURNAL_STREAM when stderr is the journal;
 // colour only on a terminal, and not when NO_COLOR is set (no-color.org) or TERM is dumb.
-export function detectLogStyle(env: NodeJS.ProcessEnv = process.env, isTty = process.stderr.isTTY === true): LogStyle {
+export function detectLogStyle(env: NodeJS.ProcessEnv = environment(), isTty = process.stderr.isTTY === true): LogStyle {
   if (isTty) return (env['NO_COLOR'] ?? '') !== '' || env['TERM'] === 'dumb' ? 'plain' : 'tty';
   if (env['JOURNAL_STREAM'] !== undefined && env['JOURNAL_STREAM'] !== '') return 'journal';
   return 'plain';

@@ -4,18 +4,20 @@ import { BuildFailedError, ImageCheckError, RuntimeError } from '../errors.js';
 import { BuildLog, instanceLogDir } from './build-log.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
-import { LABEL } from '../runtime/args.js';
 import { canonicalBuildArgs } from '../config/build-args.js';
-import { imageName, type Context } from './context.js';
+import { type Context } from './context.js';
 import { assertKernelCanTake } from './kernel-check.js';
-import { imageProblems } from './verify-image.js';
+import { imageProblems } from '../images/verify.js';
 import { assertContextTrusted, assertTrusted } from '../config/trust.js';
 import { keyForBuild } from '../signing/build-key.js';
 import { signerOf, signingInputs } from '../signing/signer.js';
 import { keyLocations } from './context.js';
+import { pullFirst } from './pull-first.js';
+import { imageName } from '../images/names.js';
+import { imageLabels } from '../images/labels.js';
 
 // What `build` did ('dry-run': printed the commands a build runs, built nothing).
-export type BuildOutcome = { readonly action: 'skipped' | 'built' | 'dry-run'; readonly image: string };
+export type BuildOutcome = { readonly action: 'skipped' | 'built' | 'pulled' | 'dry-run'; readonly image: string };
 
 // Options of one build.
 export interface BuildOptions {
@@ -24,6 +26,10 @@ export interface BuildOptions {
   readonly fresh?: boolean;
   readonly signal?: AbortSignal;
   readonly network?: string | undefined;
+  // Build here even when KVC_IMAGE_REPO is set (kvc publish, kvc build --force).
+  readonly noPull?: boolean;
+  // Runs just before a local build (not before a pull): the service's check of unpinned sources.
+  readonly beforeLocalBuild?: () => void;
 }
 
 // Builds <name>-<version>:<kver> to a temporary name, checks its modules, then gives it the real name:
@@ -38,7 +44,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   const signer = key === undefined ? undefined : signerOf(key.certificate);
   const existing = await ctx.runtime.inspectImage(image);
   if (existing !== undefined && options.force !== true) {
-    const problems = await imageProblems(ctx, settings, image, kver, existing.labels, signer);
+    const problems = await imageProblems(ctx.runtime, settings, image, kver, existing.labels, signer);
     if (problems.length === 0) {
       ctx.logger.info(`${image} is up to date for ${kver}; nothing to build`);
       await recordToolRun(ctx, settings, kver);
@@ -46,7 +52,14 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     }
     ctx.logger.info(`rebuilding ${image}: ${problems.join('; ')}`);
   }
+  // KVC_IMAGE_REPO: a verified pull instead of the build.
+  if (options.noPull !== true && (await pullFirst(ctx, settings, kver)) === 'pulled') {
+    if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
+    await recordToolRun(ctx, settings, kver);
+    return { action: 'pulled', image };
+  }
 
+  options.beforeLocalBuild?.();
   // Checked again now, as the build starts (the service builds days after reading its config).
   if (settings.context.kind === 'dir') {
     assertContextTrusted(settings.context.path, settings.confPath);
@@ -70,7 +83,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       // The instance's own first: kvc's KVER and KMODVER (which settings refuse there) and
       // KVC_SIGNER are last.
       buildArgs: { ...settings.buildArgs, KVER: kver, KMODVER: settings.softwareVersion, ...signing.buildArgs },
-      labels: { [LABEL.instance]: settings.name, [LABEL.kernel]: kver, [LABEL.version]: settings.softwareVersion, [LABEL.buildArgs]: canonicalBuildArgs(settings.buildArgs), ...(settings.context.kind === 'dir' ? { [LABEL.recipe]: settings.context.recipe } : {}), ...signing.labels },
+      labels: imageLabels(settings, kver, signing.signerLabel),
       network: options.network,
       noCache: options.fresh === true,
       secrets: signing.secrets,
@@ -81,7 +94,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       throw buildFailure(error, image, log);
     });
     const built = ctx.runtime.dryRun ? undefined : await ctx.runtime.inspectImage(pending);
-    const problems = await imageProblems(ctx, settings, pending, kver, built?.labels ?? {}, signer);
+    const problems = await imageProblems(ctx.runtime, settings, pending, kver, built?.labels ?? {}, signer);
     if (problems.length > 0) {
       throw new ImageCheckError(`the image built for ${kver} is not usable: ${problems.join('; ')}`, {
         hint: `check ${settings.context.file} and KMOD_NAMES / KMOD_SOFTWARE_VERSION in ${settings.confPath}`,

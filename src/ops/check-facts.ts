@@ -8,14 +8,15 @@ import { join } from 'node:path';
 import { describeError, errorLines } from '../errors.js';
 import { confTextErrors } from '../config/conf-file.js';
 import { GLOBAL_FILES, listInstanceNames, loadGlobalSettings, loadInstanceSettings } from '../config/load.js';
+import { resolveRegistry } from '../config/registry-settings.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { findKernelConfig, refusalReason } from '../kernel/kernel-config.js';
 import { kernelHasModuleSupport, kernelModuleName } from '../kernel/module-state.js';
 import { readSignatureFacts, unsignedModulesRefused } from '../kernel/signature-policy.js';
-import { DEVICE_MANAGERS } from '../service/device-managers.js';
 import type { CheckFacts } from './checks.js';
-import { procRoot, type Context } from './context.js';
+import { deviceManagerNames, procRoot, type Context } from './context.js';
 import { unattendedBuildProblem } from './unattended-sources.js';
+import { managerOf } from '../devices/manager.js';
 
 // Everything check evaluates, for `only` (one instance) or all, and kernel kver.
 export async function gatherCheckFacts(ctx: Context, kver: string, only?: string): Promise<CheckFacts> {
@@ -26,7 +27,7 @@ export async function gatherCheckFacts(ctx: Context, kver: string, only?: string
   const { configErrors, instances } = await configFacts(ctx, only);
   const devices: CheckFacts['devices'][number][] = [];
   for (const settings of instances) {
-    const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
+    const manager = managerOf(ctx.deviceManagers, settings.deviceManager);
     if (manager === undefined) continue;
     const path = join(ctx.configDir, `${settings.name}.devices`);
     try {
@@ -64,12 +65,16 @@ async function configFacts(ctx: Context, only: string | undefined): Promise<{ co
     // The bash KVC's global file is a shell fragment, read tolerantly: its lines are not errors.
     if (name !== 'kmods-via-containers.conf') globalBad = (await textErrors(join(ctx.configDir, name))) || globalBad;
   }
-  if (!globalBad) await loadGlobalSettings(ctx.configDir).catch((error: unknown) => errors.push(describeError(error)));
+  const global = globalBad ? undefined : await loadGlobalSettings(ctx.configDir).catch((error: unknown) => void errors.push(describeError(error)));
   const names = only === undefined ? await listInstanceNames(ctx.configDir).catch((error: unknown) => (errors.push(describeError(error)), [])) : [only];
   const instances: InstanceSettings[] = [];
   for (const name of names) {
     if (await textErrors(join(ctx.configDir, `${name}.conf`))) continue;
-    await loadInstanceSettings(ctx.configDir, name).then((settings) => instances.push(settings), (error: unknown) => errors.push(describeError(error)));
+    // With kvc.conf's registry keys: an instance whose KVC_IMAGE_REPO has no verification key is an error.
+    await loadInstanceSettings(ctx.configDir, name, deviceManagerNames(ctx)).then((settings) => {
+      if (global !== undefined) resolveRegistry(global.registry, settings.registry);
+      instances.push(settings);
+    }).catch((error: unknown) => errors.push(describeError(error)));
   }
   return { configErrors: errors, instances };
 }

@@ -1,16 +1,19 @@
 // What every operation is given: the runtime adapter, the logger and the host paths it works on.
 import { join } from 'node:path';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { RuntimePort } from '../runtime/port.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { imageTagFor } from '../kernel/release.js';
 import { DEFAULT_KEY_LOCATIONS, type KeyLocations } from '../signing/key-choice.js';
 import type { ConfiguredSigningKey } from '../config/signing-settings.js';
+import type { GlobalRegistry } from '../config/registry-settings.js';
+import type { DeviceManagers } from '../devices/manager.js';
 
 // Dependencies and paths, passed in (no module-level state).
 export interface Context {
+  // The device managers the program has (src/cli/payloads.ts lists them); none when absent.
+  readonly deviceManagers?: DeviceManagers<Context, InstanceSettings>;
   readonly configDir: string;
-  readonly runtime: ContainerRuntime;
+  readonly runtime: RuntimePort;
   readonly logger: Logger;
   // The host's root for /sys, /proc, /boot and /lib/modules ("/" except in tests).
   readonly hostRoot: string;
@@ -30,6 +33,8 @@ export interface Context {
   readonly keys?: KeyLocations;
   // KVC_SIGN_KEY and KVC_SIGN_CERT of kvc.conf, when set (the first choice of signing key).
   readonly signingKey?: ConfiguredSigningKey | undefined;
+  // kvc.conf's registry keys (KVC_IMAGE_REPO …): images are pulled, verified, before any build.
+  readonly registry?: GlobalRegistry | undefined;
 }
 
 // The signing key folders of a context.
@@ -37,9 +42,9 @@ export function keyLocations(ctx: Context): KeyLocations {
   return ctx.keys ?? DEFAULT_KEY_LOCATIONS;
 }
 
-// The image name for an instance and kernel: <name>-<version>:<kver>, as the bash KVC names them.
-export function imageName(settings: InstanceSettings, kver: string): string {
-  return `localhost/${settings.name}-${settings.softwareVersion.toLowerCase()}:${imageTagFor(kver)}`;
+// The names of the device managers the program has (what KVC_DEVICE_MANAGER may name).
+export function deviceManagerNames(ctx: Pick<Context, 'deviceManagers'>): string[] {
+  return [...(ctx.deviceManagers?.keys() ?? [])];
 }
 
 // The name of the tools container that stays up while an instance is loaded.

@@ -6,21 +6,22 @@ import { KernelRefusedError } from '../errors.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
 import { bootDefaultKernel, readBootFiles } from '../kernel/boot-default.js';
 import type { ImageInfo } from '../runtime/parse.js';
-import { LABEL } from '../runtime/args.js';
-import { identityFromLabels, wantedIdentity } from '../config/build-args.js';
+import { wantedIdentity } from '../config/build-args.js';
 import { findSigningKey } from '../signing/signing-key.js';
 import { signerOf } from '../signing/signer.js';
-import { plan, staleness, type KernelAction } from '../service/reconcile-plan.js';
-import { readServiceState } from '../service/service-state.js';
+import { plan, staleness, type KernelAction } from '../images/plan.js';
+import { readServiceState } from './service-state.js';
 import { instanceLogDir, latestLog } from './build-log.js';
 import { keyLocations, type Context } from './context.js';
 import { assertKernelCanTake } from './kernel-check.js';
+import { imagesOfKernels, readImageLabels } from '../images/labels.js';
 
 // What is known about one kernel.
 // 'stale': its image was built with other KVC_BUILD_ARGS than the instance's, or signed with another
 // key than kvc signs with now, or unsigned while there is a key (reason says which).
 export type KernelState = 'built' | 'stale' | 'building' | 'queued' | 'failed' | 'refused' | 'missing' | 'to-prune' | 'not-kept';
 
+// One kernel in `kvc status`: its state, its image, why, and what the service is doing about it.
 export interface KernelStatus {
   readonly kver: string;
   readonly state: KernelState;
@@ -37,6 +38,7 @@ export interface KernelStatus {
   readonly probeError?: string;
 }
 
+// An instance's kernels in `kvc status`: each kernel, the next boot, and the warnings.
 export interface KernelReport {
   readonly nextBoot: string;
   // Whether a running kvc service reported the building, queued and failed states.
@@ -52,15 +54,9 @@ export function stateOf(action: KernelAction, hasImage: boolean, stale: boolean)
   return ({ ready: 'built', build: 'missing', wait: 'failed', refused: 'refused', skip: 'not-kept' } as const)[action];
 }
 
-// What the plan needs of an image's labels: version, build identity, signer.
-function ofImage(image: ImageInfo): { version: string; buildArgs: string; signer?: string } {
-  const signer = image.labels[LABEL.signer];
-  return { version: image.labels[LABEL.version] ?? '', buildArgs: identityFromLabels(image.labels[LABEL.buildArgs], image.labels[LABEL.recipe]), ...(signer === undefined ? {} : { signer }) };
-}
-
 // The report of one instance's kernels: each state, what boots next, and the warnings.
 export async function kernelReport(ctx: Context, settings: InstanceSettings, images: readonly ImageInfo[], keep: number): Promise<KernelReport> {
-  const ofKernel = (kver: string) => images.find((image) => image.labels[LABEL.kernel] === kver && image.labels[LABEL.version] === settings.softwareVersion);
+  const ofKernel = (kver: string) => images.find((image) => readImageLabels(image.labels)?.kernel === kver && readImageLabels(image.labels)?.version === settings.softwareVersion);
   const staged = readServiceState(ctx, settings.name);
   // The key kvc signs with (not created here: status only reads); one it cannot read counts as none.
   const key = await findSigningKey(ctx.signingKey, keyLocations(ctx)).catch(() => undefined);
@@ -73,10 +69,7 @@ export async function kernelReport(ctx: Context, settings: InstanceSettings, ima
     version: settings.softwareVersion,
     ...wanted,
     keep,
-  }, images.flatMap((image) => {
-    const kver = image.labels[LABEL.kernel];
-    return kver === undefined ? [] : [{ ...ofImage(image), kver, ref: image.names[0] ?? image.id }];
-  }), { refused: new Map(), retryAt: new Map() }, Date.now());
+  }, imagesOfKernels(settings, images), { refused: new Map(), retryAt: new Map() }, Date.now());
   const logs = instanceLogDir(ctx.logDir, settings.name);
   const kernels: KernelStatus[] = [];
   for (const kernel of computed.kernels) {
@@ -85,7 +78,7 @@ export async function kernelReport(ctx: Context, settings: InstanceSettings, ima
     const log = latestLog(logs, kernel.kver) ?? null;
     // The state says what is there: an image of this kernel and version is "built", "stale" or
     // "to-prune", never "missing" or "not built", whatever the plan does about it.
-    const stale = image === undefined ? undefined : staleness({ ...ofImage(image), kver: kernel.kver, ref: '' }, wanted);
+    const stale = image === undefined ? undefined : staleness(imagesOfKernels(settings, [image])[0] ?? { kver: kernel.kver, version: '', ref: '' }, wanted);
     let state: KernelState = stateOf(kernel.action, image !== undefined, stale !== undefined);
     let reason: string | null = stale === undefined || state !== 'stale' ? null : kernel.action === 'skip' ? `${stale}; not rebuilt: the kernel is not installed here` : stale;
     let retryAt: string | null = null;

@@ -8,12 +8,12 @@ import { readSignatureFacts, unsignedModulesRefused } from '../kernel/signature-
 import { readImageModules } from './image-modules.js';
 import { keyLocations, type Context } from './context.js';
 import { parseModinfo } from '../kmods/modinfo.js';
-import { LABEL } from '../runtime/args.js';
 import { preloadDecision, type ModuleSignature } from '../signing/load-trust.js';
 import { readKernelKeys } from '../signing/keyring-reader.js';
 import { findSigningKey } from '../signing/signing-key.js';
 import { parseSignerLabel, signerOf } from '../signing/signer.js';
 import { moduleStatuses } from './modules-state.js';
+import { readImageLabels } from '../images/labels.js';
 
 // The plan, with the host's tree it uses.
 export interface LoadSources {
@@ -61,7 +61,7 @@ export async function assertSignaturesAccepted(ctx: Context, settings: { readonl
   if (kernel.note !== undefined) ctx.logger.verbose(`signature check: ${kernel.note}`);
   const verdict = preloadDecision(signatures, {
     trusted: kernel.keys,
-    imageSigner: parseSignerLabel(labels[LABEL.signer]),
+    imageSigner: parseSignerLabel(readImageLabels(labels)?.signer),
     currentKey: current === undefined ? undefined : signerOf(current.certificate),
   }, refusal, `kvc build ${settings.name} ${kver} --force`);
   if (verdict.kind === 'refuse') throw new KernelRefusedError(`kernel ${kver} would refuse ${image}'s modules: ${verdict.message}`, { hint: verdict.hint });

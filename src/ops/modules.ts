@@ -6,7 +6,7 @@ import { kernelModuleName, loadedModuleNames, type ModuleStatus } from '../kerne
 import { describeBlocked, modulesAdded, planLoad, planUnload, planUnloadRecorded, type Blocked } from '../kmods/plan.js';
 import { lastKernelLineAbout } from '../kernel/kmsg.js';
 import { HOST_MODULES_PREFIX, hostModulesVolume } from '../runtime/args.js';
-import { imageName, procRoot, type Context } from './context.js';
+import { procRoot, type Context } from './context.js';
 import { assertKernelCanTake, assertRunningKernel } from './kernel-check.js';
 import { assertSignaturesAccepted, loadSources } from './load-sources.js';
 import { signatureRejection } from '../signing/load-trust.js';
@@ -14,6 +14,7 @@ import { clearLoadRecord, mergeRecord, readLoadRecord, writeLoadRecord } from '.
 import { moduleStatuses } from './modules-state.js';
 import { modprobeConfigVolumes } from './modprobe-config.js';
 import { startTools, stopTools } from './tools.js';
+import { imageName } from '../images/names.js';
 
 // What a load or unload did.
 export interface ModulesOutcome {

@@ -1,8 +1,8 @@
 // `kvc push`: an instance's image for one kernel, to a registry the manifests can point at.
 import { ImageMissingError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { imageInRepo } from '../kube/names.js';
-import { imageName, type Context } from './context.js';
+import { type Context } from './context.js';
+import { imageInRepo, imageName } from '../images/names.js';
 
 // Pushes <name>-<version>:<tag> to <repo>/<name>-<version>:<tag>; returns where it went.
 export async function pushImage(ctx: Context, settings: InstanceSettings, kver: string, repo: string, options: { tlsVerify: boolean }): Promise<string> {

@@ -7,8 +7,11 @@ import { ConfigError, MissingInputError, UsageError } from '../errors.js';
 import { runningKernelRelease } from '../kernel/release.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { Context } from './context.js';
+import { deviceManagerNames, type Context } from './context.js';
+import { resolveRegistry } from '../config/registry-settings.js';
 import { DEFAULT_KEY_LOCATIONS } from '../signing/key-choice.js';
+import type { DeviceManagers } from '../devices/manager.js';
+import { environment } from '../environment.js';
 
 // The global options every command accepts.
 export interface GlobalOptions {
@@ -28,7 +31,7 @@ export interface Session {
 
 // Reads kvc.conf, picks the runtime (--runtime, then KVC_CONTAINER_RUNTIME, then podman) and builds the context.
 // `lenient`: a broken kvc.conf gives the defaults instead of an error (kvc check reports it itself).
-export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal, lenient = false): Promise<Session> {
+export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv = environment(), signal?: AbortSignal, lenient = false, deviceManagers?: DeviceManagers<Context, InstanceSettings>): Promise<Session> {
   const logger = createLogger({ verbose: options.verbose === true });
   const configDir = resolve(options.configDir ?? env['KVC_CONFIG_DIR'] ?? DEFAULT_CONFIG_DIR);
   if (!existsSync(configDir)) {
@@ -62,15 +65,19 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
     runningKernel: env['KVC_RUNNING_KERNEL'] ?? runningKernelRelease(),
     keys: { keyDir: env['KVC_KEY_DIR'] ?? DEFAULT_KEY_LOCATIONS.keyDir, dkmsDir: env['KVC_DKMS_DIR'] ?? DEFAULT_KEY_LOCATIONS.dkmsDir },
     signingKey: global.signingKey,
+    registry: global.registry,
     interactive: process.stderr.isTTY === true,
     ...(signal === undefined ? {} : { signal }),
+    ...(deviceManagers === undefined ? {} : { deviceManagers }),
   };
   return {
     ctx,
     global,
     logger,
     instance: async (name) => {
-      const settings = await loadInstanceSettings(configDir, name);
+      const settings = await loadInstanceSettings(configDir, name, deviceManagerNames(ctx));
+      // KVC_IMAGE_REPO (the instance's or kvc.conf's) without a verification key: refused here.
+      resolveRegistry(global.registry, settings.registry);
       for (const warning of settings.warnings) logger.warn(warning);
       return settings;
     },

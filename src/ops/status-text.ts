@@ -2,20 +2,22 @@
 // is a field of `kvc status --json`, and nothing is worked out here.
 import type { KernelStatus } from './kernel-status.js';
 import type { InstanceStatus, StatusReport } from './status.js';
-import { DEVICE_MANAGERS } from '../service/device-managers.js';
+import { managerOf, type DeviceManagers } from '../devices/manager.js';
+import type { InstanceSettings } from '../config/settings.js';
+import type { Context } from './context.js';
 
-// The report as text.
-export function formatStatus(report: StatusReport): string {
+// The status report as text (`managers`: the device managers whose parts it formats).
+export function formatStatus(report: StatusReport, managers?: DeviceManagers<Context, InstanceSettings>): string {
   const lines = [`running kernel: ${report.runningKernel}    runtime: ${report.runtime}    config: ${report.configDir}`];
   if (report.systemd !== null) lines.push(`systemd: ${report.systemd}`);
   if (report.instances.length === 0) lines.push('no instances configured');
-  for (const instance of report.instances) lines.push('', ...formatInstance(instance));
+  for (const instance of report.instances) lines.push('', ...formatInstance(instance, managers));
   if (report.problems.length > 0) lines.push('', `problems (${report.problems.length}):`, ...report.problems.map((entry) => `  ${entry.what}`));
   return lines.join('\n');
 }
 
-// One instance's lines.
-function formatInstance(instance: InstanceStatus): string[] {
+// One instance's lines (`managers` format their devices' part).
+function formatInstance(instance: InstanceStatus, managers: DeviceManagers<Context, InstanceSettings> | undefined): string[] {
   const lines = [`${instance.name} (${instance.config})`];
   if (instance.error !== null) return [...lines, `  configuration error: ${instance.error}`];
   lines.push(`  version: ${instance.softwareVersion}`);
@@ -32,10 +34,11 @@ function formatInstance(instance: InstanceStatus): string[] {
     lines.push(`  image ${image.image} (kernel ${image.kernel}, version ${image.version}): ${formatSize(image.size)}, built ${formatTime(image.created)}`);
   }
   for (const warning of instance.kernels?.warnings ?? []) lines.push(`  warning: ${warning}`);
+  for (const pull of instance.pulls ?? []) lines.push(`  registry: ${pull}`);
   const modules = instance.modules.map((m) => `${m.name}=${m.state}${m.state === 'live' && m.refcnt > 0 ? `(used ${m.refcnt})` : ''}`);
   lines.push(`  modules: ${modules.join(' ')}`);
   lines.push(`  tools container: ${instance.toolsPid === null ? 'not running' : `pid ${instance.toolsPid}`}`);
-  const manager = instance.deviceManager === undefined ? undefined : DEVICE_MANAGERS[instance.deviceManager];
+  const manager = managerOf(managers, instance.deviceManager);
   if (manager !== undefined) lines.push(...manager.format(instance.devices));
   if (instance.unit !== undefined && instance.unit !== null) {
     const unit = instance.unit;

@@ -2,16 +2,17 @@
 // now, as one report (the model): `--json` prints it, the text is made from it alone (status-text.ts).
 import { describeError, ExitStatus } from '../errors.js';
 import { loadInstanceSettings, listInstanceNames } from '../config/load.js';
-import { LABEL } from '../runtime/args.js';
 import type { ModuleState } from '../kernel/module-state.js';
 import { moduleStatuses } from './modules.js';
 import { liveToolsPid } from './tools.js';
-import type { Context } from './context.js';
+import { deviceManagerNames, type Context } from './context.js';
 import type { UnitState } from '../bus/systemd.js';
 import { kernelReport, type KernelReport, type KernelStatus } from './kernel-status.js';
 import { describeContext } from '../config/settings.js';
 import { readImageProvides } from './image-modules.js';
-import { DEVICE_MANAGERS } from '../service/device-managers.js';
+import { IMAGE_LABEL, readImageLabels } from '../images/labels.js';
+import { managerOf } from '../devices/manager.js';
+import { describePull, readPullRecords } from '../registry/pull-record.js';
 
 // One instance's report.
 export interface InstanceStatus {
@@ -30,6 +31,8 @@ export interface InstanceStatus {
   // The device manager (KVC_DEVICE_MANAGER) and its report, when the instance has one.
   readonly deviceManager?: string;
   readonly devices?: unknown;
+  // The last pull from KVC_IMAGE_REPO per kernel, one line each (src/registry/pull-record.ts).
+  readonly pulls?: readonly string[];
 }
 
 // Something status found wrong: it is shown, and makes status exit non-zero. 'config': a .conf or
@@ -75,18 +78,19 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const config = `${ctx.configDir}/${name}.conf`;
     let settings;
     try {
-      settings = await loadInstanceSettings(ctx.configDir, name);
+      settings = await loadInstanceSettings(ctx.configDir, name, deviceManagerNames(ctx));
     } catch (error) {
       if (scope.only !== undefined) throw error;
       instances.push({ name, config, error: describeError(error), softwareVersion: null, context: null, images: [], modules: [], toolsPid: null, kernels: null });
       problems.push(problem('config', name, null, describeError(error)));
       continue;
     }
-    const listed = await ctx.runtime.imagesWithLabel(LABEL.instance, name);
+    const listed = await ctx.runtime.imagesWithLabel(IMAGE_LABEL.instance, name);
     const images = listed
       .map((image) => {
-        const kernel = image.labels[LABEL.kernel] ?? '';
-        return { kernel, version: image.labels[LABEL.version] ?? '', image: image.names[0] ?? '<none>', id: image.id.slice(0, 12), size: image.size, created: image.created, running: kernel === ctx.runningKernel };
+        const labels = readImageLabels(image.labels);
+        const kernel = labels?.kernel ?? '';
+        return { kernel, version: labels?.version ?? '', image: image.names[0] ?? '<none>', id: image.id.slice(0, 12), size: image.size, created: image.created, running: kernel === ctx.runningKernel };
       })
       .filter((image) => ofScope(image.kernel))
       .sort((a, b) => a.kernel.localeCompare(b.kernel, undefined, { numeric: true }));
@@ -95,11 +99,14 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const report = await kernelReport(ctx, settings, listed, keep);
     const kernels = { ...report, kernels: await Promise.all(report.kernels.filter((kernel) => ofScope(kernel.kver)).map((kernel) => withProvides(ctx, kernel))) };
     for (const kernel of kernels.kernels) problems.push(...kernelProblems(name, kernel));
-    const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
+    const manager = managerOf(ctx.deviceManagers, settings.deviceManager);
     const devices = manager === undefined ? undefined : await manager.report(ctx, name);
     const devicesError = manager === undefined ? undefined : manager.configError(devices);
     if (devicesError !== undefined) problems.push(...devicesError.split('\n').map((line) => problem('config', name, null, line)));
+    const pullRecords = (await readPullRecords(ctx.stateDir ?? '/var/lib/kvc', name)).filter((record) => ofScope(record.kernel));
+    for (const record of pullRecords.filter((entry) => entry.fallback === 'none')) problems.push(problem('build', name, record.kernel, describePull(record)));
     instances.push({
+      pulls: pullRecords.map((record) => `kernel ${record.kernel}: ${describePull(record)}`),
       name, config, error: null, softwareVersion: settings.softwareVersion, context: describeContext(settings.context), images, modules, toolsPid, kernels,
       ...(devices === undefined ? {} : { deviceManager: settings.deviceManager as string, devices }),
     });

@@ -8,7 +8,8 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import { checkKernelRelease } from '../kernel/release.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { imageName, type Context } from './context.js';
+import { type Context } from './context.js';
+import { imageName } from '../images/names.js';
 
 // The folder of an instance's records: <stateDir>/<instance>/tool-run, one file a kernel release.
 export function toolRunDir(ctx: Pick<Context, 'stateDir'>, instance: string): string {

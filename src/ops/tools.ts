@@ -2,8 +2,9 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { InstanceSettings } from '../config/settings.js';
-import { imageName, toolsContainerName, toolsPidFile, type Context } from './context.js';
-import { formatIdentity, identityOf, parseIdentity, recordTrusted } from './tools-identity.js';
+import { toolsContainerName, toolsPidFile, type Context } from './context.js';
+import { formatIdentity, identityOf, parseIdentity, recordTrusted } from '../host/tools-identity.js';
+import { imageName } from '../images/names.js';
 
 // Starts the tools container for a loaded instance and records its PID for the host commands.
 export async function startTools(ctx: Context, settings: InstanceSettings, kver: string): Promise<void> {

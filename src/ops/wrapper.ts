@@ -2,8 +2,9 @@
 import { ImageMissingError, ImageNotFoundError, UsageError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { checkKernelRelease } from '../kernel/release.js';
-import { imageName, toolsContainerName, type Context } from './context.js';
+import { toolsContainerName, type Context } from './context.js';
 import { liveToolsPid } from './tools.js';
+import { imageName } from '../images/names.js';
 
 // Runs the command in the tools container when it is up (`exec`: no container start), else in a
 // new container of the image. Returns the command's exit status.

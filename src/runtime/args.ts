@@ -1,19 +1,12 @@
 // Argument arrays for the container runtime, one builder per job. Pure: no spawning here.
-import type { RuntimeName } from '../config/settings.js';
+import type { RuntimeName } from './runtime-name.js';
 import { KernelRefusedError } from '../errors.js';
 
-// The labels kvc puts on what it creates, so it can find them again.
-export const LABEL = {
+// The labels kvc puts on the containers it runs, so it can find them again (images' labels:
+// src/images/labels.ts).
+export const CONTAINER_LABEL = {
   instance: 'io.kvc.instance',
-  kernel: 'io.kvc.kernel',
-  version: 'io.kvc.version',
   role: 'io.kvc.role',
-  // The instance's KVC_BUILD_ARGS the image was built with, canonical (sorted NAME=VALUE pairs).
-  buildArgs: 'io.kvc.build-args',
-  // The digest of the local build context it was built from (src/config/recipe.ts).
-  recipe: 'io.kvc.recipe',
-  // The key the modules were signed with (src/signing/signer.ts: key id, serial, subject); absent: unsigned.
-  signer: 'io.kvc.signer',
 } as const;
 
 // A file the build may read at /run/secrets/<id> in a `RUN --mount=type=secret,id=<id>` step, and
@@ -130,7 +123,7 @@ export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containe
   return [
     'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--log-driver=none', '--network=host',
     ...CONFINED, ...HOST_SYS,
-    '--label', `${LABEL.instance}=${instance}`, '--label', `${LABEL.role}=tools`,
+    '--label', `${CONTAINER_LABEL.instance}=${instance}`, '--label', `${CONTAINER_LABEL.role}=tools`,
     image, 'sleep', 'infinity',
   ];
 }
@@ -156,6 +149,7 @@ export interface DaemonSpec {
   readonly writable: readonly string[];
 }
 
+// `run` arguments of a long-lived, confined container (usbipd's): no capabilities, read-only root, only the given /sys folders writable.
 export function daemonRunArgs(runtime: RuntimeName, spec: DaemonSpec): string[] {
   const mounts = spec.writable.flatMap((path) => {
     if (!path.startsWith('/sys/') || /[,\n]/.test(path)) throw new KernelRefusedError(`cannot give ${JSON.stringify(path)} to ${spec.role}: only folders under /sys without a ',' are bound`, { hint: 'this is a bug in kvc: report it' });
@@ -164,7 +158,7 @@ export function daemonRunArgs(runtime: RuntimeName, spec: DaemonSpec): string[] 
   return [
     'run', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', spec.containerName, '--pull=never', '--log-driver=none', '--network=host',
     ...CONFINED, ...mounts,
-    '--label', `${LABEL.instance}=${spec.instance}`, '--label', `${LABEL.role}=${spec.role}`,
+    '--label', `${CONTAINER_LABEL.instance}=${spec.instance}`, '--label', `${CONTAINER_LABEL.role}=${spec.role}`,
     spec.image, ...spec.command,
   ];
 }
@@ -226,7 +220,23 @@ export function removeContainersArgs(ids: readonly string[]): string[] {
 
 // `push` of a local image to a registry under another name (podman: a docker:// destination;
 // --tls-verify=false only when asked for, for a registry without TLS such as one on loopback).
-export function pushArgs(runtime: RuntimeName, source: string, destination: string, options: { tlsVerify: boolean }): string[] {
+// With `sign`, podman signs with a sigstore key (kvc publish) and writes the pushed digest to a file.
+export function pushArgs(runtime: RuntimeName, source: string, destination: string, options: PushOptions): string[] {
   if (runtime === 'docker') return ['push', destination];
-  return ['push', ...(options.tlsVerify ? [] : ['--tls-verify=false']), source, `docker://${destination}`];
+  const sign = options.sign === undefined ? [] : [
+    '--sign-by-sigstore-private-key', options.sign.privateKey, '--sign-passphrase-file', options.sign.passphraseFile, '--digestfile', options.sign.digestFile,
+  ];
+  return ['push', ...(options.tlsVerify ? [] : ['--tls-verify=false']), ...sign, source, `docker://${destination}`];
+}
+
+// How to push: TLS, and the sigstore key to sign with (podman only).
+export interface PushOptions {
+  readonly tlsVerify: boolean;
+  readonly sign?: { readonly privateKey: string; readonly passphraseFile: string; readonly digestFile: string };
+}
+
+// `pull` of an image from a registry, checked against a signature policy file (podman only: its
+// trust policy refuses what the policy does not accept, before anything is stored).
+export function pullArgs(image: string, options: { policyFile: string; tlsVerify: boolean }): string[] {
+  return ['pull', '--quiet', '--signature-policy', options.policyFile, ...(options.tlsVerify ? [] : ['--tls-verify=false']), `docker://${image}`];
 }

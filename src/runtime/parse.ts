@@ -1,5 +1,5 @@
 // Checks the JSON the runtime prints, keeping only the fields kvc uses. Pure, tested on recorded output.
-import { parseRuleText, type DeviceRule } from '../kernel/device-cgroup-rules.js';
+import { parseRuleText, type DeviceRule } from '../host/device-cgroup-rules.js';
 
 // What kvc needs of an image.
 export interface ImageInfo {

@@ -1,6 +1,7 @@
 // Tells systemd about the service's state (sd_notify) through systemd-notify(1); a no-op outside a unit.
 import { execa } from 'execa';
 import type { Logger } from '../log/logger.js';
+import { environment } from '../environment.js';
 
 // The sd_notify messages kvc sends.
 export interface NotifyMessage {
@@ -10,7 +11,7 @@ export interface NotifyMessage {
 }
 
 // Sends one message; the unit needs NotifyAccess=all because systemd-notify is a child process.
-export async function notifySystemd(message: NotifyMessage, logger: Logger, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function notifySystemd(message: NotifyMessage, logger: Logger, env: NodeJS.ProcessEnv = environment()): Promise<void> {
   if (env['NOTIFY_SOCKET'] === undefined || env['NOTIFY_SOCKET'] === '') return;
   const args: string[] = [];
   if (message.ready === true) args.push('--ready');

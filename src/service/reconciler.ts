@@ -4,16 +4,17 @@
 import { forgetToolRun } from '../ops/tool-run-record.js';
 import { BuildFailedError, KernelRefusedError, describeError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { imageName, keyLocations, type Context } from '../ops/context.js';
+import { keyLocations, type Context } from '../ops/context.js';
 import { withInstanceLock } from '../ops/lock.js';
-import { LABEL } from '../runtime/args.js';
-import { identityFromLabels, wantedIdentity } from '../config/build-args.js';
+import { wantedIdentity } from '../config/build-args.js';
 import { keyForBuild } from '../signing/build-key.js';
 import { signerOf } from '../signing/signer.js';
 import { installedKernels, moduleRoots } from '../kernel/installed.js';
 import { bootDefaultKernel, readBootFiles } from '../kernel/boot-default.js';
 import { UnattendedBuildRefusedError } from '../ops/unattended-sources.js';
-import { plan, staleness, type ImageOfKernel, type KernelPlan, type Plan } from './reconcile-plan.js';
+import { plan, staleness, type ImageOfKernel, type KernelPlan, type Plan } from '../images/plan.js';
+import { imageName } from '../images/names.js';
+import { IMAGE_LABEL, imagesOfKernels } from '../images/labels.js';
 
 // How the reconciler builds and how often it looks again.
 export interface ReconcilerOptions {
@@ -54,6 +55,7 @@ export interface ReconcileState {
   readonly nextBoot: string | undefined;
 }
 
+// The service's reconciler: re-plans on every request (a kernel or boot file changed, the slow timer), builds what the plan asks one at a time, prunes, retries failures with back-off, and publishes its state.
 export class Reconciler {
   private readonly options: ReconcilerOptions;
   private readonly failed = new Map<string, Failure>();
@@ -187,19 +189,7 @@ export class Reconciler {
 
   private async images(): Promise<ImageOfKernel[]> {
     const { ctx, settings } = this.options;
-    const listed = await ctx.runtime.imagesWithLabel(LABEL.instance, settings.name);
-    return listed.flatMap((image) => {
-      const kver = image.labels[LABEL.kernel];
-      if (kver === undefined) return [];
-      const refs = image.names.length > 0 ? image.names : [image.id];
-      const buildArgs = identityFromLabels(image.labels[LABEL.buildArgs], image.labels[LABEL.recipe]);
-      const signer = image.labels[LABEL.signer];
-      // An image of the kernel that lacks the name kvc gives it now (an older kvc's tag: "+" was
-      // "_" before tags were one to one) is not that kernel's image for kvc load: it counts as of
-      // another version, so the kernel's image is built again and then this one pruned.
-      const version = image.names.length > 0 && !image.names.includes(imageName(settings, kver)) ? '' : image.labels[LABEL.version] ?? '';
-      return refs.map((ref) => ({ kver, version, buildArgs, ...(signer === undefined ? {} : { signer }), ref }));
-    });
+    return imagesOfKernels(settings, await ctx.runtime.imagesWithLabel(IMAGE_LABEL.instance, settings.name));
   }
 
   private async prune(refs: readonly string[]): Promise<void> {

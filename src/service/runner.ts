@@ -18,9 +18,10 @@ import { holdServiceLock, withInstanceLock } from '../ops/lock.js';
 import { watchBootFacts } from './boot-facts.js';
 import { Reconciler, type ReconcileState } from './reconciler.js';
 import { inhibitShutdown } from '../host/inhibit.js';
-import { removeServiceState, writeServiceState } from './service-state.js';
+import { writeServiceState } from './service-state.js';
+import { removeServiceState } from '../ops/service-state.js';
 import { liveToolsPid } from '../ops/tools.js';
-import { DEVICE_MANAGERS, type DeviceManager } from './device-managers.js';
+import { managerOf, type DeviceManager } from '../devices/manager.js';
 
 // How long a new kernel's directory must be quiet before its build starts.
 export const SETTLE_MS = 1000;
@@ -74,7 +75,7 @@ export async function runService(session: Session, name: string): Promise<number
   await holdServiceLock(ctx, name, `kvc service ${name}`);
   const kver = ctx.runningKernel;
   // The device manager's configuration, checked before anything is loaded.
-  const manager = settings.deviceManager === undefined ? undefined : DEVICE_MANAGERS[settings.deviceManager];
+  const manager = managerOf(ctx.deviceManagers, settings.deviceManager);
   const devicesConfig = await manager?.readConfig(ctx, settings);
   const started = await startInstance(ctx, settings, global.buildNetwork).catch((error: unknown) => {
     if (lifetime.aborted) return undefined;
@@ -92,8 +93,7 @@ export async function runService(session: Session, name: string): Promise<number
       await withInstanceLock(ctx, name, `kvc service ${name} (tools)`, { wait: true }, async () => {
         // Nothing was loaded from the image (all there already): the tools need it all the same.
         if (!built && loaded.changed.length === 0) {
-          assertUnattendedBuildAllowed(settings);
-          await buildImage(ctx, settings, kver, { network: global.buildNetwork, signal: lifetime });
+          await buildImage(ctx, settings, kver, { network: global.buildNetwork, signal: lifetime, beforeLocalBuild: () => assertUnattendedBuildAllowed(settings) });
         }
         await startTools(ctx, settings, kver);
       });
@@ -135,9 +135,8 @@ async function startInstance(ctx: Context, settings: InstanceSettings, network: 
       if (!(error instanceof ImageMissingError)) throw error;
       logger.info(`${error.message}: building it`);
     }
-    assertUnattendedBuildAllowed(settings);
     await notifySystemd({ status: `Building the image for ${kver}` }, logger);
-    await buildImage(ctx, settings, kver, { network, force: true, ...(ctx.signal === undefined ? {} : { signal: ctx.signal }) });
+    await buildImage(ctx, settings, kver, { network, force: true, beforeLocalBuild: () => assertUnattendedBuildAllowed(settings), ...(ctx.signal === undefined ? {} : { signal: ctx.signal }) });
     await notifySystemd({ status: `Loading ${settings.modules.join(', ')}` }, logger);
     return { built: true, loaded: await loadModules(ctx, settings, kver, { startTools: false }) };
   });
@@ -145,7 +144,7 @@ async function startInstance(ctx: Context, settings: InstanceSettings, network: 
 
 // The instance's device manager (KVC_DEVICE_MANAGER), in the tools container. A failure here is
 // said and leaves the service up with its modules (what was started of it is stopped again).
-async function startDevices(ctx: Context, settings: InstanceSettings, manager: DeviceManager, config: unknown, lifetime: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
+async function startDevices(ctx: Context, settings: InstanceSettings, manager: DeviceManager<Context, InstanceSettings>, config: unknown, lifetime: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
   if (await liveToolsPid(ctx, settings.name, ctx.runningKernel) === undefined) {
     ctx.logger.error(`the tools container is not running: the ${settings.deviceManager ?? ''} device manager cannot start; restart the service (systemctl restart kvc@${settings.name})`);
     return undefined;
@@ -171,8 +170,7 @@ async function startBackground(ctx: Context, global: GlobalSettings, settings: I
     settings,
     keep: global.keepKernels,
     build: async (target, buildCtx, signal) => {
-      assertUnattendedBuildAllowed(settings);
-      return buildImage(buildCtx, settings, target, { network: global.buildNetwork, signal });
+      return buildImage(buildCtx, settings, target, { network: global.buildNetwork, signal, beforeLocalBuild: () => assertUnattendedBuildAllowed(settings) });
     },
     retryBaseMs: global.retrySeconds * 1000,
     retryMaxMs: 3600 * 1000,

@@ -8,6 +8,7 @@ import { createKvcKey } from './create-key.js';
 import type { KeyLocations } from './key-choice.js';
 import { findSigningKey, type SigningKey } from './signing-key.js';
 
+// The key a build signs with: the configured or found one, created on first need where the kernel refuses unsigned modules; undefined for an unsigned build.
 export async function keyForBuild(options: { configured: ConfiguredSigningKey | undefined; locations: KeyLocations; hostRoot: string; logger: Logger; dryRun: boolean }): Promise<SigningKey | undefined> {
   const found = await findSigningKey(options.configured, options.locations);
   if (found !== undefined) return found;

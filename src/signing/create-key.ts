@@ -7,9 +7,10 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { SigningKeyError } from '../errors.js';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
 import { kvcKeyPair, type KeyLocations } from './key-choice.js';
 import { loadKeyPair, pairPresence, type SigningKey } from './signing-key.js';
+import { environment } from '../environment.js';
 
 // The certificate's common name: kvc's and the host's, as MokManager and /proc/keys will show it
 // (characters openssl's -subj would read specially are left out; at most 64, X.509's limit).
@@ -34,7 +35,7 @@ export async function createKvcKey(locations: KeyLocations, options: { replace?:
   if (options.replace !== true && (await pairPresence(pair)) !== 'none') {
     throw new SigningKeyError(pair.key, `kvc's own signing key exists already (${pair.key})`, { hint: 'kvc key status shows it; kvc key create --replace makes a new one (which must then be enrolled)' });
   }
-  const openssl = findOnPath('openssl', options.env?.['PATH'] ?? process.env['PATH']);
+  const openssl = findOnPath('openssl', options.env?.['PATH'] ?? environment()['PATH']);
   if (openssl === undefined) throw new SigningKeyError(undefined, 'cannot create a signing key: openssl is not installed', { hint: 'install it (apt-get install openssl, dnf install openssl) and try again' });
   await mkdir(locations.keyDir, { recursive: true, mode: 0o700 });
   await assertPrivateFolder(locations.keyDir);

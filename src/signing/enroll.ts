@@ -4,11 +4,12 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KernelRefusedError, KvcError } from '../errors.js';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
 import { MOKMANAGER_STEPS } from './key-advice.js';
 import { readKernelKeys } from './keyring-reader.js';
 import { importCertificate, oneTimePassword, readMokState } from './mok.js';
 import type { SigningKey } from './signing-key.js';
+import { environment } from '../environment.js';
 
 // What enroll did.
 export type EnrollOutcome = 'trusted-already' | 'pending-already' | 'queued';
@@ -23,7 +24,7 @@ export interface EnrollOptions {
 
 // Queues the key unless the kernel trusts it already or it waits for MokManager already.
 export async function enrollKey(key: SigningKey, options: EnrollOptions): Promise<EnrollOutcome> {
-  const env = options.env ?? process.env;
+  const env = options.env ?? environment();
   const kernel = await readKernelKeys(options.hostRoot, env);
   const rings = kernel.keys?.find((trusted) => trusted.keyId === key.certificate.keyId)?.keyrings;
   if (rings !== undefined && rings.length > 0) {

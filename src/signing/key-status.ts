@@ -8,6 +8,7 @@ import { keyAdvice, type Enrolment, type KeyFacts } from './key-advice.js';
 import { readKernelKeys } from './keyring-reader.js';
 import { readMokState, type MokState } from './mok.js';
 import { findSigningKey, type SigningKey } from './signing-key.js';
+import { environment } from '../environment.js';
 
 // The report (the JSON of `kvc key status --json`).
 export interface KeyStatus {
@@ -24,7 +25,7 @@ export interface KeyStatus {
 }
 
 // Gathers the status.
-export async function gatherKeyStatus(hostRoot: string, configured: ConfiguredSigningKey | undefined, locations: KeyLocations, env: NodeJS.ProcessEnv = process.env): Promise<KeyStatus> {
+export async function gatherKeyStatus(hostRoot: string, configured: ConfiguredSigningKey | undefined, locations: KeyLocations, env: NodeJS.ProcessEnv = environment()): Promise<KeyStatus> {
   const signature = await readSignatureFacts(hostRoot);
   const secureBoot = secureBootState(signature);
   const lockdown = lockdownMode(signature);

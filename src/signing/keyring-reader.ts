@@ -3,8 +3,9 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
 import { keyringIds, parseKeyctlList, parseProcKeys, trustedKeys, TRUSTED_KEYRINGS, type ListedKey, type TrustedKey } from './keyrings.js';
+import { environment } from '../environment.js';
 
 // What was read, and how.
 export interface KernelKeys {
@@ -15,7 +16,7 @@ export interface KernelKeys {
 }
 
 // Reads /proc/keys under the host's root and runs keyctl for the trusted keyrings.
-export async function readKernelKeys(hostRoot: string, env: NodeJS.ProcessEnv = process.env): Promise<KernelKeys> {
+export async function readKernelKeys(hostRoot: string, env: NodeJS.ProcessEnv = environment()): Promise<KernelKeys> {
   let text: string;
   try {
     text = await readFile(join(hostRoot, 'proc/keys'), 'utf8');

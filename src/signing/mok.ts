@@ -2,7 +2,8 @@
 // MokManager at the next boot, and queuing one (`mokutil --import`). Parsing is pure.
 import { randomInt } from 'node:crypto';
 import { execa } from 'execa';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
+import { environment } from '../environment.js';
 
 // Where a certificate stands with shim.
 export type MokState = 'enrolled' | 'pending' | 'absent' | 'unknown';
@@ -39,7 +40,7 @@ export interface MokReading {
 
 // Asks mokutil for both lists. An empty list makes mokutil say "… is empty" and exit non-zero;
 // no EFI variables at all (a BIOS boot) makes every list unreadable.
-export async function readMokState(fingerprint: string, env: NodeJS.ProcessEnv = process.env): Promise<MokReading> {
+export async function readMokState(fingerprint: string, env: NodeJS.ProcessEnv = environment()): Promise<MokReading> {
   const mokutil = findOnPath('mokutil', env['PATH']);
   if (mokutil === undefined) return { state: 'unknown', note: 'mokutil is not installed (package mokutil): the MOK list cannot be read' };
   const list = async (option: string): Promise<string[] | undefined> => {
@@ -71,7 +72,7 @@ export interface ImportResult {
 
 // Queues a DER certificate for enrolment. With a password, mokutil reads it (twice) from its
 // stdin; without, it asks the person at the terminal (stdio inherited).
-export async function importCertificate(mokutil: string, derPath: string, password: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<ImportResult> {
+export async function importCertificate(mokutil: string, derPath: string, password: string | undefined, env: NodeJS.ProcessEnv = environment()): Promise<ImportResult> {
   if (password === undefined) {
     const result = await execa(mokutil, ['--import', derPath], { reject: false, stdio: 'inherit', env });
     return { exitCode: result.exitCode ?? 1, output: '' };

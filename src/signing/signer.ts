@@ -1,7 +1,7 @@
 // Who signed an image's modules, as its io.kvc.signer label records it, and what a build is given to
 // sign with. Pure, tested on data: the label's text, the out-of-date decision (a key change makes
 // an image out of date), and the build's secrets, build argument and label.
-import { LABEL, type BuildSecret } from '../runtime/args.js';
+import { type BuildSecret } from '../runtime/args.js';
 import type { CertificateInfo } from './certificate.js';
 import { normalizeHexId } from './certificate.js';
 
@@ -65,15 +65,17 @@ export function signerMismatch(recorded: string | undefined, wanted: Signer | un
 export interface SigningInputs {
   readonly secrets: readonly BuildSecret[];
   readonly buildArgs: Readonly<Record<string, string>>;
-  readonly labels: Readonly<Record<string, string>>;
+  // The io.kvc.signer label's value ('' when unsigned).
+  readonly signerLabel: string;
 }
 
+// What a build is given to sign with `key` (see SigningInputs); without a key, an unsigned build.
 export function signingInputs(key: { readonly key: string; readonly cert: string; readonly certificate: Pick<CertificateInfo, 'keyId' | 'serial' | 'subject'> } | undefined): SigningInputs {
-  if (key === undefined) return { secrets: [], buildArgs: {}, labels: { [LABEL.signer]: '' } };
+  if (key === undefined) return { secrets: [], buildArgs: {}, signerLabel: '' };
   const signer = signerOf(key.certificate);
   return {
     secrets: [{ id: SIGN_SECRET.key, src: key.key }, { id: SIGN_SECRET.cert, src: key.cert }],
     buildArgs: { [SIGNER_BUILD_ARG]: signer.keyId },
-    labels: { [LABEL.signer]: signerLabel(signer) },
+    signerLabel: signerLabel(signer),
   };
 }

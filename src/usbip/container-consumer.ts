@@ -4,18 +4,31 @@
 // else); taken back when the device drops; and the device is detached when the container goes.
 import { join } from 'node:path';
 import type { Context } from '../ops/context.js';
-import { grantAlive, grantDevice, revokeDevice, describeGrant, type DeviceGrant } from '../ops/container-devices.js';
-import { accessRefusal } from '../ops/device-grant-checks.js';
+import { grantAlive, grantDevice, revokeDevice, describeGrant, type DeviceGrant } from '../devices/grants.js';
+import { accessRefusal } from '../devices/grant-checks.js';
 import { listDeviceNodes, nodeNameFor, type DeviceNode } from '../kernel/device-nodes.js';
-import { formatDevice } from '../kernel/device-cgroup-rules.js';
+import { formatDevice } from '../host/device-cgroup-rules.js';
 import { ContainerRefusedError } from '../errors.js';
 import type { ImportRule } from './devices-file.js';
-import type { DeviceConsumer } from './importer.js';
+import type { UsbipConsumer } from './importer.js';
 
 const key = (node: DeviceNode): string => `${node.type} ${node.major}:${node.minor} ${node.devname ?? ''}`;
 
-export function containerConsumer(ctx: Context, sys: string): DeviceConsumer {
+// How device nodes are handed over and taken back (src/devices/grants.ts; a unit test passes its own).
+export interface GrantOps {
+  readonly grantDevice: typeof grantDevice;
+  readonly revokeDevice: typeof revokeDevice;
+  readonly grantAlive: typeof grantAlive;
+}
+
+const GRANTS: GrantOps = { grantDevice, revokeDevice, grantAlive };
+
+// The consumer of imports bound to a container (`container = NAME` in the devices file): the
+// device is attached only while that container runs and may take it, its nodes (as they appear
+// under `sys`) are made in the container's /dev, and taken back when it goes or the import ends.
+export function containerConsumer(ctx: Context, sys: string, ops: GrantOps = GRANTS): UsbipConsumer {
   const { logger, runtime } = ctx;
+  const { grantDevice, revokeDevice, grantAlive } = ops;
   // Per import: the grants made, and the nodes the container's rules do not allow (said once).
   const grants = new Map<string, Map<string, DeviceGrant>>();
   const skipped = new Map<string, Set<string>>();

@@ -6,31 +6,24 @@ import { listenAddresses } from './listen-addresses.js';
 import { Waker } from './waker.js';
 import { devtmpfsUsbEvents } from './usb-events.js';
 import type { Context } from '../ops/context.js';
-import { imageName, sysRoot, toolsContainerName } from '../ops/context.js';
+import { sysRoot, toolsContainerName } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { readDevicesFile, USBIP_PORT, type DevicesConfig } from './devices-file.js';
 import { Exporter, type ExportedState } from './exporter.js';
-import { Importer, type DeviceConsumer, type ImportState } from './importer.js';
+import { Importer, type UsbipConsumer, type ImportState } from './importer.js';
 import { USBIPD, usbipIn, type ToolsExec } from './usbip-tool.js';
 import { liveToolsPid } from '../ops/tools.js';
-import { removeDevicesState, writeDevicesState } from './devices-state.js';
+import { removeDevicesState, writeDevicesState, type UsbipDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
 import { guardExports } from './firewall.js';
+import { imageName } from '../images/names.js';
 
-// The periodic look where USB events cannot be watched, and where they can (a safety net only).
+// The periodic look where USB events cannot be watched,
 export const POLL_MS = 1000;
+// and where they can (a safety net only).
 export const EVENT_POLL_MS = 10_000;
 export const RETRY_BASE_MS = 1000;
 export const RETRY_MAX_MS = 30_000;
-
-export interface UsbipDevicesState {
-  readonly pid: number;
-  readonly updated: string;
-  readonly file: string;
-  readonly exported: readonly ExportedState[];
-  readonly missing: readonly string[];
-  readonly imports: readonly ImportState[];
-}
 
 export function devicesFilePath(ctx: Pick<Context, 'configDir'>, instance: string): string {
   return join(ctx.configDir, `${instance}.devices`);
@@ -106,7 +99,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
       await exporter.start();
     }
     if (config.imports.length > 0) {
-      const consumer: DeviceConsumer | undefined = config.imports.some((rule) => rule.container !== undefined) ? containerConsumer(ctx, sys) : undefined;
+      const consumer: UsbipConsumer | undefined = config.imports.some((rule) => rule.container !== undefined) ? containerConsumer(ctx, sys) : undefined;
       importer = new Importer({
         sys,
         toolsRoot: async () => {

@@ -24,6 +24,7 @@ import { ConfigError } from '../errors.js';
 import { ConfigProblems } from '../config/problems.js';
 import { closest } from '../config/did-you-mean.js';
 import { ClientsSyntaxError, parseClients, type Clients } from './clients.js';
+import { DEVICES_FILE_SECTIONS, sectionKeys } from './devices-file-keys.js';
 
 // How a device is named: by its port path (bus id), or by VID:PID with an optional serial.
 export type DeviceMatch =
@@ -68,11 +69,11 @@ export const SERIAL = /^[\x21-\x7e]([\x20-\x7e]{0,125}[\x21-\x7e])?$/;
 const HOST = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$|^\[[0-9a-fA-F:.]+\]$/;
 const CONTAINER = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
-const EXPORT_KEYS = ['device', 'serial', 'port', 'clients'] as const;
-const IMPORT_KEYS = ['server', 'device', 'serial', 'busid', 'container', 'list-port'] as const;
-const SERVER_KEYS = ['metadata-port', 'listen'] as const;
+const EXPORT_KEYS = sectionKeys('export');
+const IMPORT_KEYS = sectionKeys('import');
+const SERVER_KEYS = sectionKeys('server');
 const INTERFACE = /^[A-Za-z0-9_.-]{1,15}$/;
-const SECTIONS = ['export', 'import', 'server'];
+const SECTIONS = Object.keys(DEVICES_FILE_SECTIONS);
 
 // Reads the file; undefined when there is none (the instance manages no devices).
 export async function readDevicesFile(path: string): Promise<DevicesConfig | undefined> {

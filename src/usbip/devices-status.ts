@@ -4,8 +4,8 @@
 import { errorLines } from '../errors.js';
 import type { Context } from '../ops/context.js';
 import { readDevicesFile } from './devices-file.js';
-import { devicesFilePath, type UsbipDevicesState } from './device-manager.js';
-import { readDevicesState } from './devices-state.js';
+import { devicesFilePath } from './device-manager.js';
+import { readDevicesState, type UsbipDevicesState } from './devices-state.js';
 import { describeClients } from './clients.js';
 
 export interface DevicesReport {

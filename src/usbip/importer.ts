@@ -27,21 +27,13 @@ const MIN_WAIT_MS = 50;
 // "0.25", "1", "30": seconds as the journal says them.
 const seconds = (ms: number): string => String(Math.round(ms / 10) / 100);
 import { canonicalHost, lockKey } from './remote-host.js';
+import type { DeviceConsumer } from '../devices/consumer.js';
 
 // An attachment that held less than this long before it dropped does not reset the back-off.
 export const STEADY_MS = 60_000;
 
-// What a container-bound import is attached for (the container, through the core's device grants).
-export interface DeviceConsumer {
-  // Why the device must not be attached for it now (not running, not fit), or undefined.
-  blocked(rule: ImportRule): Promise<string | undefined>;
-  // After the attach and on every look while attached: hand over the device's nodes as they appear.
-  grant(rule: ImportRule, localBusid: string): Promise<void>;
-  // Whether what it was attached for went (then it is detached).
-  gone(rule: ImportRule): Promise<boolean>;
-  // Take back what was handed over.
-  release(rule: ImportRule): Promise<void>;
-}
+// What a container-bound import is attached for (the core's DeviceConsumer, for USB/IP's rules).
+export type UsbipConsumer = DeviceConsumer<ImportRule>;
 
 export interface ImportState {
   readonly rule: string;
@@ -76,7 +68,7 @@ export interface ImporterOptions {
   readonly pollMs: number;
   readonly retryBaseMs: number;
   readonly retryMaxMs: number;
-  readonly consumer: DeviceConsumer | undefined;
+  readonly consumer: UsbipConsumer | undefined;
   readonly onChange: () => void;
   // How long an attached device may stay unidentifiable (still enumerating) before it is
   // detached (default VERIFY_MS). Until then it is not verified and nothing is granted.
@@ -92,8 +84,9 @@ export interface ImporterOptions {
   readonly replugMs?: number;
 }
 
-// A replugged device is back on the server within seconds: asked for often that long after a drop.
+// A replugged device is back on the server within seconds: asked for this often
 export const REPLUG_RETRY_MS = 250;
+// for this long after a drop.
 export const REPLUG_WINDOW_MS = 30_000;
 
 // How long each kind of call out of the importing loops may take before it counts as failed.

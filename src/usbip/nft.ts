@@ -2,7 +2,7 @@
 // entirely or not at all. Only kvc's own table is named in what it is given (firewall-plan.ts).
 import { execa } from 'execa';
 import { ExitStatus, KvcError } from '../errors.js';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
 
 // nft is given this long.
 const NFT_TIMEOUT_MS = 20_000;

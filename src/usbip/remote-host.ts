@@ -3,7 +3,7 @@
 // person's `usbip attach` take the same lock file and compare the same `usbip port` records.
 import { isIP } from 'node:net';
 import { execa } from 'execa';
-import { findOnPath } from '../runtime/container-runtime.js';
+import { findOnPath } from '../host/find-on-path.js';
 
 // getent is given this long (or the caller's limit), and stopped with the caller's signal.
 export const RESOLVE_TIMEOUT_MS = 10_000;

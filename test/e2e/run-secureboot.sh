@@ -44,12 +44,26 @@ KVC_KEY_DIR=$work/no-keys kvc build usbip "$KVER"
 podman save -q -o "$work/usbip.tar" "localhost/usbip-1.0.0:$(tag "$KVER")"
 kvc build usbipsb "$KVER"
 podman save -q -o "$work/usbipsb.tar" "localhost/usbipsb-1.0.0:$(tag "$KVER")"
+# A third, usbipfx, signed with a key that is not kvc's: someone else's, made with openssl and named
+# in a kvc.conf of its own (KVC_SIGN_KEY, KVC_SIGN_CERT); the guest never gets that key, and the
+# kernel will never trust it (boot 3 checks kvc refuses it, naming it, after kvc's key is enrolled).
+mkdir -m 700 "$work/foreign" "$work/config-fx"
+openssl req -new -x509 -newkey rsa:2048 -nodes -days 30 -sha256 -subj "/CN=someone else's module key/" \
+	-addext extendedKeyUsage=codeSigning -keyout "$work/foreign/key.pem" -outform DER -out "$work/foreign/cert.der" 2>/dev/null
+chmod 600 "$work/foreign/key.pem"
+cp -r "$work/config/." "$work/config-fx/"
+cp "$work/config/usbip.conf" "$work/config-fx/usbipfx.conf"
+printf 'KVC_SIGN_KEY=%s\nKVC_SIGN_CERT=%s\n' "$work/foreign/key.pem" "$work/foreign/cert.der" >>"$work/config-fx/kvc.conf"
+node_modules/.bin/node lib/cli/main.js --config-dir "$work/config-fx" build usbipfx "$KVER"
+podman save -q -o "$work/usbipfx.tar" "localhost/usbipfx-1.0.0:$(tag "$KVER")"
+cp "$work/tree/etc/kvc/usbip.conf" "$work/tree/etc/kvc/usbipfx.conf"
 # The key goes to the guest where kvc keeps its own (root's, 700; the files 600).
 install -d -m 700 "$work/tree/var/lib/kvc" "$work/tree/var/lib/kvc/keys"
 cp -a "$KVC_KEY_DIR"/. "$work/tree/var/lib/kvc/keys/"
-# mokutil and keyctl for the guest (it has no network): Debian's packages, installed by boot 1.
+# mokutil and keyctl for the guest (it has no network), and man-db (boot 1 reads kvc's manual pages):
+# Debian's packages, installed by boot 1.
 mkdir -p "$work/debs"
-(cd "$work/debs" && apt-get download -qq mokutil libefiboot1 libefivar1 keyutils libkeyutils1 >/dev/null)
+(cd "$work/debs" && apt-get download -qq mokutil libefiboot1 libefivar1 keyutils libkeyutils1 man-db bsdextrautils groff-base libgdbm6 libpipeline1 libuchardet0 >/dev/null)
 payloads=()
 for deb in "$work"/debs/*.deb; do payloads+=(--payload "$deb"); done
 echo "   ready in $((($(ms) - t) / 1000)) s"
@@ -57,7 +71,7 @@ echo "   ready in $((($(ms) - t) / 1000)) s"
 say "boot 1: the guest under Secure Boot (QEMU q35, OVMF, shim, GRUB; software emulation)"
 t=$(ms)
 test/e2e/guest/run-guest.sh --secure-boot --kernel "$KVER" --disk "$work/disk.img" --kvc-tree "$work/tree" \
-	--image "$work/usbip.tar" --image "$work/usbipsb.tar" "${payloads[@]}" \
+	--image "$work/usbip.tar" --image "$work/usbipsb.tar" --image "$work/usbipfx.tar" "${payloads[@]}" \
 	--script test/e2e/guest/secureboot-e2e.sh --no-usb --log "$prefix-secureboot.log" --timeout "${KVC_E2E_TIMEOUT:-1800}"
 echo "   boot 1 took $((($(ms) - t) / 1000)) s"
 password=$(sed -n 's/^KVC-E2E: MOK-PASSWORD //p' "$prefix-secureboot.log" | tail -n 1)
@@ -74,4 +88,4 @@ t=$(ms)
 test/e2e/guest/run-guest.sh --secure-boot --kernel "$KVER" --disk "$work/disk.img" --no-usb \
 	--log "$prefix-secureboot-enrolled.log" --timeout "${KVC_E2E_TIMEOUT:-1800}"
 echo "   boot 3 took $((($(ms) - t) / 1000)) s"
-podman rmi -i "localhost/usbipsb-1.0.0:$(tag "$KVER")" >/dev/null
+podman rmi -i "localhost/usbipsb-1.0.0:$(tag "$KVER")" "localhost/usbipfx-1.0.0:$(tag "$KVER")" >/dev/null

@@ -20,6 +20,7 @@ const STEPS = [
   'nothing was loaded: no usbip_core, usbip_host, vhci_hcd in /sys/module',
   'the kernel logged no module signature rejection (kvc refused first)',
   'mokutil and keyctl are installed (from the payload: Debian\'s packages)',
+  'man kvc, man 5 kvc.conf and man 5 kvc-devices show kvc\'s pages (installed by make install)',
   'kvc key enroll queued the key with a one-time password and named MokManager\'s steps',
   'kvc key status: waiting for MokManager at the next boot',
 ];
@@ -31,6 +32,8 @@ const ENROLLED = [
   'the kernel took the signature (no rejection, not tainted by an unsigned module)',
   'vhci_hcd is there: /sys/devices/platform/vhci_hcd.0',
   'kvc unload took them out again',
+  'kvc load of modules signed with a key that is not kvc\'s is refused (77), naming the key; nothing loaded',
+  'after the refusal: no usbip module loaded, and the kernel logged no rejection',
 ];
 
 describe('end-to-end: a Secure Boot guest, locked down, refuses what kvc refuses first', function () {

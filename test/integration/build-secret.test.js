@@ -18,9 +18,9 @@ import { ContainerRuntime } from '../../lib/runtime/container-runtime.js';
 import { createLogger } from '../../lib/log/logger.js';
 import { createKvcKey } from '../../lib/signing/create-key.js';
 import { signingInputs, signerLabel, signerOf } from '../../lib/signing/signer.js';
-import { LABEL } from '../../lib/runtime/args.js';
+import { IMAGE_LABEL as LABEL } from '../../lib/images/labels.js';
 import { CONTAINERS_CONF, KVER, ROOT, kvc, makeConfigDir, podman, removeDir } from './harness.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
+import { imageTagFor } from '../../lib/images/names.js';
 
 const TAG = `localhost/kvc-it-secret-${process.pid}`;
 const NETWORK = process.env.KVC_TEST_BUILD_NETWORK ?? 'host';
@@ -123,7 +123,7 @@ describe('the signing key reaches a build only as a secret (integration, real po
     await runtime.build({
       tag, file: join(context, 'Containerfile'), context,
       buildArgs: { KVER: '6.1.0-kvc-test', KMODVER: '1.0.0', ...signing.buildArgs },
-      labels: { [LABEL.instance]: `kvc-it-secret-${process.pid}`, ...signing.labels, ...extraLabels },
+      labels: { [LABEL.instance]: `kvc-it-secret-${process.pid}`, [LABEL.signer]: signing.signerLabel, ...extraLabels },
       secrets: signing.secrets, network: NETWORK,
     }, (line) => log.push(line));
     return { tag, log };

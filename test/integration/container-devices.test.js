@@ -12,7 +12,7 @@ import { CONTAINERS_CONF, podman } from './harness.js';
 import { ContainerRuntime } from '../../lib/runtime/container-runtime.js';
 import { createLogger } from '../../lib/log/logger.js';
 import { ContainerRefusedError, UsageError } from '../../lib/errors.js';
-import { describeGrant, grantDevice, grantToProcess, revokeDevice, waitForContainerGone } from '../../lib/ops/container-devices.js';
+import { describeGrant, grantDevice, grantToProcess, revokeDevice, waitForContainerGone } from '../../lib/devices/grants.js';
 
 const BASE = 'docker.io/library/debian:bookworm-slim';
 const PREFIX = 'kvc-devtest';

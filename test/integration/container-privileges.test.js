@@ -1,7 +1,7 @@
 // What each kind of container kvc starts is given, measured on the real podman: each is started
 // with kvc's own argument builders, its command replaced by one that prints its capabilities,
-// seccomp mode, no_new_privs and mounts (the tools container is measured as it runs). The
-// README's table "What each container is given" is written from these values.
+// seccomp mode, no_new_privs and mounts (the tools container is measured as it runs).
+// docs/security.md's table "What each container is given" is written from these values.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -92,7 +92,7 @@ describe('usbipd contained: what a subverted usbipd or tool cannot do (real podm
     // 2. A binary another process runs later: the image's own setpriv and usbip.
     'for file in /usr/bin/setpriv /usr/sbin/usbip /usr/sbin/usbipd; do (printf "#!/bin/sh\\n" > $file) 2>&1 && echo "WROTE $file"; done; true',
   ];
-  // 3. The host's /sys outside what it is given (usbipd only: the tools write /sys, see the README).
+  // 3. The host's /sys outside what it is given (usbipd only: the tools write /sys, see docs/security.md).
   const SYSFS = `v=$(sed -n 's/.*\\[\\(.*\\)\\].*/\\1/p' ${ATTRIBUTE}); (echo "$v" > ${ATTRIBUTE}) 2>&1 && echo "WROTE ${ATTRIBUTE}"; true`;
 
   it('from usbipd\'s container: no disk node, no write to /sys outside the USB folders, none to the image', () => {

@@ -1,4 +1,4 @@
-// Exit statuses: one table (ExitStatus and EXIT_STATUS_MEANINGS in src/errors.ts, the README's
+// Exit statuses: one table (ExitStatus and EXIT_STATUS_MEANINGS in src/errors.ts, docs/exit-codes.md's
 // "Exit statuses" table, `kvc help exit-status`), and each status produced by the real kvc CLI on
 // the real podman where this machine can produce it. 75 (busy) is produced in the lock tests and
 // 130 (interrupted) in interrupt.test.js; a failed
@@ -31,8 +31,8 @@ describe('exit statuses: one table, each produced', function () {
     try { podman(['rmi', '--force', `localhost/nomod-1.0.0:${KVER}`], { stdio: 'ignore' }); } catch { /* not built */ }
   });
 
-  it('the README\'s table lists exactly the statuses the code uses, with the same meanings', () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  it('docs/exit-codes.md\'s table lists exactly the statuses the code uses, with the same meanings', () => {
+    const readme = readFileSync(join(ROOT, 'docs/exit-codes.md'), 'utf8');
     const table = /^Exit statuses[^\n]*\n[^\n]*\n\n\| status \| meaning \|\n\|---\|---\|\n((?:\|[^\n]*\n)+)/m.exec(readme)?.[1] ?? '';
     const rows = [...table.matchAll(/^\| (\d+) \| (.*) \|$/gm)].map((match) => [Number(match[1]), match[2].replace(/\\\|/g, '|')]);
     const code = Object.keys(ExitStatus).map((key) => [ExitStatus[key], EXIT_STATUS_MEANINGS[key]]);

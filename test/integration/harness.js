@@ -1,11 +1,11 @@
 // Shared by the integration tests: runs the real kvc CLI against the real podman of this machine,
 // with the repository's USB/IP instance (host/etc/kvc) copied into a temporary config folder.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { hostCommandScript } from '../../lib/ops/host-commands.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { imageTagFor } from '../../lib/images/names.js';
 
 export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 export const KVER = process.env.KVC_TEST_KVER ?? '6.1.0-56-amd64';
@@ -19,6 +19,20 @@ export function makeConfigDir(extraGlobal = 'KVC_BUILD_NETWORK=host\n') {
   cpSync(join(ROOT, 'host/etc/kvc'), dir, { recursive: true });
   writeFileSync(join(dir, 'kvc.conf'), `KVC_CONTAINER_RUNTIME=podman\n${extraGlobal}`);
   return dir;
+}
+
+// A made-up host for the service tests (KVC_HOST_ROOT): kernel KVER installed (its modules.dep),
+// an empty /proc/modules, and /sys/module with `loaded` modules present; with a run folder.
+export function makeHostRoot({ loaded = [] } = {}) {
+  const root = mkdtempSync(join(tmpdir(), 'kvc-host-'));
+  const runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));
+  mkdirSync(join(root, 'sys/module'), { recursive: true });
+  for (const module of loaded) mkdirSync(join(root, 'sys/module', module), { recursive: true });
+  mkdirSync(join(root, 'proc'), { recursive: true });
+  writeFileSync(join(root, 'proc/modules'), '');
+  mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
+  writeFileSync(join(root, 'lib/modules', KVER, 'modules.dep'), '');
+  return { root, runDir };
 }
 
 export function removeDir(dir) {

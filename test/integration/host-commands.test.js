@@ -64,7 +64,7 @@ describe('integration: host commands for a second instance\'s tool', function ()
   });
 
   it('with the tools container up: the tool runs in it (podman exec), without kvc', async () => {
-    await startTools(ctx, await loadInstanceSettings(configDir, 'hello'), KVER);
+    await startTools(ctx, await loadInstanceSettings(configDir, 'hello', []), KVER);
     // kvc moved away: the fallback (kvc wrapper) would fail.
     renameSync(join(bin, 'kvc'), join(bin, 'kvc.away'));
     let result;

@@ -1,41 +1,15 @@
 // Integration: `kvc push` to a real registry (Debian's docker-registry, distribution 2.8) started on
 // loopback with its own configuration and storage, the pushed tags read back from its HTTP API.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kvc, podman, removeDir } from './harness.js';
-import { imageTagFor } from '../../lib/kernel/release.js';
+import { startRegistry } from './registry-harness.js';
+import { imageTagFor } from '../../lib/images/names.js';
 
-const REGISTRY = '/usr/bin/docker-registry';
 const KERNELS = ['6.1.0-56-amd64', '6.12.117+deb12-amd64'];
 const tagOf = imageTagFor;
-
-// A TCP port nothing listens on now.
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitForRegistry(url, child, ms = 15000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/v2/`)).ok) return;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`docker-registry did not answer on ${url} within ${ms} ms`);
-}
 
 describe('kvc push to a registry on loopback', function () {
   this.timeout(120000);
@@ -43,29 +17,11 @@ describe('kvc push to a registry on loopback', function () {
   let registry;
   let address;
   let configDir;
-  let log = '';
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'kvc-registry-'));
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
-    mkdirSync(join(dir, 'storage'));
-    writeFileSync(join(dir, 'config.yml'), [
-      'version: 0.1',
-      'log: {level: warn}',
-      `storage: {filesystem: {rootdirectory: ${join(dir, 'storage')}}}`,
-      `http: {addr: "${address}"}`,
-      '',
-    ].join('\n'));
-    registry = spawn(REGISTRY, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    registry.on('error', (error) => { log += `${error.message} (install docker-registry: test/setup/install-host-deps.sh)\n`; });
-    registry.stdout.on('data', (data) => { log += data; });
-    registry.stderr.on('data', (data) => { log += data; });
-    try {
-      await waitForRegistry(`http://${address}`, registry);
-    } catch (error) {
-      throw new Error(`${error.message}\n${log}`);
-    }
+    registry = await startRegistry(dir);
+    address = registry.address;
     // A tiny instance: its image is one small file on scratch, named as kvc names images, per kernel.
     configDir = mkdtempSync(join(tmpdir(), 'kvc-push-conf-'));
     mkdirSync(join(configDir, 'tiny'));
@@ -77,7 +33,7 @@ describe('kvc push to a registry on loopback', function () {
   });
 
   after(() => {
-    registry?.kill('SIGTERM');
+    registry?.stop();
     for (const kver of KERNELS) {
       try {
         podman(['rmi', '--force', `localhost/tiny-1.0.0:${tagOf(kver)}`]);

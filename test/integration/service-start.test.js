@@ -8,11 +8,10 @@
 // instance is a copy of usbip under another name, so no image of the other tests is used or pruned.
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectLines } from './log-lines.js';
-import { KVER, NODE, MAIN, CONTAINERS_CONF, LOG_DIR, makeConfigDir, removeDir, podman, podmanState, podmanChanges } from './harness.js';
+import { KVER, NODE, MAIN, CONTAINERS_CONF, LOG_DIR, makeConfigDir, makeHostRoot, removeDir, podman, podmanState, podmanChanges } from './harness.js';
 
 const NAME = 'usbipstart';
 const IMAGE = `localhost/${NAME}-1.0.0:${KVER}`;
@@ -40,13 +39,7 @@ describe('integration: the service builds at start when the image is missing, an
   before(() => {
     configDir = makeConfigDir('KVC_BUILD_NETWORK=host\n');
     writeFileSync(join(configDir, `${NAME}.conf`), readFileSync(join(configDir, 'usbip.conf'), 'utf8'));
-    root = mkdtempSync(join(tmpdir(), 'kvc-host-'));
-    runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));
-    mkdirSync(join(root, 'sys/module'), { recursive: true });
-    mkdirSync(join(root, 'proc'), { recursive: true });
-    writeFileSync(join(root, 'proc/modules'), '');
-    mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
-    writeFileSync(join(root, 'lib/modules', KVER, 'modules.dep'), '');
+    ({ root, runDir } = makeHostRoot());
     podman(['rmi', '--ignore', IMAGE]);
   });
   after(() => {

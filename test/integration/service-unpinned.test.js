@@ -7,10 +7,9 @@
 // the service finds no image for the running kernel and would build.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KVER, NODE, MAIN, CONTAINERS_CONF, LOG_DIR, makeConfigDir, removeDir, podmanState, podmanChanges } from './harness.js';
+import { KVER, NODE, MAIN, CONTAINERS_CONF, LOG_DIR, makeConfigDir, makeHostRoot, removeDir, podmanState, podmanChanges } from './harness.js';
 
 const NAME = 'unpinned';
 
@@ -25,13 +24,7 @@ describe('integration: the service does not build an unpinned remote source unat
     const conf = readFileSync(join(configDir, 'usbip.conf'), 'utf8').replace(/^KMOD_CONTAINER_BUILD_CONTEXT=.*$/m, 'KMOD_CONTAINER_BUILD_CONTEXT="git://kvc-test.invalid/kvc-usbip.git"');
     expect(conf).to.include('git://kvc-test.invalid');
     writeFileSync(join(configDir, `${NAME}.conf`), conf);
-    root = mkdtempSync(join(tmpdir(), 'kvc-host-'));
-    runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));
-    mkdirSync(join(root, 'sys/module'), { recursive: true });
-    mkdirSync(join(root, 'proc'), { recursive: true });
-    writeFileSync(join(root, 'proc/modules'), '');
-    mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
-    writeFileSync(join(root, 'lib/modules', KVER, 'modules.dep'), '');
+    ({ root, runDir } = makeHostRoot());
   });
   after(() => {
     removeDir(configDir);

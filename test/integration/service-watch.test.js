@@ -6,11 +6,10 @@
 // systemd side (Type=notify, D-Bus) is tested in the end-to-end guest.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { collectLines } from './log-lines.js';
-import { KVER, NODE, MAIN, CONTAINERS_CONF, LOG_DIR, ensureUsbipImage, makeConfigDir, removeDir, podman, usbipImage as imageOf } from './harness.js';
+import { KVER, NODE, MAIN, CONTAINERS_CONF, LOG_DIR, ensureUsbipImage, makeConfigDir, makeHostRoot, removeDir, podman, usbipImage as imageOf } from './harness.js';
 
 const NEW_KERNEL = '6.1.0-56-rt-amd64';
 const NO_HEADERS = '6.1.0-999-amd64';
@@ -43,13 +42,7 @@ describe('integration: the service watches for new kernels and pre-builds their 
     // KVC_KEEP_KERNELS high: images of other kernels in this host's podman (other tests', older kvc's)
     // count among the kernels kept, and must not push the test's made-up kernels out of the plan.
     configDir = makeConfigDir('KVC_BUILD_NETWORK=host\nKVC_BUILD_RETRY_SECONDS=3\nKVC_KEEP_KERNELS=10\n');
-    root = mkdtempSync(join(tmpdir(), 'kvc-host-'));
-    runDir = mkdtempSync(join(tmpdir(), 'kvc-run-'));
-    for (const module of ['usbip_core', 'usbip_host', 'vhci_hcd']) mkdirSync(join(root, 'sys/module', module), { recursive: true });
-    mkdirSync(join(root, 'proc'), { recursive: true });
-    writeFileSync(join(root, 'proc/modules'), '');
-    mkdirSync(join(root, 'lib/modules', KVER), { recursive: true });
-    writeFileSync(join(root, 'lib/modules', KVER, 'modules.dep'), '');
+    ({ root, runDir } = makeHostRoot({ loaded: ['usbip_core', 'usbip_host', 'vhci_hcd'] }));
     child = spawn(NODE, [MAIN, '--config-dir', configDir, 'service', 'usbip'], {
       env: { ...process.env, CONTAINERS_CONF, KVC_HOST_ROOT: root, KVC_RUNNING_KERNEL: KVER, KVC_RUN_DIR: runDir, KVC_LOG_DIR: LOG_DIR },
       stdio: ['ignore', 'inherit', 'pipe'],

@@ -41,7 +41,7 @@ describe('integration: host usbip command through the tools container', function
       configDir, logger, runtime: new ContainerRuntime('podman', { logger }), hostRoot: '/', runDir,
       runningKernel: KVER, interactive: false,
     };
-    settings = await loadInstanceSettings(configDir, 'usbip');
+    settings = await loadInstanceSettings(configDir, 'usbip', ['usbip']);
   });
   after(async () => {
     await stopTools(ctx, 'usbip');

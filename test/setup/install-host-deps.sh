@@ -3,10 +3,11 @@
 # container runtime), debootstrap (base images without a registry), qemu (the end-to-end guest),
 # systemd-container (nspawn for systemd tests), busybox-static, cpio, zstd, e2fsprogs, docker-registry
 # (a registry on loopback for `kvc push`; the tests start their own, its packaged service stays unused),
+# python3-nacl and python3-cryptography (test/setup/sigstore-keygen.py: Debian 12 has no sigstore key generator),
 # and for the Secure Boot guest ovmf, shim-signed, shim-helpers-amd64-signed, grub-efi-amd64-signed,
 # dosfstools and mtools.
 set -euo pipefail
-packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod docker-registry
+packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod docker-registry python3-nacl python3-cryptography
 	ovmf shim-signed shim-helpers-amd64-signed grub-efi-amd64-signed dosfstools mtools)
 missing=()
 for package in "${packages[@]}"; do

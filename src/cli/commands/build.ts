@@ -12,20 +12,22 @@ export const BUILD_HELP: CommandHelp = {
     'Builds image <name>-<KMOD_SOFTWARE_VERSION>:<kver> from the instance\'s Containerfile, with build args KVER, KMODVER and the .conf\'s KVC_BUILD_ARGS; <kver> defaults to the running kernel (uname -r). '
     + 'Skipped when that image exists, was built with the KVC_BUILD_ARGS the .conf has now, and every module of KMOD_NAMES in it has vermagic <kver> (and the configured version). '
     + 'A new image is checked under a temporary name and only then replaces the old one. '
+    + 'With KVC_IMAGE_REPO set, kvc first pulls the image from there and takes it only when its signature and checks pass, building here when that fails and KVC_BUILD_FALLBACK allows (docs/many-hosts.md); --force always builds here. '
     + 'With --dry-run it prints the container commands a build would run and builds nothing.',
   examples: ['kvc build usbip', 'kvc build usbip 6.12.117+deb12-amd64', 'kvc build usbip --force'],
 };
 
+// Adds `kvc build` to the program.
 export function registerBuild(program: Command, outcome: Outcome): void {
   describeCommand(program.command('build'), BUILD_HELP)
     .argument('<name>', 'instance name (reads <config-dir>/<name>.conf)')
     .argument('[kver]', 'kernel release, as `uname -r` prints it (default: the running kernel)')
-    .option('-f, --force', 'rebuild from scratch even when the image is up to date (no cached step is reused)')
+    .option('-f, --force', 'rebuild from scratch here even when the image is up to date (no cached step is reused, nothing is pulled)')
     .option('--no-wait', 'exit at once (75) when another kvc is working on this instance, instead of waiting')
     .action(withSession(outcome, async (session, name: string, given: string | undefined, options: { force?: boolean; wait: boolean }) => {
       const settings = await session.instance(name);
       const kver = kernelOf(session, given);
       await withInstanceLock(session.ctx, name, `kvc build ${name} ${kver}`, { wait: options.wait }, () =>
-        buildImage(session.ctx, settings, kver, { force: options.force === true, fresh: options.force === true, network: session.global.buildNetwork, ...signalOf(session) }));
+        buildImage(session.ctx, settings, kver, { force: options.force === true, fresh: options.force === true, noPull: options.force === true, network: session.global.buildNetwork, ...signalOf(session) }));
     }, { cancellable: true }));
 }

@@ -16,6 +16,7 @@ export const ENABLE_HELP: CommandHelp = {
   examples: ['kvc enable usbip --now', 'systemctl enable --now kvc@usbip   (the same through systemctl)'],
 };
 
+// `kvc disable`'s help.
 export const DISABLE_HELP: CommandHelp = {
   summary: 'disable kvc@<name>.service (and stop it with --now)',
   description: 'Disables kvc@<name>.service through systemd\'s D-Bus API, as `systemctl disable` does. With --now also stops it (which unloads the modules) and waits for the stop job.',
@@ -25,6 +26,7 @@ export const DISABLE_HELP: CommandHelp = {
 // Why --dry-run is refused: the work is systemd's.
 const SYSTEMD_ACTS = { refuse: 'systemd does the work, and its jobs have no dry run (`systemctl cat kvc@<name>` shows what the unit runs)' };
 
+// Adds `kvc enable` and `kvc disable` to the program.
 export function registerEnable(program: Command, outcome: Outcome): void {
   describeCommand(program.command('enable'), ENABLE_HELP)
     .argument('<name>', 'instance name')

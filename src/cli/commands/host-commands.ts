@@ -21,6 +21,7 @@ export const HOST_COMMANDS_HELP: CommandHelp = {
   examples: ['kvc host-commands usbip', 'kvc host-commands usbip --remove', 'kvc --dry-run host-commands usbip --bindir /opt/bin'],
 };
 
+// Adds `kvc host-commands` to the program.
 export function registerHostCommands(program: Command, outcome: Outcome): void {
   describeCommand(program.command('host-commands'), HOST_COMMANDS_HELP)
     .argument('<name>', 'instance name')

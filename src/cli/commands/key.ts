@@ -24,6 +24,7 @@ export const KEY_HELP: CommandHelp = {
   examples: ['kvc key status', 'kvc key create', 'kvc key enroll', 'kvc key export > kvc-signing.pem'],
 };
 
+// `kvc key status`'s help.
 export const KEY_STATUS_HELP: CommandHelp = {
   summary: 'say whether Secure Boot and lockdown are on, which key kvc signs with, whether it is enrolled, and what to do next',
   description: 'Reads the EFI SecureBoot variable, /sys/kernel/security/lockdown, the kernel\'s trusted keyrings (/proc/keys, keyctl) and mokutil\'s lists, '
@@ -31,6 +32,7 @@ export const KEY_STATUS_HELP: CommandHelp = {
   examples: ['kvc key status', 'kvc key status --json'],
 };
 
+// `kvc key create`'s help.
 export const KEY_CREATE_HELP: CommandHelp = {
   summary: 'create kvc\'s own signing key (openssl; root-only under /var/lib/kvc/keys)',
   description: 'Makes an RSA key and a self-signed X.509 certificate with the code-signing extended key usage (what the kernel\'s sign-file and mokutil expect), '
@@ -38,6 +40,7 @@ export const KEY_CREATE_HELP: CommandHelp = {
   examples: ['kvc key create', 'kvc key create --replace'],
 };
 
+// `kvc key enroll`'s help.
 export const KEY_ENROLL_HELP: CommandHelp = {
   summary: 'queue the signing key for shim\'s MOK list (mokutil --import): the next boot asks you to confirm it in MokManager',
   description: 'Runs mokutil --import with the key\'s certificate and a one-time password, printed once (or typed by you with --ask-password). '
@@ -45,12 +48,14 @@ export const KEY_ENROLL_HELP: CommandHelp = {
   examples: ['kvc key enroll', 'kvc key enroll --ask-password'],
 };
 
+// `kvc key export`'s help.
 export const KEY_EXPORT_HELP: CommandHelp = {
   summary: 'print the signing key\'s certificate (never the private key), e.g. to enrol it elsewhere or give it to a cluster',
   description: 'Prints the certificate of the key kvc signs with, as PEM (or DER with --der), to standard output or to a file. The private key is never printed.',
   examples: ['kvc key export > kvc-signing.pem', 'kvc key export --der -o kvc-signing.der'],
 };
 
+// Adds `kvc key` and its subcommands to the program.
 export function registerKey(program: Command, outcome: Outcome): void {
   const key = describeCommand(program.command('key'), KEY_HELP);
 

@@ -4,12 +4,13 @@ import { checkInstanceName } from '../../config/load.js';
 import { ImageMissingError, UsageError } from '../../errors.js';
 import { renderDaemonSet } from '../../kube/daemonset.js';
 import { kernelImages } from '../../kube/kernel-images.js';
-import { imageInRepo, kubeArch, nfdKernelLabelValue } from '../../kube/names.js';
+import { kubeArch, nfdKernelLabelValue } from '../../kube/names.js';
 import { formatManifests } from '../../kube/output.js';
 import { checkKernelRelease } from '../../kernel/release.js';
 import { withSession, type Outcome } from '../command-kit.js';
 import { describeCommand, type CommandHelp } from '../help.js';
 import { addKubeOptions, kubeOptionsFrom, type RawKubeOptions } from './kube-options.js';
+import { imageInRepo } from '../../images/names.js';
 
 // The command's help, as data.
 export const KUBE_DAEMONSET_HELP: CommandHelp = {
@@ -25,6 +26,7 @@ export const KUBE_DAEMONSET_HELP: CommandHelp = {
   examples: ['kvc kube daemonset usbip --image-repo quay.io/me/kvc | kubectl apply -f -', 'kubectl exec -n kvc ds/kvc-usbip-6-1-0-56-amd64 -c tools -- usbip list -l'],
 };
 
+// Adds `kvc kube daemonset` to `kvc kube`.
 export function registerKubeDaemonSet(kube: Command, outcome: Outcome): void {
   addKubeOptions(describeCommand(kube.command('daemonset'), KUBE_DAEMONSET_HELP).argument('<name>', 'instance name'))
     .option('--kernel <kver>', 'only the DaemonSet of this kernel')

@@ -6,11 +6,10 @@ import { kernelImages } from '../../kube/kernel-images.js';
 import { renderModule, type SignSecrets } from '../../kube/module.js';
 import { kubeArch } from '../../kube/names.js';
 import { formatManifests } from '../../kube/output.js';
-import { imageTagFor } from '../../kernel/release.js';
-import { imageName } from '../../ops/context.js';
 import { withSession, type Outcome } from '../command-kit.js';
 import { describeCommand, type CommandHelp } from '../help.js';
 import { addKubeOptions, kubeOptionsFrom, type RawKubeOptions } from './kube-options.js';
+import { imageTagFor, imageName } from '../../images/names.js';
 
 // The command's help, as data.
 export const KUBE_MODULE_HELP: CommandHelp = {
@@ -20,7 +19,7 @@ export const KUBE_MODULE_HELP: CommandHelp = {
     + 'the list reversed, as KMM wants it; dirName /opt), a literal kernel mapping for each kernel this host has an image '
     + 'for, a regexp mapping to <repo>/<name>-<version>:${KERNEL_FULL_VERSION} for the kernels KVC_KUBE_KERNEL_REGEXP of '
     + '<name>.conf names, inTreeModulesToRemove from KVC_KUBE_IN_TREE_REMOVE, and a node selector on the architecture. '
-    + 'A release with "+" or "~" (e.g. 6.12.117+deb12-amd64) is tagged _6.12.117_pdeb12-amd64 (see Image tags in the README) and gets a literal mapping only: '
+    + 'A release with "+" or "~" (e.g. 6.12.117+deb12-amd64) is tagged _6.12.117_pdeb12-amd64 (see Image tags in docs/kubernetes.md) and gets a literal mapping only: '
     + '${KERNEL_FULL_VERSION} would put the "+" into the tag. '
     + 'For Secure Boot nodes, --sign-key-secret and --sign-cert-secret name the Secrets (keys "key" and "cert") that KMM signs the modules with in the cluster: '
     + 'each mapping then gets a sign section (its image as unsignedImage, /opt/lib/modules/<kernel>/extra/*.ko to sign) and KMM pushes the signed image under the same name with "-signed" on its tag. '
@@ -31,6 +30,7 @@ export const KUBE_MODULE_HELP: CommandHelp = {
     'kvc kube module usbip --image-repo quay.io/me/kvc --sign-key-secret kvc-signing-key --sign-cert-secret kvc-signing-cert'],
 };
 
+// Adds `kvc kube module` to `kvc kube`.
 export function registerKubeModule(kube: Command, outcome: Outcome): void {
   addKubeOptions(describeCommand(kube.command('module'), KUBE_MODULE_HELP).argument('<name>', 'instance name'))
     .option('--sign-key-secret <secret>', 'the Secret holding the module signing key (its key "key"): KMM signs the modules in the cluster')

@@ -1,8 +1,8 @@
 // What `kvc kube module` and `kvc kube daemonset` share: their options, checked once.
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { checkImageRepo } from '../../kube/names.js';
 import type { ManifestFormat } from '../../kube/output.js';
+import { checkImageRepo } from '../../images/names.js';
 
 // The options as commander gives them.
 export interface RawKubeOptions {

@@ -13,6 +13,7 @@ export const KUBE_HELP: CommandHelp = {
   examples: ['kvc kube module usbip --image-repo quay.io/me/kvc', 'kvc kube daemonset usbip --image-repo quay.io/me/kvc -o json'],
 };
 
+// Adds `kvc kube` and its subcommands to the program.
 export function registerKube(program: Command, outcome: Outcome): void {
   const kube = describeCommand(program.command('kube'), KUBE_HELP);
   registerKubeModule(kube, outcome);

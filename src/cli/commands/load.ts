@@ -18,6 +18,7 @@ export const LOAD_HELP: CommandHelp = {
   examples: ['kvc load usbip', 'systemctl enable --now kvc@usbip   (the service loads them at boot)'],
 };
 
+// `kvc unload`'s help.
 export const UNLOAD_HELP: CommandHelp = {
   summary: 'unload the instance\'s modules',
   description:
@@ -26,6 +27,7 @@ export const UNLOAD_HELP: CommandHelp = {
   examples: ['kvc unload usbip', 'kvc unload usbip --force'],
 };
 
+// `kvc reload`'s help.
 export const RELOAD_HELP: CommandHelp = {
   summary: 'build if needed, unload, load',
   description:
@@ -37,6 +39,7 @@ export const RELOAD_HELP: CommandHelp = {
 const KVER_ARGUMENT = 'the running kernel\'s release (default: $(uname -r))';
 const NO_WAIT = 'exit at once (75) when another kvc is working on this instance';
 
+// Adds `kvc load`, `kvc unload` and `kvc reload` to the program.
 export function registerLoad(program: Command, outcome: Outcome): void {
   describeCommand(program.command('load'), LOAD_HELP)
     .argument('<name>', 'instance name')

@@ -2,11 +2,11 @@
 import type { Command } from 'commander';
 import { checkInstanceName } from '../../config/load.js';
 import { checkKernelRelease } from '../../kernel/release.js';
-import { checkImageRepo } from '../../kube/names.js';
 import { pushImage } from '../../ops/push.js';
 import { UsageError } from '../../errors.js';
 import { withSession, type Outcome } from '../command-kit.js';
 import { describeCommand, type CommandHelp } from '../help.js';
+import { checkImageRepo } from '../../images/names.js';
 
 // The command's help, as data.
 export const PUSH_HELP: CommandHelp = {
@@ -18,6 +18,7 @@ export const PUSH_HELP: CommandHelp = {
   examples: ['kvc push usbip $(uname -r) quay.io/me/kvc', 'kvc push usbip 6.1.0-56-amd64 127.0.0.1:5000/kvc --tls-verify=false'],
 };
 
+// Adds `kvc push` to the program.
 export function registerPush(program: Command, outcome: Outcome): void {
   describeCommand(program.command('push'), PUSH_HELP)
     .argument('<name>', 'instance name')

@@ -14,6 +14,7 @@ export const SERVICE_HELP: CommandHelp = {
   examples: ['systemctl start kvc@usbip   (runs: kvc service usbip)', 'journalctl -u kvc@usbip'],
 };
 
+// Adds `kvc service` (what kvc@.service runs) to the program.
 export function registerService(program: Command, outcome: Outcome): void {
   describeCommand(program.command('service'), SERVICE_HELP)
     .argument('<name>', 'instance name')

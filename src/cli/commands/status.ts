@@ -10,6 +10,7 @@ import { Systemd, unitName } from '../../bus/systemd.js';
 import { describeError } from '../../errors.js';
 import { withSession, type Outcome } from '../command-kit.js';
 import { describeCommand, type CommandHelp } from '../help.js';
+import { DEVICE_MANAGERS } from '../payloads.js';
 
 // The command's help, as data.
 export const STATUS_HELP: CommandHelp = {
@@ -24,6 +25,7 @@ export const STATUS_HELP: CommandHelp = {
   examples: ['kvc status', 'kvc status usbip --json', 'kvc status usbip $(uname -r)'],
 };
 
+// Adds `kvc status` to the program.
 export function registerStatus(program: Command, outcome: Outcome): void {
   describeCommand(program.command('status'), STATUS_HELP)
     .argument('[name]', 'only this instance')
@@ -32,7 +34,7 @@ export function registerStatus(program: Command, outcome: Outcome): void {
     .action(withSession(outcome, async (session, name: string | undefined, kver: string | undefined, options: { json?: boolean }) => {
       const scope = { only: name === undefined ? undefined : checkInstanceName(name), kernel: kver === undefined ? undefined : checkKernelRelease(kver) };
       const report = await gatherStatus(session.ctx, session.global.keepKernels, readUnitStates, scope);
-      process.stdout.write(options.json === true ? statusJson(report) : `${escapeControls(formatStatus(report))}\n`);
+      process.stdout.write(options.json === true ? statusJson(report) : `${escapeControls(formatStatus(report, DEVICE_MANAGERS))}\n`);
       return statusExit(report);
     }, { dryRun: 'ignore' }));
 }

@@ -24,6 +24,7 @@ export function splitWrapperWords(words: readonly string[]): { kver: string | un
   return { kver: undefined, command: [...words] };
 }
 
+// Adds `kvc wrapper` to the program.
 export function registerWrapper(program: Command, outcome: Outcome): void {
   describeCommand(program.command('wrapper'), WRAPPER_HELP)
     .usage('[options] <name> [kver] <command> [args...]')

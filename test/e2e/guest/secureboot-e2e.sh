@@ -30,6 +30,15 @@ if [ -e "$enrolled" ]; then
 	echo "  | # kvc unload usbipsb $KVER"
 	kvc unload usbipsb "$KVER" 2>&1 | show
 	check "kvc unload took them out again" none_in usbip_core usbip_host vhci_hcd
+	echo "  | # kvc load usbipfx $KVER   (signed with someone else's key, which the kernel does not trust)"
+	out=$(kvc load usbipfx "$KVER" 2>&1); status=$?
+	echo "$out" | show
+	check "kvc load of modules signed with a key that is not kvc's is refused (77), naming the key; nothing loaded" sh -c "
+		[ $status -eq 77 ] && printf '%s' \"\$1\" | grep -q \"someone else's module key\" &&
+		printf '%s' \"\$1\" | grep -q 'is not enrolled, and it is not the key kvc signs with now'" - "$out"
+	check "after the refusal: no usbip module loaded, and the kernel logged no rejection" sh -c "
+		for m in usbip_core usbip_host vhci_hcd; do [ ! -e /sys/module/\$m ] || exit 1; done
+		! dmesg | grep -Eqi 'module verification failed|Key was rejected|Loading of unsigned module'"
 	echo "KVC-E2E: DONE pass=$pass fail=$fail"
 	sync
 	systemctl poweroff --force --force
@@ -73,6 +82,12 @@ check "the kernel logged no module signature rejection (kvc refused first)" sh -
 say "queueing kvc's key for MokManager: kvc key enroll"
 dpkg -i /var/lib/kvc-e2e/payload/*.deb 2>&1 | tail -n 3 | show
 check "mokutil and keyctl are installed (from the payload: Debian's packages)" sh -c "command -v mokutil && command -v keyctl"
+# kvc's manual pages, as make install put them (man-db from the payload too).
+check "man kvc, man 5 kvc.conf and man 5 kvc-devices show kvc's pages (installed by make install)" sh -c "
+	MANPAGER=cat man kvc 2>/dev/null | grep -q 'kvc build' &&
+	MANPAGER=cat man 5 kvc.conf 2>/dev/null | grep -q 'KMOD_NAMES' &&
+	MANPAGER=cat man 5 kvc-devices 2>/dev/null | grep -qi 'export'"
+MANPAGER=cat man kvc 2>/dev/null | head -n 8 | show
 echo "  | # kvc key enroll"
 out=$(kvc key enroll 2>&1); status=$?
 echo "$out" | show

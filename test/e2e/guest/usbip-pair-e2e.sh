@@ -187,7 +187,7 @@ check "client: kvc@usbip is active with the USB core, USB/IP and storage drivers
 check "client: /sys/devices/platform/vhci_hcd.0 exists" test -d /sys/devices/platform/vhci_hcd.0
 run kvc status usbip
 check "client: kvc status says kvc provides the USB core for this kernel" sh -c "kvc status usbip | grep -q 'kernel $KVER (running, next boot): .*provides modules the kernel lacks: usb-common, usbcore, usb-storage, uas'"
-say "client: two containers, made as the README's Devices section says (no CAP_MKNOD; block devices of major 8 allowed; after kvc@usbip, which loads sd_mod here), disk A to be given to ctr-a, disk B to ctr-b"
+say "client: two containers, made as docs/usbip.md's Devices section says (no CAP_MKNOD; block devices of major 8 allowed; after kvc@usbip, which loads sd_mod here), disk A to be given to ctr-a, disk B to ctr-b"
 for c in ctr-a ctr-b; do
 	run podman run -d --name "$c" --pull=never --network=none --cap-drop=mknod --device-cgroup-rule='b 8:* rw' "localhost/usbip-1.0.0:$TAG" sleep infinity
 done

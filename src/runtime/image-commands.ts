@@ -1,0 +1,132 @@
+// The runtime's image commands: inspect and list, build (and what a build leaves behind), tag,
+// remove, push. Built on CommandRunner; ContainerRuntime adds the container commands.
+import { ImageNotFoundError, UsageError } from '../errors.js';
+import * as argv from './args.js';
+import { CommandRunner, tail } from './command-runner.js';
+import { dependsOnKernel, isMetadataStep, isNoSuchObject, parseIdList, parseImageInspect, type ImageInfo } from './parse.js';
+
+// Images in the runtime's storage.
+export class ImageCommands extends CommandRunner {
+  // The images with these names or IDs that exist (missing ones are left out).
+  async inspectImages(refs: readonly string[]): Promise<ImageInfo[]> {
+    if (refs.length === 0) return [];
+    const result = await this.capture(argv.imageInspectArgs(refs));
+    if (this.dryRun) return [];
+    if (result.exitCode !== 0) {
+      if (!isNoSuchObject(result.stderr)) throw this.failure(argv.imageInspectArgs(refs), 'inspecting images', result.exitCode, result.stderr);
+      if (refs.length === 1) return [];
+      const found: ImageInfo[] = [];
+      for (const ref of refs) found.push(...(await this.inspectImages([ref])));
+      return found;
+    }
+    return parseImageInspect(result.stdout);
+  }
+
+  // One image by name, or undefined.
+  async inspectImage(ref: string): Promise<ImageInfo | undefined> {
+    return (await this.inspectImages([ref]))[0];
+  }
+
+  // The named images that carry label=value.
+  async imagesWithLabel(label: string, value: string): Promise<ImageInfo[]> {
+    const ids = parseIdList((await this.check(argv.imagesWithLabelArgs(label, value), 'listing images')).stdout);
+    return this.inspectImages(ids);
+  }
+
+  // Removes what builds for `kver` left beside their images: the unnamed images of builder stages
+  // that hold that kernel's headers, sources and objects (about 1 GB), walking down from each
+  // unnamed leaf the builds labelled, through metadata-only steps (ARG, WORKDIR…), and stopping
+  // at the first image whose steps do not depend on the kernel and hold files (the toolchain and
+  // tools steps, which the next kernel's build reuses), or that another image still builds on.
+  // Returns how many images were removed; never throws.
+  async removeBuildLeftovers(labels: Readonly<Record<string, string>>, kver: string): Promise<number> {
+    if (this.dryRun) return 0;
+    const listed = await this.capture(argv.danglingImagesArgs(labels));
+    let removed = 0;
+    for (const leaf of listed.exitCode === 0 ? parseIdList(listed.stdout) : []) {
+      let id = leaf;
+      while (id !== '') {
+        const history = await this.capture(argv.historyArgs(id));
+        if (history.exitCode !== 0 || !(dependsOnKernel(history.stdout, kver) || isMetadataStep(history.stdout))) break;
+        const [info] = await this.inspectImages([id]).catch(() => []);
+        if (info === undefined || info.names.length > 0) break;
+        if ((await this.capture(argv.removeImageOnlyArgs(id))).exitCode !== 0) break;
+        removed += 1;
+        id = info.parent;
+      }
+    }
+    if (removed > 0) this.logger.verbose(`removed ${removed} build step image${removed > 1 ? 's' : ''} of ${kver}`);
+    return removed;
+  }
+
+  // Builds an image, streaming the runtime's output to `onLine`. When the build fails or is
+  // cancelled, the working containers it left (buildah's, podman only) are removed.
+  // Then, whether it succeeded or not, what its builder stages left for that kernel is removed.
+  async build(spec: argv.BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
+    const before = this.dryRun ? [] : await this.containerIds();
+    try {
+      await this.stream(argv.buildArgs(this.name, spec), `building ${spec.tag}`, onLine, signal === undefined ? {} : { signal });
+    } catch (error) {
+      const left = (await this.containerIds().catch(() => [])).filter((id) => !before.includes(id));
+      if (left.length > 0) {
+        this.logger.info(`removing ${left.length} container${left.length > 1 ? 's' : ''} the build left behind`);
+        await this.capture(argv.removeContainersArgs(left)).catch(() => undefined);
+      }
+      throw error;
+    } finally {
+      const kver = spec.buildArgs['KVER'];
+      if (kver !== undefined) await this.removeBuildLeftovers(spec.labels, kver);
+    }
+  }
+
+  // Every container's ID (a build's leftovers are told apart by comparing before and after).
+  protected async containerIds(): Promise<string[]> {
+    return parseIdList((await this.check(argv.allContainersArgs(this.name), 'listing containers')).stdout);
+  }
+
+  // Gives an image another name.
+  async tag(source: string, target: string): Promise<void> {
+    await this.check(argv.tagArgs(source, target), `tagging ${source} as ${target}`);
+  }
+
+  // Removes an image name (the image itself when it was the last name). Missing is not an error.
+  async removeImage(ref: string): Promise<void> {
+    const result = await this.capture(argv.removeImageArgs(ref));
+    if (result.exitCode !== 0 && !isNoSuchObject(result.stderr)) throw this.failure(argv.removeImageArgs(ref), `removing ${ref}`, result.exitCode, result.stderr);
+  }
+
+  // Pushes a local image to a registry as `destination`; docker gets it tagged first (its push takes
+  // one name), and has no switch for TLS: its daemon's insecure-registries decides.
+  async push(source: string, destination: string, options: argv.PushOptions): Promise<void> {
+    if (this.name === 'docker' && options.sign !== undefined) {
+      throw new UsageError('signing a pushed image works with podman only', { hint: 'use --runtime podman for kvc publish' });
+    }
+    if (this.name === 'docker') {
+      if (!options.tlsVerify) {
+        throw new UsageError('--tls-verify=false works with podman only: docker has no per-push switch for it', { hint: 'list the registry in insecure-registries of /etc/docker/daemon.json, or use --runtime podman' });
+      }
+      await this.tag(source, destination);
+    }
+    const args = argv.pushArgs(this.name, source, destination, options);
+    const result = await this.capture(args, { long: true });
+    if (result.exitCode === 125 && isNoSuchObject(result.stderr)) {
+      throw new ImageNotFoundError(`there is no image ${source}`, { command: [this.name, ...args], childExitCode: result.exitCode, stderrTail: tail(result.stderr) });
+    }
+    if (result.exitCode !== 0) {
+      throw this.failure(args, `pushing ${source} to ${destination}`, result.exitCode, result.stderr || result.stdout, {
+        hint: /x509|certificate|http: server gave HTTP response to HTTPS client/i.test(result.stderr)
+          ? 'the registry does not speak TLS kvc can verify: give it a certificate, or pass --tls-verify=false for a registry you trust (e.g. on loopback)'
+          : `log in first if the registry needs it (${this.name} login REGISTRY), and check the repository name; --verbose shows the command`,
+      });
+    }
+  }
+
+  // Pulls an image, which podman stores only if the signature policy file accepts it; the
+  // refusal is thrown with podman's reason. Podman only: docker has no signature policy.
+  async pull(image: string, options: { policyFile: string; tlsVerify: boolean }): Promise<void> {
+    if (this.name === 'docker') throw new UsageError('verified pulls work with podman only: docker has no signature policy', { hint: 'set KVC_CONTAINER_RUNTIME=podman, or remove KVC_IMAGE_REPO' });
+    const args = argv.pullArgs(image, options);
+    const result = await this.capture(args, { long: true });
+    if (result.exitCode !== 0) throw this.failure(args, `pulling ${image}`, result.exitCode, result.stderr || result.stdout, { hint: 'see the reason above; kvc status shows it too' });
+  }
+}

@@ -1,0 +1,2 @@
+// The container runtimes kvc drives.
+export type RuntimeName = 'podman' | 'docker';

@@ -1,0 +1,17 @@
+// USB/IP as a device payload: the device manager KVC_DEVICE_MANAGER=usbip names (exports and
+// imports per <name>.devices) and its part of `kvc status`. Listed at the program's edge
+// (src/cli/payloads.ts).
+import type { InstanceSettings } from '../config/settings.js';
+import type { DeviceManager } from '../devices/manager.js';
+import type { Context } from '../ops/context.js';
+import { readUsbipDevices, startUsbipDevices } from './device-manager.js';
+import { formatDevices, gatherDevices, type DevicesReport } from './devices-status.js';
+
+// The usbip device manager.
+export const usbipDeviceManager: DeviceManager<Context, InstanceSettings> = {
+  readConfig: readUsbipDevices,
+  start: (ctx, settings, config, signal) => startUsbipDevices(ctx, settings, config as Awaited<ReturnType<typeof readUsbipDevices>>, signal),
+  report: gatherDevices,
+  format: (report) => formatDevices(report as DevicesReport),
+  configError: (report) => (report as DevicesReport).error ?? undefined,
+};

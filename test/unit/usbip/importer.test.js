@@ -1,0 +1,383 @@
+// Unit test of the importing loop on a fake host: a temporary folder stands in for /sys (vhci's
+// status files) and the tools container's /run (usbip's port records), and a fake usbip runner
+// plays attach and detach on them, since this machine has no vhci_hcd. The server's device list
+// is the real HTTP one, served on loopback. Real attaches, drops and re-attaches are proven in the
+// two-guest end-to-end test.
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseDevicesFile } from '../../../lib/usbip/devices-file.js';
+import { Importer } from '../../../lib/usbip/importer.js';
+import { Waker } from '../../../lib/usbip/waker.js';
+import { serveDeviceList } from '../../../lib/usbip/device-list.js';
+import { createLogger } from '../../../lib/log/logger.js';
+import { Writable } from 'node:stream';
+
+const PORTS = 4;
+
+function fakeHost() {
+  const root = mkdtempSync(join(tmpdir(), 'kvc-importer-'));
+  const sys = join(root, 'sys');
+  const tools = join(root, 'tools');
+  const vhci = join(sys, 'devices/platform/vhci_hcd.0');
+  mkdirSync(vhci, { recursive: true });
+  mkdirSync(join(sys, 'devices/platform/vhci_hcd.1'), { recursive: true });
+  mkdirSync(join(tools, 'run/vhci_hcd'), { recursive: true });
+  writeFileSync(join(vhci, 'nports'), `${PORTS}\n`);
+  const ports = new Array(PORTS).fill(null);
+  const write = () => {
+    const lines = ['hub port sta spd dev      sockfd local_busid'];
+    ports.forEach((used, port) => lines.push(`${port % 2 === 0 ? 'hs' : 'ss'}  ${String(port).padStart(4, '0')} ${used ? '006' : '004'} 000 00000000 000000 ${used ? `${3 + Math.floor(port / 2)}-1` : '0-0'}`));
+    writeFileSync(join(vhci, 'status'), `${lines.join('\n')}\n`);
+  };
+  write();
+  const calls = [];
+  // What the server's device at each bus id really is, as the client's sysfs will show it.
+  const real = new Map([['1-2', { vendor: '46f4', product: '0001', serial: 'A' }], ['1-3', { vendor: '46f4', product: '0001', serial: 'B' }], ['1-4', { vendor: '46f4', product: '0001', serial: 'A' }]]);
+  const usbip = async (args) => {
+    calls.push(args.join(' '));
+    if (args[0] === 'attach') {
+      const server = args[args.indexOf('--remote') + 1];
+      const busid = args[args.indexOf('--busid') + 1];
+      const port = ports.findIndex((used, index) => !used && index % 2 === 0);
+      ports[port] = { server, busid };
+      writeFileSync(join(tools, `run/vhci_hcd/port${port}`), `${server} 3240 ${busid}\n`);
+      const device = join(sys, 'bus/usb/devices', `${3 + Math.floor(port / 2)}-1`);
+      mkdirSync(device, { recursive: true });
+      const is = real.get(busid) ?? { vendor: 'ffff', product: 'ffff', serial: '?' };
+      writeFileSync(join(device, 'idVendor'), `${is.vendor}\n`);
+      writeFileSync(join(device, 'idProduct'), `${is.product}\n`);
+      writeFileSync(join(device, 'serial'), `${is.serial}\n`);
+      write();
+      return { ok: true, said: '', stdout: '' };
+    }
+    if (args[0] === 'detach') {
+      const port = Number(args[args.indexOf('--port') + 1]);
+      ports[port] = null;
+      rmSync(join(tools, `run/vhci_hcd/port${port}`), { force: true });
+      write();
+      return { ok: true, said: '', stdout: '' };
+    }
+    return { ok: false, said: 'not played here', stdout: '' };
+  };
+  // The connection drops (server gone): vhci frees the port, usbip's record stays behind.
+  const drop = (port) => { ports[port] = null; write(); };
+  return { root, sys, tools, usbip, calls, drop, ports, write, real, close: () => rmSync(root, { recursive: true, force: true }) };
+}
+
+const quiet = () => {
+  const lines = [];
+  const stream = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk).trim()); done(); } });
+  return { logger: createLogger({ style: 'plain', stream }), lines };
+};
+
+const until = async (test, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!test()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
+
+describe('usbip importer (fake vhci and usbip, real device list on loopback)', function () {
+  this.timeout(20000);
+  let host;
+  let server;
+  let listed;
+  let port;
+  beforeEach(async () => {
+    host = fakeHost();
+    listed = [{ busid: '1-2', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }, { busid: '1-3', vendor: '46f4', product: '0001', serial: 'B', state: 'available' }];
+    server = await serveDeviceList(0, () => listed);
+    port = server.address().port;
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    host.close();
+  });
+
+  const start = (text, log, over = {}) => {
+    const controller = new AbortController();
+    const rules = parseDevicesFile('/etc/kvc/usbip.devices', text).imports;
+    const importer = new Importer({
+      sys: host.sys, toolsRoot: async () => host.tools, lockDir: join(host.root, 'attach'), rules, usbip: host.usbip, usbipOnStop: host.usbip, logger: log.logger,
+      signal: controller.signal, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, consumer: undefined, onChange: () => {}, ...over,
+    });
+    return { importer, controller };
+  };
+  const A = () => `[import.disk-a]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\nserial = A\n`;
+
+  it('attaches the device named by serial, re-attaches it with back-off after a drop, detaches on stop', async () => {
+    const log = quiet();
+    const { importer, controller } = start(A(), log);
+    await importer.start();
+    expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2', port: 0, controller: 0, reconnects: 0 });
+    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2']);
+    // The server replugs it on another port: the connection drops, the list has it at 1-4 a moment later.
+    listed = [];
+    host.drop(0);
+    await until(() => importer.state()[0].state !== 'attached');
+    expect(importer.state()[0].reconnects).to.equal(1);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(host.ports.filter(Boolean)).to.have.length(0);
+    listed = [{ busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
+    await until(() => importer.state()[0].state === 'attached');
+    expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
+    controller.abort();
+    await importer.close();
+    expect(host.calls.at(-1)).to.equal(`detach --port ${importer.state()[0].port ?? 0}`);
+    expect(host.ports.filter(Boolean)).to.have.length(0);
+    expect(log.lines.join('\n')).to.include('dropped off port 0').and.include('(reconnect 1)').and.include('detached from port');
+  });
+
+  it('refuses an ambiguous name with the candidates and attaches nothing for it', async () => {
+    const log = quiet();
+    const { importer, controller } = start(`[import.any]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\n`, log);
+    await importer.start();
+    controller.abort();
+    await importer.close();
+    expect(importer.state()[0]).to.include({ state: 'waiting' });
+    expect(host.calls).to.deep.equal([]);
+    expect(log.lines.join('\n')).to.include('import any: not attached: 127.0.0.1 exports 2 devices').and.include('serial A').and.include('serial B');
+  });
+
+  it('never attaches a device twice: one attached on this host already is kept, one imported elsewhere is left', async () => {
+    host.ports[2] = { server: '127.0.0.1', busid: '1-2' };
+    writeFileSync(join(host.tools, 'run/vhci_hcd/port2'), '127.0.0.1 3240 1-2\n');
+    host.write();
+    const log = quiet();
+    const { importer, controller } = start(`${A()}[import.disk-b]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\nserial = B\n`, log);
+    listed[1].state = 'used';
+    await importer.start();
+    controller.abort();
+    const [a, b] = importer.state();
+    expect(a).to.include({ state: 'attached', port: 2, controller: 1 });
+    expect(b.state).to.equal('waiting');
+    expect(b.why).to.include('imported by another client');
+    expect(host.calls).to.deep.equal([]);
+    await importer.close();
+  });
+
+  it('waits while the host command holds the device\'s attach lock (the same lock file)', async () => {
+    const lockDir = join(host.root, 'attach');
+    mkdirSync(lockDir, { recursive: true });
+    const file = join(lockDir, '127.0.0.1_1-2.lock');
+    closeSync(openSync(file, 'a'));
+    const holder = spawn('flock', ['--exclusive', file, 'sleep', '3'], { stdio: 'ignore' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const log = quiet();
+    const { importer, controller } = start(A(), log);
+    await importer.start();
+    expect(importer.state()[0].why).to.include('another attach of 1-2 from 127.0.0.1 is in progress');
+    expect(host.calls).to.deep.equal([]);
+    holder.kill();
+    await until(() => importer.state()[0].state === 'attached');
+    controller.abort();
+    await importer.close();
+    expect(readFileSync(file, 'utf8')).to.equal('');
+  });
+
+  it('never holds one device for two imports (one by serial, one by VID:PID that now matches only it)', async () => {
+    const log = quiet();
+    listed = [listed[0]];
+    const { importer, controller } = start(`${A()}[import.any]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\n`, log);
+    await importer.start();
+    controller.abort();
+    const [a, any] = importer.state();
+    expect(a).to.include({ state: 'attached', port: 0 });
+    expect(any.state).to.equal('refused');
+    expect(any.why).to.include('[import.disk-a] holds');
+    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2']);
+    await importer.close();
+  });
+
+  it('detaches and refuses a device that turns out not to be the one named (a stale list: 1-2 is disk B now)', async () => {
+    host.real.set('1-2', { vendor: '46f4', product: '0001', serial: 'B' });
+    const log = quiet();
+    const { importer, controller } = start(A(), log);
+    await importer.start();
+    await until(() => importer.state()[0].state === 'refused');
+    controller.abort();
+    await importer.close();
+    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'detach --port 0']);
+    expect(importer.state()[0].why).to.include('turned out to be 46f4:0001 serial B');
+    expect(host.ports.filter(Boolean)).to.have.length(0);
+  });
+
+  // An import for container ctr-a whose attached device shows no IDs in sysfs at first; `then`
+  // gets the device's sysfs folder. Returns what the container was granted and the log.
+  const unidentified = async (then, over = {}) => {
+    const log = quiet();
+    const grants = [];
+    const consumer = { grant: async (rule, busid) => { grants.push(busid); }, release: async () => {}, gone: async () => false, blocked: async () => undefined };
+    const attach = host.usbip;
+    const usbip = async (args) => {
+      const result = await attach(args);
+      if (args[0] === 'attach') {
+        const device = join(host.sys, 'bus/usb/devices/3-1');
+        for (const file of ['idVendor', 'idProduct', 'serial']) rmSync(join(device, file), { force: true });
+        then(device);
+      }
+      return result;
+    };
+    const { importer, controller } = start(`[import.disk-a]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\nserial = A\ncontainer = ctr-a\n`, log, { consumer, usbip, ...over });
+    await importer.start();
+    await until(() => host.calls.includes('detach --port 0'), 5000);
+    controller.abort();
+    await importer.close();
+    return { grants, log };
+  };
+
+  // Issue 25, item 2 (failed before: the first check found no idVendor yet, counted the import as
+  // verified for good, and the container was granted whatever appeared: 6 grant calls).
+  it('a device that cannot be read yet is not verified: nothing is granted, and what then appears as another device is detached', async () => {
+    // The attach leaves the device's sysfs empty (still enumerating); it appears 300 ms later as 1234:5678.
+    const { grants, log } = await unidentified((device) => setTimeout(() => { writeFileSync(join(device, 'idVendor'), '1234\n'); writeFileSync(join(device, 'idProduct'), '5678\n'); }, 300));
+    expect(grants).to.deep.equal([]);
+    expect(log.lines.join('\n')).to.match(/port 0 holds 1234:5678, not 46f4:0001 serial A: detached/);
+  });
+
+  it('a device that cannot be identified within the deadline is detached, and nothing is granted', async () => {
+    const { grants, log } = await unidentified(() => {}, { verifyMs: 300 });
+    expect(grants).to.deep.equal([]);
+    expect(log.lines.join('\n')).to.match(/could not be identified within 0\.3 s/);
+  });
+
+  it('backs off more each time an attachment drops soon after it was made', async () => {
+    const log = quiet();
+    const { importer, controller } = start(A(), log);
+    await importer.start();
+    const waits = [];
+    for (let n = 0; n < 3; n++) {
+      await until(() => importer.state()[0].state === 'attached');
+      host.drop(importer.state()[0].port);
+      await until(() => importer.state()[0].state !== 'attached');
+      waits.push(Date.parse(importer.state()[0].nextTry) - Date.now());
+    }
+    controller.abort();
+    await importer.close();
+    // base 50 ms, doubling: about 100, 200, 200 (the cap) ms, never back to the base.
+    expect(waits[1]).to.be.greaterThan(waits[0]);
+    expect(waits[2]).to.be.greaterThan(120);
+  });
+
+  // A usbip runner whose calls to `address` never answer (until their signal aborts); the others
+  // are the fake host's. hung: each call that hung, with the signal it was given.
+  const silentTo = (address) => {
+    const hung = [];
+    const usbip = (args, options = {}) => {
+      if (!args.includes(address)) return host.usbip(args);
+      host.calls.push(args.join(' '));
+      hung.push({ args: args.join(' '), signal: options.signal });
+      return new Promise((resolve) => options.signal?.addEventListener('abort', () => resolve({ ok: false, said: 'cancelled', stdout: '' }), { once: true }));
+    };
+    return { usbip, hung };
+  };
+
+  // Issue 25, item 4 (failed before: the imports were tried one after another, so the good
+  // server's import waited for the dead one's calls: with this test's scaled limits it was never
+  // attached within the bound, the fake usbip never answering and the list fetch taking its fixed 10 s).
+  it('a server that never answers delays no other server\'s import; its calls time out as failed tries, and close stops it at once', async () => {
+    // The dead server: its device list port reads the request and never answers, its usbip calls never return.
+    const silent = createServer((socket) => socket.resume());
+    await new Promise((resolve) => silent.listen(0, '127.0.0.2', resolve));
+    const { usbip, hung } = silentTo('127.0.0.2');
+    const log = quiet();
+    const bad = `[import.dead]\nserver = 127.0.0.2\nlist-port = ${silent.address().port}\ndevice = 46f4:0001\nserial = Z\n`;
+    const timeouts = { resolveMs: 400, listMs: 400, usbipMs: 400, localMs: 400, consumerMs: 400 };
+    const { importer, controller } = start(`${bad}${A()}`, log, { usbip, timeouts });
+    const began = Date.now();
+    const started = importer.start();
+    try {
+      await until(() => importer.state()[1].state === 'attached', 1500);
+      const attachedAfter = Date.now() - began;
+      expect(attachedAfter).to.be.lessThan(300);
+      expect(importer.state()[0].state).to.equal('waiting');
+      await started;
+      await until(() => log.lines.some((line) => line.includes('import dead:') && line.includes('127.0.0.2') && line.includes('no answer')), 2000);
+      expect(log.lines.join('\n')).to.match(/import dead: 127\.0\.0\.2[^\n]*no answer in 0\.4 s/);
+    } finally {
+      const closing = Date.now();
+      controller.abort();
+      await importer.close();
+      expect(Date.now() - closing).to.be.lessThan(300);
+      await new Promise((resolve) => silent.close(resolve));
+    }
+    // Every hung call was handed a signal, and each of them was cancelled (by its time limit or by the stop).
+    expect(hung.length).to.be.greaterThan(0);
+    expect(hung.every((call) => call.signal?.aborted === true)).to.equal(true);
+    expect(host.calls).to.include('attach --remote 127.0.0.1 --busid 1-2');
+  });
+
+  it('an attached import whose look on this host does not answer in time stays attached (a failed look, not a drop)', async () => {
+    const log = quiet();
+    let hang = false;
+    const toolsRoot = () => (hang ? new Promise(() => {}) : Promise.resolve(host.tools));
+    const { importer, controller } = start(A(), log, { toolsRoot, timeouts: { localMs: 100 } });
+    await importer.start();
+    expect(importer.state()[0]).to.include({ state: 'attached', port: 0 });
+    hang = true;
+    await until(() => log.lines.some((line) => line.includes('gave no answer in 0.1 s')), 2000);
+    expect(importer.state()[0]).to.include({ state: 'attached', port: 0, reconnects: 0 });
+    expect(log.lines.join('\n')).to.include("import disk-a: 127.0.0.1: reading usbip's record of port 0 gave no answer in 0.1 s; looking again");
+    hang = false;
+    const closing = Date.now();
+    controller.abort();
+    await importer.close();
+    expect(Date.now() - closing).to.be.lessThan(300);
+    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'detach --port 0']);
+  });
+
+  it('after a try at a silent server ran out of time, its other imports wait for the next pass (one wait per pass, not one per import)', async () => {
+    const { usbip, hung } = silentTo('127.0.0.2');
+    const log = quiet();
+    const dead = (name, serial) => `[import.${name}]\nserver = 127.0.0.2\nlist-port = 0\ndevice = 46f4:0001\nserial = ${serial}\n`;
+    const { importer, controller } = start(`${dead('one', 'Y')}${dead('two', 'Z')}`, log, { usbip, timeouts: { usbipMs: 300 }, pollMs: 1000 });
+    const began = Date.now();
+    await importer.start();
+    const took = Date.now() - began;
+    controller.abort();
+    await importer.close();
+    // The first pass waited once (0.3 s), not twice: import two was not tried yet.
+    expect(took).to.be.within(250, 550);
+    expect(hung.map((call) => call.args)).to.deep.equal(['list --remote 127.0.0.2']);
+    const [one, two] = importer.state();
+    expect(one.why).to.equal('127.0.0.2: usbip list --remote 127.0.0.2 gave no answer in 0.3 s');
+    expect(two.why).to.equal(null);
+  });
+
+  // Issue 23: no 1-second loop; a fake event source stands in for the kernel's devtmpfs events.
+  it('a drop is seen on the USB event, not on a poll, and the replugged device is asked for every replugMs: attached again within a fraction of a second', async () => {
+    const log = quiet();
+    const waker = new Waker();
+    const { importer, controller } = start(A(), log, { pollMs: 60_000, retryBaseMs: 5000, retryMaxMs: 30_000, replugMs: 40, waker });
+    await importer.start();
+    expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2' });
+    // Unplugged on the server: the connection drops; its twin of one VID:PID (serial B) stays listed.
+    listed = [{ busid: '1-3', vendor: '46f4', product: '0001', serial: 'B', state: 'available' }];
+    host.drop(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(importer.state()[0].state, 'no event, no look: the periodic look is a minute away').to.equal('attached');
+    waker.wake();
+    await until(() => importer.state()[0].state !== 'attached', 1000);
+    // Held less than a minute: the second interval of the back-off (40 ms doubled), not 5 s.
+    expect(log.lines.join('\n')).to.include('attaching again in 0.08 s');
+    // Plugged back: listed again at another bus id; asked for every 40 ms, not every 5 s.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(host.calls.filter((call) => call.startsWith('attach'))).to.have.length(1);
+    const plugged = Date.now();
+    listed = [...listed, { busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
+    await until(() => importer.state()[0].state === 'attached', 2000);
+    expect(Date.now() - plugged).to.be.below(500);
+    // The serial named, not its twin: 1-4 (serial A), never 1-3 (serial B).
+    expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
+    expect(host.calls.filter((call) => call.startsWith('attach'))).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'attach --remote 127.0.0.1 --busid 1-4']);
+    expect(log.lines.join('\n')).to.include('asking again every 0.04 s for 30 s after the drop, then every 5 s');
+    controller.abort();
+    await importer.close();
+  });
+
+});
