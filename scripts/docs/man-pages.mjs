@@ -125,7 +125,7 @@ export function devicesPage(model) {
     out += '.RE\n';
   }
   out += '.SH EXAMPLES\nOn a server, what it exports (nothing else is ever exported):\n'
-    + verbatim(['[export.disk-a]', 'device = 46f4:0001      ; VID:PID (lsusb shows it)', 'serial = KVC-DISK-A     ; optional: only the one with this serial number', '', '[export.front-port]', 'port = 1-1.2            ; or a port path (bus id)'])
+    + verbatim(['[export.disk-a]', 'device = 46f4:0001      ; VID:PID (lsusb shows it)', 'serial = KVC-DISK-A     ; optional: only the one with this serial number', 'clients = 10.77.0.2     ; who may attach it (required; any on purpose)', '', '[export.front-port]', 'port = 1-1.2            ; or a port path (bus id)', 'clients = 10.77.0.0/24'])
     + '.PP\nOn a client, what it imports and keeps attached:\n'
     + verbatim(['[import.disk-a]', 'server = 10.77.0.1      ; host or address, optional :port (default 3240)', 'device = 46f4:0001', 'serial = KVC-DISK-A     ; or: busid = 1-2 instead of device/serial', 'container = ctr-a       ; optional: attach it for that container only']);
   out += `.SH SEE ALSO\n${bold('kvc')}(8), ${bold('kvc.conf')}(5), ${bold('usbip')}(8), ${bold('lsusb')}(8)\n`;

@@ -14,13 +14,15 @@ const PATH = '/v1/devices';
 export const MAX_PER_PEER = 4;
 const IDLE_MS = 2000;
 
-export async function serveDeviceList(port: number, list: () => readonly ListedDevice[]): Promise<Server> {
+// Serves the list on host:port (one address: the caller names each it serves on, never all);
+// `list` is asked with the peer's address, and answers with what that peer may see.
+export async function serveDeviceList(port: number, list: (peer: string) => readonly ListedDevice[], host = '127.0.0.1'): Promise<Server> {
   const server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url !== PATH) {
       response.writeHead(request.method === 'GET' ? 404 : 405, { 'content-type': 'text/plain' }).end(`only GET ${PATH}\n`);
       return;
     }
-    response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ devices: list() })}\n`);
+    response.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify({ devices: list(request.socket.remoteAddress ?? '') })}\n`);
   });
   // No peer may hold the list from the others (issue 25, item 5): a few connections each, and
   // an idle or slow one is closed within seconds.
@@ -46,7 +48,7 @@ export async function serveDeviceList(port: number, list: () => readonly ListedD
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => { server.off('error', reject); resolve(); });
+    server.listen(port, host, () => { server.off('error', reject); resolve(); });
   });
   return server;
 }

@@ -1,19 +1,27 @@
 // USB/IP's device manager: what kvc@usbip runs while the modules are loaded, from the devices file
 // beside usbip.conf: the exports (usbipd, binds) and the imports (attached and kept).
 import { join } from 'node:path';
+import { networkInterfaces } from 'node:os';
+import { listenAddresses } from './listen-addresses.js';
+import { Waker } from './waker.js';
+import { devtmpfsUsbEvents } from './usb-events.js';
 import type { Context } from '../ops/context.js';
 import { sysRoot, toolsContainerName } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { readDevicesFile, type DevicesConfig } from './devices-file.js';
+import { readDevicesFile, USBIP_PORT, type DevicesConfig } from './devices-file.js';
 import { Exporter, type ExportedState } from './exporter.js';
 import { Importer, type UsbipConsumer, type ImportState } from './importer.js';
 import { USBIPD, usbipIn, type ToolsExec } from './usbip-tool.js';
 import { liveToolsPid } from '../ops/tools.js';
 import { removeDevicesState, writeDevicesState, type UsbipDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
+import { guardExports } from './firewall.js';
 import { imageName } from '../images/names.js';
 
+// The periodic look where USB events cannot be watched,
 export const POLL_MS = 1000;
+// and where they can (a safety net only).
+export const EVENT_POLL_MS = 10_000;
 export const RETRY_BASE_MS = 1000;
 export const RETRY_MAX_MS = 30_000;
 
@@ -54,6 +62,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   const sys = sysRoot(ctx);
   let exporter: Exporter | undefined;
   let importer: Importer | undefined;
+  let guard: { remove(): Promise<void> } | undefined;
   const publish = (): void => {
     const state: UsbipDevicesState = {
       pid: process.pid,
@@ -66,12 +75,27 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     writeDevicesState(ctx, settings.name, state);
   };
   logger.info(`${path}: ${config.exports.length} device(s) to export, ${config.imports.length} to import`);
+  // Replugs seen as the kernel makes and removes the devices' nodes, not by a 1-second loop.
+  const waker = new Waker();
+  const usbDir = join(ctx.hostRoot, 'dev/bus/usb');
+  let pollMs = EVENT_POLL_MS;
+  try {
+    devtmpfsUsbEvents(usbDir)(() => waker.wake(), signal);
+    logger.info(`USB devices watched in ${usbDir} (the kernel's devtmpfs): a plug or unplug is acted on at once`);
+  } catch (error) {
+    pollMs = POLL_MS;
+    logger.warn(`cannot watch ${usbDir} (${(error as Error).message}); looking at the USB devices every ${POLL_MS / 1000} s instead`);
+  }
   try {
     if (config.exports.length > 0) {
+      // The kernel's guard first: usbipd and the device list never listen unguarded.
+      guard = await guardExports(config.exports, [USBIP_PORT, config.metadataPort], { logger });
       const runUsbipd = (writable: readonly string[], onLine: (line: string) => void, stop: AbortSignal): { exited: Promise<number> } => ctx.runtime.runDaemon({
         image: imageName(settings, ctx.runningKernel), containerName: usbipdContainerName(settings.name), instance: settings.name, role: 'usbipd', command: [USBIPD], writable,
       }, onLine, stop);
-      exporter = new Exporter({ sys, runUsbipd, rules: config.exports, usbip, metadataPort: config.metadataPort, logger, signal, pollMs: POLL_MS, onChange: publish });
+      const listen = listenAddresses(config.listen, networkInterfaces());
+      for (const name of listen.missing) logger.warn(`${path}: [server] listen names ${name}, which has no address now; the device list is not served there`);
+      exporter = new Exporter({ sys, runUsbipd, rules: config.exports, usbip, metadataPort: config.metadataPort, listenOn: listen.addresses, logger, signal, pollMs, waker, onChange: publish });
       await exporter.start();
     }
     if (config.imports.length > 0) {
@@ -83,7 +107,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
           return pid === undefined ? undefined : join(ctx.hostRoot, 'proc', String(pid), 'root');
         },
         lockDir: join(ctx.runDir, settings.name, 'attach'),
-        rules: config.imports, usbip, usbipOnStop, logger, signal, pollMs: POLL_MS, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
+        rules: config.imports, usbip, usbipOnStop, logger, signal, pollMs, waker, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
         consumer, onChange: publish,
       });
       await importer.start();
@@ -93,6 +117,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     own.abort();
     await importer?.close().catch(() => undefined);
     await exporter?.close().catch(() => undefined);
+    await guard?.remove();
     throw error;
   }
   publish();
@@ -100,6 +125,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     close: async () => {
       await importer?.close();
       await exporter?.close();
+      await guard?.remove();
       removeDevicesState(ctx, settings.name);
     },
   };

@@ -18,6 +18,7 @@ export const DEVICES_FILE_SECTIONS = {
       device: 'VID:PID, four hex digits each, as lsusb shows them. Without serial, every device of that VID:PID is exported.',
       serial: 'Optional, with device: only the device with this serial number (printable characters, as lsusb -v shows iSerial).',
       port: 'Instead of device and serial: a port path (bus id, e.g. 1-1.2); whatever is plugged in there is exported.',
+      clients: 'Required: who may list and attach it: addresses and CIDR blocks (IPv4, IPv6), comma-separated, e.g. 10.77.0.2, 10.77.1.0/24; or any, written on purpose, for anyone who reaches this host. Enforced by the kernel (kvc\'s nftables table inet kvc_usbip), by the device list and by the exporter (docs/usbip-access.md).',
     },
   },
   import: {
@@ -37,6 +38,7 @@ export const DEVICES_FILE_SECTIONS = {
     text: 'Optional, on a server: what the exporting side serves besides usbipd.',
     keys: {
       'metadata-port': 'The TCP port of kvc\'s read-only device list, GET /v1/devices: bus id, VID:PID, serial and state of each exported device (default 3241; 0: none).',
+      listen: 'Optional: where the device list is served besides loopback: addresses or interface names, comma-separated (default: loopback only; never every address). Each client is told only of the exports it may attach.',
     },
   },
 } as const satisfies Readonly<Record<string, DevicesFileSection>>;

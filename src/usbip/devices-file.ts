@@ -5,6 +5,7 @@
 //   [export.disk-a]            a device this host exports: by VID:PID, VID:PID and serial, or port
 //   device = 46f4:0001
 //   serial = KVC-DISK-A
+//   clients = 10.77.0.2, 10.77.1.0/24   who may list and attach it (required; `any` on purpose)
 //
 //   [import.disk-a]            a device this host imports from a server, kept attached
 //   server = 10.77.0.1
@@ -14,11 +15,15 @@
 //
 //   [server]                   (optional) what the exporting side listens on
 //   metadata-port = 3241
+//   listen = 10.77.0.1, eth1   where the device list is served besides loopback: addresses or
+//                              interface names (default: loopback only)
+import { isIP } from 'node:net';
 import { readConfigText } from '../config/conf-file.js';
 import { parse } from 'ini';
 import { ConfigError } from '../errors.js';
 import { ConfigProblems } from '../config/problems.js';
 import { closest } from '../config/did-you-mean.js';
+import { ClientsSyntaxError, parseClients, type Clients } from './clients.js';
 import { DEVICES_FILE_SECTIONS, sectionKeys } from './devices-file-keys.js';
 
 // How a device is named: by its port path (bus id), or by VID:PID with an optional serial.
@@ -29,6 +34,7 @@ export type DeviceMatch =
 export interface ExportRule {
   readonly name: string;
   readonly match: DeviceMatch;
+  readonly clients: Clients;
 }
 
 export interface ImportRule {
@@ -47,6 +53,8 @@ export interface DevicesConfig {
   readonly imports: readonly ImportRule[];
   // The exporting side's read-only device list (serials, states) for clients; 0: none served.
   readonly metadataPort: number;
+  // Where the device list listens besides loopback: addresses and interface names, as written.
+  readonly listen: readonly string[];
 }
 
 export const USBIP_PORT = 3240;
@@ -64,6 +72,7 @@ const CONTAINER = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const EXPORT_KEYS = sectionKeys('export');
 const IMPORT_KEYS = sectionKeys('import');
 const SERVER_KEYS = sectionKeys('server');
+const INTERFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 const SECTIONS = Object.keys(DEVICES_FILE_SECTIONS);
 
 // Reads the file; undefined when there is none (the instance manages no devices).
@@ -97,6 +106,7 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
   const exports: ExportRule[] = [];
   const imports: ImportRule[] = [];
   let metadataPort = METADATA_PORT;
+  let listen: string[] = [];
   for (const [section, value] of Object.entries(top)) {
     if (typeof value !== 'object' || value === null) {
       problems.add(new ConfigError(path, section, 'is a key outside any section', { hint: 'put each key under [export.NAME], [import.NAME] or [server]' }));
@@ -105,6 +115,7 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
     const body = value as Record<string, unknown>;
     if (section === 'server') {
       const keys = flatKeys(path, '[server]', body, SERVER_KEYS, problems) ?? {};
+      if (keys['listen'] !== undefined) listen = problems.attempt(() => parseListen(keys['listen']!, (problem) => fail('[server] listen', problem, 'write listen = 10.77.0.1 or listen = eth1 (addresses or interface names, comma-separated); loopback is always served'))) ?? listen;
       if (keys['metadata-port'] !== undefined) metadataPort = problems.attempt(() => parsePort(keys['metadata-port']!, (problem) => fail('[server] metadata-port', problem, 'a TCP port 1-65535, or 0 to serve no device list'), true)) ?? metadataPort;
       continue;
     }
@@ -129,7 +140,8 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
         // A section with a faulty key would also be reported as missing it.
         if (keys === undefined) continue;
         const match = problems.attempt(() => matchOf(keys['device'], keys['serial'], keys['port'], 'port', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)));
-        if (match !== undefined) exports.push({ name, match });
+        const clients = problems.attempt(() => clientsOf(keys['clients'], (problem, hint) => fail(keys['clients'] === undefined ? where : `${where} clients`, problem, hint)));
+        if (match !== undefined && clients !== undefined) exports.push({ name, match, clients });
       } else {
         const keys = flatKeys(path, where, entry as Record<string, unknown>, IMPORT_KEYS, problems);
         if (keys === undefined) continue;
@@ -155,7 +167,32 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
     seen.set(key, rule.name);
   }
   problems.throwIfAny();
-  return { path, exports, imports, metadataPort };
+  return { path, exports, imports, metadataPort, listen };
+}
+
+// An export's clients: required (an export open to all is written `clients = any`); WireGuard
+// peer names are read but refused until kvc serves WireGuard.
+function clientsOf(value: string | undefined, fail: (problem: string, hint: string) => never): Clients {
+  if (value === undefined) fail('names no clients: anyone who reaches this host could attach it', 'add clients = ADDRESS, CIDR… (e.g. clients = 10.77.0.2, 10.77.1.0/24), or clients = any to let anyone attach it on purpose');
+  let clients: Clients;
+  try {
+    clients = parseClients(value!);
+  } catch (error) {
+    if (!(error instanceof ClientsSyntaxError)) throw error;
+    return fail(error.problem, error.hint);
+  }
+  const peer = clients.kind === 'list' ? clients.entries.find((entry) => entry.kind === 'peer') : undefined;
+  if (peer !== undefined) fail(`names the WireGuard peer ${JSON.stringify(peer.name)}, and kvc does not serve WireGuard peers yet`, 'name the peer by its address or CIDR block for now');
+  return clients;
+}
+
+function parseListen(value: string, fail: (problem: string) => never): string[] {
+  const words = value.split(/[\s,]+/).filter((word) => word !== '');
+  for (const word of words) {
+    if (isIP(word) === 0 && !INTERFACE.test(word)) fail(`${JSON.stringify(word)} is not an address or an interface name`);
+    if (word === '0.0.0.0' || word === '::') fail(`${word} would serve the list on every address`);
+  }
+  return words;
 }
 
 // Where each section and key is, as the faults name them: "[export.a]" (its header), "[export]"

@@ -1,11 +1,12 @@
 // `kvc status usbip`'s devices: what the service exports (bus id, VID:PID, serial, state, who
 // imported it), what it keeps attached (port, server, device, since, reconnects) and what is
-// configured but not there.
+// configured but not there; per export who may attach it (a warning for `clients = any`).
 import { errorLines } from '../errors.js';
 import type { Context } from '../ops/context.js';
 import { readDevicesFile } from './devices-file.js';
 import { devicesFilePath } from './device-manager.js';
 import { readDevicesState, type UsbipDevicesState } from './devices-state.js';
+import { describeClients } from './clients.js';
 
 export interface DevicesReport {
   readonly file: string;
@@ -13,15 +14,18 @@ export interface DevicesReport {
   // The running service's view; null when it does not run (or manages no devices).
   readonly service: UsbipDevicesState | null;
   readonly error: string | null;
+  // Each export's clients as the file names them ("10.77.0.2, 10.77.1.0/24" or "any").
+  readonly clients: Readonly<Record<string, string>>;
 }
 
 export async function gatherDevices(ctx: Context, instance: string): Promise<DevicesReport> {
   const file = devicesFilePath(ctx, instance);
   try {
     const config = await readDevicesFile(file);
-    return { file, configured: config !== undefined, service: readDevicesState(ctx, instance) ?? null, error: null };
+    const clients = Object.fromEntries((config?.exports ?? []).map((rule) => [rule.name, describeClients(rule.clients)]));
+    return { file, configured: config !== undefined, service: readDevicesState(ctx, instance) ?? null, error: null, clients };
   } catch (error) {
-    return { file, configured: true, service: null, error: errorLines(error).join('\n') };
+    return { file, configured: true, service: null, error: errorLines(error).join('\n'), clients: {} };
   }
 }
 
@@ -29,12 +33,15 @@ export function formatDevices(report: DevicesReport): string[] {
   if (!report.configured) return [];
   if (report.error !== null) return report.error.split('\n').map((line) => `  devices: ${line}`);
   const state = report.service;
-  if (state === null) return [`  devices (${report.file}): the service is not running, nothing is exported or attached by it`];
+  const open = Object.entries(report.clients).filter(([, clients]) => clients === 'any').map(([name]) => name);
+  const warnings = open.map((name) => `  warning: export ${name}: clients = any: anyone who can reach this host can list and attach it`);
+  if (state === null) return [`  devices (${report.file}): the service is not running, nothing is exported or attached by it`, ...warnings];
   const lines = [`  devices (${report.file}):`];
+  const may = (rule: string): string => `; clients: ${report.clients[rule] ?? '?'}`;
   for (const entry of state.exported) {
-    lines.push(`    export ${entry.rule}: ${entry.busid} ${entry.vendor}:${entry.product}${entry.serial === null ? '' : ` serial ${entry.serial}`}: ${entry.state}${entry.importedBy === null ? '' : ` by ${entry.importedBy}`}`);
+    lines.push(`    export ${entry.rule}: ${entry.busid} ${entry.vendor}:${entry.product}${entry.serial === null ? '' : ` serial ${entry.serial}`}: ${entry.state}${entry.importedBy === null ? '' : ` by ${entry.importedBy}`}${may(entry.rule)}`);
   }
-  for (const name of state.missing) lines.push(`    export ${name}: configured, not plugged in`);
+  for (const name of state.missing) lines.push(`    export ${name}: configured, not plugged in${may(name)}`);
   for (const entry of state.imports) {
     const what = `${entry.device} from ${entry.server}${entry.container === null ? '' : ` for container ${entry.container}`}`;
     if (entry.state === 'attached') {
@@ -43,5 +50,5 @@ export function formatDevices(report: DevicesReport): string[] {
       lines.push(`    import ${entry.rule}: ${what}: ${entry.state === 'refused' ? 'refused' : 'not attached'}: ${entry.why ?? ''}${entry.nextTry === null ? '' : `; next try ${entry.nextTry.slice(11, 19)}`}${entry.reconnects > 0 ? `; reconnects ${entry.reconnects}` : ''}`);
     }
   }
-  return lines;
+  return [...lines, ...warnings];
 }

@@ -5,12 +5,15 @@ import { parseUsbipdLine } from './usbipd-output.js';
 import type { Server } from 'node:http';
 import type { Logger } from '../log/logger.js';
 import type { ExportRule } from './devices-file.js';
-import { planExports } from './export-plan.js';
+import { matches, planExports } from './export-plan.js';
 import { backoffMs } from './import-plan.js';
 import { serveDeviceList, type ListedDevice } from './device-list.js';
 import { listUsbDevices, usbRootHubDirs, type UsbDevice } from './usb-sysfs.js';
 import type { UsbipRunner } from './usbip-tool.js';
-import { describeDevice, everyUntilAborted, sleep } from './loop.js';
+import { describeDevice, sleep } from './loop.js';
+import { Waker } from './waker.js';
+import { describeClients, type Clients } from './clients.js';
+import { exportsFor } from './device-list-filter.js';
 
 export interface ExportedState {
   readonly rule: string;
@@ -30,9 +33,13 @@ export interface ExporterOptions {
   // output goes to onLine; resolves with its exit status once it ends (or the signal aborts).
   readonly runUsbipd: (writable: readonly string[], onLine: (line: string) => void, signal: AbortSignal) => { exited: Promise<number> };
   readonly metadataPort: number;
+  // The addresses the device list listens on (loopback and the configured ones; never all).
+  readonly listenOn: readonly string[];
   readonly logger: Logger;
   readonly signal: AbortSignal;
+  // The periodic look; besides it, a look on each wake (a USB device came or went).
   readonly pollMs: number;
+  readonly waker?: Waker;
   readonly onChange: () => void;
 }
 
@@ -44,25 +51,32 @@ export class Exporter {
   // Who imported each bus id, from usbipd's own lines (connection from …, found requested device: …).
   private readonly importers = new Map<string, string>();
   private lastPeer: string | undefined;
-  private server: Server | undefined;
+  private readonly servers: Server[] = [];
+  private readonly clients: ReadonlyMap<string, Clients>;
+  // Peers told that they may attach nothing (journaled once each).
+  private readonly toldNothing = new Set<string>();
   // The USB root hubs usbipd's container may write under, and how to stop that container when
   // they change (a controller added or removed): it starts again with the new ones.
   private usbipdHubs: string | undefined;
   private usbipdRun: AbortController | undefined;
   private done: Promise<unknown> = Promise.resolve();
+  // The look in progress: looks run one at a time (the poll, an event, a refused attach).
+  private looking: Promise<void> = Promise.resolve();
 
-  constructor(private readonly options: ExporterOptions) {}
+  constructor(private readonly options: ExporterOptions) {
+    this.clients = new Map(options.rules.map((rule) => [rule.name, rule.clients]));
+  }
 
   async start(): Promise<void> {
     const { logger, metadataPort } = this.options;
     await this.tick();
     const daemon = this.superviseUsbipd();
-    if (metadataPort > 0) {
+    for (const host of metadataPort > 0 ? this.options.listenOn : []) {
       try {
-        this.server = await serveDeviceList(metadataPort, () => this.listForClients());
-        logger.info(`device list for clients (serial numbers, states) on TCP port ${metadataPort}: GET /v1/devices`);
+        this.servers.push(await serveDeviceList(metadataPort, (peer) => this.listForClients(peer), host));
+        logger.info(`device list for clients (serial numbers, states) on ${host.includes(':') ? `[${host}]` : host}:${metadataPort}: GET /v1/devices, each client told of the exports it may attach`);
       } catch (error) {
-        logger.warn(`cannot serve the device list on TCP port ${metadataPort} (${(error as Error).message}); clients can name devices by bus id or VID:PID only`);
+        logger.warn(`cannot serve the device list on ${host} port ${metadataPort} (${(error as Error).message}); clients there can name devices by bus id or VID:PID only`);
       }
     }
     this.done = Promise.all([daemon, this.poll()]);
@@ -70,26 +84,48 @@ export class Exporter {
 
   async close(): Promise<void> {
     await this.done;
-    await new Promise<void>((resolve) => (this.server === undefined ? resolve() : this.server.close(() => resolve())));
+    await Promise.all(this.servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 
   state(): { exported: readonly ExportedState[]; missing: readonly string[] } {
     return { exported: this.exported, missing: this.missing };
   }
 
-  private listForClients(): ListedDevice[] {
-    return this.exported.map((entry) => ({
+  private listForClients(peer: string): ListedDevice[] {
+    const mine = exportsFor(peer, this.exported, this.clients);
+    if (mine.length === 0 && this.exported.length > 0 && !this.toldNothing.has(peer)) {
+      this.toldNothing.add(peer);
+      this.options.logger.warn(`device list: ${peer} may attach none of the exports; told of none`);
+    }
+    return mine.map((entry) => ({
       busid: entry.busid, vendor: entry.vendor, product: entry.product, serial: entry.serial ?? undefined,
       state: entry.state === 'imported' ? 'used' : entry.state === 'error' ? 'error' : 'available',
     }));
   }
 
-  private poll(): Promise<void> {
-    return everyUntilAborted(this.options.pollMs, this.options.signal, () => this.tick(), (error) => this.options.logger.warn(`export: ${error.message}`));
+  // A look every poll, and at once when woken (a device plugged in or out): a wake during a look
+  // makes another look right after it.
+  private async poll(): Promise<void> {
+    const { pollMs, signal, logger } = this.options;
+    const waker = this.options.waker ?? new Waker();
+    let seen = waker.generation;
+    while (!signal.aborted) {
+      await waker.wait(seen, waker.waitMs(pollMs), signal);
+      if (signal.aborted) break;
+      seen = waker.generation;
+      await this.tick().catch((error: unknown) => logger.warn(`export: ${(error as Error).message}`));
+    }
+  }
+
+  // One look at the devices, after the one in progress.
+  private tick(): Promise<void> {
+    const next = this.looking.then(() => this.look());
+    this.looking = next.catch(() => undefined);
+    return next;
   }
 
   // One look at the devices: bind what is named and not bound, unbind what is bound and not named.
-  private async tick(): Promise<void> {
+  private async look(): Promise<void> {
     const { sys, rules, usbip, logger } = this.options;
     const before = new Map(this.devices.map((device) => [device.busid, device]));
     this.devices = await listUsbDevices(sys);
@@ -172,5 +208,28 @@ export class Exporter {
     if (said.kind === 'connection') this.lastPeer = said.peer;
     if (said.kind === 'found' && this.lastPeer !== undefined) this.importers.set(said.busid, this.lastPeer);
     this.options.logger.info(`usbipd: ${said.kind === 'other' ? said.text : line.replace(/^(usbipd: )+/, '').replace(/^(info|error|debug): /, '')}`);
+    if (said.kind === 'found' && this.lastPeer !== undefined) void this.judgeAttach(said.busid, this.lastPeer);
+  }
+
+  // Each attach journaled with its peer; a peer the export's clients do not name (the kernel lets
+  // through the union of all exports' clients) has the device taken back at once: unbound, which
+  // ends its connection, and bound again for those it is for.
+  private async judgeAttach(busid: string, peer: string): Promise<void> {
+    const { logger, usbip, sys, rules } = this.options;
+    // Read anew: the device may have been bound by a look that has not finished yet.
+    const device = (await listUsbDevices(sys)).find((entry) => entry.busid === busid);
+    const rule = device === undefined ? undefined : rules.find((candidate) => matches(candidate.match, device))?.name;
+    const clients = rule === undefined ? undefined : this.clients.get(rule);
+    const what = device === undefined ? busid : describeDevice(device);
+    if (clients !== undefined && exportsFor(peer, [{ rule: rule! }], this.clients).length > 0) {
+      // usbipd says "found" for every request of an exported device; it may still refuse one in use.
+      logger.info(`export ${rule}: import of ${what} requested by ${peer}, one of its clients${clients.kind === 'any' ? ' (clients = any)' : ''}`);
+      return;
+    }
+    logger.warn(`export ${rule ?? '?'}: attach of ${what} by ${peer} refused: not among its clients (${clients === undefined ? 'none' : describeClients(clients)}); taking it back`);
+    this.importers.delete(busid);
+    const result = await usbip(['unbind', '--busid', busid]);
+    if (!result.ok) logger.error(`export ${rule ?? '?'}: cannot take ${what} back from ${peer}: ${result.said}`);
+    await this.tick().catch((error: unknown) => logger.warn(`export: ${(error as Error).message}`));
   }
 }

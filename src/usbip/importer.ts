@@ -18,7 +18,14 @@ import { backoffMs, resolveImport, type RemoteDevice } from './import-plan.js';
 import { fetchDeviceList } from './device-list.js';
 import { parsePortRecord, readVhciPorts, readVhciSize, VDEV_ST_NULL, type VhciPort } from './usb-sysfs.js';
 import { parseRemoteList, type ToolResult, type UsbipRunner } from './usbip-tool.js';
-import { CallStoppedError, CallTimeoutError, everyUntilAborted, timeLimited } from './loop.js';
+import { CallStoppedError, CallTimeoutError, timeLimited } from './loop.js';
+import { Waker } from './waker.js';
+
+// The shortest wait between a server's passes while a replugged device is due (a try that is due
+// and not made in a pass, as behind a silent server's, is not looped on).
+const MIN_WAIT_MS = 50;
+// "0.25", "1", "30": seconds as the journal says them.
+const seconds = (ms: number): string => String(Math.round(ms / 10) / 100);
 import { canonicalHost, lockKey } from './remote-host.js';
 import type { DeviceConsumer } from '../devices/consumer.js';
 
@@ -68,7 +75,19 @@ export interface ImporterOptions {
   readonly verifyMs?: number;
   // Time limits of the calls out of the loop (default IMPORT_TIMEOUTS), shorter in tests.
   readonly timeouts?: Partial<ImportTimeouts>;
+  // Woken when a USB device comes or goes on this host (a vhci port's device gone: a drop), so
+  // the loops look then, not at their next periodic look.
+  readonly waker?: Waker;
+  // After a drop, the device is asked for this often while it is not there again (default
+  // REPLUG_RETRY_MS, or retryBaseMs when shorter), for REPLUG_WINDOW_MS; then as after any other
+  // failed try. The first try after a drop waits this long, doubled for each drop soon after the last.
+  readonly replugMs?: number;
 }
+
+// A replugged device is back on the server within seconds: asked for this often
+export const REPLUG_RETRY_MS = 250;
+// for this long after a drop.
+export const REPLUG_WINDOW_MS = 30_000;
 
 // How long each kind of call out of the importing loops may take before it counts as failed.
 export interface ImportTimeouts {
@@ -108,6 +127,8 @@ interface Entry {
   attempt: number;
   nextTry: number;
   why: string | undefined;
+  // When its attachment last dropped (undefined once attached again).
+  droppedAt: number | undefined;
 }
 
 export class Importer {
@@ -115,13 +136,15 @@ export class Importer {
   private readonly limits: ImportTimeouts;
   private done: Promise<void> = Promise.resolve();
   private portsPerController = 0;
+  private readonly waker: Waker;
 
   constructor(private readonly options: ImporterOptions) {
     this.entries = options.rules.map((rule) => ({
       rule, state: 'waiting', device: undefined, address: undefined, port: undefined, localBusid: undefined, verified: false, adopted: false,
-      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined,
+      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined, droppedAt: undefined,
     }));
     this.limits = { ...IMPORT_TIMEOUTS, ...options.timeouts };
+    this.waker = options.waker ?? new Waker();
   }
 
   // Starts one loop per server; resolves once each server's imports had their first try.
@@ -171,10 +194,20 @@ export class Importer {
     this.portsPerController = size.controllers > 0 ? size.ports / size.controllers : 0;
   }
 
-  // One server's loop: its first pass (started by start), then one every poll until the stop.
+  // One server's loop: its first pass (started by start), then one every poll, on each USB event
+  // (a drop is seen at once), and when a replugged device is due to be asked for, until the stop.
   private async loop(entries: readonly Entry[], first: Promise<void>): Promise<void> {
+    const { pollMs, signal, logger } = this.options;
+    let seen = this.waker.generation;
     await first.catch(() => undefined);
-    await everyUntilAborted(this.options.pollMs, this.options.signal, () => this.pass(entries), (error) => this.options.logger.warn(`import: ${error.message}`));
+    while (!signal.aborted) {
+      const now = Date.now();
+      const due = entries.filter((entry) => entry.state !== 'attached' && entry.droppedAt !== undefined && now - entry.droppedAt < REPLUG_WINDOW_MS).map((entry) => entry.nextTry - now);
+      await this.waker.wait(seen, Math.min(this.waker.waitMs(pollMs), ...due.map((ms) => Math.max(ms, MIN_WAIT_MS))), signal);
+      if (signal.aborted) break;
+      seen = this.waker.generation;
+      await this.pass(entries).catch((error: unknown) => logger.warn(`import: ${(error as Error).message}`));
+    }
   }
 
   // One look at each import of one server, in turn; says so when what status shows changed. Once
@@ -260,9 +293,11 @@ export class Importer {
     const held = entry.since === undefined ? 0 : Date.now() - entry.since.getTime();
     // A steady attachment that dropped is tried again at once; one that keeps dropping backs off.
     const attempt = held >= STEADY_MS ? 0 : entry.attempt + 1;
-    const wait = backoffMs(attempt, this.options.retryBaseMs, this.options.retryMaxMs);
-    logger.warn(`import ${entry.rule.name}: ${entry.device?.busid ?? ''} from ${entry.rule.server} dropped off port ${entry.port} (server gone, device unplugged or network lost); attaching again in ${Math.round(wait / 1000)} s`);
+    // Bounded: from the replug interval, doubling for an attachment that keeps dropping.
+    const wait = backoffMs(attempt, this.replugMs(), this.options.retryMaxMs);
+    logger.warn(`import ${entry.rule.name}: ${entry.device?.busid ?? ''} from ${entry.rule.server} dropped off port ${entry.port} (server gone, device unplugged or network lost); attaching again in ${seconds(wait)} s`);
     this.dropped(entry, 'waiting', 'dropped; attaching again', attempt, wait);
+    entry.droppedAt = Date.now();
   }
 
   // A container-bound import that is attached: detached when its container went, else its
@@ -307,6 +342,10 @@ export class Importer {
     entry.nextTry = Date.now() + wait;
   }
 
+  private replugMs(): number {
+    return this.options.replugMs ?? Math.min(REPLUG_RETRY_MS, this.options.retryBaseMs);
+  }
+
   private sayOnce(entry: Entry, line: string): void {
     if (entry.why === line) return;
     entry.why = line;
@@ -317,8 +356,10 @@ export class Importer {
   // answers that the device is not there yet) asked again every base interval, one list request.
   private retry(entry: Entry, state: Entry['state'], why: string, level: 'info' | 'warn' | 'error', grow = true): void {
     const { retryBaseMs, retryMaxMs, logger } = this.options;
-    const wait = grow ? backoffMs(entry.attempt, retryBaseMs, retryMaxMs) : retryBaseMs;
-    if (entry.why !== why) logger[level](`import ${entry.rule.name}: ${why}; ${grow ? `trying again in ${Math.round(wait / 1000)} s (then less often, up to every ${Math.round(retryMaxMs / 1000)} s)` : `asking again every ${Math.round(wait / 1000)} s`}`);
+    // Just dropped (unplugged, most likely): asked for often while it is plugged back.
+    const replugging = entry.droppedAt !== undefined && Date.now() - entry.droppedAt < REPLUG_WINDOW_MS;
+    const wait = grow ? backoffMs(entry.attempt, retryBaseMs, retryMaxMs) : replugging ? this.replugMs() : retryBaseMs;
+    if (entry.why !== why) logger[level](`import ${entry.rule.name}: ${why}; ${grow ? `trying again in ${seconds(wait)} s (then less often, up to every ${Math.round(retryMaxMs / 1000)} s)` : `asking again every ${seconds(wait)} s${replugging ? ` for ${REPLUG_WINDOW_MS / 1000} s after the drop, then every ${seconds(retryBaseMs)} s` : ''}`}`);
     entry.state = state;
     entry.why = why;
     if (grow) entry.attempt += 1;
@@ -406,6 +447,7 @@ export class Importer {
     entry.since = new Date();
     entry.nextTry = 0;
     entry.why = undefined;
+    entry.droppedAt = undefined;
     const controller = this.portsPerController === 0 ? 0 : Math.floor(port.port / this.portsPerController);
     this.options.logger.info(`import ${entry.rule.name}: ${device.busid} from ${entry.rule.server} ${how} on port ${port.port} (vhci_hcd.${controller}, ${port.hub})${wasDropped ? ` (reconnect ${entry.reconnects})` : ''}${entry.rule.container === undefined ? '' : `, for container ${entry.rule.container}`}`);
   }

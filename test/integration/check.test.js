@@ -37,7 +37,7 @@ describe('integration: kvc check', function () {
 
   it('a devices file others may write: check fails (78) and status shows it and fails (78); made root-only, both pass that point', () => {
     const devices = join(configDir, 'usbip.devices');
-    writeFileSync(devices, '[export.disk]\ndevice = 46f4:0001\n');
+    writeFileSync(devices, '[export.disk]\ndevice = 46f4:0001\nclients = 10.0.0.2\n');
     chmodSync(devices, 0o666);
     let result = kvc(['check', 'usbip'], { configDir });
     expect(result.status).to.equal(78);

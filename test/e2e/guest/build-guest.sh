@@ -53,9 +53,10 @@ if [ "$update" = yes ]; then
 fi
 if [ "$update" = no ]; then
 
+# nftables: kvc guards exported USB/IP devices with a table of its own (issue 23).
 log "guest root: debootstrap bookworm + systemd, dbus, podman (about two minutes)"
 root=$work/root
-debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,udev,kmod,util-linux,iproute2,usbutils,procps,ca-certificates \
+debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,udev,kmod,util-linux,iproute2,usbutils,procps,ca-certificates,nftables \
 	bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || { tail -20 "$work/debootstrap.log"; exit 1; }
 cat >"$root/etc/apt/sources.list" <<SOURCES
 deb $mirror bookworm main

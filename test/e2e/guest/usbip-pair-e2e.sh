@@ -10,6 +10,8 @@ payload=/var/lib/kvc-e2e/payload
 role=$(cat "$payload/role")
 SERVER=10.77.0.1
 CLIENT=10.77.0.2
+# Issue 23: a stranger on the client's link (a network namespace on a macvlan of it), named by no export.
+STRANGER=10.77.0.3
 # What kvc@usbip loads on the cloud kernel: the USB core it built, USB/IP, the storage drivers.
 CLIENT_MODULES="usb_common usbcore usbip_core vhci_hcd usb_storage uas"
 all_in() { for m in "$@"; do [ -e "/sys/module/$m" ] || return 1; done; }
@@ -102,6 +104,12 @@ if [ "$role" = server ]; then
 	both() { bound KVC-DISK-A && bound KVC-DISK-B && listening; }
 	check "server: the service bound both disks of one VID:PID, told apart by serial ($disk_a, $disk_b), and its usbipd listens" wait_s 60 both
 	check "server: the keyboard ($kbd), named nowhere, is not exported (driver $(driver_of "$kbd"))" [ "$(driver_of "$kbd")" != usbip-host ]
+	run nft list table inet kvc_usbip
+	guarded() { nft list table inet kvc_usbip >/tmp/nft.txt 2>&1 && grep -q "elements = { $CLIENT }" /tmp/nft.txt && grep -q 'tcp dport { 3240, 3241 } jump guard' /tmp/nft.txt; }
+	check "server: kvc's nftables table (inet kvc_usbip) lets only $CLIENT and loopback reach TCP 3240 and 3241" guarded
+	list_where() { ss -Hltn 'sport = :3241' | awk '{ print $4 }' | sort | xargs; }
+	list_bound() { l=$(list_where); case " $l " in *" 10.77.0.1:3241 "*) ;; *) return 1 ;; esac; case " $l " in *" 0.0.0.0:3241 "* | *" *:3241 "* | *" [::]:3241 "*) return 1 ;; esac; }
+	check "server: the device list listens on loopback and $SERVER only, not on every address ($(list_where))" list_bound
 	usbipd_caps() { for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = usbipd ] && sed -n 's/^CapEff:[[:space:]]*//p' "$p/status" && return 0; done; return 1; }
 	check "server: usbipd runs under the service with no capabilities (CapEff $(usbipd_caps))" [ "$(usbipd_caps)" = 0000000000000000 ]
 	usbipd_ctr() { podman inspect kvc-usbip-usbipd --format '{{.State.Running}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Privileged}}' 2>&1; }
@@ -132,8 +140,20 @@ echo ATTACK-DONE'
 	back_a() { b=$(busid_of serial KVC-DISK-A) && [ "$b" != "$disk_a" ] && bound KVC-DISK-A; }
 	check "server: disk A, plugged in again on another port (a new bus id), was exported again by the service by itself" wait_s 120 back_a
 	check "server: the client imported disk A again" wait_s 300 imported_a
-	journalctl -u kvc@usbip --no-pager -o cat 2>&1 | grep -E 'export|usbipd: (connection|found)' | tail -n 12 | show
+	journalctl -k -o cat | grep 'kvc-usbip refused' | tail -n 4 | show
+	refused_in_kernel() { journalctl -k -o cat | grep -q "kvc-usbip refused: .*SRC=$STRANGER .*DPT=$1 "; }
+	check "server: the kernel log names the stranger on 3240" refused_in_kernel 3240
+	check "server: the kernel log names the stranger on 3241" refused_in_kernel 3241
+	check "server: no connection from the stranger reached usbipd" sh -c "! journalctl -u kvc@usbip -o cat | grep -q 'connection from $STRANGER'"
+	journalctl -u kvc@usbip -o cat | grep -E 'requested by|refused' | tail -n 4 | show
+	check "server: the journal records the client's attach of disk A with its address" sh -c "journalctl -u kvc@usbip -o cat | grep -q 'export disk-a: import of .* requested by $CLIENT, one of its clients'"
+	journalctl -u kvc@usbip --no-pager -o short-precise 2>&1 | grep -E 'export|usbipd: (connection|found)' | tail -n 12 | show
+	# Where a replug's time goes, on this side (the first replug): the kernel's and the service's lines.
+	journalctl -b --no-pager -o short-precise 2>&1 | grep -E 'usb 2-4|export disk-a|usbipd: (connection|found)' | tail -n 16 | show
 	say "waiting for the client to stop"
+	# The client replugs disk A twice more first (disk A is "exported" between those): it lets disk B go before it stops.
+	released_b() { dev 'd.exported.some((e) => e.rule === "disk-b" && e.state === "exported")' >/dev/null; }
+	wait_s 1800 released_b
 	released_a() { dev 'd.exported.some((e) => e.rule === "disk-a" && e.state === "exported")' >/dev/null; }
 	check "server: the client released disk A (its service stopped)" wait_s 1200 released_a
 	check "server: the keyboard was never bound to usbip-host" sh -c "! journalctl -u kvc@usbip -o cat | grep -q '$kbd (0627:0001.*bound to usbip-host' && [ \"\$(basename \"\$(readlink -f /sys/bus/usb/devices/$kbd/driver)\")\" != usbip-host ]"
@@ -204,6 +224,38 @@ check "client: two disks came over USB/IP (/dev/${disk:-none} for disk A, server
 actual=$(head -c $((32 * 1024 * 1024)) "/dev/${disk:-none}" 2>/dev/null | sha256sum | cut -d' ' -f1)
 echo "  | read 32 MiB through USB/IP from /dev/${disk:-none}: sha256 $actual (disk A: $sha_a, disk B: $sha_b)"
 check "client: the data of the import named by disk A's serial is disk A's" [ "$actual" = "$sha_a" ]
+
+say "client: a stranger on the same link: network namespace 'stranger' at $STRANGER on a macvlan of $dev, named by no export"
+stranger_up() {
+	ip netns add stranger && ip link add st0 link "$dev" type macvlan mode bridge && ip link set st0 netns stranger &&
+	ip -n stranger link set lo up && ip -n stranger addr add "$STRANGER/24" dev st0 && ip -n stranger link set st0 up
+}
+check "client: the stranger's namespace is up at $STRANGER" stranger_up
+# A TCP connection from a namespace ("host": this one) to the server: connected (then sends the
+# hex bytes given, if any), refused or timeout (5 s).
+tcp_try() {
+	in=""; [ "$1" = host ] || in="ip netns exec $1"
+	$in /usr/local/lib/kvc/node -e '
+		const s = require("net").connect({ host: process.argv[1], port: Number(process.argv[2]) });
+		const t = setTimeout(() => { console.log("timeout"); process.exit(0); }, 5000);
+		s.on("connect", () => { if (process.argv[3]) s.write(Buffer.from(process.argv[3], "hex")); console.log("connected"); process.exit(0); });
+		s.on("error", (e) => { console.log(e.code === "ECONNREFUSED" ? "refused" : e.code); process.exit(0); });' "$SERVER" "$2" "${3:-}" 2>&1
+}
+# OP_REQ_DEVLIST: version 1.1.1, code 0x8005, status 0.
+DEVLIST=0111800500000000
+check "client: the stranger reaches the server at all (a closed port answers: $(tcp_try stranger 3242))" [ "$(tcp_try stranger 3242)" = refused ]
+check "client: the stranger cannot open the device list, TCP 3241 ($(tcp_try stranger 3241))" [ "$(tcp_try stranger 3241)" = timeout ]
+check "client: crafted USB/IP (OP_REQ_DEVLIST) from the stranger to TCP 3240 gets no connection ($(tcp_try stranger 3240 $DEVLIST))" [ "$(tcp_try stranger 3240 $DEVLIST)" = timeout ]
+check "client: the permitted client (this host, $CLIENT) connects to both ports" sh -c '[ "$1" = connected ] && [ "$2" = connected ]' - "$(tcp_try host 3241)" "$(tcp_try host 3240 $DEVLIST)"
+# usbip itself, from the stranger's namespace: the tool of kvc's image on that namespace's network.
+check "client: usbip list -r $SERVER from the stranger fails" sh -c "! $(command -v ip) netns exec stranger timeout 30 podman run --rm --pull=never --network=host localhost/usbip-1.0.0:$TAG /usr/sbin/usbip list -r $SERVER >/tmp/stranger.txt 2>&1"
+show </tmp/stranger.txt
+# vhci ports in use (state 006), over every controller: vhci_hcd.0 holds status, status.1, … for all.
+ports_used() { cat /sys/devices/platform/vhci_hcd.0/status* | grep -c '^[hs]s  [0-9]* 006 '; }
+used_before=$(ports_used)
+check "client: usbip attach -r $SERVER -b $busid from the stranger fails" sh -c "! $(command -v ip) netns exec stranger timeout 30 podman run --rm --pull=never --network=host -v /sys:/sys localhost/usbip-1.0.0:$TAG /usr/sbin/usbip attach -r $SERVER -b $busid >/tmp/stranger.txt 2>&1"
+show </tmp/stranger.txt
+check "client: nothing was attached for the stranger (vhci ports in use: $used_before, both disks, now $(ports_used))" sh -c '[ "$1" -ge 2 ] && [ "$2" = "$1" ]' - "$used_before" "$(ports_used)"
 size=$(cat /sys/devices/platform/vhci_hcd.0/nports)
 controllers=$(ls -d /sys/devices/platform/vhci_hcd.* | wc -l)
 say "client: vhci: $controllers controllers, $size ports; disk A on vhci_hcd.$(imp disk-a controller) port $port, disk B on vhci_hcd.$(imp disk-b controller) port $(imp disk-b port)"
@@ -268,7 +320,7 @@ echo "KVC-E2E: USABLE-AGAIN"
 again_ms=$(($(ms) - t0))
 newbusid=$(imp disk-a busid)
 check "client: the service attached disk A again by itself, now server bus id ${newbusid:-none} (was $busid), ${again_ms} ms after it saw the drop (bound: 300 s)" sh -c "[ $st = 0 ] && [ -n '$newbusid' ] && [ '$newbusid' != '$busid' ]"
-journalctl -u kvc@usbip --no-pager -o cat 2>&1 | grep -E 'import disk-a' | tail -n 8 | show
+journalctl -u kvc@usbip --no-pager -o short-precise 2>&1 | grep -E 'import disk-a' | tail -n 8 | show
 disk=$(import_disk disk-a)
 actual=$(head -c $((32 * 1024 * 1024)) "/dev/${disk:-none}" 2>/dev/null | sha256sum | cut -d' ' -f1)
 check "client: it is disk A again (its data), found by serial on its new bus id" [ "$actual" = "$sha_a" ]
@@ -276,6 +328,17 @@ given_again() { [ "$(ctr_disks ctr-a)" = "$disk" ]; }
 given_again_reads() { wait_s 60 given_again && [ "$(read_in ctr-a "$disk")" = "$sha_a" ]; }
 check "client: ctr-a was given disk A's new node (/dev/$disk) and nothing else, and reads disk A through it" given_again_reads
 check "client: kvc status counts one reconnect" sh -c "kvc status usbip | grep -q 'import disk-a: .*: attached $newbusid on port .*, reconnects 1'"
+# Two more replugs, for the figure over several runs (run-pair.sh pulls and plugs, and times them).
+for i in 2 3; do
+	echo "KVC-E2E: REPLUG disk-a $i"
+	wait_s 300 dropped
+	t0=$(ms)
+	wait_s 300 usable; st=$?
+	echo "KVC-E2E: USABLE-AGAIN $i"
+	check "client: replug $i: the service attached disk A again by itself, $(($(ms) - t0)) ms after it saw the drop" [ $st = 0 ]
+done
+# Where a replug's time goes, on this side: the service's and the kernel's lines of the last one.
+journalctl -b --no-pager -o short-precise --since "-60s" 2>&1 | grep -E 'kvc|usb |vhci|sd |scsi' | tail -n 40 | show
 
 say "ctr-b goes: kvc detaches disk B"
 run podman rm -f ctr-b

@@ -33,8 +33,10 @@ describe('usbip devices file', () => {
 [export.disk-a]
 device = 46F4:0001
 serial = KVC-DISK-A
+clients = 10.77.0.2
 [export.front]
 port = 1-1.2
+clients = any
 [import.disk-a]
 server = 10.77.0.1
 device = 46f4:0001
@@ -48,8 +50,8 @@ list-port = 0
 metadata-port = 0
 `);
     expect(config.exports).to.deep.equal([
-      { name: 'disk-a', match: { kind: 'id', vendor: '46f4', product: '0001', serial: 'KVC-DISK-A' } },
-      { name: 'front', match: { kind: 'busid', busid: '1-1.2' } },
+      { name: 'disk-a', match: { kind: 'id', vendor: '46f4', product: '0001', serial: 'KVC-DISK-A' }, clients: { kind: 'list', entries: [{ kind: 'net', family: 4, network: 0x0a4d0002n, prefix: 32, text: '10.77.0.2' }] } },
+      { name: 'front', match: { kind: 'busid', busid: '1-1.2' }, clients: { kind: 'any' } },
     ]);
     expect(config.imports).to.deep.equal([
       { name: 'disk-a', server: '10.77.0.1', port: 3240, match: { kind: 'id', vendor: '46f4', product: '0001', serial: 'KVC-DISK-A' }, container: 'web', listPort: 3241 },
@@ -62,22 +64,22 @@ metadata-port = 0
   const cases = {
     'a key outside a section': ['device = 46f4:0001', 'outside any section'],
     'an unknown section': ['[exports.a]\ndevice = 46f4:0001', 'not a section'],
-    'an unknown key': ['[export.a]\ndevice = 46f4:0001\nvid = 1', 'not a key of this section'],
-    'no device': ['[export.a]\nserial = X', 'device: is missing'],
-    'a bad VID:PID': ['[export.a]\ndevice = 46f4-0001', 'is not VID:PID'],
-    'port and device together': ['[export.a]\nport = 1-1\ndevice = 46f4:0001', 'also by device'],
-    'a bad port path': ['[export.a]\nport = usb1', 'not a USB port path'],
+    'an unknown key': ['[export.a]\nclients = any\ndevice = 46f4:0001\nvid = 1', 'not a key of this section'],
+    'no device': ['[export.a]\nclients = any\nserial = X', 'device: is missing'],
+    'a bad VID:PID': ['[export.a]\nclients = any\ndevice = 46f4-0001', 'is not VID:PID'],
+    'port and device together': ['[export.a]\nclients = any\nport = 1-1\ndevice = 46f4:0001', 'also by device'],
+    'a bad port path': ['[export.a]\nclients = any\nport = usb1', 'not a USB port path'],
     'an import without server': ['[import.a]\ndevice = 46f4:0001', 'names no server'],
     'a bad server': ['[import.a]\nserver = a b\ndevice = 46f4:0001', 'not a host name'],
     'a server port out of range': ['[import.a]\nserver = h:70000\ndevice = 46f4:0001', 'not a TCP port'],
     'a bad container name': ['[import.a]\nserver = h\ndevice = 46f4:0001\ncontainer = -x', 'not a container name'],
-    'a bad device name': ['[export.a b]\ndevice = 46f4:0001', 'not a device name'],
-    'a key given twice as an array': ['[export.a]\ndevice[] = 46f4:0001', 'must be one value'],
+    'a bad device name': ['[export.a b]\nclients = any\ndevice = 46f4:0001', 'not a device name'],
+    'a key given twice as an array': ['[export.a]\nclients = any\ndevice[] = 46f4:0001', 'must be one value'],
     'one device imported twice': ['[import.a]\nserver = h\nbusid = 1-1\n[import.b]\nserver = h\nbusid = 1-1', 'names the same device as [import.a]'],
     'a bad metadata port': ['[server]\nmetadata-port = x', 'not a port number'],
     'a bad list port': ['[import.a]\nserver = h\nbusid = 1-1\nlist-port = 99999', 'not a TCP port'],
     'a comment after a section header (ini would read the header as a key)': ['[import.a]\nserver = h\nbusid = 1-1\n[server]   ; optional\nmetadata-port = 1', 'not a section header alone on its line'],
-    'one section given twice (ini would merge them)': ['[export.a]\ndevice = 46f4:0001\n[export.a]\nserial = X', '[export.a]: is given twice'],
+    'one section given twice (ini would merge them)': ['[export.a]\nclients = any\ndevice = 46f4:0001\n[export.a]\nserial = X', '[export.a]: is given twice'],
   };
   for (const [what, [text, expected]] of Object.entries(cases)) {
     it(`refuses ${what}, naming the section and key`, () => {
@@ -123,14 +125,25 @@ describe('usbip devices file: the documentation\'s examples', () => {
     const section = page.slice(start, end < 0 ? undefined : end);
     const blocks = [...section.matchAll(/```ini\n([\s\S]*?)```/g)].map((found) => found[1]);
     expect(blocks).to.have.length.of.at.least(2);
-    const [server, client] = blocks.map((text) => parse(text));
+    // Issue 23: an export names its clients; until the README's example does, its server block is
+    // read with them added, and refused without them for that reason only.
+    const withClients = (text) => (/^clients\s*=/m.test(text) ? text : text.replace(/^(\[export\.[^\]]+\])$/gm, '$1\nclients = any'));
+    const [server, client] = blocks.map((text) => parse(withClients(text)));
+    if (!/^clients\s*=/m.test(blocks[0])) {
+      try {
+        parse(blocks[0]);
+        throw new Error('accepted without clients');
+      } catch (error) {
+        for (const one of error.errors ?? [error]) expect(one.problem).to.match(/^names no clients/);
+      }
+    }
     expect(server.exports.map((rule) => rule.name)).to.deep.equal(['disk-a', 'front-port']);
     expect(client.imports[0]).to.deep.include({ name: 'disk-a', server: '10.77.0.1', port: 3240, container: 'ctr-a', listPort: 3241 });
   });
 });
 
 describe('usbip export plan', () => {
-  const rules = parse('[export.disk-a]\ndevice = 46f4:0001\nserial = A\n[export.gone]\ndevice = 1234:5678').exports;
+  const rules = parse('[export.disk-a]\ndevice = 46f4:0001\nserial = A\nclients = any\n[export.gone]\ndevice = 1234:5678\nclients = any').exports;
 
   it('binds the named disk only: its twin of the same VID:PID and the keyboard stay local', () => {
     const plan = planExports(rules, [KEYBOARD, disk('1-2', 'A'), disk('1-3', 'B')]);

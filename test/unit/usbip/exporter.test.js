@@ -141,3 +141,79 @@ describe('usbip exporter: usbipd in its own container', () => {
     expect(usbipd.starts.length).to.equal(1);
   });
 });
+
+// Issue 23: usbipd serves every export on one port, so the kernel lets through the union of the
+// exports' clients; the exporter takes a device back from a peer its own export does not name,
+// and journals each attach and each refusal with the peer's address.
+describe('usbip exporter: who may attach which export', () => {
+  let sys;
+  let stop;
+  beforeEach(() => { sys = makeSys(); stop = new AbortController(); });
+  afterEach(() => { stop.abort(); rmSync(sys, { recursive: true, force: true }); });
+
+  it('an attach by a peer the export names is journaled; one by a peer it does not name is refused and unbound at once', async () => {
+    addHub(sys, 'usb1');
+    addDevice(sys, '1-1', 'usb1', '46f4', '0001');
+    const device = join(sys, 'devices/pci0000:00/0000:00:04.0/usb1/1-1');
+    symlinkSync('../../../../bus/usb/drivers/usbip-host', join(device, 'driver'));
+    writeFileSync(join(device, 'usbip_status'), '2\n');
+    const calls = [];
+    let say;
+    const { logger, lines } = capture();
+    const { parseDevicesFile } = await import('../../../lib/usbip/devices-file.js');
+    const rules = parseDevicesFile('/etc/kvc/usbip.devices', '[export.disk]\ndevice = 46f4:0001\nclients = 10.77.0.2, 10.77.1.0/24\n').exports;
+    const exp = new Exporter({
+      sys, rules, usbip: async (args) => { calls.push(args); return { ok: true, said: '', stdout: '' }; },
+      runUsbipd: (_writable, onLine, signal) => { say = onLine; return { exited: new Promise((resolve) => signal.addEventListener('abort', () => resolve(0))) }; },
+      metadataPort: 0, listenOn: [], logger, signal: stop.signal, pollMs: 60_000, onChange: () => {},
+    });
+    await exp.start();
+    await until('usbipd to start', () => say !== undefined);
+    say('usbipd: info: connection from 10.77.1.7:40000');
+    say('usbipd: info: found requested device: 1-1');
+    await until('the attach to be journaled', () => lines.some((line) => line.includes('export disk: import of 1-1 (46f4:0001) requested by 10.77.1.7, one of its clients')));
+    expect(calls).to.deep.equal([]);
+    say('usbipd: info: connection from 10.66.6.6:40001');
+    say('usbipd: info: found requested device: 1-1');
+    await until('the refusal', () => calls.length > 0);
+    expect(calls[0]).to.deep.equal(['unbind', '--busid', '1-1']);
+    expect(lines.join('\n')).to.include('export disk: attach of 1-1 (46f4:0001) by 10.66.6.6 refused: not among its clients (10.77.0.2, 10.77.1.0/24); taking it back');
+    stop.abort();
+    await exp.close();
+  });
+});
+
+// Issue 23: no 1-second loop; a fake event source (a Waker woken by the test) stands in for the
+// kernel's devtmpfs events.
+describe('usbip exporter: replug on the USB event', () => {
+  let sys;
+  let stop;
+  beforeEach(() => { sys = makeSys(); stop = new AbortController(); });
+  afterEach(() => { stop.abort(); rmSync(sys, { recursive: true, force: true }); });
+
+  it('a device plugged in is bound on the event at once, not at the next periodic look', async () => {
+    const { Waker } = await import('../../../lib/usbip/waker.js');
+    const { parseDevicesFile } = await import('../../../lib/usbip/devices-file.js');
+    addHub(sys, 'usb1');
+    const waker = new Waker();
+    const calls = [];
+    const { logger } = capture();
+    const exp = new Exporter({
+      sys, rules: parseDevicesFile('/etc/kvc/usbip.devices', '[export.disk]\ndevice = 46f4:0001\nclients = 10.77.0.2\n').exports,
+      usbip: async (args) => { calls.push(args.join(' ')); return { ok: true, said: '', stdout: '' }; },
+      runUsbipd: (_writable, _onLine, signal) => ({ exited: new Promise((resolve) => signal.addEventListener('abort', () => resolve(0))) }),
+      metadataPort: 0, listenOn: [], logger, signal: stop.signal, pollMs: 60_000, waker, onChange: () => {},
+    });
+    await exp.start();
+    addDevice(sys, '1-1', 'usb1', '46f4', '0001');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(calls, 'no event: nothing looked').to.deep.equal([]);
+    const plugged = Date.now();
+    waker.wake();
+    await until('the bind', () => calls.length > 0, 1000);
+    expect(Date.now() - plugged).to.be.below(200);
+    expect(calls).to.deep.equal(['bind --busid 1-1']);
+    stop.abort();
+    await exp.close();
+  });
+});

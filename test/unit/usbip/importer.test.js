@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDevicesFile } from '../../../lib/usbip/devices-file.js';
 import { Importer } from '../../../lib/usbip/importer.js';
+import { Waker } from '../../../lib/usbip/waker.js';
 import { serveDeviceList } from '../../../lib/usbip/device-list.js';
 import { createLogger } from '../../../lib/log/logger.js';
 import { Writable } from 'node:stream';
@@ -347,4 +348,36 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     expect(one.why).to.equal('127.0.0.2: usbip list --remote 127.0.0.2 gave no answer in 0.3 s');
     expect(two.why).to.equal(null);
   });
+
+  // Issue 23: no 1-second loop; a fake event source stands in for the kernel's devtmpfs events.
+  it('a drop is seen on the USB event, not on a poll, and the replugged device is asked for every replugMs: attached again within a fraction of a second', async () => {
+    const log = quiet();
+    const waker = new Waker();
+    const { importer, controller } = start(A(), log, { pollMs: 60_000, retryBaseMs: 5000, retryMaxMs: 30_000, replugMs: 40, waker });
+    await importer.start();
+    expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2' });
+    // Unplugged on the server: the connection drops; its twin of one VID:PID (serial B) stays listed.
+    listed = [{ busid: '1-3', vendor: '46f4', product: '0001', serial: 'B', state: 'available' }];
+    host.drop(0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(importer.state()[0].state, 'no event, no look: the periodic look is a minute away').to.equal('attached');
+    waker.wake();
+    await until(() => importer.state()[0].state !== 'attached', 1000);
+    // Held less than a minute: the second interval of the back-off (40 ms doubled), not 5 s.
+    expect(log.lines.join('\n')).to.include('attaching again in 0.08 s');
+    // Plugged back: listed again at another bus id; asked for every 40 ms, not every 5 s.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(host.calls.filter((call) => call.startsWith('attach'))).to.have.length(1);
+    const plugged = Date.now();
+    listed = [...listed, { busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
+    await until(() => importer.state()[0].state === 'attached', 2000);
+    expect(Date.now() - plugged).to.be.below(500);
+    // The serial named, not its twin: 1-4 (serial A), never 1-3 (serial B).
+    expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
+    expect(host.calls.filter((call) => call.startsWith('attach'))).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'attach --remote 127.0.0.1 --busid 1-4']);
+    expect(log.lines.join('\n')).to.include('asking again every 0.04 s for 30 s after the drop, then every 5 s');
+    controller.abort();
+    await importer.close();
+  });
+
 });
