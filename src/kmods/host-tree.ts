@@ -3,7 +3,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { kernelModuleName } from '../kernel/module-state.js';
+import { moduleNameOfPath, parseModulesDep } from '../kernel/modules-dep.js';
 
 // What the host's tree offers, in the kernel's spelling of names.
 export interface HostTree {
@@ -13,23 +13,6 @@ export interface HostTree {
   readonly builtin: ReadonlySet<string>;
   // Each module's dependencies, from modules.dep.
   readonly deps: ReadonlyMap<string, readonly string[]>;
-}
-
-// A module's name from its path in modules.dep or modules.builtin ("kernel/x/usb-common.ko.xz" → usb_common).
-export function moduleNameOfPath(path: string): string {
-  return kernelModuleName((path.split('/').pop() ?? '').replace(/\.ko(\.(xz|gz|zst))?$/, ''));
-}
-
-// The modules modules.dep lists (each line "path: deps…"). Pure.
-export function parseModulesDep(text: string): Map<string, string[]> {
-  const graph = new Map<string, string[]>();
-  for (const line of text.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon <= 0) continue;
-    const deps = line.slice(colon + 1).trim().split(/\s+/).filter((dep) => dep !== '').map(moduleNameOfPath);
-    graph.set(moduleNameOfPath(line.slice(0, colon).trim()), deps);
-  }
-  return graph;
 }
 
 // Reads the host's tree for kver; undefined when neither folder has a modules.dep.

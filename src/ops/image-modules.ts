@@ -3,9 +3,9 @@
 import { ImageCheckError, describeError } from '../errors.js';
 import { oneLine } from '../log/sanitize.js';
 import { parseModinfo } from '../kmods/modinfo.js';
-import { parseModulesDep } from '../kmods/host-tree.js';
 import { kernelModuleName } from '../kernel/module-state.js';
 import type { Context } from './context.js';
+import { parseModulesDep } from '../kernel/modules-dep.js';
 
 // Modules to load after KMOD_NAMES (the image contract; whitespace-separated, `#` comments).
 export const IMAGE_LOAD_ALSO = '/usr/lib/kvc/load-also';

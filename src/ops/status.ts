@@ -9,7 +9,7 @@ import { deviceManagerNames, type Context } from './context.js';
 import type { UnitState } from '../bus/systemd.js';
 import { kernelReport, type KernelReport, type KernelStatus } from './kernel-status.js';
 import { recipePlanFor } from './recipe-facts.js';
-import { recipeCheck } from './recipe-check.js';
+import { recipeCheck } from './checks.js';
 import { describeContext } from '../config/settings.js';
 import { readImageProvides } from './image-modules.js';
 import { IMAGE_LABEL, readImageLabels } from '../images/labels.js';

@@ -5,6 +5,7 @@ import { createServer, get, type Server } from 'node:http';
 import type { RemoteDevice } from './import-plan.js';
 import { BUSID, SERIAL } from './devices-file.js';
 
+// One exported device as the device list (HTTP, port 3241) tells a client of it.
 export interface ListedDevice extends RemoteDevice {
   readonly name?: string | undefined;
 }

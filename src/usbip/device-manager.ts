@@ -22,9 +22,12 @@ import { imageName } from '../images/names.js';
 export const POLL_MS = 1000;
 // and where they can (a safety net only).
 export const EVENT_POLL_MS = 10_000;
+// The first wait before an import is tried again after a failure…
 export const RETRY_BASE_MS = 1000;
+// …and the longest, as the waits double.
 export const RETRY_MAX_MS = 30_000;
 
+// Where an instance's devices file is: <config-dir>/<instance>.devices.
 export function devicesFilePath(ctx: Pick<Context, 'configDir'>, instance: string): string {
   return join(ctx.configDir, `${instance}.devices`);
 }

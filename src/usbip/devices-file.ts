@@ -31,12 +31,14 @@ export type DeviceMatch =
   | { readonly kind: 'busid'; readonly busid: string }
   | { readonly kind: 'id'; readonly vendor: string; readonly product: string; readonly serial: string | undefined };
 
+// An [export.NAME] section: the device this host exports, and who may attach it.
 export interface ExportRule {
   readonly name: string;
   readonly match: DeviceMatch;
   readonly clients: Clients;
 }
 
+// An [import.NAME] section: the device this host imports from a server, and for whom.
 export interface ImportRule {
   readonly name: string;
   readonly server: string;
@@ -47,6 +49,7 @@ export interface ImportRule {
   readonly listPort: number;
 }
 
+// The whole devices file, validated.
 export interface DevicesConfig {
   readonly path: string;
   readonly exports: readonly ExportRule[];
@@ -57,7 +60,9 @@ export interface DevicesConfig {
   readonly listen: readonly string[];
 }
 
+// usbipd's TCP port.
 export const USBIP_PORT = 3240;
+// The device list's TCP port (kvc's own), unless [server] metadata-port says otherwise.
 export const METADATA_PORT = 3241;
 
 const SECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;

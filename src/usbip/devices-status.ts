@@ -8,6 +8,7 @@ import { devicesFilePath } from './device-manager.js';
 import { readDevicesState, type UsbipDevicesState } from './devices-state.js';
 import { describeClients } from './clients.js';
 
+// The devices part of `kvc status --json`: the file, whether it is configured, the service's state, a config error.
 export interface DevicesReport {
   readonly file: string;
   readonly configured: boolean;
@@ -18,6 +19,7 @@ export interface DevicesReport {
   readonly clients: Readonly<Record<string, string>>;
 }
 
+// Reads the devices part of the status report for an instance.
 export async function gatherDevices(ctx: Context, instance: string): Promise<DevicesReport> {
   const file = devicesFilePath(ctx, instance);
   try {
@@ -29,6 +31,7 @@ export async function gatherDevices(ctx: Context, instance: string): Promise<Dev
   }
 }
 
+// The devices part of the report as text lines for `kvc status`.
 export function formatDevices(report: DevicesReport): string[] {
   if (!report.configured) return [];
   if (report.error !== null) return report.error.split('\n').map((line) => `  devices: ${line}`);

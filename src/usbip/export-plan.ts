@@ -4,6 +4,7 @@
 import type { DeviceMatch, ExportRule } from './devices-file.js';
 import type { UsbDevice } from './usb-sysfs.js';
 
+// What the exporter should do now: devices to bind (with their rule) and bus ids to unbind.
 export interface ExportPlan {
   // Configured and present: each with the rule that names it.
   readonly exported: readonly { readonly device: UsbDevice; readonly rule: string }[];
@@ -15,11 +16,13 @@ export interface ExportPlan {
   readonly missing: readonly string[];
 }
 
+// Whether a local USB device is the one a rule names (port, or VID:PID and serial).
 export function matches(match: DeviceMatch, device: { busid: string; vendor: string; product: string; serial?: string | undefined }): boolean {
   if (match.kind === 'busid') return device.busid === match.busid;
   return device.vendor === match.vendor && device.product === match.product && (match.serial === undefined || device.serial === match.serial);
 }
 
+// The exporter's plan from the rules and the devices present and bound now. Pure.
 export function planExports(rules: readonly ExportRule[], devices: readonly UsbDevice[]): ExportPlan {
   const exported: { device: UsbDevice; rule: string }[] = [];
   const unbind: UsbDevice[] = [];

@@ -15,6 +15,7 @@ import { Waker } from './waker.js';
 import { describeClients, type Clients } from './clients.js';
 import { exportsFor } from './device-list-filter.js';
 
+// One exported device as status shows it: rule, bus id, VID:PID, serial, state, who imported it.
 export interface ExportedState {
   readonly rule: string;
   readonly busid: string;
@@ -25,6 +26,7 @@ export interface ExportedState {
   readonly importedBy: string | null;
 }
 
+// What the exporter is given: sysfs, the rules, a usbip runner, usbipd's starter, timings.
 export interface ExporterOptions {
   readonly sys: string;
   readonly rules: readonly ExportRule[];
@@ -43,6 +45,7 @@ export interface ExporterOptions {
   readonly onChange: () => void;
 }
 
+// The exporting side: binds the devices the rules name to usbip-host, runs usbipd, serves the device list, and rebinds on replug.
 export class Exporter {
   private devices: UsbDevice[] = [];
   private exported: ExportedState[] = [];

@@ -15,11 +15,13 @@ export interface RemoteDevice {
   readonly state?: 'available' | 'used' | 'error' | undefined;
 }
 
+// Which remote device an import rule resolves to, or why none (missing, or several alike).
 export type Resolution =
   | { readonly kind: 'found'; readonly device: RemoteDevice }
   | { readonly kind: 'absent'; readonly why: string }
   | { readonly kind: 'ambiguous'; readonly why: string; readonly candidates: readonly RemoteDevice[] };
 
+// Resolves an import rule against a server's device list. Pure.
 export function resolveImport(rule: ImportRule, listed: readonly RemoteDevice[], serialsKnown: boolean): Resolution {
   const match = rule.match;
   const wanted = describeMatch(match);
@@ -35,6 +37,7 @@ export function resolveImport(rule: ImportRule, listed: readonly RemoteDevice[],
   return { kind: 'found', device: found[0]! };
 }
 
+// The devices a rule could have meant, for an error message.
 export function describeCandidates(devices: readonly RemoteDevice[]): string {
   return devices.map((device) => `${device.busid} (${device.vendor}:${device.product}${device.serial === undefined ? '' : ` serial ${device.serial}`})`).join(', ');
 }

@@ -35,6 +35,7 @@ export const STEADY_MS = 60_000;
 // What a container-bound import is attached for (the core's DeviceConsumer, for USB/IP's rules).
 export type UsbipConsumer = DeviceConsumer<ImportRule>;
 
+// One import as status shows it: rule, server, device, state, local port and bus id, since, reconnects, why.
 export interface ImportState {
   readonly rule: string;
   readonly server: string;
@@ -53,6 +54,7 @@ export interface ImportState {
   readonly nextTry: string | null;
 }
 
+// What the importer is given: sysfs, the rules, a usbip runner, a consumer for container-bound imports, timings.
 export interface ImporterOptions {
   readonly sys: string;
   // The tools container's root as the host sees it (/proc/<pid>/root, where usbip keeps its port
@@ -104,6 +106,7 @@ export interface ImportTimeouts {
   readonly consumerMs: number;
 }
 
+// The time limits of each call the importer makes (see ImportTimeouts).
 export const IMPORT_TIMEOUTS: ImportTimeouts = { resolveMs: 5000, listMs: 5000, usbipMs: 15_000, localMs: 5000, consumerMs: 15_000 };
 
 // The calls made on stop run after the loops' signal aborted: they are cut by their limit alone.
@@ -131,6 +134,7 @@ interface Entry {
   droppedAt: number | undefined;
 }
 
+// The importing side: one loop per server, keeps each rule's device attached (vhci), detaches what went, reattaches on replug.
 export class Importer {
   private readonly entries: Entry[];
   private readonly limits: ImportTimeouts;

@@ -8,6 +8,7 @@ import { findOnPath } from '../host/find-on-path.js';
 // getent is given this long (or the caller's limit), and stopped with the caller's signal.
 export const RESOLVE_TIMEOUT_MS = 10_000;
 
+// A server's address as one spelling (IPv6 compressed, IPv4-mapped unwrapped), to compare addresses.
 export async function canonicalHost(server: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<string> {
   const bare = server.startsWith('[') && server.endsWith(']') ? server.slice(1, -1) : server;
   if (isIP(bare) !== 0) return bare.toLowerCase();

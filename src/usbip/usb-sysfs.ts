@@ -4,6 +4,7 @@ import { readdir, readFile, readlink, realpath } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { BUSID } from './devices-file.js';
 
+// A local USB device as sysfs describes it (bus id, VID:PID, serial, its driver).
 export interface UsbDevice {
   readonly busid: string;
   readonly vendor: string;
@@ -29,7 +30,9 @@ export interface VhciPort {
   readonly localBusid: string;
 }
 
+// vhci_hcd's port states (drivers/usb/usbip/usbip_common.h): free…
 export const VDEV_ST_NULL = 4;
+// …and in use.
 export const VDEV_ST_USED = 6;
 
 // The folders of the USB root hubs (usb1, usb2, …) as paths under /sys (/sys/devices/pci0000:00/

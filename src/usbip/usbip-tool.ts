@@ -3,9 +3,12 @@
 // what its output says.
 import type { RemoteDevice } from './import-plan.js';
 
+// The usbip tool's path in the image.
 export const USBIP = '/usr/sbin/usbip';
+// usbipd's path in the image.
 export const USBIPD = '/usr/sbin/usbipd';
 
+// What a run of usbip returned.
 export interface ToolResult {
   readonly ok: boolean;
   // What the tool said on failure, one line (its last stderr line).
@@ -18,6 +21,7 @@ export interface RunOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+// Runs usbip with these arguments (in the tools container).
 export type UsbipRunner = (args: readonly string[], options?: RunOptions) => Promise<ToolResult>;
 
 // The longest one run of usbip may take when its caller gives it no shorter limit.

@@ -11,8 +11,8 @@ import { splitElfStream } from './elf.js';
 import { readModuleAbi, type ModuleAbi } from './module-abi.js';
 import { parseKallsymsCrcs, parseSymvers } from './symvers.js';
 import type { KnownCrc } from './abi-check.js';
-import { parseModulesDep } from '../../kmods/host-tree.js';
 import { kernelModuleName } from '../module-state.js';
+import { parseModulesDep } from '../modules-dep.js';
 
 // What was learned.
 export interface HostExports {

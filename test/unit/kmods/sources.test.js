@@ -4,9 +4,9 @@ import { expect } from 'chai';
 import { planSources } from '../../../lib/kmods/sources.js';
 import { planUnloadRecorded } from '../../../lib/kmods/plan.js';
 import { unsignedModulesRefused } from '../../../lib/kernel/signature-policy.js';
-import { moduleNameOfPath, parseModulesDep } from '../../../lib/kmods/host-tree.js';
 import { parseNameList, parseTailSections } from '../../../lib/ops/image-modules.js';
 import { mergeRecord } from '../../../lib/ops/load-record.js';
+import { moduleNameOfPath, parseModulesDep } from '../../../lib/kernel/modules-dep.js';
 
 const OWN = ['usbip-core', 'usbip-host', 'vhci-hcd'];
 const image = new Map([

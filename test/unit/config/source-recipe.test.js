@@ -4,11 +4,11 @@ import { expect } from 'chai';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { saysNoHeadersPackage, sourceRecipeFile, sourceRecipeSettings } from '../../lib/config/source-recipe.js';
-import { planRecipe } from '../../lib/kernel/abi/recipe-plan.js';
-import { recipeCheck } from '../../lib/ops/recipe-check.js';
+import { saysNoHeadersPackage, sourceRecipeFile, sourceRecipeSettings } from '../../../lib/config/source-recipe.js';
+import { planRecipe } from '../../../lib/kernel/abi/recipe-plan.js';
+import { recipeCheck } from '../../../lib/ops/checks.js';
 
-const REPO_CONTEXT = new URL('../../host/etc/kvc/usbip/', import.meta.url).pathname;
+const REPO_CONTEXT = new URL('../../../host/etc/kvc/usbip/', import.meta.url).pathname;
 
 describe('header-less recipe choice', () => {
   it('finds Containerfile.debian-source beside Containerfile.debian, and none beside itself', () => {
