@@ -125,18 +125,8 @@ describe('usbip devices file: the documentation\'s examples', () => {
     const section = page.slice(start, end < 0 ? undefined : end);
     const blocks = [...section.matchAll(/```ini\n([\s\S]*?)```/g)].map((found) => found[1]);
     expect(blocks).to.have.length.of.at.least(2);
-    // Issue 23: an export names its clients; until the README's example does, its server block is
-    // read with them added, and refused without them for that reason only.
-    const withClients = (text) => (/^clients\s*=/m.test(text) ? text : text.replace(/^(\[export\.[^\]]+\])$/gm, '$1\nclients = any'));
-    const [server, client] = blocks.map((text) => parse(withClients(text)));
-    if (!/^clients\s*=/m.test(blocks[0])) {
-      try {
-        parse(blocks[0]);
-        throw new Error('accepted without clients');
-      } catch (error) {
-        for (const one of error.errors ?? [error]) expect(one.problem).to.match(/^names no clients/);
-      }
-    }
+    const [server, client] = blocks.map((text) => parse(text));
+    expect(server.exports.map((rule) => rule.clients)).to.satisfy((lists) => lists.every((list) => list !== undefined));
     expect(server.exports.map((rule) => rule.name)).to.deep.equal(['disk-a', 'front-port']);
     expect(client.imports[0]).to.deep.include({ name: 'disk-a', server: '10.77.0.1', port: 3240, container: 'ctr-a', listPort: 3241 });
   });
