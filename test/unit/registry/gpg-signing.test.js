@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { policyForRepo, registriesDForRepo, signatureRequirement } from '../../../lib/registry/trust-policy.js';
 import { publishSignatureDir, signatureStore, verifyKeyKind } from '../../../lib/registry/signature-kind.js';
 import { pushSigning } from '../../../lib/registry/publish-signing.js';
+import { classifyPullFailure, pullFailureReason } from '../../../lib/registry/pull-plan.js';
 import { globalRegistryFrom, registryLayerFrom, resolveRegistry } from '../../../lib/config/registry-settings.js';
 import { pushArgs, pushEnv } from '../../../lib/runtime/args.js';
 import { ConfigError } from '../../../lib/errors.js';
@@ -146,5 +147,16 @@ describe('registry, GPG: settings and the signed push', () => {
     expect(pushArgs('podman', 'localhost/x:1', 'r/x:1', { tlsVerify: true, sign: { ...options.sign, passphraseFile: '/p' } }))
       .to.deep.equal(['push', '--sign-by', FPR, '--sign-passphrase-file', '/p', '--digestfile', '/d', 'localhost/x:1', 'docker://r/x:1']);
     expect(pushEnv({ tlsVerify: true, sign: { kind: 'sigstore', privateKey: '/k', passphraseFile: '/p', digestFile: '/d' } })).to.deep.equal({});
+  });
+});
+
+describe('registry, GPG: podman\'s refusals as kvc status says them', () => {
+  it('a signature by a key KVC_IMAGE_VERIFY_KEY does not hold: whose key it is, not gpgme\'s dump; a signature of another manifest: podman\'s words', () => {
+    const cases = [
+      ['Error: Source image rejected: Invalid GPG signature: gpgme.Signature{Summary:128, Fingerprint:"2AE3924D9AA39C03F50FEE63161DB587755C7D9B", Status:gpgme.Error{err:0x9}, Timestamp:time.Date(2026, time.December, 4, 10, 2, 10, 0, time.Local), PubkeyAlgo:303, HashAlgo:8}\n',
+        'Source image rejected: Invalid GPG signature: made by GPG key 2AE3924D9AA39C03F50FEE63161DB587755C7D9B, which KVC_IMAGE_VERIFY_KEY does not hold'],
+      ['Error: Source image rejected: Signature for digest sha256:4799 does not match\n', 'Source image rejected: Signature for digest sha256:4799 does not match'],
+    ];
+    for (const [output, reason] of cases) expect([classifyPullFailure(output), pullFailureReason(output)]).to.deep.equal(['refused', reason]);
   });
 });
