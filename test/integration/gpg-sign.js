@@ -1,8 +1,10 @@
 // The tests' GPG keys and the lookaside signature store of GPG "simple signing" (what Debian 12's
 // podman 4.3 signs and verifies): a key made in a GnuPG home of its own, the path where podman
 // keeps an image's signature, and a signature made by some key for an image already pushed
-// (skopeo standalone-sign), as an attacker with the store's write access but not the key would.
-import { execFileSync } from 'node:child_process';
+// (skopeo standalone-sign), as an attacker with the store's write access but not the key would;
+// and the store served over HTTP, as a builder serves it to nodes.
+import { execFileSync, spawn } from 'node:child_process';
+import { freePort } from './registry-harness.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -33,4 +35,17 @@ export async function signWith(key, store, address, repositoryPath, tag, digest)
   mkdirSync(dirname(output), { recursive: true });
   execFileSync('skopeo', ['standalone-sign', manifest, `${address}/${repositoryPath}:${tag}`, key.fingerprint, '--output', output], { env: { ...process.env, GNUPGHOME: key.home }, stdio: 'ignore' });
   return output;
+}
+
+// Serves a folder over HTTP on a loopback port (python3 -m http.server); resolves to { url, stop }.
+export async function serveFolder(folder) {
+  const port = await freePort();
+  const server = spawn('python3', ['-m', 'http.server', '--bind', '127.0.0.1', '--directory', folder, String(port)], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  for (let tries = 0; tries < 100; tries += 1) {
+    if (await fetch(`${url}/`).then((response) => response.ok, () => false)) return { url, stop: () => server.kill('SIGTERM') };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  server.kill('SIGTERM');
+  throw new Error(`python3 -m http.server did not answer on ${url}`);
 }

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { ensureUsbipImage, IMAGE, KVER, kvc, makeConfigDir, podman, removeDir, ROOT, RUN_DIR } from './harness.js';
 import { startRegistry } from './registry-harness.js';
 import { manifestDigest, signInRegistry } from './sigstore-attach.js';
-import { makeGpgKey, signatureFile, signWith } from './gpg-sign.js';
+import { makeGpgKey, serveFolder, signatureFile, signWith } from './gpg-sign.js';
 import { imageTagFor } from '../../lib/images/names.js';
 import { policyFileName, registriesDFileName } from '../../lib/registry/trust-policy.js';
 
@@ -232,7 +232,7 @@ describe('kvc pulls verified images from a registry (a node of a fleet)', functi
     let builderKey;
     let otherKey;
     const store = () => join(dir, 'signatures');
-    const gpgNode = (path) => node(`${registry.address}/${path}`, `KVC_BUILD_FALLBACK=no\nKVC_IMAGE_SIGNATURES=file://${store()}\n`, builderKey.publicKey);
+    const gpgNode = (path, signatures = `file://${store()}`) => node(`${registry.address}/${path}`, `KVC_BUILD_FALLBACK=no\nKVC_IMAGE_SIGNATURES=${signatures}\n`, builderKey.publicKey);
     // The builder: kvc publish with the GPG key, its own state; returns the run and the pushed digest.
     function publishGpg(path) {
       const repo = `${registry.address}/${path}`;
@@ -266,7 +266,7 @@ describe('kvc pulls verified images from a registry (a node of a fleet)', functi
       for (const key of [builderKey, otherKey]) key?.stop();
     });
 
-    it('kvc publish signs into the folder (a second run pushes nothing); a fresh node pulls it, podman\'s policy and kvc\'s checks accept it, and it gets its local name', () => {
+    it('kvc publish signs into the folder (a second run pushes nothing); a fresh node pulls it, podman\'s policy and kvc\'s checks accept it, and it gets its local name; a node reading the folder over http too', async () => {
       const { result, digest, again } = publishGpg('gpg');
       expect(result.stdout).to.match(new RegExp(`^${registry.address.replace(/[.]/g, '\\.')}/gpg/usbip-1\\.0\\.0:${TAG}@sha256:[0-9a-f]{64}\n$`));
       expect(result.stderr).to.include(`signed (GPG key ${builderKey.fingerprint}, signature in ${store()})`);
@@ -283,6 +283,18 @@ describe('kvc pulls verified images from a registry (a node of a fleet)', functi
       expect(fleet.images()).to.deep.equal([IMAGE()]);
       const status = fleet.kvc(['status', 'usbip']);
       expect(status.stdout).to.include(`registry: kernel ${KVER}: pulled ${registry.address}/gpg/usbip-1.0.0:${TAG}, signature and checks passed`);
+
+      // The builder's folder served over HTTP, as nodes without a shared mount read it.
+      const web = await serveFolder(store());
+      try {
+        const overHttp = gpgNode('gpg', web.url);
+        const viaHttp = overHttp.kvc(['build', 'usbip', KVER]);
+        expect(viaHttp.status, viaHttp.stderr).to.equal(0);
+        expect(viaHttp.stderr).to.include(`GPG signatures from ${web.url}`).and.include('signature and checks passed');
+        expect(overHttp.images()).to.deep.equal([IMAGE()]);
+      } finally {
+        web.stop();
+      }
     });
 
     describe('attacks on a published image', () => {
