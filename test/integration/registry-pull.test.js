@@ -297,6 +297,16 @@ describe('kvc pulls verified images from a registry (a node of a fleet)', functi
       }
     });
 
+    it('a GPG key without KVC_IMAGE_SIGNATURES: kvc check names it, and kvc build refuses (78) before any pull', () => {
+      const fleet = node(`${registry.address}/gpg`, 'KVC_BUILD_FALLBACK=no\n', builderKey.publicKey);
+      const check = fleet.kvc(['check', 'usbip']);
+      expect(check.stdout + check.stderr).to.include(`KVC_IMAGE_SIGNATURES: is not set, but KVC_IMAGE_VERIFY_KEY (${builderKey.publicKey}) is a GPG key`);
+      const build = fleet.kvc(['build', 'usbip', KVER]);
+      expect(build.status, build.stderr).to.equal(78);
+      expect(build.stderr).to.include('KVC_IMAGE_SIGNATURES: is not set').and.not.include('pulling');
+      expect(fleet.images()).to.deep.equal([]);
+    });
+
     describe('attacks on a published image', () => {
       let tamperedDigest;
       let signedDigest;
