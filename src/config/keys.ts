@@ -11,9 +11,11 @@ export const GLOBAL_KEYS = {
   KVC_SIGN_CERT: 'Module signing: the X.509 certificate (PEM or DER file, absolute path) of KVC_SIGN_KEY; the key mokutil enrols and the kernel must trust.',
   KVC_IMAGE_REPO: 'Many hosts: the registry and repository (host[:port]/path) kvc pulls REPO/<name>-<version>:<tag> from before building; an instance\'s own KVC_IMAGE_REPO wins. Needs KVC_IMAGE_VERIFY_KEY. Empty (default): kvc builds, as without a registry. See docs/many-hosts.md.',
   KVC_BUILD_FALLBACK: 'Many hosts: yes (default) builds locally when the pull from KVC_IMAGE_REPO fails or is refused; no never builds (nothing is loaded for that kernel until a verified image is published). An instance\'s own key wins.',
-  KVC_IMAGE_VERIFY_KEY: 'Many hosts: the sigstore public key (PEM file, absolute path) every image pulled from KVC_IMAGE_REPO must be signed with; podman checks it with a policy kvc writes for that repository only.',
-  KVC_IMAGE_SIGN_KEY: 'Builder: the sigstore private key (encrypted, cosign format; absolute path, root-only) `kvc publish` signs pushed images with.',
-  KVC_IMAGE_SIGN_PASSPHRASE_FILE: 'Builder: a file (absolute path, root-only) holding the passphrase of KVC_IMAGE_SIGN_KEY.',
+  KVC_IMAGE_VERIFY_KEY: 'Many hosts: the public key (absolute path) every image pulled from KVC_IMAGE_REPO must be signed with; podman checks it with a policy kvc writes for that repository only. Its form chooses the signature kind: an OpenPGP public key (gpg --export, armored or binary) means GPG simple signing, read from KVC_IMAGE_SIGNATURES; one PEM public key means sigstore, read from the registry.',
+  KVC_IMAGE_SIGNATURES: 'Many hosts, GPG signatures only: where they are, as a URL. Nodes read them from file:///DIR (a shared mount) or http(s)://HOST/PATH (served from the builder); on the builder it must be file:///DIR, where `kvc publish` writes them. Unset with a sigstore key.',
+  KVC_IMAGE_SIGN_KEY: 'Builder: what `kvc publish` signs pushed images with: a GPG key\'s fingerprint (40 hex digits, its secret key in KVC_IMAGE_SIGN_GNUPGHOME; podman push --sign-by), or the sigstore private key (encrypted, cosign format; absolute path, root-only).',
+  KVC_IMAGE_SIGN_PASSPHRASE_FILE: 'Builder: a file (absolute path, root-only) holding the passphrase of KVC_IMAGE_SIGN_KEY; required for a sigstore key, optional for a GPG key without one.',
+  KVC_IMAGE_SIGN_GNUPGHOME: 'Builder, GPG signing: the GnuPG home (absolute path, root-only) holding KVC_IMAGE_SIGN_KEY\'s secret key; passed to podman as GNUPGHOME.',
   KVC_IMAGE_TLS_VERIFY: 'Many hosts: no lets pulls and `kvc publish` talk to a registry without TLS (one on loopback or a private link you trust); default yes.',
 } as const;
 

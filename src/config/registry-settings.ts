@@ -13,13 +13,19 @@ export interface RegistryLayer {
   readonly fallback: boolean | undefined;
 }
 
+// What `kvc publish` signs with: a sigstore private key file, or a GPG key (its fingerprint) in a GnuPG home.
+export type SignKey = { readonly kind: 'sigstore'; readonly path: string } | { readonly kind: 'gpg'; readonly fingerprint: string };
+
 // kvc.conf's registry keys: the layer plus the host-wide keys.
 export interface GlobalRegistry extends RegistryLayer {
-  // KVC_IMAGE_VERIFY_KEY: the sigstore public key (PEM) pulled images must be signed with.
+  // KVC_IMAGE_VERIFY_KEY: the public key (sigstore PEM, or OpenPGP) pulled images must be signed with.
   readonly verifyKey: string | undefined;
-  // KVC_IMAGE_SIGN_KEY and KVC_IMAGE_SIGN_PASSPHRASE_FILE: what `kvc publish` signs with.
-  readonly signKey: string | undefined;
+  // KVC_IMAGE_SIGNATURES: where GPG signatures are read from (and, on the builder, written to).
+  readonly signatures: string | undefined;
+  // KVC_IMAGE_SIGN_KEY, KVC_IMAGE_SIGN_PASSPHRASE_FILE, KVC_IMAGE_SIGN_GNUPGHOME: what `kvc publish` signs with.
+  readonly signKey: SignKey | undefined;
   readonly signPassphraseFile: string | undefined;
+  readonly signGnupgHome: string | undefined;
   // KVC_IMAGE_TLS_VERIFY (default yes).
   readonly tlsVerify: boolean;
 }
@@ -28,6 +34,7 @@ export interface GlobalRegistry extends RegistryLayer {
 export interface RegistrySettings {
   readonly repo: string;
   readonly verifyKey: string;
+  readonly signatures: string | undefined;
   readonly fallback: boolean;
   readonly tlsVerify: boolean;
 }
@@ -35,6 +42,10 @@ export interface RegistrySettings {
 // A registry and repository, as podman names them (host[:port]/path, lower-case path), no tag.
 const REPO = /^[A-Za-z0-9][A-Za-z0-9.-]*(:\d{1,5})?(\/[a-z0-9]+([._-][a-z0-9]+)*)+$/;
 const PATH = /^\/[^,\0\n]*$/;
+// A GPG key's fingerprint (v4: 40 hex digits; spaces as gpg prints them are allowed).
+const FINGERPRINT = /^[0-9A-Fa-f]{40}$/;
+// A lookaside signature store: a folder (file:///path) or a web server (http(s)://host[:port]/path).
+const SIGNATURES = /^(file:\/\/\/[^\0\n"]*|https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?(\/[^\s"]*)?)$/;
 
 // Reads the layer keys of one file's (or the merged global files') entries.
 export function registryLayerFrom(lookup: Lookup): RegistryLayer {
@@ -50,8 +61,10 @@ export function globalRegistryFrom(lookup: Lookup): GlobalRegistry {
   return {
     ...registryLayerFrom(lookup),
     verifyKey: absolutePath(lookup, 'KVC_IMAGE_VERIFY_KEY', '/etc/kvc/image-signing.pub'),
-    signKey: absolutePath(lookup, 'KVC_IMAGE_SIGN_KEY', '/root/kvc-image-signing.private'),
+    signatures: signaturesUrl(lookup),
+    signKey: signKeyFrom(lookup),
     signPassphraseFile: absolutePath(lookup, 'KVC_IMAGE_SIGN_PASSPHRASE_FILE', '/root/kvc-image-signing.passphrase'),
+    signGnupgHome: absolutePath(lookup, 'KVC_IMAGE_SIGN_GNUPGHOME', '/root/.gnupg'),
     tlsVerify: yesNo(lookup, 'KVC_IMAGE_TLS_VERIFY') ?? true,
   };
 }
@@ -63,10 +76,34 @@ export function resolveRegistry(global: GlobalRegistry, instance: RegistryLayer)
   if (repo === undefined) return undefined;
   if (global.verifyKey === undefined) {
     throw new ConfigError(repo.file, 'KVC_IMAGE_REPO', 'is set, but kvc.conf has no KVC_IMAGE_VERIFY_KEY: kvc loads no pulled image it cannot verify', {
-      hint: 'set KVC_IMAGE_VERIFY_KEY in kvc.conf to the sigstore public key the builder signs with (see docs/many-hosts.md)',
+      hint: 'set KVC_IMAGE_VERIFY_KEY in kvc.conf to the public key the builder signs with, GPG or sigstore (see docs/many-hosts.md)',
     });
   }
-  return { repo: repo.value, verifyKey: global.verifyKey, fallback: instance.fallback ?? global.fallback ?? true, tlsVerify: global.tlsVerify };
+  return { repo: repo.value, verifyKey: global.verifyKey, signatures: global.signatures, fallback: instance.fallback ?? global.fallback ?? true, tlsVerify: global.tlsVerify };
+}
+
+// KVC_IMAGE_SIGN_KEY: a GPG fingerprint (40 hex digits) or the absolute path of a sigstore private key.
+function signKeyFrom(lookup: Lookup): SignKey | undefined {
+  const entry = nonEmpty(lookup('KVC_IMAGE_SIGN_KEY'));
+  if (entry === undefined) return undefined;
+  const compact = entry.value.replace(/\s+/g, '');
+  if (FINGERPRINT.test(compact)) return { kind: 'gpg', fingerprint: compact.toUpperCase() };
+  if (/^(0x)?[0-9A-Fa-f]{8,39}$/.test(compact)) {
+    throw new ConfigError(entry.file, 'KVC_IMAGE_SIGN_KEY', `${JSON.stringify(entry.value)} looks like a short GPG key id: kvc needs the whole fingerprint`, { hint: 'write the 40 hex digits `gpg --list-secret-keys --with-colons` shows on its fpr line' });
+  }
+  const path = absolutePath(lookup, 'KVC_IMAGE_SIGN_KEY', '/root/kvc-image-signing.private (sigstore) or a GPG fingerprint of 40 hex digits');
+  return path === undefined ? undefined : { kind: 'sigstore', path };
+}
+
+// KVC_IMAGE_SIGNATURES: file:///DIR or http(s)://HOST/PATH, without a trailing slash.
+function signaturesUrl(lookup: Lookup): string | undefined {
+  const entry = nonEmpty(lookup('KVC_IMAGE_SIGNATURES'));
+  if (entry === undefined) return undefined;
+  const url = entry.value.replace(/\/+$/, '');
+  if (!SIGNATURES.test(url) || url.split('/').includes('..')) {
+    throw new ConfigError(entry.file, 'KVC_IMAGE_SIGNATURES', `${JSON.stringify(entry.value)} is not a file:///DIR or http(s)://HOST/PATH URL`, { hint: 'write e.g. KVC_IMAGE_SIGNATURES=file:///var/lib/kvc/signatures (builder, or a shared mount) or KVC_IMAGE_SIGNATURES=http://builder.example.com:8080/signatures (nodes)' });
+  }
+  return url;
 }
 
 function nonEmpty(entry: Entry | undefined): Entry | undefined {

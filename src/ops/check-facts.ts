@@ -9,6 +9,7 @@ import { describeError, errorLines } from '../errors.js';
 import { confTextErrors } from '../config/conf-file.js';
 import { GLOBAL_FILES, listInstanceNames, loadGlobalSettings, loadInstanceSettings } from '../config/load.js';
 import { resolveRegistry } from '../config/registry-settings.js';
+import { trustStore } from './pull-image.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { findKernelConfig, refusalReason } from '../kernel/kernel-config.js';
 import { kernelHasModuleSupport, kernelModuleName } from '../kernel/module-state.js';
@@ -71,9 +72,11 @@ async function configFacts(ctx: Context, only: string | undefined): Promise<{ co
   const instances: InstanceSettings[] = [];
   for (const name of names) {
     if (await textErrors(join(ctx.configDir, `${name}.conf`))) continue;
-    // With kvc.conf's registry keys: an instance whose KVC_IMAGE_REPO has no verification key is an error.
-    await loadInstanceSettings(ctx.configDir, name, deviceManagerNames(ctx)).then((settings) => {
-      if (global !== undefined) resolveRegistry(global.registry, settings.registry);
+    // With kvc.conf's registry keys: an instance whose KVC_IMAGE_REPO has no verification key is an
+    // error, and so is a key of neither signature kind, or KVC_IMAGE_SIGNATURES that does not fit it.
+    await loadInstanceSettings(ctx.configDir, name, deviceManagerNames(ctx)).then(async (settings) => {
+      const registry = global === undefined ? undefined : resolveRegistry(global.registry, settings.registry);
+      if (registry !== undefined) await trustStore(registry);
       instances.push(settings);
     }).catch((error: unknown) => errors.push(describeError(error)));
   }

@@ -1,5 +1,5 @@
 // `kvc publish`: the builder's side of a fleet. Builds (or reuses) each kernel's image, pushes it
-// signed with the sigstore key to KVC_IMAGE_REPO, and records the pushed digest in
+// signed (GPG simple signing into KVC_IMAGE_SIGNATURES's folder, or sigstore) to KVC_IMAGE_REPO, and records the pushed digest in
 // <stateDir>/<name>/published/<kver>.json; an image already pushed there is not pushed again.
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,8 +9,10 @@ import { imageInRepo, imageName } from '../images/names.js';
 import { parseDigestFile, parsePublishRecord, publishSteps, type PublishRecord } from '../registry/publish-plan.js';
 import { buildImage, type BuildOptions } from './build.js';
 import type { Context } from './context.js';
-import { writeTrustFiles } from './pull-image.js';
+import { trustStore, writeTrustFiles } from './pull-image.js';
 import { resolveRegistry } from '../config/registry-settings.js';
+import { publishSignatureDir } from '../registry/signature-kind.js';
+import { pushSigning } from '../registry/publish-signing.js';
 import { readRecordFiles, writeRecordFile } from '../registry/record-files.js';
 
 // One kernel's result: pushed now, or already there.
@@ -28,13 +30,16 @@ export async function publish(ctx: Context, settings: InstanceSettings, kernels:
   if (global === undefined || registry === undefined) {
     throw new ConfigError(`${ctx.configDir}/kvc.conf`, 'KVC_IMAGE_REPO', 'is not set: kvc publish pushes there', { hint: 'set KVC_IMAGE_REPO (and KVC_IMAGE_VERIFY_KEY) in kvc.conf; see docs/many-hosts.md' });
   }
-  if (global.signKey === undefined || global.signPassphraseFile === undefined) {
-    throw new ConfigError(`${ctx.configDir}/kvc.conf`, 'KVC_IMAGE_SIGN_KEY', 'and KVC_IMAGE_SIGN_PASSPHRASE_FILE must both be set: kvc publishes only signed images', { hint: 'see docs/many-hosts.md for making the key pair' });
-  }
+  const store = await trustStore(registry);
+  const signing = pushSigning(`${ctx.configDir}/kvc.conf`, global, store.kind, join(ctx.runDir, `publish-${process.pid}.digest`));
+  const signatureDir = publishSignatureDir(store, `${ctx.configDir}/kvc.conf`);
   const recordDir = join(ctx.stateDir ?? '/var/lib/kvc', settings.name, 'published');
   const records = await readRecordFiles(recordDir, parsePublishRecord);
-  // registries.d: where the signatures go (beside the images); a dry run writes nothing.
-  if (!ctx.runtime.dryRun) await writeTrustFiles(ctx, registry);
+  // registries.d: where the signatures go (beside the images, or the GPG folder); a dry run writes nothing.
+  if (!ctx.runtime.dryRun) {
+    await writeTrustFiles(ctx, registry);
+    if (signatureDir !== undefined) await mkdir(signatureDir, { recursive: true, mode: 0o755 });
+  }
   const results: Published[] = [];
   for (const kernel of kernels) {
     // Built here, never pulled: the builder is where images come from.
@@ -48,16 +53,16 @@ export async function publish(ctx: Context, settings: InstanceSettings, kernels:
       results.push({ kernel, destination, digest: step.digest, pushed: false });
       continue;
     }
-    const digestFile = join(ctx.runDir, `publish-${process.pid}.digest`);
+    const digestFile = signing.digestFile;
     if (!ctx.runtime.dryRun) await mkdir(ctx.runDir, { recursive: true });
     try {
-      await ctx.runtime.push(local, destination, { tlsVerify: registry.tlsVerify, sign: { privateKey: global.signKey, passphraseFile: global.signPassphraseFile, digestFile } });
+      await ctx.runtime.push(local, destination, { tlsVerify: registry.tlsVerify, sign: signing });
       if (ctx.runtime.dryRun) continue;
       const digest = parseDigestFile(await readFile(digestFile, 'utf8').catch(() => ''));
       if (digest === undefined) throw new RuntimeError(`podman pushed ${destination} but wrote no digest to ${digestFile}`, { command: [], stderrTail: '' });
       const record: PublishRecord = { kernel, imageId: info?.id ?? '', destination, digest, at: new Date().toISOString() };
       await writeRecordFile(recordDir, kernel, record);
-      ctx.logger.info(`published ${destination}@${digest}, signed`);
+      ctx.logger.info(`published ${destination}@${digest}, signed (${signing.kind === 'gpg' ? `GPG key ${signing.fingerprint}, signature in ${signatureDir ?? ''}` : 'sigstore'})`);
       results.push({ kernel, destination, digest, pushed: true });
     } finally {
       await rm(digestFile, { force: true });

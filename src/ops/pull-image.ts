@@ -1,5 +1,5 @@
 // Pulls an instance's image for a kernel from KVC_IMAGE_REPO and accepts it only verified: podman
-// checks its sigstore signature against a policy kvc writes for that repository alone, then kvc
+// checks its signature (GPG simple signing or sigstore, as the key's form says) against a policy kvc writes for that repository alone, then kvc
 // checks its labels and modules (vermagic, version). Only then does it get the local name; an
 // image that fails is removed. The outcome is recorded for `kvc status`.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -10,7 +10,8 @@ import { RuntimeError } from '../errors.js';
 import { imageInRepo, imageName } from '../images/names.js';
 import { classifyPullFailure, labelProblems, pullFailureReason } from '../registry/pull-plan.js';
 import { writePullRecord, type PullRecord } from '../registry/pull-record.js';
-import { checkVerifyKeyText, policyFileName, policyForRepo, registriesDFileName, registriesDForRepo } from '../registry/trust-policy.js';
+import { policyFileName, policyForRepo, registriesDFileName, registriesDForRepo } from '../registry/trust-policy.js';
+import { signatureStore, verifyKeyKind, type SignatureStore } from '../registry/signature-kind.js';
 import { ConfigError } from '../errors.js';
 import type { Context } from './context.js';
 import { imageProblems } from '../images/verify.js';
@@ -25,12 +26,18 @@ const NO_POLICY = '{"default": [{"type": "reject"}]}';
 // What a pull did: accepted (the image has its local name) or not, with the reason.
 export type PullOutcome = { readonly accepted: true; readonly image: string } | { readonly accepted: false; readonly record: PullRecord };
 
-// Writes the policy and registries.d files for the repository; returns the policy's path.
-export async function writeTrustFiles(ctx: Context, registry: RegistrySettings): Promise<string> {
-  const keyText = await readFile(registry.verifyKey, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    throw new ConfigError(registry.verifyKey, 'KVC_IMAGE_VERIFY_KEY', `cannot be read (${error.code ?? error.message})`, { hint: 'copy the builder\'s sigstore public key there', cause: error });
+// The signature kind and store the configured keys choose: the verification key's form says which
+// (a configuration error when it is neither, or when KVC_IMAGE_SIGNATURES does not fit it).
+export async function trustStore(registry: RegistrySettings): Promise<SignatureStore> {
+  const key = await readFile(registry.verifyKey).catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigError(registry.verifyKey, 'KVC_IMAGE_VERIFY_KEY', `cannot be read (${error.code ?? error.message})`, { hint: 'copy the builder\'s public key there (GPG or sigstore)', cause: error });
   });
-  checkVerifyKeyText(keyText, registry.verifyKey);
+  return signatureStore(verifyKeyKind(key, registry.verifyKey), registry.signatures, registry.verifyKey);
+}
+
+// Writes the policy and registries.d files for the repository; returns the policy's path and the store.
+export async function writeTrustFiles(ctx: Context, registry: RegistrySettings): Promise<{ policyFile: string; store: SignatureStore }> {
+  const store = await trustStore(registry);
   const hostPolicyPath = join(ctx.hostRoot, HOST_POLICY);
   const hostPolicy = await readFile(hostPolicyPath, 'utf8').catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return NO_POLICY;
@@ -39,11 +46,11 @@ export async function writeTrustFiles(ctx: Context, registry: RegistrySettings):
   const dir = join(ctx.runDir, 'registry');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const policyFile = join(dir, policyFileName(registry.repo));
-  await writeFile(policyFile, policyForRepo(hostPolicy, hostPolicyPath, registry.repo, registry.verifyKey), { mode: 0o600 });
+  await writeFile(policyFile, policyForRepo(hostPolicy, hostPolicyPath, registry.repo, { kind: store.kind, path: registry.verifyKey }), { mode: 0o600 });
   const registriesD = join(ctx.hostRoot, REGISTRIES_D);
   await mkdir(registriesD, { recursive: true, mode: 0o755 });
-  await writeFile(join(registriesD, registriesDFileName(registry.repo)), registriesDForRepo(registry.repo), { mode: 0o644 });
-  return policyFile;
+  await writeFile(join(registriesD, registriesDFileName(registry.repo)), registriesDForRepo(registry.repo, store), { mode: 0o644 });
+  return { policyFile, store };
 }
 
 // Pulls REPO/<name>-<version>:<tag> and verifies it; never gives an unverified image the local name.
@@ -55,8 +62,8 @@ export async function pullVerified(ctx: Context, settings: InstanceSettings, kve
     ctx.logger.warn(`pull of ${remote} ${outcome === 'refused' ? 'refused' : 'failed'}: ${reason}`);
     return { accepted: false, record };
   };
-  const policyFile = await writeTrustFiles(ctx, registry);
-  ctx.logger.info(`pulling ${remote}, verified with ${registry.verifyKey}`);
+  const { policyFile, store } = await writeTrustFiles(ctx, registry);
+  ctx.logger.info(`pulling ${remote}, verified with ${registry.verifyKey} (${store.kind === 'gpg' ? `GPG signatures from ${store.url}` : 'sigstore signatures in the registry'})`);
   try {
     await ctx.runtime.pull(remote, { policyFile, tlsVerify: registry.tlsVerify });
   } catch (error) {

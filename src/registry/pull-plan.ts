@@ -12,8 +12,14 @@ export function classifyPullFailure(output: string): 'refused' | 'unreachable' {
 export function pullFailureReason(output: string): string {
   const lines = output.split('\n').map((line) => line.trim()).filter((line) => line !== '');
   const error = [...lines].reverse().find((line) => line.startsWith('Error:'));
-  const reason = (error ?? lines.at(-1) ?? 'no output').replace(/^Error:\s*/, '');
+  const reason = gpgReason((error ?? lines.at(-1) ?? 'no output').replace(/^Error:\s*/, ''));
   return /Debian-local change: sigstore disabled/.test(reason) ? `${reason} (this podman was built without sigstore signature support, so it can verify no pulled image)` : reason;
+}
+
+// gpgme's dump of a signature by a key the policy does not hold, said for people: whose key it is.
+function gpgReason(reason: string): string {
+  const dump = /Invalid GPG signature: gpgme\.Signature\{.*Fingerprint:"([0-9A-F]+)".*\}/.exec(reason);
+  return dump === null ? reason : reason.replace(dump[0], `Invalid GPG signature: made by GPG key ${dump[1] ?? ''}, which KVC_IMAGE_VERIFY_KEY does not hold`);
 }
 
 // What a pulled image's labels must say: kvc's image of this instance, kernel and version.

@@ -1,7 +1,9 @@
 // The signature policy kvc passes to its pulls (podman --signature-policy): the host's own policy
-// with one scope added for kvc's repository, which must carry a sigstore signature by the
-// configured key on top of whatever the host already asks there. Pure: renders JSON, writes nothing.
+// with one scope added for kvc's repository, which must carry a signature by the configured key
+// (GPG simple signing or sigstore) on top of whatever the host already asks there; and the
+// registries.d file saying where that repository's signatures are. Pure: renders text, writes nothing.
 import { ConfigError } from '../errors.js';
+import type { SignatureKind, SignatureStore } from './signature-kind.js';
 
 // One requirement of containers-policy.json(5), kept as the host wrote it.
 type Requirement = Readonly<Record<string, unknown>>;
@@ -12,20 +14,27 @@ interface Policy {
   readonly transports?: Readonly<Record<string, Readonly<Record<string, readonly Requirement[]>>>>;
 }
 
+// The key pulled images must be signed with, and its kind.
+export interface VerifyKey {
+  readonly kind: SignatureKind;
+  readonly path: string;
+}
+
 // The requirement kvc adds: signed by the key, for exactly the name pulled (or its digest).
-export function sigstoreRequirement(keyPath: string): Requirement {
-  return { type: 'sigstoreSigned', keyPath, signedIdentity: { type: 'matchRepoDigestOrExact' } };
+export function signatureRequirement(key: VerifyKey): Requirement {
+  const identity = { signedIdentity: { type: 'matchRepoDigestOrExact' } };
+  return key.kind === 'gpg' ? { type: 'signedBy', keyType: 'GPGKeys', keyPath: key.path, ...identity } : { type: 'sigstoreSigned', keyPath: key.path, ...identity };
 }
 
 // The host policy (the text of /etc/containers/policy.json) with `repo` requiring what applied to
 // it before (the most specific scope of the host's that covers it, as podman chooses) and a
-// sigstore signature by `keyPath`: the requirements of one scope must all hold, so nothing the
+// signature by `key`: the requirements of one scope must all hold, so nothing the
 // host asked is dropped, and every other scope is left as it was.
-export function policyForRepo(hostPolicyText: string, hostPolicyPath: string, repo: string, keyPath: string): string {
+export function policyForRepo(hostPolicyText: string, hostPolicyPath: string, repo: string, key: VerifyKey): string {
   const host = parsePolicy(hostPolicyText, hostPolicyPath);
   const docker = host.transports?.['docker'] ?? {};
   const inherited = docker[coveringScope(Object.keys(docker), repo) ?? ''] ?? host.default;
-  const ours = sigstoreRequirement(keyPath);
+  const ours = signatureRequirement(key);
   const requirements = [...inherited.filter((requirement) => requirement['type'] !== 'insecureAcceptAnything'), ours];
   const policy = { ...host, transports: { ...host.transports, docker: { ...docker, [repo]: requirements } } };
   return `${JSON.stringify(policy, null, 2)}\n`;
@@ -68,22 +77,14 @@ function parsePolicy(text: string, path: string): Policy {
   return value as Policy;
 }
 
-// KVC_IMAGE_VERIFY_KEY's file must hold one PEM public key (a private key there would be a slip
-// that also leaks it to every node's configuration): checked before any pull.
-export function checkVerifyKeyText(text: string, path: string): void {
-  if (/PRIVATE KEY/.test(text)) {
-    throw new ConfigError(path, 'KVC_IMAGE_VERIFY_KEY', 'holds a private key: nodes need only the public one', { hint: 'give nodes the .pub file of the pair, and keep the private key on the builder' });
-  }
-  if ((text.match(/-----BEGIN PUBLIC KEY-----/g) ?? []).length !== 1 || !text.includes('-----END PUBLIC KEY-----')) {
-    throw new ConfigError(path, 'KVC_IMAGE_VERIFY_KEY', 'is not one PEM public key (-----BEGIN PUBLIC KEY-----)', { hint: 'copy the builder\'s sigstore public key (the .pub of the pair) there' });
-  }
-}
-
-// registries.d(5) for the repository: sigstore signatures are stored beside the image in the
-// registry (as `podman push --sign-by-sigstore-private-key` puts them). It says where signatures
-// are; it trusts nothing.
-export function registriesDForRepo(repo: string): string {
-  return ['# Written by kvc: where the signatures of KVC_IMAGE_REPO are (beside the images).', 'docker:', `  ${JSON.stringify(repo)}:`, '    use-sigstore-attachments: true', ''].join('\n');
+// registries.d(5) for the repository alone: where its signatures are. Sigstore: beside the image
+// in the registry. GPG: the lookaside store; a file:// one is also where a builder's
+// `podman push --sign-by` writes them (lookaside-staging). It says where signatures are; it trusts nothing.
+export function registriesDForRepo(repo: string, store: SignatureStore): string {
+  const head = [`# Written by kvc: where the signatures of KVC_IMAGE_REPO are (${store.kind === 'sigstore' ? 'beside the images' : store.url}).`, 'docker:', `  ${JSON.stringify(repo)}:`];
+  const body = store.kind === 'sigstore' ? ['    use-sigstore-attachments: true']
+    : [`    lookaside: ${JSON.stringify(store.url)}`, ...(store.url.startsWith('file:///') ? [`    lookaside-staging: ${JSON.stringify(store.url)}`] : [])];
+  return [...head, ...body, ''].join('\n');
 }
 
 // The registries.d file's name for a repository (one per repository, kvc's prefix).

@@ -220,19 +220,31 @@ export function removeContainersArgs(ids: readonly string[]): string[] {
 
 // `push` of a local image to a registry under another name (podman: a docker:// destination;
 // --tls-verify=false only when asked for, for a registry without TLS such as one on loopback).
-// With `sign`, podman signs with a sigstore key (kvc publish) and writes the pushed digest to a file.
+// With `sign`, podman signs (kvc publish) with a sigstore key or a GPG key (its GnuPG home is the
+// GNUPGHOME of the command, see pushEnv) and writes the pushed digest to a file.
 export function pushArgs(runtime: RuntimeName, source: string, destination: string, options: PushOptions): string[] {
   if (runtime === 'docker') return ['push', destination];
   const sign = options.sign === undefined ? [] : [
-    '--sign-by-sigstore-private-key', options.sign.privateKey, '--sign-passphrase-file', options.sign.passphraseFile, '--digestfile', options.sign.digestFile,
+    ...(options.sign.kind === 'gpg' ? ['--sign-by', options.sign.fingerprint] : ['--sign-by-sigstore-private-key', options.sign.privateKey]),
+    ...(options.sign.passphraseFile === undefined ? [] : ['--sign-passphrase-file', options.sign.passphraseFile]), '--digestfile', options.sign.digestFile,
   ];
   return ['push', ...(options.tlsVerify ? [] : ['--tls-verify=false']), ...sign, source, `docker://${destination}`];
 }
 
-// How to push: TLS, and the sigstore key to sign with (podman only).
+// How to push: TLS, and the key to sign with (podman only): sigstore, or GPG simple signing.
 export interface PushOptions {
   readonly tlsVerify: boolean;
-  readonly sign?: { readonly privateKey: string; readonly passphraseFile: string; readonly digestFile: string };
+  readonly sign?: PushSigning;
+}
+
+// A signed push's key, passphrase file and digest file.
+export type PushSigning =
+  | { readonly kind: 'sigstore'; readonly privateKey: string; readonly passphraseFile: string; readonly digestFile: string }
+  | { readonly kind: 'gpg'; readonly fingerprint: string; readonly gnupgHome: string; readonly passphraseFile?: string; readonly digestFile: string };
+
+// The environment a push adds to the runtime's: GNUPGHOME for a GPG-signed push, nothing else.
+export function pushEnv(options: PushOptions): Readonly<Record<string, string>> {
+  return options.sign?.kind === 'gpg' ? { GNUPGHOME: options.sign.gnupgHome } : {};
 }
 
 // `pull` of an image from a registry, checked against a signature policy file (podman only: its

@@ -98,8 +98,9 @@ export class CommandRunner {
   }
 
   // Runs a command and captures its output; a non-zero exit is returned, not thrown. A short command
-  // (the default) is stopped after the query timeout and throws; `long: true` has no time limit.
-  async capture(args: readonly string[], options: { signal?: AbortSignal; long?: boolean; timeoutMs?: number } = {}): Promise<CommandResult> {
+  // (the default) is stopped after the query timeout and throws; `long: true` has no time limit;
+  // `env` adds variables to the runtime's environment for this command only.
+  async capture(args: readonly string[], options: { signal?: AbortSignal; long?: boolean; timeoutMs?: number; env?: Readonly<Record<string, string>> } = {}): Promise<CommandResult> {
     const binary = this.locate();
     if (this.dryRun) {
       this.print(this.show(args));
@@ -107,7 +108,7 @@ export class CommandRunner {
     }
     this.logger.verbose(`$ ${this.show(args)}`);
     const result = await execa(binary, this.withGlobalFlags(args), {
-      env: this.env, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: true, cwd: RUNTIME_CWD,
+      env: { ...this.env, ...options.env }, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: true, cwd: RUNTIME_CWD,
       ...(options.signal === undefined ? {} : { cancelSignal: options.signal }),
       ...(options.long === true ? {} : { timeout: options.timeoutMs ?? this.queryTimeoutMs, forceKillAfterDelay: 2_000 }),
     });

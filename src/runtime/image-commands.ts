@@ -108,7 +108,7 @@ export class ImageCommands extends CommandRunner {
       await this.tag(source, destination);
     }
     const args = argv.pushArgs(this.name, source, destination, options);
-    const result = await this.capture(args, { long: true });
+    const result = await this.capture(args, { long: true, env: argv.pushEnv(options) });
     if (result.exitCode === 125 && isNoSuchObject(result.stderr)) {
       throw new ImageNotFoundError(`there is no image ${source}`, { command: [this.name, ...args], childExitCode: result.exitCode, stderrTail: tail(result.stderr) });
     }

@@ -13,7 +13,8 @@ export const PUBLISH_HELP: CommandHelp = {
   summary: 'build and push signed images for kernels, for the nodes of a fleet to pull',
   description:
     'The builder\'s side of many hosts (docs/many-hosts.md). For each kernel (default: every kernel installed here, in /lib/modules) builds the image, or reuses the local one when it is up to date, '
-    + 'and pushes it to KVC_IMAGE_REPO/<name>-<version>:<tag> signed with the sigstore key KVC_IMAGE_SIGN_KEY (podman push --sign-by-sigstore-private-key). '
+    + 'and pushes it to KVC_IMAGE_REPO/<name>-<version>:<tag> signed with KVC_IMAGE_SIGN_KEY: a GPG key\'s fingerprint (podman push --sign-by, the signature written into the folder KVC_IMAGE_SIGNATURES=file:///DIR) '
+    + 'or a sigstore private key (podman push --sign-by-sigstore-private-key, the signature in the registry). '
     + 'Prints each pushed image as <image>@<digest> and records it in /var/lib/kvc/<name>/published/<kver>.json; an image already pushed there is not pushed again, and kvc says so. '
     + 'Nodes with the same KVC_IMAGE_REPO and the public key as KVC_IMAGE_VERIFY_KEY then pull instead of building.',
   examples: ['kvc publish usbip', 'kvc publish usbip 6.1.0-56-amd64 6.12.117+deb12-amd64'],

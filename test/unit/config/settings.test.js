@@ -196,7 +196,7 @@ describe('settings: global files', () => {
   const file = (path, text) => ({ path, entries: parseConfText(path, text) });
 
   it('defaults to podman, 3 kernels kept, the runtime\'s build network, no registry', () => {
-    const registry = { repo: undefined, fallback: undefined, verifyKey: undefined, signKey: undefined, signPassphraseFile: undefined, tlsVerify: true };
+    const registry = { repo: undefined, fallback: undefined, verifyKey: undefined, signatures: undefined, signKey: undefined, signPassphraseFile: undefined, signGnupgHome: undefined, tlsVerify: true };
     expect(globalSettingsFrom([])).to.deep.equal({ runtime: 'podman', keepKernels: 3, buildNetwork: undefined, retrySeconds: 60, signingKey: undefined, registry, warnings: [] });
   });
 

@@ -1,7 +1,7 @@
 // Unit tests: pulling from KVC_IMAGE_REPO (pure parts): the signature policy kvc writes, the
 // registry settings, the pull and signed push arguments, and the "pull, then fall back" decision.
 import { expect } from 'chai';
-import { policyForRepo, coveringScope, registriesDForRepo, registriesDFileName, checkVerifyKeyText, policyFileName } from '../../../lib/registry/trust-policy.js';
+import { policyForRepo, coveringScope, registriesDForRepo, registriesDFileName, policyFileName } from '../../../lib/registry/trust-policy.js';
 import { afterPull, classifyPullFailure, pullFailureReason, labelProblems } from '../../../lib/registry/pull-plan.js';
 import { parsePullRecord, describePull } from '../../../lib/registry/pull-record.js';
 import { globalRegistryFrom, registryLayerFrom, resolveRegistry } from '../../../lib/config/registry-settings.js';
@@ -12,11 +12,12 @@ import { publishSteps, parsePublishRecord, parseDigestFile } from '../../../lib/
 const REPO = '127.0.0.1:5000/kvc';
 const KEY = '/etc/kvc/image-signing.pub';
 const ours = { type: 'sigstoreSigned', keyPath: KEY, signedIdentity: { type: 'matchRepoDigestOrExact' } };
+const SIGSTORE = { kind: 'sigstore', path: KEY };
 const lookup = (entries) => (key) => (key in entries ? { value: entries[key], file: '/etc/kvc/kvc.conf' } : undefined);
 
 describe('registry: the signature policy kvc passes to its pulls', () => {
   it('Debian\'s packaged policy: the host\'s default kept, one scope added that needs the sigstore signature (exact JSON)', () => {
-    const text = policyForRepo('{\n    "default": [\n        {\n            "type": "insecureAcceptAnything"\n        }\n    ]\n}\n', '/etc/containers/policy.json', REPO, KEY);
+    const text = policyForRepo('{\n    "default": [\n        {\n            "type": "insecureAcceptAnything"\n        }\n    ]\n}\n', '/etc/containers/policy.json', REPO, SIGSTORE);
     expect(text).to.equal(`${JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }], transports: { docker: { [REPO]: [ours] } } }, null, 2)}\n`);
   });
 
@@ -28,14 +29,14 @@ describe('registry: the signature policy kvc passes to its pulls', () => {
         'docker-daemon': { '': [{ type: 'insecureAcceptAnything' }] },
       },
     };
-    const policy = JSON.parse(policyForRepo(JSON.stringify(host), 'p', REPO, KEY));
+    const policy = JSON.parse(policyForRepo(JSON.stringify(host), 'p', REPO, SIGSTORE));
     expect(policy.default).to.deep.equal([{ type: 'reject' }]);
     expect(policy.transports['docker-daemon']).to.deep.equal(host.transports['docker-daemon']);
     expect(policy.transports.docker['quay.io']).to.deep.equal([{ type: 'insecureAcceptAnything' }]);
     expect(policy.transports.docker['127.0.0.1:5000']).to.deep.equal(host.transports.docker['127.0.0.1:5000']);
     expect(policy.transports.docker[REPO]).to.deep.equal([{ type: 'signedBy', keyType: 'GPGKeys', keyPath: '/k.gpg' }, ours]);
     // A host that rejects everything still rejects the repository: requirements of a scope all hold.
-    const strict = JSON.parse(policyForRepo('{"default":[{"type":"reject"}]}', 'p', REPO, KEY));
+    const strict = JSON.parse(policyForRepo('{"default":[{"type":"reject"}]}', 'p', REPO, SIGSTORE));
     expect(strict.transports.docker[REPO]).to.deep.equal([{ type: 'reject' }, ours]);
   });
 
@@ -48,21 +49,13 @@ describe('registry: the signature policy kvc passes to its pulls', () => {
   });
 
   it('a host policy that is not one is refused with its path, not overwritten', () => {
-    expect(() => policyForRepo('not json', '/etc/containers/policy.json', REPO, KEY)).to.throw(ConfigError, '/etc/containers/policy.json: is not JSON');
-    expect(() => policyForRepo('{"transports":{}}', '/p', REPO, KEY)).to.throw(ConfigError, 'needs a "default" list');
-    expect(() => policyForRepo('{"default":[{"type":"reject"}],"transports":{"docker":{"x":{}}}}', '/p', REPO, KEY)).to.throw(ConfigError);
-  });
-
-  it('the verification key file must be one public key; a private key there is refused', () => {
-    const pub = '-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n';
-    expect(() => checkVerifyKeyText(pub, KEY)).to.not.throw();
-    expect(() => checkVerifyKeyText('-----BEGIN ENCRYPTED COSIGN PRIVATE KEY-----\nx\n-----END ENCRYPTED COSIGN PRIVATE KEY-----\n', KEY)).to.throw(ConfigError, 'holds a private key');
-    expect(() => checkVerifyKeyText('', KEY)).to.throw(ConfigError, 'is not one PEM public key');
-    expect(() => checkVerifyKeyText(pub + pub, KEY)).to.throw(ConfigError, 'is not one PEM public key');
+    expect(() => policyForRepo('not json', '/etc/containers/policy.json', REPO, SIGSTORE)).to.throw(ConfigError, '/etc/containers/policy.json: is not JSON');
+    expect(() => policyForRepo('{"transports":{}}', '/p', REPO, SIGSTORE)).to.throw(ConfigError, 'needs a "default" list');
+    expect(() => policyForRepo('{"default":[{"type":"reject"}],"transports":{"docker":{"x":{}}}}', '/p', REPO, SIGSTORE)).to.throw(ConfigError);
   });
 
   it('registries.d: signatures beside the images, for that repository only', () => {
-    expect(registriesDForRepo(REPO)).to.equal('# Written by kvc: where the signatures of KVC_IMAGE_REPO are (beside the images).\ndocker:\n  "127.0.0.1:5000/kvc":\n    use-sigstore-attachments: true\n');
+    expect(registriesDForRepo(REPO, { kind: 'sigstore' })).to.equal('# Written by kvc: where the signatures of KVC_IMAGE_REPO are (beside the images).\ndocker:\n  "127.0.0.1:5000/kvc":\n    use-sigstore-attachments: true\n');
     expect(registriesDFileName(REPO)).to.equal('kvc-127.0.0.1_5000_kvc.yaml');
     expect(policyFileName(REPO)).to.equal('policy-kvc-127.0.0.1_5000_kvc.json');
   });
@@ -72,11 +65,11 @@ describe('registry: settings', () => {
   it('no repository: kvc builds as before; the instance\'s repository and fallback win over kvc.conf\'s', () => {
     const global = globalRegistryFrom(lookup({ KVC_IMAGE_VERIFY_KEY: KEY, KVC_IMAGE_REPO: REPO, KVC_BUILD_FALLBACK: 'no' }));
     expect(resolveRegistry(globalRegistryFrom(lookup({})), registryLayerFrom(lookup({})))).to.equal(undefined);
-    expect(resolveRegistry(global, registryLayerFrom(lookup({})))).to.deep.equal({ repo: REPO, verifyKey: KEY, fallback: false, tlsVerify: true });
+    expect(resolveRegistry(global, registryLayerFrom(lookup({})))).to.deep.equal({ repo: REPO, verifyKey: KEY, signatures: undefined, fallback: false, tlsVerify: true });
     expect(resolveRegistry(global, registryLayerFrom(lookup({ KVC_IMAGE_REPO: 'r.example.com/other', KVC_BUILD_FALLBACK: 'yes' }))))
-      .to.deep.equal({ repo: 'r.example.com/other', verifyKey: KEY, fallback: true, tlsVerify: true });
+      .to.deep.equal({ repo: 'r.example.com/other', verifyKey: KEY, signatures: undefined, fallback: true, tlsVerify: true });
     const defaults = globalRegistryFrom(lookup({ KVC_IMAGE_VERIFY_KEY: KEY, KVC_IMAGE_TLS_VERIFY: 'no' }));
-    expect(resolveRegistry(defaults, registryLayerFrom(lookup({ KVC_IMAGE_REPO: REPO })))).to.deep.equal({ repo: REPO, verifyKey: KEY, fallback: true, tlsVerify: false });
+    expect(resolveRegistry(defaults, registryLayerFrom(lookup({ KVC_IMAGE_REPO: REPO })))).to.deep.equal({ repo: REPO, verifyKey: KEY, signatures: undefined, fallback: true, tlsVerify: false });
   });
 
   it('refuses a repository without a verification key, a URL or tag for a repository, and other values than yes/no', () => {
@@ -98,7 +91,7 @@ describe('registry: runtime arguments', () => {
   });
 
   it('signed push: the sigstore key, its passphrase file and the digest file', () => {
-    expect(pushArgs('podman', 'localhost/x:1', 'r/x:1', { tlsVerify: false, sign: { privateKey: '/k', passphraseFile: '/p', digestFile: '/d' } }))
+    expect(pushArgs('podman', 'localhost/x:1', 'r/x:1', { tlsVerify: false, sign: { kind: 'sigstore', privateKey: '/k', passphraseFile: '/p', digestFile: '/d' } }))
       .to.deep.equal(['push', '--tls-verify=false', '--sign-by-sigstore-private-key', '/k', '--sign-passphrase-file', '/p', '--digestfile', '/d', 'localhost/x:1', 'docker://r/x:1']);
     expect(pushArgs('podman', 'localhost/x:1', 'r/x:1', { tlsVerify: true })).to.deep.equal(['push', 'localhost/x:1', 'docker://r/x:1']);
   });

@@ -55,7 +55,7 @@ describe('reconciler with KVC_IMAGE_REPO (real pullFirst; fake runtime and regis
     const ctx = {
       configDir: '/x', runtime, logger: createLogger({ style: 'plain', stream: new PassThrough() }), hostRoot: root, runDir: join(root, 'run'), stateDir: join(root, 'state'),
       keys: { keyDir: join(root, 'keys'), dkmsDir: join(root, 'dkms') }, runningKernel: '6.1.0-56-amd64', interactive: false,
-      registry: { repo: { value: REPO, file: '/x/kvc.conf' }, fallback, verifyKey: join(root, 'image-signing.pub'), signKey: undefined, signPassphraseFile: undefined, tlsVerify: true },
+      registry: { repo: { value: REPO, file: '/x/kvc.conf' }, fallback, verifyKey: join(root, 'image-signing.pub'), signatures: undefined, signKey: undefined, signPassphraseFile: undefined, signGnupgHome: undefined, tlsVerify: true },
     };
     reconciler = new Reconciler({
       ctx, settings, keep: 3, retryBaseMs: 60000, retryMaxMs: 60000, intervalMs: 60000, settleMs: 1000, signal: lifetime.signal, staged: () => undefined,
