@@ -24,7 +24,7 @@ USBIP_TOOLS = $(shell sed -n 's/^KVC_HOST_TOOLS="\(.*\)"/\1/p' host/etc/kvc/usbi
 # same command, key and devices-file definitions `kvc --help` prints).
 GENERATED = dist/man/man8/kvc.8 dist/man/man5/kvc.conf.5 dist/man/man5/kvc-devices.5 dist/completion/kvc.bash dist/completion/_kvc
 
-.PHONY: all build test test-unit install uninstall demo clean bench
+.PHONY: all build test test-unit install uninstall demo clean bench deb sysext
 
 all: dist/kvc.mjs dist/.generated
 
@@ -100,6 +100,15 @@ install: dist/kvc.mjs dist/.generated
 	for f in kvc.conf usbip.conf; do \
 		[ -e $(DESTDIR)$(SYSCONFDIR)/kvc/$$f ] || install -m 644 host/etc/kvc/$$f $(DESTDIR)$(SYSCONFDIR)/kvc/$$f; \
 	done
+
+# The Debian package kvc_<version>_<arch>.deb in dist/: the tree of `make install` for /usr and
+# /etc, packed by packaging/deb/build.sh with dpkg-deb (see docs/packages.md).
+KVC_VERSION = $(shell sed -n 's/^  "version": "\(.*\)",/\1/p' package.json)
+deb: dist/kvc.mjs dist/.generated
+	rm -rf dist/deb-tree
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/dist/deb-tree PREFIX=/usr SYSCONFDIR=/etc
+	packaging/deb/build.sh dist/deb-tree dist $(KVC_VERSION)
+	rm -rf dist/deb-tree
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/kvc $(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/CONTRIBUTING.md

@@ -196,7 +196,7 @@ describe('settings: global files', () => {
   const file = (path, text) => ({ path, entries: parseConfText(path, text) });
 
   it('defaults to podman, 3 kernels kept, the runtime\'s build network', () => {
-    expect(globalSettingsFrom([])).to.deep.equal({ runtime: 'podman', keepKernels: 3, buildNetwork: undefined, retrySeconds: 60, signingKey: undefined, warnings: [] });
+    expect(globalSettingsFrom([])).to.deep.equal({ runtime: 'podman', keepKernels: 3, buildNetwork: undefined, retrySeconds: 60, buildOnKernelInstall: false, signingKey: undefined, warnings: [] });
   });
 
   it('lets kvc.conf override the bash KVC\'s kmods-via-containers.conf', () => {
