@@ -110,6 +110,14 @@ deb: dist/kvc.mjs dist/.generated
 	packaging/deb/build.sh dist/deb-tree dist $(KVC_VERSION)
 	rm -rf dist/deb-tree
 
+# kvc's systemd-sysext image in dist/ (kvc-sysext/, and kvc_<version>_<arch>.raw where mksquashfs
+# is installed), from the same tree: packaging/sysext/build.sh (see docs/packages.md).
+sysext: dist/kvc.mjs dist/.generated
+	rm -rf dist/sysext-tree
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/dist/sysext-tree PREFIX=/usr SYSCONFDIR=/etc
+	packaging/sysext/build.sh dist/sysext-tree dist $(KVC_VERSION)
+	rm -rf dist/sysext-tree
+
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/kvc $(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/CONTRIBUTING.md
 	rm -rf $(DESTDIR)$(DOCDIR)/docs

@@ -40,6 +40,12 @@ mkdir -p "$work/tree/var/lib/kvc-e2e"
 cp "$deb" "$work/tree/var/lib/kvc-e2e/"
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\.||' | sed 's/^/   /'
 echo "   $deb: $(du -h "$deb" | cut -f1), made in $((($(ms) - t) / 1000)) s"
+say "make sysext (the guest merges it after the purge)"
+t=$(ms)
+make --no-print-directory -s sysext >/dev/null
+mkdir -p "$work/tree/var/lib/kvc-e2e/sysext"
+cp -a dist/kvc-sysext "$work/tree/var/lib/kvc-e2e/sysext/kvc"
+echo "   dist/kvc-sysext: $(du -sh dist/kvc-sysext | cut -f1), made in $((($(ms) - t) / 1000)) s"
 
 mkdir -p "$work/config"
 cp -r host/etc/kvc/. "$work/config/"

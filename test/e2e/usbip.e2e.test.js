@@ -58,7 +58,8 @@ const BOOTS = [
       'usbip from the pod\'s tools container: bind, attach, a port in use, the disk on the vhci bus',
       'podman kube down: the pod detached the disk and unloaded the modules',
       'purged: the unit stopped, the modules unloaded, kvc gone', '... and what is left of it is the user\'s own instance files in /etc/kvc, nothing else',
-      '... and it removed nothing that was there before it'],
+      '... and it removed nothing that was there before it',
+      'systemd-sysext merge: kvc --version runs from the extension', '... and kvc is gone again after systemd-sysext unmerge'],
   },
 ];
 

@@ -229,6 +229,19 @@ if [ -e "$updated" ]; then
 	check "... and what is left of it is the user's own instance files in /etc/kvc, nothing else (no unit link, no /var/lib/kvc, /var/log/kvc, /var/cache/kvc)" [ "$ours" = "$expected" ]
 	[ "$ours" = "$expected" ] || printf '%s\n' "$ours" | show
 	check "... and it removed nothing that was there before it" [ -z "$gone" ]
+
+	say "10. kvc's systemd-sysext image (make sysext, a plain directory image) on the purged system"
+	mkdir -p /run/extensions/kvc
+	mount --bind /var/lib/kvc-e2e/sysext/kvc /run/extensions/kvc
+	t=$(ms)
+	run systemd-sysext merge
+	say "systemd-sysext merge took $(($(ms) - t)) ms"
+	run systemd-sysext status
+	from_sysext() { [ "$(command -v kvc)" = /usr/bin/kvc ] && [ -e /usr/lib/extension-release.d/extension-release.kvc ] && kvc --version; }
+	check "systemd-sysext merge: kvc --version runs from the extension" from_sysext
+	run systemd-sysext unmerge
+	umount /run/extensions/kvc
+	check "... and kvc is gone again after systemd-sysext unmerge" sh -c "! command -v kvc"
 fi
 
 if [ ! -e "$updated" ]; then
