@@ -41,7 +41,8 @@ for script in postinst prerm postrm; do install -m 755 "$here/$script" "$pkg/DEB
 # The shared libraries the pinned Node links (libc6, libstdc++6, libgcc-s1), as dpkg-shlibdeps finds them.
 mkdir -p "$work/shlibs/debian"
 printf 'Source: kvc\n\nPackage: kvc\nArchitecture: any\n' >"$work/shlibs/debian/control"
-shlibs=$(cd "$work/shlibs" && dpkg-shlibdeps -O "$pkg/usr/lib/kvc/node" 2>/dev/null | sed -n 's/^shlibs:Depends=//p')
+shlibs=$(cd "$work/shlibs" && dpkg-shlibdeps -O "$pkg/usr/lib/kvc/node" 2>"$work/shlibs.err" | sed -n 's/^shlibs:Depends=//p')
+[ -n "$shlibs" ] || { cat "$work/shlibs.err" >&2; echo "build.sh: dpkg-shlibdeps found no dependencies of usr/lib/kvc/node (is dpkg-dev installed?)" >&2; exit 1; }
 size=$(du -sk --exclude=DEBIAN "$pkg" | cut -f1)
 sed -e "s|@VERSION@|$version|; s|@ARCH@|$arch|; s|@MAINTAINER@|$maintainer|; s|@SIZE@|$size|; s|@SHLIBS@|$shlibs|" \
 	"$here/control.in" >"$pkg/DEBIAN/control"

@@ -3,10 +3,11 @@
 # container runtime), debootstrap (base images without a registry), qemu (the end-to-end guest),
 # systemd-container (nspawn for systemd tests), busybox-static, cpio, zstd, e2fsprogs, docker-registry
 # (a registry on loopback for `kvc push`; the tests start their own, its packaged service stays unused),
+# dpkg-dev (dpkg-shlibdeps for `make deb`, which the end-to-end guest installs kvc from),
 # and for the Secure Boot guest ovmf, shim-signed, shim-helpers-amd64-signed, grub-efi-amd64-signed,
 # dosfstools and mtools.
 set -euo pipefail
-packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod docker-registry
+packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod docker-registry dpkg-dev
 	ovmf shim-signed shim-helpers-amd64-signed grub-efi-amd64-signed dosfstools mtools)
 missing=()
 for package in "${packages[@]}"; do
