@@ -24,7 +24,7 @@ USBIP_TOOLS = $(shell sed -n 's/^KVC_HOST_TOOLS="\(.*\)"/\1/p' host/etc/kvc/usbi
 # same command, key and devices-file definitions `kvc --help` prints).
 GENERATED = dist/man/man8/kvc.8 dist/man/man5/kvc.conf.5 dist/man/man5/kvc-devices.5 dist/completion/kvc.bash dist/completion/_kvc
 
-.PHONY: all build test test-unit install uninstall demo clean bench
+.PHONY: all build test test-unit install uninstall demo clean bench deb sysext
 
 all: dist/kvc.mjs dist/.generated
 
@@ -95,11 +95,30 @@ install: dist/kvc.mjs dist/.generated
 	install -m 644 dist/man/man5/kvc.conf.5 dist/man/man5/kvc-devices.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 644 dist/completion/kvc.bash $(DESTDIR)$(BASHCOMPDIR)/kvc
 	install -m 644 dist/completion/_kvc $(DESTDIR)$(ZSHCOMPDIR)/_kvc
-	install -m 644 host/etc/kvc/usbip/Containerfile.* host/etc/kvc/usbip/pre-unload host/etc/kvc/usbip/sign-modules $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
+	# pre-unload and sign-modules keep their x bit: the Containerfile COPYs them with it into the image.
+	install -m 644 host/etc/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
+	install -m 755 host/etc/kvc/usbip/pre-unload host/etc/kvc/usbip/sign-modules $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
 	# Configuration files are installed only where none exists: an edited one is never overwritten.
 	for f in kvc.conf usbip.conf; do \
 		[ -e $(DESTDIR)$(SYSCONFDIR)/kvc/$$f ] || install -m 644 host/etc/kvc/$$f $(DESTDIR)$(SYSCONFDIR)/kvc/$$f; \
 	done
+
+# The Debian package kvc_<version>_<arch>.deb in dist/: the tree of `make install` for /usr and
+# /etc, packed by packaging/deb/build.sh with dpkg-deb (see docs/packages.md).
+KVC_VERSION = $(shell sed -n 's/^  "version": "\(.*\)",/\1/p' package.json)
+deb: dist/kvc.mjs dist/.generated
+	rm -rf dist/deb-tree
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/dist/deb-tree PREFIX=/usr SYSCONFDIR=/etc
+	packaging/deb/build.sh dist/deb-tree dist $(KVC_VERSION)
+	rm -rf dist/deb-tree
+
+# kvc's systemd-sysext image in dist/ (kvc-sysext/, and kvc_<version>_<arch>.raw where mksquashfs
+# is installed), from the same tree: packaging/sysext/build.sh (see docs/packages.md).
+sysext: dist/kvc.mjs dist/.generated
+	rm -rf dist/sysext-tree
+	$(MAKE) --no-print-directory install DESTDIR=$(CURDIR)/dist/sysext-tree PREFIX=/usr SYSCONFDIR=/etc
+	packaging/sysext/build.sh dist/sysext-tree dist $(KVC_VERSION)
+	rm -rf dist/sysext-tree
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/kvc $(DESTDIR)$(UNITDIR)/kvc@.service $(DESTDIR)$(DOCDIR)/README.md $(DESTDIR)$(DOCDIR)/CONTRIBUTING.md

@@ -7,6 +7,7 @@ export const GLOBAL_KEYS = {
   KVC_BUILD_NETWORK: 'Network mode for image builds (passed as --network=...), e.g. host; empty (default) leaves the runtime\'s default.',
   KVC_BUILD_RETRY_SECONDS: 'The service retries a failed background build after this many seconds (at least 1), doubling each time up to an hour (default 60).',
   KVC_KEEP_KERNELS: 'How many kernels\' images the service keeps per instance besides the running kernel\'s, the next boot\'s among them (default 3, as the bash KVC).',
+  KVC_BUILD_ON_KERNEL_INSTALL: 'yes or no (default): whether kvc\'s kernel hook (/etc/kernel/postinst.d/kvc, installed by the .deb) builds the new kernel\'s image right away, with `kvc build`, for each instance whose service is enabled but not running (a running service is told with `systemctl reload` either way).',
   KVC_SIGN_KEY: 'Module signing: the private key (PEM file, absolute path, root-only) kvc signs built modules with, instead of its own key or DKMS\'s; set together with KVC_SIGN_CERT. A PKCS#11 URI is refused: the token cannot reach a container build.',
   KVC_SIGN_CERT: 'Module signing: the X.509 certificate (PEM or DER file, absolute path) of KVC_SIGN_KEY; the key mokutil enrols and the kernel must trust.',
   KVC_IMAGE_REPO: 'Many hosts: the registry and repository (host[:port]/path) kvc pulls REPO/<name>-<version>:<tag> from before building; an instance\'s own KVC_IMAGE_REPO wins. Needs KVC_IMAGE_VERIFY_KEY. Empty (default): kvc builds, as without a registry. See docs/many-hosts.md.',

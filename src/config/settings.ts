@@ -22,6 +22,8 @@ export interface GlobalSettings {
   readonly keepKernels: number;
   readonly buildNetwork: string | undefined;
   readonly retrySeconds: number;
+  // KVC_BUILD_ON_KERNEL_INSTALL=yes: the kernel hook builds when the service is not running.
+  readonly buildOnKernelInstall: boolean;
   // KVC_SIGN_KEY and KVC_SIGN_CERT: the module signing key the owner names, if any.
   readonly signingKey: ConfiguredSigningKey | undefined;
   // KVC_IMAGE_* and KVC_BUILD_FALLBACK: where images are pulled from and published to.
@@ -97,7 +99,11 @@ export function globalSettingsFrom(files: readonly ConfFile[]): GlobalSettings {
   if (buildNetwork !== undefined && !/^[a-z][a-z0-9_.-]{0,63}$/.test(buildNetwork)) {
     throw new ConfigError(networkEntry!.file, 'KVC_BUILD_NETWORK', `${JSON.stringify(buildNetwork)} is not a network mode`, { hint: 'write e.g. KVC_BUILD_NETWORK=host, or leave it empty' });
   }
-  return { runtime, keepKernels, buildNetwork, retrySeconds, signingKey: signingKeyFrom(merged), registry: globalRegistryFrom((key) => merged.get(key)), warnings };
+  const onInstall = merged.get('KVC_BUILD_ON_KERNEL_INSTALL');
+  if (onInstall !== undefined && !['', 'yes', 'no'].includes(onInstall.value)) {
+    throw new ConfigError(onInstall.file, 'KVC_BUILD_ON_KERNEL_INSTALL', `must be yes or no, not ${JSON.stringify(onInstall.value)}`, { hint: 'write KVC_BUILD_ON_KERNEL_INSTALL=yes to build in the kernel hook when the service is not running' });
+  }
+  return { runtime, keepKernels, buildNetwork, retrySeconds, buildOnKernelInstall: onInstall?.value === 'yes', signingKey: signingKeyFrom(merged), registry: globalRegistryFrom((key) => merged.get(key)), warnings };
 }
 
 // Accepts podman or docker (the --runtime option and KVC_CONTAINER_RUNTIME share this check).

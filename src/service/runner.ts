@@ -22,6 +22,7 @@ import { writeServiceState } from './service-state.js';
 import { removeServiceState } from '../ops/service-state.js';
 import { liveToolsPid } from '../ops/tools.js';
 import { managerOf, type DeviceManager } from '../devices/manager.js';
+import { onReload } from './reload.js';
 
 // How long a new kernel's directory must be quiet before its build starts.
 export const SETTLE_MS = 1000;
@@ -70,6 +71,9 @@ export async function runService(session: Session, name: string): Promise<number
   const lifetime = lifetimeSignal(session.logger);
   const ctx: Context = { ...session.ctx, signal: lifetime };
   const { logger, global } = session;
+  let background: Background | undefined;
+  // `systemctl reload` (the kernel hook): plan again; installed before anything slow runs.
+  onReload(process, logger, () => background?.reconciler);
   const settings = await session.instance(name);
   // Held until the process ends: no second service, unload or reload of this instance beside it.
   await holdServiceLock(ctx, name, `kvc service ${name}`);
@@ -82,7 +86,6 @@ export async function runService(session: Session, name: string): Promise<number
     throw error;
   });
 
-  let background: Background | undefined;
   let devices: { close(): Promise<void> } | undefined;
   if (started !== undefined && !lifetime.aborted) {
     const { built, loaded } = started;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The end-to-end run, from the host: builds (or reuses) the guest, installs kvc into a tree with
-# `make install DESTDIR=…` exactly as a user does, builds the USB/IP images for both of Debian 12's
-# kernel series with kvc on the host's podman, hands them in with `podman save`, and boots the
+# The end-to-end run, from the host: builds (or reuses) the guest, makes kvc's .deb (`make deb`),
+# which the guest installs with `apt install ./kvc_….deb` as a user does (and purges at the end of
+# boot 2), builds the USB/IP images for both of Debian 12's kernel series with kvc on the host's podman, hands them in with `podman save`, and boots the
 # guest twice on one disk, as a user lives a kernel update:
 #   1. kernel $KVER (6.1): every check; then the 6.12 kernel package is installed while
 #      kvc@usbip runs, and kvc must find its image already there (no build);
@@ -32,9 +32,20 @@ say "the kernel update: Debian's package of $UPDATE_KVER without its USB/IP modu
 test/e2e/guest/build-guest.sh --update "$UPDATE_KVER"
 echo "   guest and update ready in $((($(ms) - t) / 1000)) s"
 
-say "make install DESTDIR=… (kvc with its own Node: the guest has none)"
-make --no-print-directory -s install DESTDIR="$work/tree" PREFIX=/usr/local
-find "$work/tree" -type f -o -type l | sed "s|^$work/tree||" | sort | sed 's/^/   /'
+say "make deb (kvc with its own Node: the guest has none); the guest installs it with apt"
+t=$(ms)
+make --no-print-directory -s deb >/dev/null
+deb=$(ls dist/kvc_*_amd64.deb)
+mkdir -p "$work/tree/var/lib/kvc-e2e"
+cp "$deb" "$work/tree/var/lib/kvc-e2e/"
+dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\.||' | sed 's/^/   /'
+echo "   $deb: $(du -h "$deb" | cut -f1), made in $((($(ms) - t) / 1000)) s"
+say "make sysext (the guest merges it after the purge)"
+t=$(ms)
+make --no-print-directory -s sysext >/dev/null
+mkdir -p "$work/tree/var/lib/kvc-e2e/sysext"
+cp -a dist/kvc-sysext "$work/tree/var/lib/kvc-e2e/sysext/kvc"
+echo "   dist/kvc-sysext: $(du -sh dist/kvc-sysext | cut -f1), made in $((($(ms) - t) / 1000)) s"
 
 mkdir -p "$work/config"
 cp -r host/etc/kvc/. "$work/config/"
@@ -44,7 +55,8 @@ echo 'KVC_BUILD_NETWORK=host' >>"$work/config/kvc.conf"
 # them up to date.
 build_args='KVC_BUILD_ARGS="USBIP_VHCI_NR_HCS=16 USBIP_VHCI_HC_PORTS=15"'
 echo "$build_args" >>"$work/config/usbip.conf"
-echo "$build_args" >>"$work/tree/etc/kvc/usbip.conf"
+# The guest appends them to the package's /etc/kvc/usbip.conf (a conffile the user edits).
+echo "$build_args" >"$work/tree/var/lib/kvc-e2e/usbip.conf.add"
 images=()
 for kver in "$KVER" "$UPDATE_KVER"; do
 	say "kvc build usbip $kver on this host's podman"

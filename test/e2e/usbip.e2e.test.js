@@ -1,6 +1,6 @@
 // End-to-end test: a real Debian 12 kernel without USB/IP in a QEMU guest (TCG), real systemd as
-// PID 1, real D-Bus and podman in it; kvc installed by `make install`, the image built by kvc on
-// this host. The guest prints PASS/FAIL lines on its serial console; this test asserts them.
+// PID 1, real D-Bus and podman in it; kvc installed from its .deb with apt (and purged at the
+// end), the image built by kvc on this host. The guest prints PASS/FAIL lines on its serial console; this test asserts them.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { ROOT } from '../integration/harness.js';
@@ -43,9 +43,11 @@ const COMMON = [
 const BOOTS = [
   {
     kver: process.env.KVER ?? '6.1.0-56-amd64',
-    steps: ['image loaded from podman save', 'unit kvc@usbip is active', ...COMMON,
+    steps: ['kvc installed by its .deb: kvc --version runs from /usr/bin', '... with its kernel hooks', '... and nothing under /usr/local',
+      'image loaded from podman save', 'unit kvc@usbip is active', ...COMMON,
       'kvc saw the new kernel', '... built nothing for it, and kvc status shows it as the next boot\'s kernel with its image',
-      '... and no warning about the next boot'],
+      '... and no warning about the next boot',
+      'the kernel package ran kvc\'s hook (/etc/kernel/postinst.d/kvc): the journal has its notice', '... and kvc@usbip planned again on that reload'],
   },
   {
     kver: process.env.UPDATE_KVER ?? '6.12.117+deb12-amd64',
@@ -54,7 +56,10 @@ const BOOTS = [
       'the pod\'s init container loaded usbip_core, usbip_host, vhci_hcd',
       'the pod is not privileged: CAP_SYS_MODULE only where modules are unloaded, no capability for the tools',
       'usbip from the pod\'s tools container: bind, attach, a port in use, the disk on the vhci bus',
-      'podman kube down: the pod detached the disk and unloaded the modules'],
+      'podman kube down: the pod detached the disk and unloaded the modules',
+      'purged: the unit stopped, the modules unloaded, kvc gone', '... and what is left of it is the user\'s own instance files in /etc/kvc, nothing else',
+      '... and it removed nothing that was there before it',
+      'systemd-sysext merge: kvc --version runs from the extension', '... and kvc is gone again after systemd-sysext unmerge'],
   },
 ];
 

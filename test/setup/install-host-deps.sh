@@ -5,10 +5,11 @@
 # (a registry on loopback for `kvc push`; the tests start their own, its packaged service stays unused),
 # python3-nacl and python3-cryptography (test/setup/sigstore-keygen.py: Debian 12 has no sigstore key generator),
 # gnupg and skopeo (GPG simple signing of fleet images: test keys, and a signature by another key),
+# dpkg-dev (dpkg-shlibdeps for `make deb`, which the end-to-end guest installs kvc from),
 # and for the Secure Boot guest ovmf, shim-signed, shim-helpers-amd64-signed, grub-efi-amd64-signed,
 # dosfstools and mtools.
 set -euo pipefail
-packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod docker-registry python3-nacl python3-cryptography gnupg skopeo
+packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod docker-registry python3-nacl python3-cryptography gnupg skopeo dpkg-dev
 	ovmf shim-signed shim-helpers-amd64-signed grub-efi-amd64-signed dosfstools mtools)
 missing=()
 for package in "${packages[@]}"; do

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs inside the end-to-end guest (systemd as PID 1, Debian 12's kernel without USB/IP, podman,
-# kvc installed by `make install`). Prints "KVC-E2E: PASS|FAIL <step>" lines, a transcript
+# kvc installed from its .deb by apt at the start of boot 1, purged at the end of boot 2). Prints "KVC-E2E: PASS|FAIL <step>" lines, a transcript
 # indented with "  | ", and finally "KVC-E2E: DONE pass=N fail=M". The mode file asks for the
 # test, the demo (same steps, more transcript) or the benchmark.
 . /usr/local/libexec/kvc-e2e-checks.sh
@@ -8,7 +8,26 @@
 # marker; boot 2 (into the new kernel) sees it and checks the service came up by itself.
 updated=/var/lib/kvc-e2e/updated
 say "guest kernel $KVER; USB/IP modules in its tree: $(find /lib/modules/"$KVER" -name '*usbip*' -o -name 'vhci*' | wc -l); node on PATH: $(command -v node || echo none)"
+# What is on the disk, less what changes for reasons of its own (the kernel update, podman's
+# images, apt's and dpkg's records, logs of others, this test's files): kvc's .deb must leave none
+# of it behind when purged but the user data docs/packages.md lists.
+files() {
+	find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/tmp \
+		-o -path /boot -o -path '/lib/modules' -o -path '/usr/lib/modules' -o -path /var/lib/containers -o -path /var/lib/dpkg \
+		-o -path /var/lib/apt -o -path /var/cache/apt -o -path /var/cache/debconf -o -path /var/lib/systemd -o -path /var/log/journal \
+		-o -path /var/log/apt -o -path /var/lib/kvc-e2e -o -path /var/lib/dbus \) -prune -o -print |
+		grep -v '^/\(vmlinuz\|initrd.img\)\(.old\)\{0,1\}$\|^/var/log/\(dpkg\|alternatives\).log$\|^/etc/ld.so.cache$' | sort
+}
 if [ ! -e "$updated" ]; then
+	say "0. apt install ./$(basename /var/lib/kvc-e2e/kvc_*.deb) (offline: podman and kmod, its dependencies, are there)"
+	files >/var/lib/kvc-e2e/files-before
+	t=$(ms)
+	run apt-get install -y --no-install-recommends /var/lib/kvc-e2e/kvc_*.deb
+	say "apt install took $(($(ms) - t)) ms"
+	check "kvc installed by its .deb: kvc --version runs from /usr/bin" sh -c "dpkg -s kvc | grep -q '^Status: install ok installed' && [ \"\$(command -v kvc)\" = /usr/bin/kvc ] && kvc --version"
+	check "... with its kernel hooks" sh -c "[ -x /etc/kernel/postinst.d/kvc ] && [ -x /etc/kernel/postrm.d/kvc ]"
+	check "... and nothing under /usr/local" sh -c "! dpkg -L kvc | grep -q '^/usr/local'"
+	cat /var/lib/kvc-e2e/usbip.conf.add >>/etc/kvc/usbip.conf
 	t=$(ms)
 	for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
 	check "image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$TAG"
@@ -156,7 +175,7 @@ if [ -e "$updated" ]; then
 	# podman 4.3 plays Pods, not DaemonSets: the DaemonSet's pod template as a Pod (kvc's own Node
 	# turns it, the guest has no other), with the local image and no node selector.
 	pod=/tmp/kvc-usbip-pod.json
-	kvc kube daemonset usbip --kernel "$KVER" --output json 2>/dev/null | /usr/local/lib/kvc/node -e '
+	kvc kube daemonset usbip --kernel "$KVER" --output json 2>/dev/null | /usr/lib/kvc/node -e '
 		const ds = JSON.parse(require("fs").readFileSync(0, "utf8")).items[0];
 		const spec = { ...ds.spec.template.spec, restartPolicy: "Never" };
 		delete spec.nodeSelector; delete spec.tolerations;
@@ -190,6 +209,40 @@ if [ -e "$updated" ]; then
 	show </tmp/kvc-usbip-modules.log
 	check "podman kube down: the pod detached the disk and unloaded the modules" sh -c "! ls /sys/module | grep -qx 'vhci_hcd\|usbip_host\|usbip_core' && grep -q 'unloaded vhci_hcd' /tmp/kvc-usbip-modules.log"
 	pkill -x usbipd
+
+	say "9. apt purge kvc: nothing of it is left but the user data docs/packages.md lists"
+	t=$(ms)
+	run apt-get purge -y kvc
+	say "apt purge took $(($(ms) - t)) ms"
+	files >/var/lib/kvc-e2e/files-after
+	# New paths no installed package owns (the kernel update's are the 6.12 package's); of those,
+	# kvc's would be named kvc or usbip or lie in /etc/kernel. podman's own leftovers are not kvc's.
+	left=$(comm -13 /var/lib/kvc-e2e/files-before /var/lib/kvc-e2e/files-after | while read -r path; do dpkg -S "$path" >/dev/null 2>&1 || echo "$path"; done)
+	gone=$(comm -23 /var/lib/kvc-e2e/files-before /var/lib/kvc-e2e/files-after)
+	echo "new since before apt install, owned by no package: ${left:-nothing}" | tr '\n' ' ' | fold -w 150 | show; echo
+	echo "gone since before apt install: ${gone:-nothing}" | tr '\n' ' ' | fold -w 150 | show; echo
+	ours=$(printf '%s\n' "$left" | grep -e kvc -e usbip -e '^/etc/kernel' || true)
+	# A new sh for `command -v`: this one hashed /usr/bin/kvc when it ran kvc, and dash answers from its hash.
+	purged() { [ "$(systemctl is-active kvc@usbip)" != active ] && none_loaded && [ ! -e /usr/bin/kvc ] && ! sh -c 'command -v kvc' >/dev/null && ! dpkg -s kvc >/dev/null 2>&1; }
+	check "purged: the unit stopped, the modules unloaded, kvc gone (no /usr/bin/kvc, no package)" purged
+	# The user's own instance (the "slow" test instance, files this test wrote in /etc/kvc) stays.
+	expected=$(printf '%s\n' /etc/kvc /etc/kvc/slow /etc/kvc/slow.conf /etc/kvc/slow/Containerfile)
+	check "... and what is left of it is the user's own instance files in /etc/kvc, nothing else (no unit link, no /var/lib/kvc, /var/log/kvc, /var/cache/kvc)" [ "$ours" = "$expected" ]
+	[ "$ours" = "$expected" ] || printf '%s\n' "$ours" | show
+	check "... and it removed nothing that was there before it" [ -z "$gone" ]
+
+	say "10. kvc's systemd-sysext image (make sysext, a plain directory image) on the purged system"
+	mkdir -p /run/extensions/kvc
+	mount --bind /var/lib/kvc-e2e/sysext/kvc /run/extensions/kvc
+	t=$(ms)
+	run systemd-sysext merge
+	say "systemd-sysext merge took $(($(ms) - t)) ms"
+	run systemd-sysext status
+	from_sysext() { [ "$(command -v kvc)" = /usr/bin/kvc ] && [ -e /usr/lib/extension-release.d/extension-release.kvc ] && kvc --version; }
+	check "systemd-sysext merge: kvc --version runs from the extension" from_sysext
+	run systemd-sysext unmerge
+	umount /run/extensions/kvc
+	check "... and kvc is gone again after systemd-sysext unmerge" sh -c "! command -v kvc"
 fi
 
 if [ ! -e "$updated" ]; then
@@ -222,6 +275,11 @@ if [ ! -e "$updated" ]; then
 		[ \"\$(podman images --all --quiet --no-trunc | sort)\" = \"\$1\" ] &&
 		kvc status usbip | grep -q 'kernel $new (next boot): localhost/usbip-1.0.0:'" - "$images_before"
 	check "... and no warning about the next boot" sh -c "! kvc status usbip | grep -q 'warning: the kernel that boots next'"
+	journalctl -t kvc-kernel-hook --no-pager -o cat 2>&1 | show
+	check "the kernel package ran kvc's hook (/etc/kernel/postinst.d/kvc): the journal has its notice" sh -c "journalctl -t kvc-kernel-hook -o cat | grep -qF 'kernel $new installed: told kvc@usbip.service (systemctl reload)'"
+	reloaded() { since | grep -q 'reload (SIGHUP): planning again'; }
+	wait_for reloaded
+	check "... and kvc@usbip planned again on that reload" reloaded
 	: >"$updated"
 	say "powering off: the host boots this disk into $new next"
 fi

@@ -197,7 +197,7 @@ describe('settings: global files', () => {
 
   it('defaults to podman, 3 kernels kept, the runtime\'s build network, no registry', () => {
     const registry = { repo: undefined, fallback: undefined, verifyKey: undefined, signatures: undefined, signKey: undefined, signPassphraseFile: undefined, signGnupgHome: undefined, tlsVerify: true };
-    expect(globalSettingsFrom([])).to.deep.equal({ runtime: 'podman', keepKernels: 3, buildNetwork: undefined, retrySeconds: 60, signingKey: undefined, registry, warnings: [] });
+    expect(globalSettingsFrom([])).to.deep.equal({ runtime: 'podman', keepKernels: 3, buildNetwork: undefined, retrySeconds: 60, buildOnKernelInstall: false, signingKey: undefined, registry, warnings: [] });
   });
 
   it('lets kvc.conf override the bash KVC\'s kmods-via-containers.conf', () => {
