@@ -86,7 +86,7 @@ install: dist/kvc.mjs dist/.generated
 		sed "s|@LIBDIR@|$(LIBDIR)|g; s|@INSTANCE@|usbip|g; s|@PATH@|$$path|g; s|@TOOL@|$$tool|g" host/bin/host-command.in > "$$dest"; \
 		chmod 755 "$$dest"; \
 	done
-	sed 's|/usr/local/bin/kvc|$(BINDIR)/kvc|g; s|/usr/local/share/doc/kvc|$(DOCDIR)|g' systemd/kvc@.service > $(DESTDIR)$(UNITDIR)/kvc@.service
+	sed 's|/usr/local/bin/kvc|$(BINDIR)/kvc|g; s|/usr/local/share/doc/kvc|$(DOCDIR)|g; s|^Documentation=|Documentation=man:kvc(8) |' systemd/kvc@.service > $(DESTDIR)$(UNITDIR)/kvc@.service
 	chmod 644 $(DESTDIR)$(UNITDIR)/kvc@.service
 	install -m 644 README.md CONTRIBUTING.md $(DESTDIR)$(DOCDIR)/
 	install -m 644 docs/*.md $(DESTDIR)$(DOCDIR)/docs/
