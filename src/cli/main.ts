@@ -31,4 +31,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
+// A reader that stops early (`kvc build --help | head -3`) closes the pipe: stop quietly, as a
+// shell tool does on SIGPIPE, instead of a stack trace for the unhandled EPIPE.
+function quietOnClosedPipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    process.exit(typeof process.exitCode === 'number' ? process.exitCode : ExitStatus.ok);
+  });
+}
+quietOnClosedPipe(process.stdout);
+
 process.exitCode = await main(commandLine());

@@ -132,3 +132,17 @@ describe('kvc wrapper [kver] <command>: which word is the kernel', () => {
     expect(splitWrapperWords(['6.1.0-56-amd64'])).to.deep.equal({ kver: '6.1.0-56-amd64', command: [] });
   });
 });
+
+describe('a reader that closes the pipe early (`kvc build --help | head -1`)', () => {
+  it('kvc stops quietly: no EPIPE stack trace, exit status 0', async () => {
+    const { spawn } = await import('node:child_process');
+    // The shell's own pipe into `head -c 1`, which exits after one byte: kvc's later writes hit a
+    // closed pipe (the help is longer than a pipe write of one byte).
+    const child = spawn('sh', ['-c', `"$0" "$1" build --help | head -c 1 >/dev/null; echo "kvc:$?" >&2`, process.execPath, join(ROOT, 'lib/cli/main.js')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => { stderr += chunk; });
+    await new Promise((resolve) => child.on('close', resolve));
+    expect(stderr).to.not.match(/EPIPE|Unhandled|at /);
+    expect(stderr).to.contain('kvc:0');
+  });
+});
