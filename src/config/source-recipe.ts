@@ -29,7 +29,10 @@ export function sourceRecipeSettings(settings: InstanceSettings): InstanceSettin
   return { ...settings, context: { ...settings.context, file, recipe: recipeDigest(settings.context.path, file) } };
 }
 
-// Whether a failed build's words say the distribution has no headers package for the kernel.
+// Whether a failed build's words say the distribution has no headers package for the kernel: the
+// recipe's own line, naming a release (it starts with a digit). The runtime's error repeats the
+// failed step's script, where the same words stand with `${KVER}`: any failure of that step (a
+// runtime error, a compiler error) must not look like a missing headers package.
 export function saysNoHeadersPackage(text: string): boolean {
-  return /no linux-headers-\S+ in the apt sources/.test(text);
+  return /no linux-headers-\d[^\s$"'{}]* in the apt sources/.test(text);
 }

@@ -36,6 +36,15 @@ describe('header-less recipe choice', () => {
     expect(saysNoHeadersPackage('  | no linux-headers-6.1.0-99-amd64 in the apt sources: is 6.1.0-99-amd64 a Debian kernel')).to.equal(true);
     expect(saysNoHeadersPackage('no linux-source-6.1 6.1.176-1 in the apt sources')).to.equal(false);
   });
+
+  it('does not take the failed step\'s own script for that line (any other failure of the step: no header-less fallback)', () => {
+    // podman's error as seen in a run: a runtime failure of the builder step, whose message quotes
+    // the step's script (the recipe's echo of the words, with ${KVER}).
+    const podmanError = 'Error: identifier is not a container: building at STEP "RUN --mount=type=secret,id=kvc_sign_key set -e; '
+      + 'test -n "${version}" || { echo "no linux-headers-${KVER} in the apt sources: is ${KVER} a Debian kernel, and are its suite\'s sources configured?" >&2; exit 1; };';
+    expect(saysNoHeadersPackage(podmanError)).to.equal(false);
+    expect(saysNoHeadersPackage(`  | [2/4] STEP 9/9: RUN set -e; echo "no linux-headers-\${KVER} in the apt sources" >&2\n  | make: *** [Makefile:1] Error 2`)).to.equal(false);
+  });
 });
 
 describe('kvc check: the recipe line', () => {
