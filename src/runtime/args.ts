@@ -183,9 +183,10 @@ export function historyArgs(ref: string): string[] {
   return ['history', '--no-trunc', '--format', '{{.CreatedBy}}', ref];
 }
 
-// `rmi` of one image only, leaving its unnamed parents (another build may reuse them).
-export function removeImageOnlyArgs(id: string): string[] {
-  return ['rmi', '--no-prune', id];
+// `rmi` of these images only, leaving their other unnamed parents (another build may reuse
+// them); a child before its parent, as podman removes them in the order given.
+export function removeImagesOnlyArgs(ids: readonly string[]): string[] {
+  return ['rmi', '--no-prune', ...ids];
 }
 
 // `tag`.

@@ -37,24 +37,28 @@ export class ImageCommands extends CommandRunner {
   // that hold that kernel's headers, sources and objects (about 1 GB), walking down from each
   // unnamed leaf the builds labelled, through metadata-only steps (ARG, WORKDIR…), and stopping
   // at the first image whose steps do not depend on the kernel and hold files (the toolchain and
-  // tools steps, which the next kernel's build reuses), or that another image still builds on.
-  // Returns how many images were removed; never throws.
+  // tools steps, which the next kernel's build reuses), or that has a name. One `rmi` for all of
+  // them (an image another image still builds on stays, with its parents). Returns how many
+  // images were removed; never throws.
   async removeBuildLeftovers(labels: Readonly<Record<string, string>>, kver: string): Promise<number> {
     if (this.dryRun) return 0;
     const listed = await this.capture(argv.danglingImagesArgs(labels));
-    let removed = 0;
+    const doomed: string[] = [];
     for (const leaf of listed.exitCode === 0 ? parseIdList(listed.stdout) : []) {
       let id = leaf;
-      while (id !== '') {
-        const history = await this.capture(argv.historyArgs(id));
-        if (history.exitCode !== 0 || !(dependsOnKernel(history.stdout, kver) || isMetadataStep(history.stdout))) break;
+      while (id !== '' && !doomed.includes(id)) {
         const [info] = await this.inspectImages([id]).catch(() => []);
         if (info === undefined || info.names.length > 0) break;
-        if ((await this.capture(argv.removeImageOnlyArgs(id))).exitCode !== 0) break;
-        removed += 1;
+        // podman's inspect has the steps; otherwise ask `history`.
+        const steps = info.steps.length > 0 ? info.steps.join('\n') : await this.capture(argv.historyArgs(id)).then((result) => (result.exitCode === 0 ? result.stdout : ''));
+        if (!(dependsOnKernel(steps, kver) || isMetadataStep(steps))) break;
+        doomed.push(id);
         id = info.parent;
       }
     }
+    if (doomed.length === 0) return 0;
+    const result = await this.capture(argv.removeImagesOnlyArgs(doomed));
+    const removed = result.exitCode === 0 ? doomed.length : doomed.length - (await this.inspectImages(doomed).catch(() => doomed.map(() => undefined))).length;
     if (removed > 0) this.logger.verbose(`removed ${removed} build step image${removed > 1 ? 's' : ''} of ${kver}`);
     return removed;
   }

@@ -10,6 +10,9 @@ export interface ImageInfo {
   readonly size: number;
   // The image it was built on ('' when the runtime does not say: docker's BuildKit).
   readonly parent: string;
+  // The steps that made it, newest first, as `history` prints them (empty when the runtime's
+  // inspect has no history: docker's).
+  readonly steps: readonly string[];
 }
 
 // What kvc needs of a container.
@@ -56,6 +59,7 @@ export function parseImageInspect(text: string): ImageInfo[] {
       created: typeof image['Created'] === 'string' ? image['Created'] : '',
       size: typeof image['Size'] === 'number' ? image['Size'] : 0,
       parent: typeof image['Parent'] === 'string' ? image['Parent'].replace(/^sha256:/, '') : '',
+      steps: Array.isArray(image['History']) ? image['History'].map((step) => record(step)['created_by']).filter((step): step is string => typeof step === 'string').reverse() : [],
     };
   });
 }

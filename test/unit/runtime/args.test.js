@@ -110,7 +110,7 @@ describe('runtime JSON', () => {
     expect(container.pid).to.be.greaterThan(1);
   });
   it('keeps only checked fields of odd JSON', () => {
-    expect(parseImageInspect('[{"Id": 5, "RepoTags": [1, "a"], "Labels": {"x": 1, "y": "z"}}]')).to.deep.equal([{ id: '', names: ['a'], labels: { y: 'z' }, created: '', size: 0, parent: '' }]);
+    expect(parseImageInspect('[{"Id": 5, "RepoTags": [1, "a"], "Labels": {"x": 1, "y": "z"}}]')).to.deep.equal([{ id: '', names: ['a'], labels: { y: 'z' }, created: '', size: 0, parent: '', steps: [] }]);
     expect(() => parseImageInspect('{"not": "an array"}')).to.throw(/not a JSON array/);
     expect(() => parseImageInspect('garbage')).to.throw(/not JSON/);
   });
