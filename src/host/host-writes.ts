@@ -4,6 +4,7 @@
 // made (ops/session.ts), beside the runtime adapter.
 import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { KvcError } from '../errors.js';
 import type { Effect, Would } from './effect.js';
 
@@ -45,7 +46,7 @@ export const HOST_WRITES: HostWrites = {
     return 'done';
   },
   openLock(path, folderMode) {
-    mkdirSync(path.slice(0, path.lastIndexOf('/')) || '/', { recursive: true, mode: folderMode });
+    mkdirSync(dirname(path), { recursive: true, mode: folderMode });
     const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
     const info = fstatSync(fd);
     const euid = process.geteuid?.() ?? 0;
