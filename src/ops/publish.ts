@@ -35,7 +35,7 @@ export async function publish(ctx: Context, settings: InstanceSettings, kernels:
   const signatureDir = publishSignatureDir(store, `${ctx.configDir}/kvc.conf`);
   const recordDir = join(ctx.stateDir ?? '/var/lib/kvc', settings.name, 'published');
   const records = await readRecordFiles(recordDir, parsePublishRecord);
-  // registries.d: where the signatures go (beside the images, or the GPG folder); a dry run writes nothing.
+  // registries.d: where the signatures go (beside the images, or the GPG folder); through the host writes (a dry run's print them).
   const host = hostWrites(ctx);
   await writeTrustFiles(ctx, registry);
   if (signatureDir !== undefined) await host.mkdirp(signatureDir, 0o755);
