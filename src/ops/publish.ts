@@ -9,6 +9,7 @@ import { imageInRepo, imageName } from '../images/names.js';
 import { parseDigestFile, parsePublishRecord, publishSteps, type PublishRecord } from '../registry/publish-plan.js';
 import { buildImage, type BuildOptions } from './build.js';
 import { hostWrites, type Context } from './context.js';
+import { isWould } from '../host/effect.js';
 import { trustStore, writeTrustFiles } from './pull-image.js';
 import { resolveRegistry } from '../config/registry-settings.js';
 import { publishSignatureDir } from '../registry/signature-kind.js';
@@ -56,7 +57,7 @@ export async function publish(ctx: Context, settings: InstanceSettings, kernels:
     await host.mkdirp(ctx.runDir, 0o755);
     try {
       // A dry run's push (a Would) pushed nothing: there is no digest to record.
-      if ((await ctx.runtime.push(local, destination, { tlsVerify: registry.tlsVerify, sign: signing })) !== 'done') continue;
+      if (isWould(await ctx.runtime.push(local, destination, { tlsVerify: registry.tlsVerify, sign: signing }))) continue;
       const digest = parseDigestFile(await readFile(digestFile, 'utf8').catch(() => ''));
       if (digest === undefined) throw new RuntimeError(`podman pushed ${destination} but wrote no digest to ${digestFile}`, { command: [], stderrTail: '' });
       const record: PublishRecord = { kernel, imageId: info?.id ?? '', destination, digest, at: new Date().toISOString() };

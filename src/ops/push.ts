@@ -2,6 +2,7 @@
 import { ImageMissingError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { type Context } from './context.js';
+import { isWould } from '../host/effect.js';
 import { imageInRepo, imageName } from '../images/names.js';
 
 // Pushes <name>-<version>:<tag> to <repo>/<name>-<version>:<tag>; returns where it went, and
@@ -12,7 +13,7 @@ export async function pushImage(ctx: Context, settings: InstanceSettings, kver: 
   if ((await ctx.runtime.inspectImage(source)) === undefined) {
     throw new ImageMissingError(`there is no image ${source} to push`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
   }
-  const pushed = (await ctx.runtime.push(source, destination, options)) === 'done';
+  const pushed = !isWould(await ctx.runtime.push(source, destination, options));
   if (pushed) ctx.logger.info(`pushed ${source} as ${destination}`);
   return { destination, pushed };
 }
