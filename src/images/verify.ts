@@ -9,9 +9,8 @@ import { readImageLabels } from './labels.js';
 
 // The problems found (empty when the image is good). `labels` are the image's (from inspecting
 // it); modinfo runs inside the image, with no privileges.
-export async function imageProblems(runtime: Pick<RuntimePort, 'probe' | 'dryRun'>, settings: InstanceSettings, image: string, kver: string, labels: Readonly<Record<string, string>>, signer?: Signer): Promise<string[]> {
+export async function imageProblems(runtime: Pick<RuntimePort, 'probe'>, settings: InstanceSettings, image: string, kver: string, labels: Readonly<Record<string, string>>, signer?: Signer): Promise<string[]> {
   const result = await runtime.probe(image, ['modinfo', '-k', kver, ...settings.modules]);
-  if (runtime.dryRun) return [];
   const problems: string[] = [];
   const read = readImageLabels(labels);
   const stale = buildMismatch(read?.buildIdentity ?? identityFromLabels(undefined, undefined), wantedIdentity(settings));

@@ -47,7 +47,6 @@ export function parseAbiProbe(stdout: string): { modules: ImageModuleAbi[]; expo
 // kernel's; logs how many imports were checked and how many kvc could not learn.
 export async function assertAbiMatches(ctx: Context, settings: { readonly name: string }, image: string, kver: string): Promise<void> {
   const result = await ctx.runtime.probe(image, ['/bin/sh', '-c', READ_ABI_SCRIPT, 'kvc-read-abi', `/lib/modules/${kver}`]);
-  if (ctx.runtime.dryRun) return;
   if (result.exitCode !== 0) {
     throw new KernelRefusedError(`cannot read the vermagic and symbol versions of ${image}'s modules (exit ${result.exitCode}: ${result.stderr.trim().split('\n').pop() ?? ''}); nothing was loaded`, {
       hint: `the image must hold kmod and depmod's files under /lib/modules/${kver}; rebuild it: kvc build ${settings.name} ${kver} --force`,

@@ -26,7 +26,7 @@ export class BuildLog {
   private last = '';
   private failedStage: string | undefined;
 
-  // A log under `dir` (none when dir is undefined: --dry-run, or tests that keep none).
+  // A log under `dir` (none when dir is undefined: a build that failed before its first line, or tests that keep none).
   constructor(dir: string | undefined, kver: string, now = new Date()) {
     if (dir === undefined) return;
     const path = join(dir, `${kver}.${now.toISOString().replace(/[:.]/g, '-')}.log`);

@@ -11,7 +11,8 @@ import { imageProblems } from '../images/verify.js';
 import { assertContextTrusted, assertTrusted } from '../config/trust.js';
 import { keyForBuild } from '../signing/build-key.js';
 import { signerOf, signingInputs } from '../signing/signer.js';
-import { keyLocations } from './context.js';
+import { hostWrites, keyLocations } from './context.js';
+import { isWould } from '../host/effect.js';
 import { pullFirst } from './pull-first.js';
 import { imageName } from '../images/names.js';
 import { imageLabels } from '../images/labels.js';
@@ -41,7 +42,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   const image = imageName(settings, kver);
   // The signing key (created now when the kernel refuses unsigned modules and there is none): a
   // change of key makes the image out of date.
-  const key = await keyForBuild({ configured: ctx.signingKey, locations: keyLocations(ctx), hostRoot: ctx.hostRoot, logger: ctx.logger, dryRun: ctx.runtime.dryRun });
+  const key = await keyForBuild({ configured: ctx.signingKey, locations: keyLocations(ctx), hostRoot: ctx.hostRoot, logger: ctx.logger, host: hostWrites(ctx) });
   const signer = key === undefined ? undefined : signerOf(key.certificate);
   const existing = await ctx.runtime.inspectImage(image);
   if (existing !== undefined && options.force !== true) {
@@ -73,14 +74,15 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   const extra = canonicalBuildArgs(settings.buildArgs);
   const signing = signingInputs(key);
   const what = `${image} for kernel ${kver} from ${settings.context.file}${extra === '' ? '' : ` with build args ${extra}`}${signer === undefined ? '' : `, its modules signed by ${signer.subject} (key id ${signer.keyId})`}`;
-  // A dry run asks the runtime nothing, so it cannot know whether the image is up to date.
-  ctx.logger.info(ctx.runtime.dryRun ? `dry run: would build ${what}, unless an up-to-date image is there (a dry run does not look); the commands:` : `building ${what}`);
   const started = Date.now();
-  const log = new BuildLog(ctx.runtime.dryRun ? undefined : instanceLogDir(ctx.logDir, settings.name), kver);
+  // The log and the word that the build started come with its first line of output: a build that
+  // did not run (a dry run's) has neither.
+  let log: BuildLog | undefined;
   const print = progressPrinter(ctx);
   let headerless: InstanceSettings | undefined;
+  let would = false;
   try {
-    await ctx.runtime.build({
+    const effect = await ctx.runtime.build({
       tag: pending,
       file: settings.context.file,
       context,
@@ -92,12 +94,23 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       noCache: options.fresh === true,
       secrets: signing.secrets,
     }, (line) => {
+      if (log === undefined) {
+        ctx.logger.info(`building ${what}`);
+        log = new BuildLog(instanceLogDir(ctx.logDir, settings.name), kver);
+      }
       log.write(line);
       print(line);
     }, options.signal).catch((error: unknown) => {
-      throw buildFailure(error, image, log);
+      throw buildFailure(error, image, log ?? new BuildLog(undefined, kver));
     });
-    const built = ctx.runtime.dryRun ? undefined : await ctx.runtime.inspectImage(pending);
+    if (isWould(effect)) {
+      // A dry run: the build command was printed; the checks and the naming would follow it.
+      ctx.logger.info(`dry run: would build ${what} with the command above`);
+      ctx.logger.info(`dry run: nothing was built (a build also checks the new image's modules before naming it ${image})`);
+      would = true;
+      return { action: 'dry-run', image };
+    }
+    const built = await ctx.runtime.inspectImage(pending);
     const problems = await imageProblems(ctx.runtime, settings, pending, kver, built?.labels ?? {}, signer);
     if (problems.length > 0) {
       throw new ImageCheckError(`the image built for ${kver} is not usable: ${problems.join('; ')}`, {
@@ -112,23 +125,18 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
     headerless = error instanceof BuildFailedError && saysNoHeadersPackage(error.message) ? sourceRecipeSettings(settings) : undefined;
     if (headerless === undefined) throw error;
   } finally {
-    log.close();
-    if (log.lost !== undefined) ctx.logger.warn(`build log: ${log.lost}; the build went on without it (free space in ${ctx.logDir ?? 'the log folder'})`);
-    await ctx.runtime.removeImage(pending).catch((error: unknown) => ctx.logger.warn(`could not remove ${pending}: ${String(error)}`));
+    log?.close();
+    if (log?.lost !== undefined) ctx.logger.warn(`build log: ${log.lost}; the build went on without it (free space in ${ctx.logDir ?? 'the log folder'})`);
+    if (!would) await ctx.runtime.removeImage(pending).catch((error: unknown) => ctx.logger.warn(`could not remove ${pending}: ${String(error)}`));
   }
   if (headerless !== undefined) {
     ctx.logger.info(`no headers package for ${kver}: building from the kernel's source with ${headerless.context.file} (docs/kernels-without-headers.md)`);
     return buildImage(ctx, headerless, kver, { ...options, force: true });
   }
-  if (ctx.runtime.dryRun) {
-    ctx.logger.info(`dry run: nothing was built (a build also checks the new image's modules before naming it ${image})`);
-    return { action: 'dry-run', image };
-  }
   if (existing !== undefined) await removeIfUnnamed(ctx, existing.id);
   await recordToolRun(ctx, settings, kver);
-  // A dry run printed the commands: it built nothing and says so.
-  if (ctx.runtime.dryRun) ctx.logger.info(`dry run: nothing was built; the commands above would build ${image}`);
-  else ctx.logger.info(`built ${image} in ${((Date.now() - started) / 1000).toFixed(0)} s${log.path === undefined ? '' : `; log: ${log.path}`}`);
+  const logPath = (log as BuildLog | undefined)?.path;
+  ctx.logger.info(`built ${image} in ${((Date.now() - started) / 1000).toFixed(0)} s${logPath === undefined ? '' : `; log: ${logPath}`}`);
   return { action: 'built', image };
 }
 

@@ -1,6 +1,7 @@
 // What every operation is given: the runtime adapter, the logger and the host paths it works on.
 import { join } from 'node:path';
 import type { RuntimePort } from '../runtime/port.js';
+import { HOST_WRITES, type HostWrites } from '../host/host-writes.js';
 import type { Logger } from '../log/logger.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { DEFAULT_KEY_LOCATIONS, type KeyLocations } from '../signing/key-choice.js';
@@ -14,6 +15,8 @@ export interface Context {
   readonly deviceManagers?: DeviceManagers<Context, InstanceSettings>;
   readonly configDir: string;
   readonly runtime: RuntimePort;
+  // The writes to the host's files (a dry run's prints them); HOST_WRITES when absent.
+  readonly host?: HostWrites;
   readonly logger: Logger;
   // The host's root for /sys, /proc, /boot and /lib/modules ("/" except in tests).
   readonly hostRoot: string;
@@ -35,6 +38,11 @@ export interface Context {
   readonly signingKey?: ConfiguredSigningKey | undefined;
   // kvc.conf's registry keys (KVC_IMAGE_REPO …): images are pulled, verified, before any build.
   readonly registry?: GlobalRegistry | undefined;
+}
+
+// How the context writes to the host: its port, or the real writes.
+export function hostWrites(ctx: Pick<Context, 'host'>): HostWrites {
+  return ctx.host ?? HOST_WRITES;
 }
 
 // The signing key folders of a context.

@@ -43,7 +43,8 @@ function isLink(path: string): boolean {
 }
 
 // Writes (or with remove, deletes) the instance's host commands in binDir; never replaces a file
-// kvc did not write. Returns the paths.
+// kvc did not write. Returns the paths. `dryRun` stays a flag here, given by its command in
+// src/cli: these files are in --bindir, not under /etc, /run or /var (the host-writes port's).
 export function writeHostCommands(settings: InstanceSettings, binDir: string, libDir: string, logger: Logger, options: { remove?: boolean; dryRun?: boolean } = {}): string[] {
   if (settings.hostTools.length === 0) {
     throw new UsageError(`${settings.name} declares no host tools`, { hint: `list them in ${settings.confPath}, e.g. KVC_HOST_TOOLS="/usr/sbin/usbip"` });

@@ -2,9 +2,9 @@
 // dependencies, the image's further modules), newest first: what unload may take out, and nothing
 // else. Kept in the run folder (gone at reboot, as the modules are), root's own file, mode 0600;
 // a record someone else could have written is not believed.
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Context } from './context.js';
+import { hostWrites, type Context } from './context.js';
 
 // The record of one instance.
 export interface LoadRecord {
@@ -43,22 +43,15 @@ export function readLoadRecord(ctx: Context, instance: string, kver: string): Lo
 
 // Writes the record (an empty list too: "kvc loaded nothing"), mode 0600, replacing the old one
 // at once; the temporary file is made anew, never followed through a link.
-export function writeLoadRecord(ctx: Context, instance: string, record: LoadRecord): void {
-  const path = loadRecordPath(ctx, instance);
-  mkdirSync(join(ctx.runDir, instance), { recursive: true, mode: 0o700 });
-  rmSync(`${path}.tmp`, { force: true });
-  const fd = openSync(`${path}.tmp`, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(record)}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(`${path}.tmp`, path);
+export async function writeLoadRecord(ctx: Context, instance: string, record: LoadRecord): Promise<void> {
+  const host = hostWrites(ctx);
+  await host.mkdirp(join(ctx.runDir, instance), 0o700);
+  await host.writeFileAtomic(loadRecordPath(ctx, instance), `${JSON.stringify(record)}\n`, 0o600);
 }
 
 // Removes the record (an unload took out everything in it).
-export function clearLoadRecord(ctx: Context, instance: string): void {
-  rmSync(loadRecordPath(ctx, instance), { force: true });
+export async function clearLoadRecord(ctx: Context, instance: string): Promise<void> {
+  await hostWrites(ctx).remove(loadRecordPath(ctx, instance));
 }
 
 // The new record after a load: what it added (newest first), then what was recorded and is still loaded. Pure.

@@ -48,7 +48,6 @@ export async function assertSignaturesAccepted(ctx: Context, settings: { readonl
   const refusal = unsignedModulesRefused(await readSignatureFacts(ctx.hostRoot));
   if (refusal === undefined || modules.length === 0) return;
   const result = await ctx.runtime.probe(image, ['modinfo', '-k', kver, '--', ...modules]);
-  if (ctx.runtime.dryRun) return;
   const infos = parseModinfo(result.stdout);
   const signatures = modules.map((module): ModuleSignature => {
     const name = kernelModuleName(module);

@@ -11,6 +11,7 @@ import { assertKernelCanTake, assertRunningKernel } from './kernel-check.js';
 import { assertSignaturesAccepted, loadSources } from './load-sources.js';
 import { assertAbiMatches } from './abi-preload.js';
 import { signatureRejection } from '../signing/load-trust.js';
+import { isWould } from '../host/effect.js';
 import { clearLoadRecord, mergeRecord, readLoadRecord, writeLoadRecord } from './load-record.js';
 import { moduleStatuses } from './modules-state.js';
 import { modprobeConfigVolumes } from './modprobe-config.js';
@@ -28,7 +29,7 @@ export { moduleStatuses };
 
 async function requireImage(ctx: Context, settings: InstanceSettings, kver: string): Promise<string> {
   const image = imageName(settings, kver);
-  if (!ctx.runtime.dryRun && (await ctx.runtime.inspectImage(image)) === undefined) {
+  if ((await ctx.runtime.inspectImage(image)) === undefined) {
     throw new ImageMissingError(`there is no image ${image} for kernel ${kver}`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
   }
   return image;
@@ -82,13 +83,15 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
     // vermagic and symbol CRCs against what the kernel exports (issue 21), for every build.
     if (sources.image.length > 0) await assertAbiMatches(ctx, settings, image, kver);
     const policy = modprobeConfigVolumes(ctx);
+    // A dry run's module commands (Woulds) loaded nothing: there is nothing to check or record.
+    let would = false;
     try {
       for (const phase of phases) {
         const what = `loading ${phase.modules.join(', ')}${phase.fromHost ? ` from the kernel's own tree` : ''}`;
         if (phase.fromHost && host !== undefined) {
-          await ctx.runtime.runModuleCommand(image, ['modprobe', '--dirname', HOST_MODULES_PREFIX, '--all', '--', ...phase.modules], what, [hostModulesVolume(host.dir, kver), ...policy]);
+          would = isWould(await ctx.runtime.runModuleCommand(image, ['modprobe', '--dirname', HOST_MODULES_PREFIX, '--all', '--', ...phase.modules], what, [hostModulesVolume(host.dir, kver), ...policy])) || would;
         } else {
-          await ctx.runtime.runModuleCommand(image, ['modprobe', '--all', '--', ...phase.modules], what, policy);
+          would = isWould(await ctx.runtime.runModuleCommand(image, ['modprobe', '--all', '--', ...phase.modules], what, policy)) || would;
         }
       }
     } catch (error) {
@@ -107,7 +110,7 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
         cause: error,
       });
     }
-    if (!ctx.runtime.dryRun) {
+    if (!would) {
       const after = await moduleStatuses(ctx, loading);
       const missing = loading.filter((module) => after.get(kernelModuleName(module))?.state !== 'live');
       if (missing.length > 0) {
@@ -121,7 +124,7 @@ export async function loadModules(ctx: Context, settings: InstanceSettings, kver
     } else {
       ctx.logger.info(`dry run: would load ${loading.join(', ')} into ${kver} with the commands above; nothing was loaded`);
     }
-  } else if (!ctx.runtime.dryRun) {
+  } else {
     // Nothing loaded now: the record says so (what an earlier kvc load loaded stays in it), so
     // that unload leaves modules loaded otherwise as they are.
     await recordLoad(ctx, settings.name, kver, [], undefined, sources.closure);
@@ -139,7 +142,7 @@ async function recordLoad(ctx: Context, instance: string, kver: string, loading:
     ? modulesAdded(loadedBefore, loadedNow).filter((name) => closure.has(name))
     : [...loading].reverse().map(kernelModuleName);
   const previous = readLoadRecord(ctx, instance, kver)?.modules ?? [];
-  writeLoadRecord(ctx, instance, { kver, modules: mergeRecord(added, previous, loadedNow ?? [...added, ...previous]) });
+  await writeLoadRecord(ctx, instance, { kver, modules: mergeRecord(added, previous, loadedNow ?? [...added, ...previous]) });
   return added;
 }
 
@@ -154,7 +157,6 @@ function imageLacks(error: unknown): string | undefined {
 
 // The first module of `modules` that is not live now (the one the kernel refused).
 async function firstNotLive(ctx: Context, modules: readonly string[]): Promise<string | undefined> {
-  if (ctx.runtime.dryRun) return undefined;
   const now = await moduleStatuses(ctx, modules);
   return modules.find((module) => now.get(kernelModuleName(module))?.state !== 'live');
 }
@@ -163,7 +165,6 @@ async function firstNotLive(ctx: Context, modules: readonly string[]): Promise<s
 // appeared in /proc/modules since and that the load could have brought in (modprobe's
 // dependencies too; not what another program loaded meanwhile), else the instance's own modules.
 async function rollBack(ctx: Context, image: string, modules: readonly string[], before: ReadonlyMap<string, ModuleStatus>, loadedBefore: readonly string[] | undefined, closure: ReadonlySet<string>): Promise<void> {
-  if (ctx.runtime.dryRun) return;
   const loadedNow = await loadedModuleNames(procRoot(ctx));
   let added: string[];
   if (loadedBefore !== undefined && loadedNow !== undefined) {
@@ -226,16 +227,16 @@ export async function unloadModules(ctx: Context, settings: InstanceSettings, kv
   await stopTools(ctx, settings.name).catch((error: unknown) => ctx.logger.warn(`could not remove the tools container: ${error instanceof Error ? error.message : String(error)}`));
   if (plan.unload.length > 0) {
     const names = plan.unload.map(kernelModuleName);
-    await ctx.runtime.runModuleCommand(image, ['rmmod', '--', ...names], `unloading ${names.join(', ')}`).catch((error: unknown) => {
+    const unloaded = await ctx.runtime.runModuleCommand(image, ['rmmod', '--', ...names], `unloading ${names.join(', ')}`).catch((error: unknown) => {
       throw new ModuleLoadError(`unloading ${settings.name}'s modules failed: ${error instanceof Error ? error.message : String(error)}`, {
         hint: 'see `dmesg` and `lsmod`; something may have started using them', cause: error,
       });
     });
-    ctx.logger.info(ctx.runtime.dryRun ? `dry run: would unload ${plan.unload.join(', ')} with the commands above; nothing was unloaded` : `unloaded ${plan.unload.join(', ')}`);
+    ctx.logger.info(isWould(unloaded) ? `dry run: would unload ${plan.unload.join(', ')} with the commands above; nothing was unloaded` : `unloaded ${plan.unload.join(', ')}`);
   }
-  if (record !== undefined && !ctx.runtime.dryRun) {
-    if (plan.kept.length === 0) clearLoadRecord(ctx, settings.name);
-    else writeLoadRecord(ctx, settings.name, { kver, modules: plan.kept.map((kept) => kernelModuleName(kept.module)) });
+  if (record !== undefined) {
+    if (plan.kept.length === 0) await clearLoadRecord(ctx, settings.name);
+    else await writeLoadRecord(ctx, settings.name, { kver, modules: plan.kept.map((kept) => kernelModuleName(kept.module)) });
   }
   return { changed: plan.unload, skipped: plan.skipped.map((item) => item.module) };
 }

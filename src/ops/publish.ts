@@ -1,14 +1,15 @@
 // `kvc publish`: the builder's side of a fleet. Builds (or reuses) each kernel's image, pushes it
 // signed (GPG simple signing into KVC_IMAGE_SIGNATURES's folder, or sigstore) to KVC_IMAGE_REPO, and records the pushed digest in
 // <stateDir>/<name>/published/<kver>.json; an image already pushed there is not pushed again.
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceSettings } from '../config/settings.js';
 import { ConfigError, RuntimeError } from '../errors.js';
 import { imageInRepo, imageName } from '../images/names.js';
 import { parseDigestFile, parsePublishRecord, publishSteps, type PublishRecord } from '../registry/publish-plan.js';
 import { buildImage, type BuildOptions } from './build.js';
-import type { Context } from './context.js';
+import { hostWrites, type Context } from './context.js';
+import { isWould } from '../host/effect.js';
 import { trustStore, writeTrustFiles } from './pull-image.js';
 import { resolveRegistry } from '../config/registry-settings.js';
 import { publishSignatureDir } from '../registry/signature-kind.js';
@@ -35,18 +36,17 @@ export async function publish(ctx: Context, settings: InstanceSettings, kernels:
   const signatureDir = publishSignatureDir(store, `${ctx.configDir}/kvc.conf`);
   const recordDir = join(ctx.stateDir ?? '/var/lib/kvc', settings.name, 'published');
   const records = await readRecordFiles(recordDir, parsePublishRecord);
-  // registries.d: where the signatures go (beside the images, or the GPG folder); a dry run writes nothing.
-  if (!ctx.runtime.dryRun) {
-    await writeTrustFiles(ctx, registry);
-    if (signatureDir !== undefined) await mkdir(signatureDir, { recursive: true, mode: 0o755 });
-  }
+  // registries.d: where the signatures go (beside the images, or the GPG folder); through the host writes (a dry run's print them).
+  const host = hostWrites(ctx);
+  await writeTrustFiles(ctx, registry);
+  if (signatureDir !== undefined) await host.mkdirp(signatureDir, 0o755);
   const results: Published[] = [];
   for (const kernel of kernels) {
     // Built here, never pulled: the builder is where images come from.
     await buildImage(ctx, settings, kernel, { ...options, noPull: true });
     const local = imageName(settings, kernel);
     const destination = imageInRepo(local, registry.repo);
-    const info = ctx.runtime.dryRun ? undefined : await ctx.runtime.inspectImage(local);
+    const info = await ctx.runtime.inspectImage(local);
     const [step] = publishSteps([{ kernel, imageId: info?.id ?? '', destination }], records);
     if (step !== undefined && !step.push) {
       ctx.logger.info(`${destination} is already published (${step.digest}); nothing pushed`);
@@ -54,10 +54,10 @@ export async function publish(ctx: Context, settings: InstanceSettings, kernels:
       continue;
     }
     const digestFile = signing.digestFile;
-    if (!ctx.runtime.dryRun) await mkdir(ctx.runDir, { recursive: true });
+    await host.mkdirp(ctx.runDir, 0o755);
     try {
-      await ctx.runtime.push(local, destination, { tlsVerify: registry.tlsVerify, sign: signing });
-      if (ctx.runtime.dryRun) continue;
+      // A dry run's push (a Would) pushed nothing: there is no digest to record.
+      if (isWould(await ctx.runtime.push(local, destination, { tlsVerify: registry.tlsVerify, sign: signing }))) continue;
       const digest = parseDigestFile(await readFile(digestFile, 'utf8').catch(() => ''));
       if (digest === undefined) throw new RuntimeError(`podman pushed ${destination} but wrote no digest to ${digestFile}`, { command: [], stderrTail: '' });
       const record: PublishRecord = { kernel, imageId: info?.id ?? '', destination, digest, at: new Date().toISOString() };
@@ -65,7 +65,7 @@ export async function publish(ctx: Context, settings: InstanceSettings, kernels:
       ctx.logger.info(`published ${destination}@${digest}, signed (${signing.kind === 'gpg' ? `GPG key ${signing.fingerprint}, signature in ${signatureDir ?? ''}` : 'sigstore'})`);
       results.push({ kernel, destination, digest, pushed: true });
     } finally {
-      await rm(digestFile, { force: true });
+      await host.remove(digestFile);
     }
   }
   return results;

@@ -2,7 +2,7 @@
 // checks its signature (GPG simple signing or sigstore, as the key's form says) against a policy kvc writes for that repository alone, then kvc
 // checks its labels and modules (vermagic, version). Only then does it get the local name; an
 // image that fails is removed. The outcome is recorded for `kvc status`.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InstanceSettings } from '../config/settings.js';
 import type { RegistrySettings } from '../config/registry-settings.js';
@@ -13,7 +13,8 @@ import { writePullRecord, type PullRecord } from '../registry/pull-record.js';
 import { policyFileName, policyForRepo, registriesDFileName, registriesDForRepo } from '../registry/trust-policy.js';
 import { signatureStore, verifyKeyKind, type SignatureStore } from '../registry/signature-kind.js';
 import { ConfigError } from '../errors.js';
-import type { Context } from './context.js';
+import { hostWrites, type Context } from './context.js';
+import { isWould, type Would } from '../host/effect.js';
 import { imageProblems } from '../images/verify.js';
 
 // The host's default policy, under the host root.
@@ -44,17 +45,19 @@ export async function writeTrustFiles(ctx: Context, registry: RegistrySettings):
     throw error;
   });
   const dir = join(ctx.runDir, 'registry');
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const host = hostWrites(ctx);
+  await host.mkdirp(dir, 0o700);
   const policyFile = join(dir, policyFileName(registry.repo));
-  await writeFile(policyFile, policyForRepo(hostPolicy, hostPolicyPath, registry.repo, { kind: store.kind, path: registry.verifyKey }), { mode: 0o600 });
+  await host.writeFile(policyFile, policyForRepo(hostPolicy, hostPolicyPath, registry.repo, { kind: store.kind, path: registry.verifyKey }), 0o600);
   const registriesD = join(ctx.hostRoot, REGISTRIES_D);
-  await mkdir(registriesD, { recursive: true, mode: 0o755 });
-  await writeFile(join(registriesD, registriesDFileName(registry.repo)), registriesDForRepo(registry.repo, store), { mode: 0o644 });
+  await host.mkdirp(registriesD, 0o755);
+  await host.writeFile(join(registriesD, registriesDFileName(registry.repo)), registriesDForRepo(registry.repo, store), 0o644);
   return { policyFile, store };
 }
 
 // Pulls REPO/<name>-<version>:<tag> and verifies it; never gives an unverified image the local name.
-export async function pullVerified(ctx: Context, settings: InstanceSettings, kver: string, registry: RegistrySettings): Promise<PullOutcome> {
+// A dry run's pull (a Would) pulled nothing: there is nothing to verify.
+export async function pullVerified(ctx: Context, settings: InstanceSettings, kver: string, registry: RegistrySettings): Promise<PullOutcome | Would> {
   const local = imageName(settings, kver);
   const remote = imageInRepo(local, registry.repo);
   const refuse = async (outcome: 'refused' | 'unreachable', reason: string): Promise<PullOutcome> => {
@@ -64,13 +67,14 @@ export async function pullVerified(ctx: Context, settings: InstanceSettings, kve
   };
   const { policyFile, store } = await writeTrustFiles(ctx, registry);
   ctx.logger.info(`pulling ${remote}, verified with ${registry.verifyKey} (${store.kind === 'gpg' ? `GPG signatures from ${store.url}` : 'sigstore signatures in the registry'})`);
+  let pull: Awaited<ReturnType<typeof ctx.runtime.pull>>;
   try {
-    await ctx.runtime.pull(remote, { policyFile, tlsVerify: registry.tlsVerify });
+    pull = await ctx.runtime.pull(remote, { policyFile, tlsVerify: registry.tlsVerify });
   } catch (error) {
     const output = error instanceof RuntimeError ? `${error.message}\n${error.stderrTail}` : String(error);
     return refuse(classifyPullFailure(output), pullFailureReason(output));
   }
-  if (ctx.runtime.dryRun) return { accepted: true, image: local };
+  if (isWould(pull)) return pull;
   const pulled = await ctx.runtime.inspectImage(remote);
   const problems = pulled === undefined ? ['it is not in the image store after the pull']
     : labelProblems(pulled.labels, { instance: settings.name, kernel: kver, version: settings.softwareVersion });

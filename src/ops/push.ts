@@ -2,16 +2,18 @@
 import { ImageMissingError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { type Context } from './context.js';
+import { isWould } from '../host/effect.js';
 import { imageInRepo, imageName } from '../images/names.js';
 
-// Pushes <name>-<version>:<tag> to <repo>/<name>-<version>:<tag>; returns where it went.
-export async function pushImage(ctx: Context, settings: InstanceSettings, kver: string, repo: string, options: { tlsVerify: boolean }): Promise<string> {
+// Pushes <name>-<version>:<tag> to <repo>/<name>-<version>:<tag>; returns where it went, and
+// whether it did (a dry run's push does not).
+export async function pushImage(ctx: Context, settings: InstanceSettings, kver: string, repo: string, options: { tlsVerify: boolean }): Promise<{ destination: string; pushed: boolean }> {
   const source = imageName(settings, kver);
   const destination = imageInRepo(source, repo);
-  if (!ctx.runtime.dryRun && (await ctx.runtime.inspectImage(source)) === undefined) {
+  if ((await ctx.runtime.inspectImage(source)) === undefined) {
     throw new ImageMissingError(`there is no image ${source} to push`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
   }
-  await ctx.runtime.push(source, destination, options);
-  if (!ctx.runtime.dryRun) ctx.logger.info(`pushed ${source} as ${destination}`);
-  return destination;
+  const pushed = !isWould(await ctx.runtime.push(source, destination, options));
+  if (pushed) ctx.logger.info(`pushed ${source} as ${destination}`);
+  return { destination, pushed };
 }

@@ -7,6 +7,8 @@ import { ConfigError, MissingInputError, UsageError } from '../errors.js';
 import { runningKernelRelease } from '../kernel/release.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import { ContainerRuntime } from '../runtime/container-runtime.js';
+import { DryRunRuntime } from '../runtime/dry-run-runtime.js';
+import { HOST_WRITES, dryRunHostWrites } from '../host/host-writes.js';
 import { deviceManagerNames, type Context } from './context.js';
 import { resolveRegistry } from '../config/registry-settings.js';
 import { DEFAULT_KEY_LOCATIONS } from '../signing/key-choice.js';
@@ -26,6 +28,8 @@ export interface Session {
   readonly ctx: Context;
   readonly global: GlobalSettings;
   readonly logger: Logger;
+  // --dry-run: the context's adapters print what would change and change nothing (for the edge's own words).
+  readonly dryRun: boolean;
   instance(name: string): Promise<InstanceSettings>;
 }
 
@@ -53,10 +57,14 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
       throw new UsageError(`--runtime must be podman or docker, not ${JSON.stringify(options.runtime)}`);
     }
   }
-  const runtime = new ContainerRuntime(runtimeName, { logger, dryRun: options.dryRun === true, env });
+  // --dry-run: chosen here, once. The dry-run adapters print what would run (commands on stdout,
+  // host writes in the log) and change nothing; the operations never ask whether this is one.
+  const real = new ContainerRuntime(runtimeName, { logger, env });
+  const dryRun = options.dryRun === true;
   const ctx: Context = {
     configDir,
-    runtime,
+    runtime: dryRun ? new DryRunRuntime(real) : real,
+    host: dryRun ? dryRunHostWrites((line) => logger.info(`dry run: ${line}`)) : HOST_WRITES,
     logger,
     hostRoot: env['KVC_HOST_ROOT'] ?? '/',
     runDir: env['KVC_RUN_DIR'] ?? '/run/kvc',
@@ -74,6 +82,7 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
     ctx,
     global,
     logger,
+    dryRun,
     instance: async (name) => {
       const settings = await loadInstanceSettings(configDir, name, deviceManagerNames(ctx));
       // KVC_IMAGE_REPO (the instance's or kvc.conf's) without a verification key: refused here.

@@ -4,11 +4,11 @@
 // `<runtime> <args…> [--tty] <image> <tool> …` itself: no Node start on that path either.
 // Format, one field a line: the runtime's name, the image, then the runtime's arguments up to the
 // image (none holds a newline: kvc makes them all). Root's, in a folder only root writes.
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkKernelRelease } from '../kernel/release.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { type Context } from './context.js';
+import { hostWrites, type Context } from './context.js';
 import { imageName } from '../images/names.js';
 
 // The folder of an instance's records: <stateDir>/<instance>/tool-run, one file a kernel release.
@@ -26,17 +26,14 @@ export function formatToolRunRecord(runtime: string, image: string, prefix: read
 // Writes (atomically) the record for the instance's image of kver. Best effort: a failure only
 // leaves the host command on its slower path, so it is logged, never thrown.
 export async function recordToolRun(ctx: Context, settings: InstanceSettings, kver: string): Promise<void> {
-  if (ctx.runtime.dryRun) return;
   const image = imageName(settings, kver);
   try {
     if (settings.hostTools.length === 0) return;
     checkKernelRelease(kver);
     const dir = toolRunDir(ctx, settings.name);
-    await mkdir(dir, { recursive: true, mode: 0o755 });
-    const file = join(dir, kver);
-    await rm(`${file}.new`, { force: true });
-    await writeFile(`${file}.new`, formatToolRunRecord(ctx.runtime.name, image, ctx.runtime.toolRunPrefix(image)), { mode: 0o644, flag: 'wx' });
-    await rename(`${file}.new`, file);
+    const host = hostWrites(ctx);
+    await host.mkdirp(dir, 0o755);
+    await host.writeFileAtomic(join(dir, kver), formatToolRunRecord(ctx.runtime.name, image, ctx.runtime.toolRunPrefix(image)), 0o644);
   } catch (error) {
     ctx.logger.verbose(`could not record how host commands run ${image} (${(error as Error).message}); they go through kvc wrapper`);
   }
@@ -47,6 +44,6 @@ export async function forgetToolRun(ctx: Context, instance: string, image: strin
   const dir = toolRunDir(ctx, instance);
   for (const kver of await readdir(dir).catch(() => [] as string[])) {
     const text = await readFile(join(dir, kver), 'utf8').catch(() => '');
-    if (text.split('\n')[1] === image) await rm(join(dir, kver), { force: true });
+    if (text.split('\n')[1] === image) await hostWrites(ctx).remove(join(dir, kver));
   }
 }

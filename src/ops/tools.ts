@@ -1,8 +1,9 @@
 // The tools container: started when an instance is loaded, so its tools run without a container start.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { InstanceSettings } from '../config/settings.js';
-import { toolsContainerName, toolsPidFile, type Context } from './context.js';
+import { hostWrites, toolsContainerName, toolsPidFile, type Context } from './context.js';
+import { isWould } from '../host/effect.js';
 import { formatIdentity, identityOf, parseIdentity, recordTrusted } from '../host/tools-identity.js';
 import { imageName } from '../images/names.js';
 
@@ -12,16 +13,15 @@ export async function startTools(ctx: Context, settings: InstanceSettings, kver:
   const file = toolsPidFile(ctx, settings.name);
   try {
     // Forgotten first: whatever happens to the start, no record names a process that is not it.
-    if (!ctx.runtime.dryRun) await rm(file, { force: true });
+    const host = hostWrites(ctx);
+    await host.remove(file);
     const info = await ctx.runtime.startToolsHolder(imageName(settings, kver), name, settings.name);
-    if (ctx.runtime.dryRun) return;
+    if (isWould(info)) return;
     const identity = await identityOf(info.pid, kver);
     if (identity === undefined) throw new Error(`its process ${info.pid} is gone or not root's`);
-    await mkdir(dirname(file), { recursive: true, mode: 0o755 });
+    await host.mkdirp(dirname(file), 0o755);
     // Root's alone: the host commands that read it run as root (a non-root caller falls back).
-    await rm(`${file}.new`, { force: true });
-    await writeFile(`${file}.new`, formatIdentity({ ...identity, runtime: ctx.runtime.name }), { mode: 0o600, flag: 'wx' });
-    await rename(`${file}.new`, file);
+    await host.writeFileAtomic(file, formatIdentity({ ...identity, runtime: ctx.runtime.name }), 0o600);
     ctx.logger.info(`tools container ${name} is up (pid ${info.pid}): host commands run in it without starting a container`);
   } catch (error) {
     ctx.logger.warn(`the tools container could not start (${String(error instanceof Error ? error.message : error)}); host commands fall back to a container per call`);
@@ -30,7 +30,7 @@ export async function startTools(ctx: Context, settings: InstanceSettings, kver:
 
 // Stops the tools container and forgets its PID.
 export async function stopTools(ctx: Context, instance: string): Promise<void> {
-  await rm(toolsPidFile(ctx, instance), { force: true });
+  await hostWrites(ctx).remove(toolsPidFile(ctx, instance));
   await ctx.runtime.removeContainer(toolsContainerName(instance));
 }
 

@@ -11,12 +11,10 @@ import { imageName } from '../images/names.js';
 export async function runWrapped(ctx: Context, settings: InstanceSettings, kver: string, command: readonly string[]): Promise<number> {
   checkKernelRelease(kver);
   if (command.length === 0) throw new UsageError('no command given to run', { hint: `e.g. kvc wrapper ${settings.name} ${kver} usbip version` });
-  if (!ctx.runtime.dryRun) {
-    const pid = await liveToolsPid(ctx, settings.name, kver);
-    if (pid !== undefined) {
-      ctx.logger.verbose(`running ${command[0]} in the tools container (pid ${pid})`);
-      return ctx.runtime.execTool(toolsContainerName(settings.name), command, process.stdin.isTTY === true && process.stdout.isTTY === true);
-    }
+  const pid = await liveToolsPid(ctx, settings.name, kver);
+  if (pid !== undefined) {
+    ctx.logger.verbose(`running ${command[0]} in the tools container (pid ${pid})`);
+    return ctx.runtime.execTool(toolsContainerName(settings.name), command, process.stdin.isTTY === true && process.stdout.isTTY === true);
   }
   const image = imageName(settings, kver);
   // The run itself says whether the image is there: one runtime start per call, not two.

@@ -1,7 +1,7 @@
 // The runtime's commands as processes: the only place that spawns podman or docker. Finds the
 // binary, runs a command captured, streamed, with the caller's terminal or followed line by line,
 // applies the time limit of short commands, and turns a failure into a RuntimeError with its exit
-// code and stderr's tail. In a dry run it prints each command instead of running it.
+// code and stderr's tail. (A dry run never gets here: DryRunRuntime prints what would run.)
 import { execa } from 'execa';
 import { RuntimeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -17,12 +17,10 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-// How the adapter behaves: dry-run prints commands and runs none.
+// How the adapter behaves.
 export interface RuntimeOptions {
   readonly logger: Logger;
-  readonly dryRun?: boolean;
   readonly env?: NodeJS.ProcessEnv;
-  readonly print?: (line: string) => void;
   // How long a short command (an inspect, a listing, a tag, a removal, a probe) may take before it
   // is stopped and counts as failed; builds, pushes, module commands and hooks have none.
   readonly queryTimeoutMs?: number;
@@ -47,28 +45,33 @@ export function tail(text: string): string {
   return text.trimEnd().split('\n').slice(-STDERR_TAIL_LINES).join('\n');
 }
 
+// The arguments a runtime command is run with: podman would log an event (create, init, start,
+// died, remove…) to the journal for each of kvc's short-lived containers, under kvc's own unit:
+// `journalctl -u kvc@…` would read as noise.
+export function withGlobalFlags(name: RuntimeName, args: readonly string[]): string[] {
+  return name === 'podman' ? ['--events-backend=none', ...args] : [...args];
+}
 
-// podman or docker, driven with argument arrays; JSON for queries; errors with exit code and stderr tail.
+// A runtime command as shown to a person (--verbose, --dry-run): exactly what runs, quoted.
+export function commandLine(name: RuntimeName, args: readonly string[]): string {
+  return [name, ...withGlobalFlags(name, args)].map(displayArg).join(' ');
+}
 
 // A runtime's commands as processes (see the top of this file).
 export class CommandRunner {
   readonly name: RuntimeName;
-  readonly dryRun: boolean;
   protected readonly logger: Logger;
   protected readonly env: NodeJS.ProcessEnv;
-  protected readonly print: (line: string) => void;
   private readonly queryTimeoutMs: number;
   private binary: string | undefined;
 
   constructor(name: RuntimeName, options: RuntimeOptions) {
     this.name = name;
     this.logger = options.logger;
-    this.dryRun = options.dryRun === true;
     // podman in a Type=notify unit would take over NOTIFY_SOCKET and report readiness itself.
     const { NOTIFY_SOCKET: _notify, ...env } = options.env ?? environment();
     // docker's legacy builder cannot read `RUN --mount=type=secret` (the signing step's): BuildKit can.
     this.env = name === 'docker' && env['DOCKER_BUILDKIT'] === undefined ? { ...env, DOCKER_BUILDKIT: '1' } : env;
-    this.print = options.print ?? ((line) => process.stdout.write(`${line}\n`));
     this.queryTimeoutMs = options.queryTimeoutMs ?? QUERY_TIMEOUT_MS;
   }
 
@@ -88,13 +91,12 @@ export class CommandRunner {
   }
 
   protected show(args: readonly string[]): string {
-    return [this.name, ...this.withGlobalFlags(args)].map(displayArg).join(' ');
+    return commandLine(this.name, args);
   }
 
-  // podman would log an event (create, init, start, died, remove…) to the journal for each of
-  // kvc's short-lived containers, under kvc's own unit: `journalctl -u kvc@…` would read as noise.
+  // The arguments the runtime is run with (see withGlobalFlags above).
   protected withGlobalFlags(args: readonly string[]): string[] {
-    return this.name === 'podman' ? ['--events-backend=none', ...args] : [...args];
+    return withGlobalFlags(this.name, args);
   }
 
   // Runs a command and captures its output; a non-zero exit is returned, not thrown. A short command
@@ -102,10 +104,6 @@ export class CommandRunner {
   // `env` adds variables to the runtime's environment for this command only.
   async capture(args: readonly string[], options: { signal?: AbortSignal; long?: boolean; timeoutMs?: number; env?: Readonly<Record<string, string>> } = {}): Promise<CommandResult> {
     const binary = this.locate();
-    if (this.dryRun) {
-      this.print(this.show(args));
-      return { exitCode: 0, stdout: '', stderr: '' };
-    }
     this.logger.verbose(`$ ${this.show(args)}`);
     const result = await execa(binary, this.withGlobalFlags(args), {
       env: { ...this.env, ...options.env }, extendEnv: false, reject: false, stdin: 'ignore', stripFinalNewline: true, cwd: RUNTIME_CWD,
@@ -157,10 +155,6 @@ export class CommandRunner {
   // Runs a long command, handing each output line to `onLine` as it comes; throws on failure.
   async stream(args: readonly string[], what: string, onLine: (line: string) => void, options: { signal?: AbortSignal } = {}): Promise<void> {
     const binary = this.locate();
-    if (this.dryRun) {
-      this.print(this.show(args));
-      return;
-    }
     this.logger.verbose(`$ ${this.show(args)}`);
     const recent: string[] = [];
     let noSpace = false;
@@ -183,10 +177,6 @@ export class CommandRunner {
   // Runs a command with the caller's stdin, stdout and stderr; returns its exit status unchanged.
   async passthrough(args: readonly string[]): Promise<number> {
     const binary = this.locate();
-    if (this.dryRun) {
-      this.print(this.show(args));
-      return 0;
-    }
     this.logger.verbose(`$ ${this.show(args)}`);
     const result = await execa(binary, this.withGlobalFlags(args), { env: this.env, extendEnv: false, reject: false, stdio: 'inherit', cwd: RUNTIME_CWD });
     if (result.signal !== undefined) return 128 + signalNumber(result.signal);

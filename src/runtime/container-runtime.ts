@@ -8,6 +8,7 @@ import * as argv from './args.js';
 import { tail, type CommandResult } from './command-runner.js';
 import { ImageCommands } from './image-commands.js';
 import type { RuntimePort } from './port.js';
+import type { Effect } from '../host/effect.js';
 import { isNoSuchObject, parseContainerAccess, parseContainerInspect, parseOciDeviceRules, type ContainerAccess, type ContainerInfo } from './parse.js';
 
 // podman's and docker's own exit status when a container could not be run at all.
@@ -44,7 +45,7 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   // runtime itself fails (125) is it asked whether the image is there (ImageNotFoundError if not).
   async runTool(image: string, command: readonly string[], tty: boolean): Promise<number> {
     const status = await this.passthrough(argv.toolRunArgs(image, command, { tty }));
-    if (status === RUNTIME_FAILED && !this.dryRun && (await this.inspectImage(image)) === undefined) {
+    if (status === RUNTIME_FAILED && (await this.inspectImage(image)) === undefined) {
       throw new ImageNotFoundError(`there is no image ${image}`, { command: [this.name, 'run', image], childExitCode: status });
     }
     return status;
@@ -74,10 +75,6 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   // client is stopped, which stops the container; a container left behind is removed).
   runDaemon(spec: argv.DaemonSpec, onLine: (line: string) => void, signal: AbortSignal): { exited: Promise<number> } {
     const args = argv.daemonRunArgs(this.name, spec);
-    if (this.dryRun) {
-      this.print(this.show(args));
-      return { exited: Promise.resolve(0) };
-    }
     const exited = this.follow(args, onLine, signal).then(async (result) => {
       if (result.stopped) await this.removeContainer(spec.containerName).catch(() => undefined);
       return result.exitCode ?? (result.stopped ? 0 : 1);
@@ -97,7 +94,6 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
     await this.check(argv.toolsHolderRunArgs(this.name, image, containerName, instance), `starting the tools container ${containerName}`);
     const info = await this.inspectContainer(containerName);
     if (info === undefined || !info.running || info.pid <= 0) {
-      if (this.dryRun) return { id: '', name: containerName, pid: 0, running: false };
       throw new RuntimeError(`the tools container ${containerName} did not stay up`, { command: [this.name, 'container', 'inspect', containerName] });
     }
     return info;
@@ -107,7 +103,6 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   // what it returns counts only when its name is NAME.
   async inspectContainer(name: string): Promise<ContainerInfo | undefined> {
     const result = await this.capture(argv.containerInspectArgs(name));
-    if (this.dryRun) return undefined;
     if (result.exitCode !== 0) {
       if (isNoSuchObject(result.stderr)) return undefined;
       throw this.failure(argv.containerInspectArgs(name), `inspecting ${name}`, result.exitCode, result.stderr);
@@ -122,7 +117,6 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   async inspectContainerAccess(name: string): Promise<ContainerAccess | undefined> {
     const args = argv.containerInspectArgs(name);
     const result = await this.capture(args);
-    if (this.dryRun) return undefined;
     if (result.exitCode !== 0) {
       if (isNoSuchObject(result.stderr)) return undefined;
       throw this.failure(args, `inspecting ${name}`, result.exitCode, result.stderr);
@@ -146,9 +140,10 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   }
 
   // Removes a container at once; missing is not an error.
-  async removeContainer(name: string): Promise<void> {
+  async removeContainer(name: string): Promise<Effect> {
     const args = argv.containerRemoveArgs(this.name, name);
     const result = await this.capture(args);
     if (result.exitCode !== 0 && !isNoSuchObject(result.stderr)) throw this.failure(args, `removing ${name}`, result.exitCode, result.stderr);
+    return 'done';
   }
 }

@@ -3,6 +3,8 @@
 import { ImageNotFoundError, UsageError } from '../errors.js';
 import * as argv from './args.js';
 import { CommandRunner, tail } from './command-runner.js';
+import type { RuntimeName } from './runtime-name.js';
+import type { Effect } from '../host/effect.js';
 import { dependsOnKernel, isMetadataStep, isNoSuchObject, parseIdList, parseImageInspect, type ImageInfo } from './parse.js';
 
 // Images in the runtime's storage.
@@ -11,7 +13,6 @@ export class ImageCommands extends CommandRunner {
   async inspectImages(refs: readonly string[]): Promise<ImageInfo[]> {
     if (refs.length === 0) return [];
     const result = await this.capture(argv.imageInspectArgs(refs));
-    if (this.dryRun) return [];
     if (result.exitCode !== 0) {
       if (!isNoSuchObject(result.stderr)) throw this.failure(argv.imageInspectArgs(refs), 'inspecting images', result.exitCode, result.stderr);
       if (refs.length === 1) return [];
@@ -41,7 +42,6 @@ export class ImageCommands extends CommandRunner {
   // them (an image another image still builds on stays, with its parents). Returns how many
   // images were removed; never throws.
   async removeBuildLeftovers(labels: Readonly<Record<string, string>>, kver: string): Promise<number> {
-    if (this.dryRun) return 0;
     const listed = await this.capture(argv.danglingImagesArgs(labels));
     const doomed: string[] = [];
     for (const leaf of listed.exitCode === 0 ? parseIdList(listed.stdout) : []) {
@@ -66,8 +66,8 @@ export class ImageCommands extends CommandRunner {
   // Builds an image, streaming the runtime's output to `onLine`. When the build fails or is
   // cancelled, the working containers it left (buildah's, podman only) are removed.
   // Then, whether it succeeded or not, what its builder stages left for that kernel is removed.
-  async build(spec: argv.BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<void> {
-    const before = this.dryRun ? [] : await this.containerIds();
+  async build(spec: argv.BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<Effect> {
+    const before = await this.containerIds();
     try {
       await this.stream(argv.buildArgs(this.name, spec), `building ${spec.tag}`, onLine, signal === undefined ? {} : { signal });
     } catch (error) {
@@ -81,6 +81,7 @@ export class ImageCommands extends CommandRunner {
       const kver = spec.buildArgs['KVER'];
       if (kver !== undefined) await this.removeBuildLeftovers(spec.labels, kver);
     }
+    return 'done';
   }
 
   // Every container's ID (a build's leftovers are told apart by comparing before and after).
@@ -89,28 +90,23 @@ export class ImageCommands extends CommandRunner {
   }
 
   // Gives an image another name.
-  async tag(source: string, target: string): Promise<void> {
+  async tag(source: string, target: string): Promise<Effect> {
     await this.check(argv.tagArgs(source, target), `tagging ${source} as ${target}`);
+    return 'done';
   }
 
   // Removes an image name (the image itself when it was the last name). Missing is not an error.
-  async removeImage(ref: string): Promise<void> {
+  async removeImage(ref: string): Promise<Effect> {
     const result = await this.capture(argv.removeImageArgs(ref));
     if (result.exitCode !== 0 && !isNoSuchObject(result.stderr)) throw this.failure(argv.removeImageArgs(ref), `removing ${ref}`, result.exitCode, result.stderr);
+    return 'done';
   }
 
   // Pushes a local image to a registry as `destination`; docker gets it tagged first (its push takes
   // one name), and has no switch for TLS: its daemon's insecure-registries decides.
-  async push(source: string, destination: string, options: argv.PushOptions): Promise<void> {
-    if (this.name === 'docker' && options.sign !== undefined) {
-      throw new UsageError('signing a pushed image works with podman only', { hint: 'use --runtime podman for kvc publish' });
-    }
-    if (this.name === 'docker') {
-      if (!options.tlsVerify) {
-        throw new UsageError('--tls-verify=false works with podman only: docker has no per-push switch for it', { hint: 'list the registry in insecure-registries of /etc/docker/daemon.json, or use --runtime podman' });
-      }
-      await this.tag(source, destination);
-    }
+  async push(source: string, destination: string, options: argv.PushOptions): Promise<Effect> {
+    assertPushable(this.name, options);
+    if (this.name === 'docker') await this.tag(source, destination);
     const args = argv.pushArgs(this.name, source, destination, options);
     const result = await this.capture(args, { long: true, env: argv.pushEnv(options) });
     if (result.exitCode === 125 && isNoSuchObject(result.stderr)) {
@@ -123,14 +119,31 @@ export class ImageCommands extends CommandRunner {
           : `log in first if the registry needs it (${this.name} login REGISTRY), and check the repository name; --verbose shows the command`,
       });
     }
+    return 'done';
   }
 
   // Pulls an image, which podman stores only if the signature policy file accepts it; the
   // refusal is thrown with podman's reason. Podman only: docker has no signature policy.
-  async pull(image: string, options: { policyFile: string; tlsVerify: boolean }): Promise<void> {
-    if (this.name === 'docker') throw new UsageError('verified pulls work with podman only: docker has no signature policy', { hint: 'set KVC_CONTAINER_RUNTIME=podman, or remove KVC_IMAGE_REPO' });
+  async pull(image: string, options: { policyFile: string; tlsVerify: boolean }): Promise<Effect> {
+    assertPullable(this.name);
     const args = argv.pullArgs(image, options);
     const result = await this.capture(args, { long: true });
     if (result.exitCode !== 0) throw this.failure(args, `pulling ${image}`, result.exitCode, result.stderr || result.stdout, { hint: 'see the reason above; kvc status shows it too' });
+    return 'done';
   }
+}
+
+// Refuses a push the runtime cannot do as asked: docker signs nothing and has no switch for TLS
+// (its daemon's insecure-registries decides). A dry run refuses it too.
+export function assertPushable(name: RuntimeName, options: argv.PushOptions): void {
+  if (name !== 'docker') return;
+  if (options.sign !== undefined) throw new UsageError('signing a pushed image works with podman only', { hint: 'use --runtime podman for kvc publish' });
+  if (!options.tlsVerify) {
+    throw new UsageError('--tls-verify=false works with podman only: docker has no per-push switch for it', { hint: 'list the registry in insecure-registries of /etc/docker/daemon.json, or use --runtime podman' });
+  }
+}
+
+// Refuses a verified pull with docker, which has no signature policy. A dry run refuses it too.
+export function assertPullable(name: RuntimeName): void {
+  if (name === 'docker') throw new UsageError('verified pulls work with podman only: docker has no signature policy', { hint: 'set KVC_CONTAINER_RUNTIME=podman, or remove KVC_IMAGE_REPO' });
 }

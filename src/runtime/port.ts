@@ -1,16 +1,17 @@
 // The runtime port: the container operations kvc's core uses, and nothing else (no raw command
-// lines). ContainerRuntime (podman or docker) implements it; unit tests give fakes of it.
+// lines). ContainerRuntime (podman or docker) implements it, DryRunRuntime (dry-run-runtime.ts)
+// wraps it for --dry-run; unit tests give fakes of it. Queries always run; an operation that would
+// change something returns a Would from the dry-run adapter instead of running.
 import type { BuildSpec, DaemonSpec, PushOptions } from './args.js';
 import type { CommandResult } from './command-runner.js';
 import type { ContainerAccess, ContainerInfo, ImageInfo } from './parse.js';
 import type { RuntimeName } from './runtime-name.js';
+import type { Effect, Would } from '../host/effect.js';
 
 // What kvc asks of a container runtime.
 export interface RuntimePort {
   // Which runtime this is.
   readonly name: RuntimeName;
-  // A dry run: commands that would change something are printed, not run.
-  readonly dryRun: boolean;
   // The runtime's version and where it keeps images (kvc check).
   describe(): Promise<{ version: string; storage: string | undefined }>;
 
@@ -18,15 +19,17 @@ export interface RuntimePort {
   inspectImages(refs: readonly string[]): Promise<ImageInfo[]>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
   imagesWithLabel(label: string, value: string): Promise<ImageInfo[]>;
-  build(spec: BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<void>;
-  tag(source: string, target: string): Promise<void>;
-  removeImage(ref: string): Promise<void>;
-  push(source: string, destination: string, options: PushOptions): Promise<void>;
+  build(spec: BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<Effect>;
+  tag(source: string, target: string): Promise<Effect>;
+  removeImage(ref: string): Promise<Effect>;
+  push(source: string, destination: string, options: PushOptions): Promise<Effect>;
   // Pulls only what the signature policy file accepts (podman; KVC_IMAGE_REPO).
-  pull(image: string, options: { policyFile: string; tlsVerify: boolean }): Promise<void>;
+  pull(image: string, options: { policyFile: string; tlsVerify: boolean }): Promise<Effect>;
 
-  // Containers: kmod, probes, tools, daemons.
-  runModuleCommand(image: string, command: readonly string[], what: string, volumes?: readonly string[]): Promise<CommandResult>;
+  // Containers: kmod, probes, tools, daemons. A probe is a query (read-only, no privileges, no
+  // network); the rest change something. In a dry run runTool, execTool, captureExec, runHook and
+  // runDaemon print their command and answer as a command with no output that exited 0.
+  runModuleCommand(image: string, command: readonly string[], what: string, volumes?: readonly string[]): Promise<CommandResult | Would>;
   probe(image: string, command: readonly string[]): Promise<CommandResult>;
   runTool(image: string, command: readonly string[], tty: boolean): Promise<number>;
   toolRunPrefix(image: string): string[];
@@ -34,8 +37,8 @@ export interface RuntimePort {
   captureExec(containerName: string, command: readonly string[], options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<CommandResult>;
   runDaemon(spec: DaemonSpec, onLine: (line: string) => void, signal: AbortSignal): { exited: Promise<number> };
   runHook(image: string, command: readonly string[]): Promise<CommandResult>;
-  startToolsHolder(image: string, containerName: string, instance: string): Promise<ContainerInfo>;
+  startToolsHolder(image: string, containerName: string, instance: string): Promise<ContainerInfo | Would>;
   inspectContainer(name: string): Promise<ContainerInfo | undefined>;
   inspectContainerAccess(name: string): Promise<ContainerAccess | undefined>;
-  removeContainer(name: string): Promise<void>;
+  removeContainer(name: string): Promise<Effect>;
 }

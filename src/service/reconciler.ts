@@ -4,7 +4,7 @@
 import { forgetToolRun } from '../ops/tool-run-record.js';
 import { BuildFailedError, KernelRefusedError, describeError } from '../errors.js';
 import type { InstanceSettings } from '../config/settings.js';
-import { keyLocations, type Context } from '../ops/context.js';
+import { hostWrites, keyLocations, type Context } from '../ops/context.js';
 import { withInstanceLock } from '../ops/lock.js';
 import { wantedIdentity } from '../config/build-args.js';
 import { keyForBuild } from '../signing/build-key.js';
@@ -147,7 +147,7 @@ export class Reconciler {
     const images = await this.images();
     // The key the builds sign with (kvc's own created when the kernel refuses unsigned modules):
     // a key change makes every image of the instance out of date.
-    const key = await keyForBuild({ configured: ctx.signingKey, locations: keyLocations(ctx), hostRoot: ctx.hostRoot, logger: ctx.logger, dryRun: ctx.runtime.dryRun });
+    const key = await keyForBuild({ configured: ctx.signingKey, locations: keyLocations(ctx), hostRoot: ctx.hostRoot, logger: ctx.logger, host: hostWrites(ctx) });
     const signer = key === undefined ? undefined : signerOf(key.certificate);
     const next = plan({
       running: ctx.runningKernel,

@@ -32,7 +32,7 @@ export function registerHostCommands(program: Command, outcome: Outcome): void {
       const settings = await session.instance(checkInstanceName(name));
       writeHostCommands(settings, options.bindir, options.libdir ?? OWN_LIBDIR, session.logger, {
         ...(options.remove === true ? { remove: true } : {}),
-        ...(session.ctx.runtime.dryRun ? { dryRun: true } : {}),
+        ...(session.dryRun ? { dryRun: true } : {}),
       });
     }));
 }

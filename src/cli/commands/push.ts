@@ -30,7 +30,7 @@ export function registerPush(program: Command, outcome: Outcome): void {
         throw new UsageError(`--tls-verify must be true or false, not ${JSON.stringify(options.tlsVerify)}`, { hint: 'write --tls-verify=false' });
       }
       const settings = await session.instance(checkInstanceName(name));
-      const destination = await pushImage(session.ctx, settings, checkKernelRelease(kver), checkImageRepo(repo), { tlsVerify: options.tlsVerify === 'true' });
-      if (!session.ctx.runtime.dryRun) process.stdout.write(`${destination}\n`);
+      const { destination, pushed } = await pushImage(session.ctx, settings, checkKernelRelease(kver), checkImageRepo(repo), { tlsVerify: options.tlsVerify === 'true' });
+      if (pushed) process.stdout.write(`${destination}\n`);
     }));
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { withInstanceLock } from '../../../lib/ops/lock.js';
+import { dryRunHostWrites } from '../../../lib/host/host-writes.js';
 
 // Whether another open file description of path is flock-ed (asked of util-linux flock itself).
 const flockHeld = (path) => spawnSync('flock', ['--exclusive', '--nonblock', path, 'true']).status !== 0;
@@ -96,9 +97,10 @@ describe('lock: one operation per instance', function () {
     expect(error.code).to.equal('ELOOP');
   });
 
-  it('--dry-run creates and locks nothing', async () => {
+  it('--dry-run (its host writes) creates and locks nothing', async () => {
     const missing = join(runDir, 'not-there');
-    expect(await withInstanceLock({ ...ctx, runDir: missing, runtime: { dryRun: true } }, 'usbip', 'x', { wait: false }, async () => 'ran')).to.equal('ran');
+    const printed = [];
+    expect(await withInstanceLock({ ...ctx, runDir: missing, host: dryRunHostWrites((line) => printed.push(line)) }, 'usbip', 'x', { wait: false }, async () => 'ran')).to.equal('ran');
     expect(existsSync(missing)).to.equal(false);
   });
 });

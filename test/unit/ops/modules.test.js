@@ -10,6 +10,8 @@ import { PassThrough } from 'node:stream';
 import { loadModules, unloadModules } from '../../../lib/ops/modules.js';
 import { ImageMissingError, ImageNotFoundError, ModuleInUseError, ModuleLoadError, KernelRefusedError, RuntimeError, UsageError } from '../../../lib/errors.js';
 import { createLogger } from '../../../lib/log/logger.js';
+import { DryRunRuntime } from '../../../lib/runtime/dry-run-runtime.js';
+import { dryRunHostWrites } from '../../../lib/host/host-writes.js';
 
 const KVER = '6.1.0-56-amd64';
 const settings = { name: 'usbip', confPath: '/etc/kvc/usbip.conf', softwareVersion: '1.0.0', modules: ['usbip-core', 'usbip-host', 'vhci-hcd'], kernelRequires: [], buildArgs: {}, warnings: [] };
@@ -132,6 +134,20 @@ describe('load and unload (fake kernel and runtime: this kernel cannot load modu
     expect(outcome).to.deep.equal({ changed: ['usbip-host', 'vhci-hcd'], skipped: ['usbip-core'] });
     expect(runtime.commands).to.deep.equal(['modprobe --all -- usbip-host vhci-hcd', 'start tools']);
     expect(host.logged.join('')).to.contain('usbip-core: already loaded, skipped');
+  });
+
+  it('--dry-run (the dry-run adapters around the fake): the image is looked at, the modprobe printed, nothing loaded, checked or recorded', async () => {
+    const fake = new FakeKernelRuntime(host.root);
+    const printed = [];
+    const ctx = { ...host.context(new DryRunRuntime(fake, (line) => printed.push(line))), host: dryRunHostWrites((line) => printed.push(line)) };
+    const outcome = await loadModules(ctx, settings, KVER);
+    expect(outcome.changed).to.deep.equal(['usbip-core', 'usbip-host', 'vhci-hcd']);
+    expect(fake.commands, 'no module command and no tools container reached the runtime').to.deep.equal([]);
+    expect(printed[0]).to.match(/^podman --events-backend=none run .* modprobe --all -- usbip-core usbip-host vhci-hcd$/);
+    expect(printed.slice(1).join('\n')).to.match(/would remove .*tools/).and.match(/run .*kvc-usbip-tools/);
+    expect(existsSync(join(host.root, 'sys/module/usbip_core'))).to.equal(false);
+    expect(existsSync(join(host.root, 'run')), 'no load record, no tools record').to.equal(false);
+    expect(host.logged.join('')).to.contain('dry run: would load usbip-core, usbip-host, vhci-hcd into 6.1.0-56-amd64 with the commands above; nothing was loaded');
   });
 
   it('a module the kernel refuses: what this call loaded is unloaded again, and the error names it', async () => {
