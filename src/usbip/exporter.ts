@@ -14,6 +14,7 @@ import { describeDevice, sleep } from './loop.js';
 import { Waker } from './waker.js';
 import { describeClients, type Clients } from './clients.js';
 import { exportsFor } from './device-list-filter.js';
+import { revokedImports } from './reload-plan.js';
 
 // One exported device as status shows it: rule, bus id, VID:PID, serial, state, who imported it.
 export interface ExportedState {
@@ -55,7 +56,9 @@ export class Exporter {
   private readonly importers = new Map<string, string>();
   private lastPeer: string | undefined;
   private readonly servers: Server[] = [];
-  private readonly clients: ReadonlyMap<string, Clients>;
+  // The rules and each export's clients: the file's, replaced by updateRules when it changes.
+  private rules: readonly ExportRule[];
+  private clients: ReadonlyMap<string, Clients>;
   // Peers told that they may attach nothing (journaled once each).
   private readonly toldNothing = new Set<string>();
   // The USB root hubs usbipd's container may write under, and how to stop that container when
@@ -67,7 +70,31 @@ export class Exporter {
   private looking: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ExporterOptions) {
+    this.rules = options.rules;
     this.clients = new Map(options.rules.map((rule) => [rule.name, rule.clients]));
+  }
+
+  // The devices file changed (its exports only): the new rules and clients are used from now on;
+  // each device imported by a peer its export no longer names is unbound from usbip-host, which
+  // ends that peer's connection at once, and bound again (by the look that follows) for those it
+  // is for now. Runs as one look, after the one in progress.
+  updateRules(rules: readonly ExportRule[]): Promise<void> {
+    const { logger, usbip } = this.options;
+    const next = this.looking.then(async () => {
+      this.rules = rules;
+      this.clients = new Map(rules.map((rule) => [rule.name, rule.clients]));
+      this.toldNothing.clear();
+      for (const { rule, busid, peer } of revokedImports(this.exported, this.clients)) {
+        const clients = this.clients.get(rule);
+        logger.warn(`export ${rule}: ${peer} is no longer among its clients (${clients === undefined ? 'none' : describeClients(clients)}); taking ${busid} back from it`);
+        this.importers.delete(busid);
+        const result = await usbip(['unbind', '--busid', busid]);
+        if (!result.ok) logger.error(`export ${rule}: cannot take ${busid} back from ${peer}: ${result.said}`);
+      }
+      await this.look();
+    });
+    this.looking = next.catch(() => undefined);
+    return next;
   }
 
   async start(): Promise<void> {
@@ -129,7 +156,8 @@ export class Exporter {
 
   // One look at the devices: bind what is named and not bound, unbind what is bound and not named.
   private async look(): Promise<void> {
-    const { sys, rules, usbip, logger } = this.options;
+    const { sys, usbip, logger } = this.options;
+    const rules = this.rules;
     const before = new Map(this.devices.map((device) => [device.busid, device]));
     this.devices = await listUsbDevices(sys);
     const plan = planExports(rules, this.devices);
@@ -218,7 +246,8 @@ export class Exporter {
   // through the union of all exports' clients) has the device taken back at once: unbound, which
   // ends its connection, and bound again for those it is for.
   private async judgeAttach(busid: string, peer: string): Promise<void> {
-    const { logger, usbip, sys, rules } = this.options;
+    const { logger, usbip, sys } = this.options;
+    const rules = this.rules;
     // Read anew: the device may have been bound by a look that has not finished yet.
     const device = (await listUsbDevices(sys)).find((entry) => entry.busid === busid);
     const rule = device === undefined ? undefined : rules.find((candidate) => matches(candidate.match, device))?.name;

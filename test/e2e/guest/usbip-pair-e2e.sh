@@ -12,6 +12,10 @@ SERVER=10.77.0.1
 CLIENT=10.77.0.2
 # Issue 23: a stranger on the client's link (a network namespace on a macvlan of it), named by no export.
 STRANGER=10.77.0.3
+# Issue 23, a client removed while attached: the client asks the server over the link (a TCP
+# connection to this port, which kvc does not guard) to edit its devices file, once to take the
+# client off disk B's clients, once to name it again; the client times what follows.
+CONTROL=3299
 # What kvc@usbip loads on the cloud kernel: the USB core it built, USB/IP, the storage drivers.
 CLIENT_MODULES="usb_common usbcore usbip_core vhci_hcd usb_storage uas"
 all_in() { for m in "$@"; do [ -e "/sys/module/$m" ] || return 1; done; }
@@ -101,6 +105,16 @@ if [ "$role" = server ]; then
 	run cat /etc/kvc/usbip.devices
 	run systemctl enable --now kvc@usbip
 	check "server: kvc@usbip loaded usbip_core, usbip_host, vhci_hcd" loaded
+	main_pid=$(systemctl show -p MainPID --value kvc@usbip)
+	# The live edits, each when the client asks (see CONTROL): sed -i writes a new file and renames
+	# it over the old, as editors do. The table after the first is kept for a check below.
+	control_wait() { /usr/local/lib/kvc/node -e 'const s = require("net").createServer((c) => { c.end("ok\n"); s.close(); }).listen(Number(process.argv[2]), process.argv[1]);' "$SERVER" "$CONTROL"; }
+	nft_names() { nft list table inet kvc_usbip 2>/dev/null | grep -q "$1"; }
+	(
+		control_wait && sed -i '/^serial = KVC-DISK-B$/{n;s/^clients = .*/clients = 10.77.0.9/}' /etc/kvc/usbip.devices && echo removed >/tmp/live-edit
+		wait_s 10 nft_names 10.77.0.9; nft list table inet kvc_usbip >/tmp/nft-live.txt 2>&1
+		control_wait && sed -i 's/^clients = 10.77.0.9$/clients = 10.77.0.2/' /etc/kvc/usbip.devices && echo restored >>/tmp/live-edit
+	) >/dev/null 2>&1 &
 	both() { bound KVC-DISK-A && bound KVC-DISK-B && listening; }
 	check "server: the service bound both disks of one VID:PID, told apart by serial ($disk_a, $disk_b), and its usbipd listens" wait_s 60 both
 	check "server: the keyboard ($kbd), named nowhere, is not exported (driver $(driver_of "$kbd"))" [ "$(driver_of "$kbd")" != usbip-host ]
@@ -150,6 +164,16 @@ echo ATTACK-DONE'
 	journalctl -u kvc@usbip --no-pager -o short-precise 2>&1 | grep -E 'export|usbipd: (connection|found)' | tail -n 12 | show
 	# Where a replug's time goes, on this side (the first replug): the kernel's and the service's lines.
 	journalctl -b --no-pager -o short-precise 2>&1 | grep -E 'usb 2-4|export disk-a|usbipd: (connection|found)' | tail -n 16 | show
+	say "waiting for the client to have disk B taken away and given back by live edits of the devices file"
+	restored() { grep -q restored /tmp/live-edit 2>/dev/null; }
+	check "server: the devices file was edited twice while the service ran ($CLIENT taken off disk B's clients, then named again)" wait_s 1800 restored
+	journalctl -u kvc@usbip -o cat | grep -E 'changed|no longer among|export disk-b' | tail -n 8 | show
+	show </tmp/nft-live.txt
+	check "server: kvc's nftables table followed the first edit without a restart (10.77.0.9 named)" grep -q '10.77.0.9' /tmp/nft-live.txt
+	cut_b() { journalctl -u kvc@usbip -o cat | grep -q "export disk-b: $CLIENT is no longer among its clients (10.77.0.9); taking .* back from it"; }
+	same_service() { [ "$(systemctl show -p MainPID --value kvc@usbip)" = "$main_pid" ]; }
+	cut_unrestarted() { cut_b && same_service; }
+	check "server: the service cut the client's import of disk B, saying so, and was not restarted (main PID $main_pid)" cut_unrestarted
 	say "waiting for the client to stop"
 	# The client replugs disk A twice more first (disk A is "exported" between those): it lets disk B go before it stops.
 	released_b() { dev 'd.exported.some((e) => e.rule === "disk-b" && e.state === "exported")' >/dev/null; }
@@ -339,6 +363,24 @@ for i in 2 3; do
 done
 # Where a replug's time goes, on this side: the service's and the kernel's lines of the last one.
 journalctl -b --no-pager -o short-precise --since "-60s" 2>&1 | grep -E 'kvc|usb |vhci|sd |scsi' | tail -n 40 | show
+
+say "client: the server takes this client off disk B's clients while disk B is attached (its devices file edited, no restart)"
+ctl() { [ "$(tcp_try host $CONTROL)" = connected ]; }
+check "client: the server was asked over the link to edit its devices file" wait_s 120 ctl
+t0=$(ms)
+lost_b() { [ "$(imp disk-b state)" != attached ] && [ "$(count_disks)" = 1 ]; }
+wait_s 60 lost_b; st=$?
+lost_ms=$(($(ms) - t0))
+check "client: disk B was taken from this client ${lost_ms} ms after the edit (bound: 10 s), disk A kept" sh -c "[ $st = 0 ] && [ $lost_ms -lt 10000 ] && [ '$(imp disk-a state)' = attached ]"
+sleep 15
+journalctl -u kvc@usbip -o short-precise | grep -E 'import disk-b' | tail -n 4 | show
+not_offered() { journalctl -u kvc@usbip -o cat | grep -q "import disk-b: $SERVER exports no 46f4:0001 serial KVC-DISK-B"; }
+not_again() { [ "$(imp disk-b state)" != attached ] && [ "$(count_disks)" = 1 ] && not_offered; }
+check "client: 15 s later disk B is still not attached again: the server no longer offers it to this client" not_again
+check "client: the server was asked to name this client again" wait_s 120 ctl
+t0=$(ms)
+wait_s 300 both_attached; st=$?
+check "client: named again, disk B was attached again by the service, $(($(ms) - t0)) ms after the edit" [ $st = 0 ]
 
 say "ctr-b goes: kvc detaches disk B"
 run podman rm -f ctr-b
