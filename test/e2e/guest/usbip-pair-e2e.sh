@@ -194,6 +194,8 @@ check "client: the kernel has no USB at all (no /sys/bus/usb, nothing under driv
 t=$(ms)
 for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
 check "client: image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$TAG"
+# tcpdump (and libpcap), from the payload: the eavesdropper's tool of issue 23.
+dpkg -i "$payload"/*.deb 2>&1 | tail -n 2 | show
 check "client: the link is up at $CLIENT" link_up "$CLIENT"
 # A container made before kvc@usbip loaded sd_mod (this kernel has no SCSI disk driver of its own
 # loaded at boot): what systemd was told to allow it (podman's systemd cgroup manager turns
@@ -377,10 +379,29 @@ journalctl -u kvc@usbip -o short-precise | grep -E 'import disk-b' | tail -n 4 |
 not_offered() { journalctl -u kvc@usbip -o cat | grep -q "import disk-b: $SERVER exports no 46f4:0001 serial KVC-DISK-B"; }
 not_again() { [ "$(imp disk-b state)" != attached ] && [ "$(count_disks)" = 1 ] && not_offered; }
 check "client: 15 s later disk B is still not attached again: the server no longer offers it to this client" not_again
+# What an eavesdropper on the link reads meanwhile (no tunnel yet): the capture of the re-attach.
+tcpdump -Z root -i "$dev" -U -w /tmp/link.pcap 'tcp port 3240 or tcp port 3241' >/tmp/tcpdump.txt 2>&1 &
+capture=$!
+wait_s 20 sh -c 'grep -q listening /tmp/tcpdump.txt'
 check "client: the server was asked to name this client again" wait_s 120 ctl
 t0=$(ms)
 wait_s 300 both_attached; st=$?
 check "client: named again, disk B was attached again by the service, $(($(ms) - t0)) ms after the edit" [ $st = 0 ]
+sleep 1
+kill "$capture"; wait "$capture"
+show </tmp/tcpdump.txt
+# In the capture: the device list's answer with disk B's serial, and a USB/IP OP_REQ_IMPORT header
+# (version 1.1.1, code 0x8003) followed by disk B's bus id on the server.
+in_clear() {
+	/usr/local/lib/kvc/node -e '
+		const b = require("fs").readFileSync("/tmp/link.pcap");
+		const serial = b.includes(Buffer.from("KVC-DISK-B"));
+		const at = b.indexOf(Buffer.from("0111800300000000", "hex"));
+		const busid = at >= 0 && b.subarray(at + 8, at + 40).toString("latin1").startsWith(process.argv[1] + "\0");
+		console.log(`${b.length} bytes captured; serial in clear: ${serial}; OP_REQ_IMPORT of ${process.argv[1]} in clear: ${busid}`);
+		process.exit(serial && busid ? 0 : 1);' "$(imp disk-b busid)"
+}
+check "client: without a tunnel, a capture on the link reads disk B's serial and USB/IP's OP_REQ_IMPORT (0x8003) of it in clear ($(in_clear))" in_clear
 
 say "ctr-b goes: kvc detaches disk B"
 run podman rm -f ctr-b

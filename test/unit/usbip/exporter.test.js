@@ -183,6 +183,47 @@ describe('usbip exporter: who may attach which export', () => {
   });
 });
 
+// Issue 23: a client taken off an export's clients while it holds the device (the devices file
+// edited while the service runs) loses it at once: unbound (its connection ends), then bound again.
+describe('usbip exporter: new rules while a device is imported', () => {
+  let sys;
+  let stop;
+  beforeEach(() => { sys = makeSys(); stop = new AbortController(); });
+  afterEach(() => { stop.abort(); rmSync(sys, { recursive: true, force: true }); });
+
+  it('cuts the peer no longer named, keeps the one still named, and the device list follows the new clients', async () => {
+    addHub(sys, 'usb1');
+    addDevice(sys, '1-1', 'usb1', '46f4', '0001');
+    const device = join(sys, 'devices/pci0000:00/0000:00:04.0/usb1/1-1');
+    symlinkSync('../../../../bus/usb/drivers/usbip-host', join(device, 'driver'));
+    writeFileSync(join(device, 'usbip_status'), '2\n');
+    const calls = [];
+    let say;
+    const { logger, lines } = capture();
+    const { parseDevicesFile } = await import('../../../lib/usbip/devices-file.js');
+    const rulesFor = (clients) => parseDevicesFile('/etc/kvc/usbip.devices', `[export.disk]\ndevice = 46f4:0001\nclients = ${clients}\n`).exports;
+    const exp = new Exporter({
+      sys, rules: rulesFor('10.77.0.2, 10.77.0.3'), usbip: async (args) => { calls.push(args); return { ok: true, said: '', stdout: '' }; },
+      runUsbipd: (_writable, onLine, signal) => { say = onLine; return { exited: new Promise((resolve) => signal.addEventListener('abort', () => resolve(0))) }; },
+      metadataPort: 0, listenOn: [], logger, signal: stop.signal, pollMs: 60_000, onChange: () => {},
+    });
+    await exp.start();
+    await until('usbipd to start', () => say !== undefined);
+    say('usbipd: info: connection from 10.77.0.2:40000');
+    say('usbipd: info: found requested device: 1-1');
+    await until('the attach to be journaled', () => lines.some((line) => line.includes('requested by 10.77.0.2, one of its clients')));
+    await exp.updateRules(rulesFor('10.77.0.2'));
+    expect(calls).to.deep.equal([]);
+    expect(exp.state().exported[0].importedBy).to.equal('10.77.0.2');
+    await exp.updateRules(rulesFor('10.77.0.9'));
+    expect(calls).to.deep.equal([['unbind', '--busid', '1-1']]);
+    expect(lines.join('\n')).to.include('export disk: 10.77.0.2 is no longer among its clients (10.77.0.9); taking 1-1 back from it');
+    expect(exp.state().exported[0].importedBy).to.equal(null);
+    stop.abort();
+    await exp.close();
+  });
+});
+
 // Issue 23: no 1-second loop; a fake event source (a Waker woken by the test) stands in for the
 // kernel's devtmpfs events.
 describe('usbip exporter: replug on the USB event', () => {
