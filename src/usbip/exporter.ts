@@ -1,6 +1,8 @@
 // The exporting side, run by the service while USB/IP is loaded: usbipd in a container of its own, and
 // every device the devices file names bound to usbip-host when it appears (at start, after a
 // replug, after a reboot); a device bound but named by no rule is given back to its driver.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseUsbipdLine } from './usbipd-output.js';
 import type { Server } from 'node:http';
 import type { Logger } from '../log/logger.js';
@@ -75,21 +77,27 @@ export class Exporter {
   }
 
   // The devices file changed (its exports only): the new rules and clients are used from now on;
-  // each device imported by a peer its export no longer names is unbound from usbip-host, which
-  // ends that peer's connection at once, and bound again (by the look that follows) for those it
-  // is for now. Runs as one look, after the one in progress.
+  // each device imported by a peer its export no longer names has that peer's connection ended at
+  // once: "-1" written to the device's usbip_sockfd (usbip-host shuts the connection down and
+  // makes the device available again, still bound, for those it is for now), or, where that
+  // write fails, the device unbound from usbip-host (bound again by the look that follows). Runs
+  // as one look, after the one in progress.
   updateRules(rules: readonly ExportRule[]): Promise<void> {
     const { logger, usbip } = this.options;
     const next = this.looking.then(async () => {
       this.rules = rules;
       this.clients = new Map(rules.map((rule) => [rule.name, rule.clients]));
       this.toldNothing.clear();
-      for (const { rule, busid, peer } of revokedImports(this.exported, this.clients)) {
+      // Who holds each device as usbipd said it last (the published state may lag a look behind).
+      const held = this.exported.map((entry) => ({ ...entry, importedBy: this.importers.get(entry.busid) ?? entry.importedBy }));
+      for (const { rule, busid, peer } of revokedImports(held, this.clients)) {
         const clients = this.clients.get(rule);
         logger.warn(`export ${rule}: ${peer} is no longer among its clients (${clients === undefined ? 'none' : describeClients(clients)}); taking ${busid} back from it`);
         this.importers.delete(busid);
+        const down = await writeFile(join(this.options.sys, 'bus/usb/devices', busid, 'usbip_sockfd'), '-1').then(() => undefined, (error: unknown) => (error as Error).message);
+        if (down === undefined) continue;
         const result = await usbip(['unbind', '--busid', busid]);
-        if (!result.ok) logger.error(`export ${rule}: cannot take ${busid} back from ${peer}: ${result.said}`);
+        if (!result.ok) logger.error(`export ${rule}: cannot take ${busid} back from ${peer}: ${down} (usbip_sockfd); ${result.said} (unbind)`);
       }
       await this.look();
     });

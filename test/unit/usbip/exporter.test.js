@@ -3,7 +3,7 @@
 // integration test container-privileges and the two-guest end-to-end test): it records the /sys
 // folders it was given and runs until its signal aborts, or exits when told to.
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -206,9 +206,19 @@ describe('usbip exporter: new rules while a device is imported', () => {
     expect(calls).to.deep.equal([]);
     expect(exp.state().exported[0].importedBy).to.equal('10.77.0.2');
     await exp.updateRules(rulesFor('10.77.0.9'));
-    expect(calls).to.deep.equal([['unbind', '--busid', '1-1']]);
+    // usbip-host's own switch: -1 to usbip_sockfd ends the connection; no unbind needed.
+    expect(readFileSync(join(sys, 'bus/usb/devices/1-1/usbip_sockfd'), 'utf8')).to.equal('-1');
+    expect(calls).to.deep.equal([]);
     expect(lines.join('\n')).to.include('export disk: 10.77.0.2 is no longer among its clients (10.77.0.9); taking 1-1 back from it');
     expect(exp.state().exported[0].importedBy).to.equal(null);
+    // Where usbip_sockfd cannot be written (here: a folder in its place), the device is unbound.
+    say('usbipd: info: connection from 10.77.0.9:40002');
+    say('usbipd: info: found requested device: 1-1');
+    await until('the attach to be journaled', () => lines.some((line) => line.includes('requested by 10.77.0.9, one of its clients')));
+    rmSync(join(sys, 'bus/usb/devices/1-1/usbip_sockfd'));
+    mkdirSync(join(sys, 'bus/usb/devices/1-1/usbip_sockfd'));
+    await exp.updateRules(rulesFor('10.77.0.2'));
+    expect(calls).to.deep.equal([['unbind', '--busid', '1-1']]);
     stop.abort();
     await exp.close();
   });
