@@ -106,14 +106,26 @@ if [ "$role" = server ]; then
 	run systemctl enable --now kvc@usbip
 	check "server: kvc@usbip loaded usbip_core, usbip_host, vhci_hcd" loaded
 	main_pid=$(systemctl show -p MainPID --value kvc@usbip)
-	# The live edits, each when the client asks (see CONTROL): sed -i writes a new file and renames
-	# it over the old, as editors do. The table after the first is kept for a check below.
-	control_wait() { /usr/local/lib/kvc/node -e 'const s = require("net").createServer((c) => { c.end("ok\n"); s.close(); }).listen(Number(process.argv[2]), process.argv[1]);' "$SERVER" "$CONTROL"; }
+	# The live edits, each when the client asks (see CONTROL), made before the answer "done": sed -i
+	# writes a new file and renames it over the old, as editors do. Each is noted in /tmp/live-edit;
+	# the table after the first is kept for a check below.
+	edit_off="sed -i '/^serial = KVC-DISK-B\$/{n;s/^clients = .*/clients = 10.77.0.9/}' /etc/kvc/usbip.devices"
+	edit_on="sed -i 's/^clients = 10.77.0.9\$/clients = $CLIENT/' /etc/kvc/usbip.devices"
+	/usr/local/lib/kvc/node -e '
+		const { execSync } = require("child_process");
+		const fs = require("fs");
+		const edits = process.argv.slice(3);
+		let n = 0;
+		const s = require("net").createServer((c) => {
+			const edit = edits[n++];
+			try { execSync(edit); fs.appendFileSync("/tmp/live-edit", `${n} done\n`); c.end("done\n"); }
+			catch (e) { fs.appendFileSync("/tmp/live-edit", `${n} failed: ${e.message}\n`); c.end("failed\n"); }
+			if (n === edits.length) s.close();
+		}).listen(Number(process.argv[2]), process.argv[1]);' "$SERVER" "$CONTROL" "$edit_off" "$edit_on" >/dev/null 2>&1 &
 	nft_names() { nft list table inet kvc_usbip 2>/dev/null | grep -q "$1"; }
 	(
-		control_wait && sed -i '/^serial = KVC-DISK-B$/{n;s/^clients = .*/clients = 10.77.0.9/}' /etc/kvc/usbip.devices && echo removed >/tmp/live-edit
-		wait_s 10 nft_names 10.77.0.9; nft list table inet kvc_usbip >/tmp/nft-live.txt 2>&1
-		control_wait && sed -i 's/^clients = 10.77.0.9$/clients = 10.77.0.2/' /etc/kvc/usbip.devices && echo restored >>/tmp/live-edit
+		until grep -q '^1 done' /tmp/live-edit 2>/dev/null; do sleep 2; done
+		wait_s 20 nft_names 10.77.0.9; nft list table inet kvc_usbip >/tmp/nft-live.txt 2>&1
 	) >/dev/null 2>&1 &
 	both() { bound KVC-DISK-A && bound KVC-DISK-B && listening; }
 	check "server: the service bound both disks of one VID:PID, told apart by serial ($disk_a, $disk_b), and its usbipd listens" wait_s 60 both
@@ -165,9 +177,10 @@ echo ATTACK-DONE'
 	# Where a replug's time goes, on this side (the first replug): the kernel's and the service's lines.
 	journalctl -b --no-pager -o short-precise 2>&1 | grep -E 'usb 2-4|export disk-a|usbipd: (connection|found)' | tail -n 16 | show
 	say "waiting for the client to have disk B taken away and given back by live edits of the devices file"
-	restored() { grep -q restored /tmp/live-edit 2>/dev/null; }
+	restored() { grep -q '^2 done' /tmp/live-edit 2>/dev/null; }
 	check "server: the devices file was edited twice while the service ran ($CLIENT taken off disk B's clients, then named again)" wait_s 1800 restored
-	journalctl -u kvc@usbip -o cat | grep -E 'changed|no longer among|export disk-b' | tail -n 8 | show
+	show </tmp/live-edit
+	journalctl -u kvc@usbip -o short-precise | grep -E 'changed|no longer among|export disk-b' | tail -n 8 | show
 	show </tmp/nft-live.txt
 	check "server: kvc's nftables table followed the first edit without a restart (10.77.0.9 named)" grep -q '10.77.0.9' /tmp/nft-live.txt
 	cut_b() { journalctl -u kvc@usbip -o cat | grep -q "export disk-b: $CLIENT is no longer among its clients (10.77.0.9); taking .* back from it"; }
@@ -367,8 +380,17 @@ done
 journalctl -b --no-pager -o short-precise --since "-60s" 2>&1 | grep -E 'kvc|usb |vhci|sd |scsi' | tail -n 40 | show
 
 say "client: the server takes this client off disk B's clients while disk B is attached (its devices file edited, no restart)"
-ctl() { [ "$(tcp_try host $CONTROL)" = connected ]; }
-check "client: the server was asked over the link to edit its devices file" wait_s 120 ctl
+# Asks the server for its next edit; succeeds once it answers that the edit is made.
+ctl() {
+	/usr/local/lib/kvc/node -e '
+		const s = require("net").connect({ host: process.argv[1], port: Number(process.argv[2]) });
+		let said = "";
+		const t = setTimeout(() => process.exit(1), 10000);
+		s.on("data", (d) => { said += d; });
+		s.on("end", () => process.exit(said.trim() === "done" ? 0 : 1));
+		s.on("error", () => process.exit(1));' "$SERVER" "$CONTROL" 2>/dev/null
+}
+check "client: the server was asked over the link to edit its devices file, and did" wait_s 120 ctl
 t0=$(ms)
 lost_b() { [ "$(imp disk-b state)" != attached ] && [ "$(count_disks)" = 1 ]; }
 wait_s 60 lost_b; st=$?
@@ -383,7 +405,7 @@ check "client: 15 s later disk B is still not attached again: the server no long
 tcpdump -Z root -i "$dev" -U -w /tmp/link.pcap 'tcp port 3240 or tcp port 3241' >/tmp/tcpdump.txt 2>&1 &
 capture=$!
 wait_s 20 sh -c 'grep -q listening /tmp/tcpdump.txt'
-check "client: the server was asked to name this client again" wait_s 120 ctl
+check "client: the server was asked to name this client again, and did" wait_s 120 ctl
 t0=$(ms)
 wait_s 300 both_attached; st=$?
 check "client: named again, disk B was attached again by the service, $(($(ms) - t0)) ms after the edit" [ $st = 0 ]
