@@ -16,6 +16,8 @@ import { liveToolsPid } from '../ops/tools.js';
 import { removeDevicesState, writeDevicesState, type UsbipDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
 import { guardExports } from './firewall.js';
+import { watchDevicesFile } from './devices-file-watch.js';
+import { planReload } from './reload-plan.js';
 import { imageName } from '../images/names.js';
 
 // The periodic look where USB events cannot be watched,
@@ -124,8 +126,51 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     throw error;
   }
   publish();
+  // The file changed: the exports' rules are taken over at once (nftables first, then the exporter
+  // cuts whom it no longer names); a bad file or a change only a restart applies is said, and the
+  // running configuration stays. One reload at a time, the last change winning.
+  let running = config;
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = async (): Promise<void> => {
+    let next: DevicesConfig | undefined;
+    try {
+      next = await readDevicesFile(path);
+    } catch (error) {
+      logger.warn(`${path} changed but cannot be used: ${(error as Error).message}; the service keeps what it read before`);
+      return;
+    }
+    if (next === undefined) {
+      logger.warn(`${path} is gone; the service keeps what it read before until it is restarted`);
+      return;
+    }
+    const plan = planReload(running, next);
+    if (plan.kind === 'same') return;
+    if (plan.kind === 'restart') {
+      logger.warn(`${path} changed (${plan.why}): run systemctl restart kvc@${settings.name} to apply it; the service keeps what it read before`);
+      return;
+    }
+    logger.info(`${path} changed: ${next.exports.length} export(s) taken over without a restart`);
+    // nft refusing the new table leaves the old one in place; the exporter still goes by the new rules.
+    guard = await guardExports(next.exports, [USBIP_PORT, next.metadataPort], { logger }).catch((error: unknown) => {
+      logger.error(`${path}: nftables refused the new guard (${(error as Error).message}); the kernel keeps the one from before`);
+      return guard;
+    });
+    running = next;
+    await exporter?.updateRules(next.exports);
+    publish();
+  };
+  try {
+    watchDevicesFile(path, () => {
+      reloading = reloading.then(reload).catch((error: unknown) => {
+        logger.error(`${path}: cannot apply the change: ${(error as Error).message}`);
+      });
+    }, signal);
+  } catch (error) {
+    logger.warn(`cannot watch ${path} (${(error as Error).message}); after a change, run systemctl restart kvc@${settings.name}`);
+  }
   return {
     close: async () => {
+      await reloading;
       await importer?.close();
       await exporter?.close();
       await guard?.remove();

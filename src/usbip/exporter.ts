@@ -1,6 +1,8 @@
 // The exporting side, run by the service while USB/IP is loaded: usbipd in a container of its own, and
 // every device the devices file names bound to usbip-host when it appears (at start, after a
 // replug, after a reboot); a device bound but named by no rule is given back to its driver.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseUsbipdLine } from './usbipd-output.js';
 import type { Server } from 'node:http';
 import type { Logger } from '../log/logger.js';
@@ -14,6 +16,7 @@ import { describeDevice, sleep } from './loop.js';
 import { Waker } from './waker.js';
 import { describeClients, type Clients } from './clients.js';
 import { exportsFor } from './device-list-filter.js';
+import { revokedImports } from './reload-plan.js';
 
 // One exported device as status shows it: rule, bus id, VID:PID, serial, state, who imported it.
 export interface ExportedState {
@@ -55,7 +58,9 @@ export class Exporter {
   private readonly importers = new Map<string, string>();
   private lastPeer: string | undefined;
   private readonly servers: Server[] = [];
-  private readonly clients: ReadonlyMap<string, Clients>;
+  // The rules and each export's clients: the file's, replaced by updateRules when it changes.
+  private rules: readonly ExportRule[];
+  private clients: ReadonlyMap<string, Clients>;
   // Peers told that they may attach nothing (journaled once each).
   private readonly toldNothing = new Set<string>();
   // The USB root hubs usbipd's container may write under, and how to stop that container when
@@ -67,7 +72,37 @@ export class Exporter {
   private looking: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: ExporterOptions) {
+    this.rules = options.rules;
     this.clients = new Map(options.rules.map((rule) => [rule.name, rule.clients]));
+  }
+
+  // The devices file changed (its exports only): the new rules and clients are used from now on;
+  // each device imported by a peer its export no longer names has that peer's connection ended at
+  // once: "-1" written to the device's usbip_sockfd (usbip-host shuts the connection down and
+  // makes the device available again, still bound, for those it is for now), or, where that
+  // write fails, the device unbound from usbip-host (bound again by the look that follows). Runs
+  // as one look, after the one in progress.
+  updateRules(rules: readonly ExportRule[]): Promise<void> {
+    const { logger, usbip } = this.options;
+    const next = this.looking.then(async () => {
+      this.rules = rules;
+      this.clients = new Map(rules.map((rule) => [rule.name, rule.clients]));
+      this.toldNothing.clear();
+      // Who holds each device as usbipd said it last (the published state may lag a look behind).
+      const held = this.exported.map((entry) => ({ ...entry, importedBy: this.importers.get(entry.busid) ?? entry.importedBy }));
+      for (const { rule, busid, peer } of revokedImports(held, this.clients)) {
+        const clients = this.clients.get(rule);
+        logger.warn(`export ${rule}: ${peer} is no longer among its clients (${clients === undefined ? 'none' : describeClients(clients)}); taking ${busid} back from it`);
+        this.importers.delete(busid);
+        const down = await writeFile(join(this.options.sys, 'bus/usb/devices', busid, 'usbip_sockfd'), '-1').then(() => undefined, (error: unknown) => (error as Error).message);
+        if (down === undefined) continue;
+        const result = await usbip(['unbind', '--busid', busid]);
+        if (!result.ok) logger.error(`export ${rule}: cannot take ${busid} back from ${peer}: ${down} (usbip_sockfd); ${result.said} (unbind)`);
+      }
+      await this.look();
+    });
+    this.looking = next.catch(() => undefined);
+    return next;
   }
 
   async start(): Promise<void> {
@@ -129,7 +164,8 @@ export class Exporter {
 
   // One look at the devices: bind what is named and not bound, unbind what is bound and not named.
   private async look(): Promise<void> {
-    const { sys, rules, usbip, logger } = this.options;
+    const { sys, usbip, logger } = this.options;
+    const rules = this.rules;
     const before = new Map(this.devices.map((device) => [device.busid, device]));
     this.devices = await listUsbDevices(sys);
     const plan = planExports(rules, this.devices);
@@ -218,7 +254,8 @@ export class Exporter {
   // through the union of all exports' clients) has the device taken back at once: unbound, which
   // ends its connection, and bound again for those it is for.
   private async judgeAttach(busid: string, peer: string): Promise<void> {
-    const { logger, usbip, sys, rules } = this.options;
+    const { logger, usbip, sys } = this.options;
+    const rules = this.rules;
     // Read anew: the device may have been bound by a look that has not finished yet.
     const device = (await listUsbDevices(sys)).find((entry) => entry.busid === busid);
     const rule = device === undefined ? undefined : rules.find((candidate) => matches(candidate.match, device))?.name;

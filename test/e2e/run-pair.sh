@@ -94,6 +94,12 @@ container = ctr-b
 server = 10.77.0.1
 device = 46f4:0001
 EOF
+# tcpdump for the client (the guests have no network): Debian's packages, installed by the guest
+# script, to capture what crosses the link (issue 23: what an eavesdropper on it reads).
+mkdir -p "$work/debs"
+(cd "$work/debs" && apt-get download -qq tcpdump libpcap0.8 >/dev/null)
+client_debs=()
+for deb in "$work"/debs/*.deb; do client_debs+=(--payload "$deb"); done
 # A free port on the host's loopback for the guests' link.
 listening() { ss -Hltn "sport = :$port" | grep -q .; }
 port=$((20000 + RANDOM % 20000))
@@ -111,7 +117,7 @@ pids+=($!)
 n=0; until listening || [ $n -gt 600 ]; do n=$((n + 1)); sleep 0.5; done
 KVC_E2E_TAG='client ' test/e2e/guest/run-guest.sh --kernel "$CLOUD_KVER" --disk "$work/client.img" --no-usb \
 	--kvc-tree "$work/tree-client" --image "$work/usbip-$CLOUD_KVER.tar" --payload "$work/role-client/role" --payload "$work/role-client/client.devices" \
-	--payload "$work/disk-a.sha256" --payload "$work/disk-b.sha256" \
+	--payload "$work/disk-a.sha256" --payload "$work/disk-b.sha256" "${client_debs[@]}" \
 	--net "connect=127.0.0.1:$port" --script test/e2e/guest/usbip-pair-e2e.sh --mode "$mode" \
 	--log "$prefix-client.log" --timeout "${KVC_E2E_TIMEOUT:-1800}" &
 pids+=($!)

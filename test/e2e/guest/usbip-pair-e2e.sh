@@ -12,6 +12,10 @@ SERVER=10.77.0.1
 CLIENT=10.77.0.2
 # Issue 23: a stranger on the client's link (a network namespace on a macvlan of it), named by no export.
 STRANGER=10.77.0.3
+# Issue 23, a client removed while attached: the client asks the server over the link (a TCP
+# connection to this port, which kvc does not guard) to edit its devices file, once to take the
+# client off disk B's clients, once to name it again; the client times what follows.
+CONTROL=3299
 # What kvc@usbip loads on the cloud kernel: the USB core it built, USB/IP, the storage drivers.
 CLIENT_MODULES="usb_common usbcore usbip_core vhci_hcd usb_storage uas"
 all_in() { for m in "$@"; do [ -e "/sys/module/$m" ] || return 1; done; }
@@ -101,6 +105,28 @@ if [ "$role" = server ]; then
 	run cat /etc/kvc/usbip.devices
 	run systemctl enable --now kvc@usbip
 	check "server: kvc@usbip loaded usbip_core, usbip_host, vhci_hcd" loaded
+	main_pid=$(systemctl show -p MainPID --value kvc@usbip)
+	# The live edits, each when the client asks (see CONTROL), made before the answer "done": sed -i
+	# writes a new file and renames it over the old, as editors do. Each is noted in /tmp/live-edit;
+	# the table after the first is kept for a check below.
+	edit_off="sed -i '/^serial = KVC-DISK-B\$/{n;s/^clients = .*/clients = 10.77.0.9/}' /etc/kvc/usbip.devices"
+	edit_on="sed -i 's/^clients = 10.77.0.9\$/clients = $CLIENT/' /etc/kvc/usbip.devices"
+	/usr/local/lib/kvc/node -e '
+		const { execSync } = require("child_process");
+		const fs = require("fs");
+		const edits = process.argv.slice(3);
+		let n = 0;
+		const s = require("net").createServer((c) => {
+			const edit = edits[n++];
+			try { execSync(edit); fs.appendFileSync("/tmp/live-edit", `${n} done\n`); c.end("done\n"); }
+			catch (e) { fs.appendFileSync("/tmp/live-edit", `${n} failed: ${e.message}\n`); c.end("failed\n"); }
+			if (n === edits.length) s.close();
+		}).listen(Number(process.argv[2]), process.argv[1]);' "$SERVER" "$CONTROL" "$edit_off" "$edit_on" >/dev/null 2>&1 &
+	nft_names() { nft list table inet kvc_usbip 2>/dev/null | grep -q "$1"; }
+	(
+		until grep -q '^1 done' /tmp/live-edit 2>/dev/null; do sleep 2; done
+		wait_s 20 nft_names 10.77.0.9; nft list table inet kvc_usbip >/tmp/nft-live.txt 2>&1
+	) >/dev/null 2>&1 &
 	both() { bound KVC-DISK-A && bound KVC-DISK-B && listening; }
 	check "server: the service bound both disks of one VID:PID, told apart by serial ($disk_a, $disk_b), and its usbipd listens" wait_s 60 both
 	check "server: the keyboard ($kbd), named nowhere, is not exported (driver $(driver_of "$kbd"))" [ "$(driver_of "$kbd")" != usbip-host ]
@@ -150,6 +176,17 @@ echo ATTACK-DONE'
 	journalctl -u kvc@usbip --no-pager -o short-precise 2>&1 | grep -E 'export|usbipd: (connection|found)' | tail -n 12 | show
 	# Where a replug's time goes, on this side (the first replug): the kernel's and the service's lines.
 	journalctl -b --no-pager -o short-precise 2>&1 | grep -E 'usb 2-4|export disk-a|usbipd: (connection|found)' | tail -n 16 | show
+	say "waiting for the client to have disk B taken away and given back by live edits of the devices file"
+	restored() { grep -q '^2 done' /tmp/live-edit 2>/dev/null; }
+	check "server: the devices file was edited twice while the service ran ($CLIENT taken off disk B's clients, then named again)" wait_s 1800 restored
+	show </tmp/live-edit
+	journalctl -u kvc@usbip -o short-precise | grep -E 'changed|no longer among|export disk-b' | tail -n 8 | show
+	show </tmp/nft-live.txt
+	check "server: kvc's nftables table followed the first edit without a restart (10.77.0.9 named)" grep -q '10.77.0.9' /tmp/nft-live.txt
+	cut_b() { journalctl -u kvc@usbip -o cat | grep -q "export disk-b: $CLIENT is no longer among its clients (10.77.0.9); taking .* back from it"; }
+	same_service() { [ "$(systemctl show -p MainPID --value kvc@usbip)" = "$main_pid" ]; }
+	cut_unrestarted() { cut_b && same_service; }
+	check "server: the service cut the client's import of disk B, saying so, and was not restarted (main PID $main_pid)" cut_unrestarted
 	say "waiting for the client to stop"
 	# The client replugs disk A twice more first (disk A is "exported" between those): it lets disk B go before it stops.
 	released_b() { dev 'd.exported.some((e) => e.rule === "disk-b" && e.state === "exported")' >/dev/null; }
@@ -170,6 +207,8 @@ check "client: the kernel has no USB at all (no /sys/bus/usb, nothing under driv
 t=$(ms)
 for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
 check "client: image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$TAG"
+# tcpdump (and libpcap), from the payload: the eavesdropper's tool of issue 23.
+dpkg -i "$payload"/*.deb 2>&1 | tail -n 2 | show
 check "client: the link is up at $CLIENT" link_up "$CLIENT"
 # A container made before kvc@usbip loaded sd_mod (this kernel has no SCSI disk driver of its own
 # loaded at boot): what systemd was told to allow it (podman's systemd cgroup manager turns
@@ -339,6 +378,53 @@ for i in 2 3; do
 done
 # Where a replug's time goes, on this side: the service's and the kernel's lines of the last one.
 journalctl -b --no-pager -o short-precise --since "-60s" 2>&1 | grep -E 'kvc|usb |vhci|sd |scsi' | tail -n 40 | show
+
+say "client: the server takes this client off disk B's clients while disk B is attached (its devices file edited, no restart)"
+# Asks the server for its next edit; succeeds once it answers that the edit is made.
+ctl() {
+	/usr/local/lib/kvc/node -e '
+		const s = require("net").connect({ host: process.argv[1], port: Number(process.argv[2]) });
+		let said = "";
+		const t = setTimeout(() => process.exit(1), 10000);
+		s.on("data", (d) => { said += d; });
+		s.on("end", () => process.exit(said.trim() === "done" ? 0 : 1));
+		s.on("error", () => process.exit(1));' "$SERVER" "$CONTROL" 2>/dev/null
+}
+check "client: the server was asked over the link to edit its devices file, and did" wait_s 120 ctl
+t0=$(ms)
+lost_b() { [ "$(imp disk-b state)" != attached ] && [ "$(count_disks)" = 1 ]; }
+wait_s 60 lost_b; st=$?
+lost_ms=$(($(ms) - t0))
+check "client: disk B was taken from this client ${lost_ms} ms after the edit (bound: 10 s), disk A kept" sh -c "[ $st = 0 ] && [ $lost_ms -lt 10000 ] && [ '$(imp disk-a state)' = attached ]"
+sleep 15
+journalctl -u kvc@usbip -o short-precise | grep -E 'import disk-b' | tail -n 4 | show
+not_offered() { journalctl -u kvc@usbip -o cat | grep -q "import disk-b: $SERVER exports no 46f4:0001 serial KVC-DISK-B"; }
+not_again() { [ "$(imp disk-b state)" != attached ] && [ "$(count_disks)" = 1 ] && not_offered; }
+check "client: 15 s later disk B is still not attached again: the server no longer offers it to this client" not_again
+# What an eavesdropper on the link reads meanwhile (no tunnel yet): the capture of the re-attach.
+tcpdump -Z root -i "$dev" -U -w /tmp/link.pcap 'tcp port 3240 or tcp port 3241' >/tmp/tcpdump.txt 2>&1 &
+capture=$!
+wait_s 20 sh -c 'grep -q listening /tmp/tcpdump.txt'
+check "client: the server was asked to name this client again, and did" wait_s 120 ctl
+t0=$(ms)
+wait_s 300 both_attached; st=$?
+check "client: named again, disk B was attached again by the service, $(($(ms) - t0)) ms after the edit" [ $st = 0 ]
+sleep 1
+kill "$capture"; wait "$capture"
+show </tmp/tcpdump.txt
+# In the capture: the device list's answer with disk B's serial (checked), and USB/IP's
+# OP_REQ_IMPORT header (version 1.1.1, code 0x8003) and disk B's bus id (shown, not checked yet:
+# usbip sends the header and the bus id in two writes, so they are two segments; the run of 13:14
+# found the serial but not the header followed at once by the bus id, which is what it looked for).
+capture_says() {
+	/usr/local/lib/kvc/node -e '
+		const b = require("fs").readFileSync("/tmp/link.pcap");
+		const at = b.indexOf(Buffer.from("0111800300000000", "hex"));
+		const busid = at >= 0 ? b.indexOf(Buffer.from(process.argv[1] + "\0"), at) : -1;
+		console.log(`${b.length} bytes captured; serial KVC-DISK-B: ${b.includes(Buffer.from("KVC-DISK-B"))}; OP_REQ_IMPORT header: ${at >= 0}; bus id ${process.argv[1]} within 256 bytes after it: ${busid >= 0 && busid - at < 256}`);' "$(imp disk-b busid)"
+}
+echo "  | the capture: $(capture_says)"
+check "client: without a tunnel, a capture on the link reads disk B's serial in clear" grep -q KVC-DISK-B /tmp/link.pcap
 
 say "ctr-b goes: kvc detaches disk B"
 run podman rm -f ctr-b

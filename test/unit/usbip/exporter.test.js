@@ -3,7 +3,7 @@
 // integration test container-privileges and the two-guest end-to-end test): it records the /sys
 // folders it was given and runs until its signal aborts, or exits when told to.
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -142,6 +142,28 @@ describe('usbip exporter: usbipd in its own container', () => {
   });
 });
 
+// An exporter whose one rule (disk, 46f4:0001, these clients) names a device bound to usbip-host
+// and imported (usbip_status 2); usbip calls are recorded, usbipd's lines are said by the test.
+async function importedDisk(sys, clients, signal) {
+  addHub(sys, 'usb1');
+  addDevice(sys, '1-1', 'usb1', '46f4', '0001');
+  const device = join(sys, 'devices/pci0000:00/0000:00:04.0/usb1/1-1');
+  symlinkSync('../../../../bus/usb/drivers/usbip-host', join(device, 'driver'));
+  writeFileSync(join(device, 'usbip_status'), '2\n');
+  const calls = [];
+  const made = { calls, say: undefined, ...capture() };
+  const { parseDevicesFile } = await import('../../../lib/usbip/devices-file.js');
+  made.rulesFor = (list) => parseDevicesFile('/etc/kvc/usbip.devices', `[export.disk]\ndevice = 46f4:0001\nclients = ${list}\n`).exports;
+  made.exp = new Exporter({
+    sys, rules: made.rulesFor(clients), usbip: async (args) => { calls.push(args); return { ok: true, said: '', stdout: '' }; },
+    runUsbipd: (_writable, onLine, stopped) => { made.say = onLine; return { exited: new Promise((resolve) => stopped.addEventListener('abort', () => resolve(0))) }; },
+    metadataPort: 0, listenOn: [], logger: made.logger, signal, pollMs: 60_000, onChange: () => {},
+  });
+  await made.exp.start();
+  await until('usbipd to start', () => made.say !== undefined);
+  return made;
+}
+
 // Issue 23: usbipd serves every export on one port, so the kernel lets through the union of the
 // exports' clients; the exporter takes a device back from a peer its own export does not name,
 // and journals each attach and each refusal with the peer's address.
@@ -152,23 +174,7 @@ describe('usbip exporter: who may attach which export', () => {
   afterEach(() => { stop.abort(); rmSync(sys, { recursive: true, force: true }); });
 
   it('an attach by a peer the export names is journaled; one by a peer it does not name is refused and unbound at once', async () => {
-    addHub(sys, 'usb1');
-    addDevice(sys, '1-1', 'usb1', '46f4', '0001');
-    const device = join(sys, 'devices/pci0000:00/0000:00:04.0/usb1/1-1');
-    symlinkSync('../../../../bus/usb/drivers/usbip-host', join(device, 'driver'));
-    writeFileSync(join(device, 'usbip_status'), '2\n');
-    const calls = [];
-    let say;
-    const { logger, lines } = capture();
-    const { parseDevicesFile } = await import('../../../lib/usbip/devices-file.js');
-    const rules = parseDevicesFile('/etc/kvc/usbip.devices', '[export.disk]\ndevice = 46f4:0001\nclients = 10.77.0.2, 10.77.1.0/24\n').exports;
-    const exp = new Exporter({
-      sys, rules, usbip: async (args) => { calls.push(args); return { ok: true, said: '', stdout: '' }; },
-      runUsbipd: (_writable, onLine, signal) => { say = onLine; return { exited: new Promise((resolve) => signal.addEventListener('abort', () => resolve(0))) }; },
-      metadataPort: 0, listenOn: [], logger, signal: stop.signal, pollMs: 60_000, onChange: () => {},
-    });
-    await exp.start();
-    await until('usbipd to start', () => say !== undefined);
+    const { exp, calls, say, lines } = await importedDisk(sys, '10.77.0.2, 10.77.1.0/24', stop.signal);
     say('usbipd: info: connection from 10.77.1.7:40000');
     say('usbipd: info: found requested device: 1-1');
     await until('the attach to be journaled', () => lines.some((line) => line.includes('export disk: import of 1-1 (46f4:0001) requested by 10.77.1.7, one of its clients')));
@@ -178,6 +184,41 @@ describe('usbip exporter: who may attach which export', () => {
     await until('the refusal', () => calls.length > 0);
     expect(calls[0]).to.deep.equal(['unbind', '--busid', '1-1']);
     expect(lines.join('\n')).to.include('export disk: attach of 1-1 (46f4:0001) by 10.66.6.6 refused: not among its clients (10.77.0.2, 10.77.1.0/24); taking it back');
+    stop.abort();
+    await exp.close();
+  });
+});
+
+// Issue 23: a client taken off an export's clients while it holds the device (the devices file
+// edited while the service runs) loses it at once: unbound (its connection ends), then bound again.
+describe('usbip exporter: new rules while a device is imported', () => {
+  let sys;
+  let stop;
+  beforeEach(() => { sys = makeSys(); stop = new AbortController(); });
+  afterEach(() => { stop.abort(); rmSync(sys, { recursive: true, force: true }); });
+
+  it('cuts the peer no longer named, keeps the one still named, and the device list follows the new clients', async () => {
+    const { exp, calls, say, lines, rulesFor } = await importedDisk(sys, '10.77.0.2, 10.77.0.3', stop.signal);
+    say('usbipd: info: connection from 10.77.0.2:40000');
+    say('usbipd: info: found requested device: 1-1');
+    await until('the attach to be journaled', () => lines.some((line) => line.includes('requested by 10.77.0.2, one of its clients')));
+    await exp.updateRules(rulesFor('10.77.0.2'));
+    expect(calls).to.deep.equal([]);
+    expect(exp.state().exported[0].importedBy).to.equal('10.77.0.2');
+    await exp.updateRules(rulesFor('10.77.0.9'));
+    // usbip-host's own switch: -1 to usbip_sockfd ends the connection; no unbind needed.
+    expect(readFileSync(join(sys, 'bus/usb/devices/1-1/usbip_sockfd'), 'utf8')).to.equal('-1');
+    expect(calls).to.deep.equal([]);
+    expect(lines.join('\n')).to.include('export disk: 10.77.0.2 is no longer among its clients (10.77.0.9); taking 1-1 back from it');
+    expect(exp.state().exported[0].importedBy).to.equal(null);
+    // Where usbip_sockfd cannot be written (here: a folder in its place), the device is unbound.
+    say('usbipd: info: connection from 10.77.0.9:40002');
+    say('usbipd: info: found requested device: 1-1');
+    await until('the attach to be journaled', () => lines.some((line) => line.includes('requested by 10.77.0.9, one of its clients')));
+    rmSync(join(sys, 'bus/usb/devices/1-1/usbip_sockfd'));
+    mkdirSync(join(sys, 'bus/usb/devices/1-1/usbip_sockfd'));
+    await exp.updateRules(rulesFor('10.77.0.2'));
+    expect(calls).to.deep.equal([['unbind', '--busid', '1-1']]);
     stop.abort();
     await exp.close();
   });
