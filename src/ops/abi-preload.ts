@@ -63,6 +63,11 @@ export async function assertAbiMatches(ctx: Context, settings: { readonly name: 
     randstruct: config !== undefined && configRandomisesLayout(config.options),
     imageExports: image_.exports,
   }, `kvc build ${settings.name} ${kver} --force`);
+  // A kernel whose modules are compressed with a tool this host lacks: what kvc could not learn is
+  // said, not passed over (Debian's 6.12 kernels ship .ko.xz; xz-utils is not in a minimal install).
+  if (host.missingTools.length > 0) {
+    ctx.logger.warn(`ABI check: the kernel's ${host.missingTools.map((tool) => `.ko.${tool === 'zstd' ? 'zst' : tool}`).join(' and ')} modules could not be read (no ${host.missingTools.join(', ')} on PATH), so their CRCs are not known to kvc; install ${host.missingTools.map((tool) => (tool === 'xz' ? 'xz-utils' : tool)).join(' and ')} for a full check`);
+  }
   if (verdict.kind === 'refuse') throw new KernelRefusedError(`kernel ${kver} would refuse ${image}'s modules: ${verdict.message}; nothing was loaded`, { hint: verdict.hint });
-  ctx.logger.verbose(`ABI check: ${image_.modules.length} modules, ${host.read} of the kernel's modules read, vermagic ${host.vermagic === undefined ? 'not known (no module of the kernel read)' : 'equal'}, ${verdict.checked} symbol versions equal, ${verdict.unchecked.length} not known for the kernel${verdict.unchecked.length > 0 ? ` (${verdict.unchecked.slice(0, 8).join(', ')}${verdict.unchecked.length > 8 ? ', …' : ''})` : ''}`);
+  ctx.logger.info(`ABI check: ${image_.modules.length} modules, ${host.read} of the kernel's modules read, vermagic ${host.vermagic === undefined ? 'not known (no module of the kernel read)' : 'equal'}, ${verdict.checked} symbol versions equal, ${verdict.unchecked.length} not known for the kernel${verdict.unchecked.length > 0 ? ` (${verdict.unchecked.slice(0, 8).join(', ')}${verdict.unchecked.length > 8 ? ', …' : ''})` : ''}`);
 }

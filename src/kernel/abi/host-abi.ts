@@ -20,6 +20,9 @@ export interface HostExports {
   readonly crcs: Map<string, KnownCrc>;
   // How many of the kernel's modules were read.
   readonly read: number;
+  // The decompressors that were needed for the kernel's modules and are not installed (xz for
+  // .ko.xz, zstd for .ko.zst): the modules they hold were not read.
+  readonly missingTools: readonly string[];
 }
 
 // How the kernel's modules are read.
@@ -59,7 +62,8 @@ export function nearFirst(files: readonly string[], dep: ReadonlyMap<string, rea
 }
 
 // The ABI facts of module files of one kind of compression; files that cannot be read are left out.
-async function readBatch(paths: readonly string[]): Promise<Array<{ path: string; module: ModuleAbi }>> {
+// `missing` gets the name of a decompressor that is not installed.
+async function readBatch(paths: readonly string[], missing: Set<string>): Promise<Array<{ path: string; module: ModuleAbi }>> {
   const tool = paths[0]?.endsWith('.xz') === true ? 'xz' : paths[0]?.endsWith('.zst') === true ? 'zstd' : undefined;
   let blobs: Array<Buffer | undefined>;
   if (tool !== undefined) {
@@ -67,7 +71,8 @@ async function readBatch(paths: readonly string[]): Promise<Array<{ path: string
       const out = (await execa(tool, ['-dc', '--', ...paths], { encoding: 'buffer', stripFinalNewline: false })).stdout as unknown as Uint8Array;
       const files = splitElfStream(Buffer.from(out));
       blobs = files.length === paths.length ? files : [];
-    } catch {
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ENOENT') missing.add(tool);
       blobs = [];
     }
   } else {
@@ -115,9 +120,11 @@ export async function readHostExports(root: string, kver: string, running: boole
   let vermagic: HostExports['vermagic'];
   let read = 0;
   const conflicting = new Set<string>();
+  const missing = new Set<string>();
   for (const batch of batches(files)) {
     if (vermagic !== undefined && [...wanted].every((symbol) => crcs.has(symbol) || conflicting.has(symbol))) break;
-    for (const { path, module } of await readBatch(batch)) {
+    if (missing.has(batch[0]?.endsWith('.xz') === true ? 'xz' : batch[0]?.endsWith('.zst') === true ? 'zstd' : '')) continue;
+    for (const { path, module } of await readBatch(batch, missing)) {
       read += 1;
       if (vermagic === undefined && module.vermagic !== undefined) vermagic = { value: module.vermagic, from: path };
       for (const [symbol, crc] of module.versions) {
@@ -129,5 +136,5 @@ export async function readHostExports(root: string, kver: string, running: boole
     }
   }
   for (const symbol of conflicting) crcs.delete(symbol);
-  return { vermagic, crcs, read };
+  return { vermagic, crcs, read, missingTools: [...missing].sort() };
 }

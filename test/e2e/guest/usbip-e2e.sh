@@ -170,6 +170,11 @@ journalctl -u kvc@slow -n 12 --no-pager -o cat 2>&1 | show
 rm -rf "/lib/modules/$next" "/boot/vmlinuz-$next"
 if [ -n "$old_link" ]; then ln -sfn "$old_link" /vmlinuz; else rm -f /vmlinuz; fi
 
+# 6b, 6c: this kernel as if it had no headers package (issue 21): the header-less image through
+# kvc@usbip-source, USB/IP with its modules; and one CRC changed, refused before load.
+. /var/lib/kvc-e2e/headerless/steps.sh
+headerless_steps
+
 if [ -e "$updated" ]; then
 	say "8. a cluster without KMM, as near as one node gets: the pod of \`kvc kube daemonset\`, run by podman kube play"
 	# podman 4.3 plays Pods, not DaemonSets: the DaemonSet's pod template as a Pod (kvc's own Node

@@ -219,6 +219,26 @@ describe('pre-load ABI check', () => {
     expect(nearFirst(['/k/a/snd.ko', '/k/b/uas.ko.xz', '/k/c/usbip-host.ko'], dep, ['usbcore'])).to.deep.equal(['/k/b/uas.ko.xz', '/k/c/usbip-host.ko', '/k/a/snd.ko']);
   });
 
+  it('names xz as missing when the kernel\'s .ko.xz modules cannot be read without it, and reads the rest', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'kvc-abi-'));
+    const path = process.env.PATH;
+    try {
+      const dir = join(root, 'lib/modules/6.12.117+deb12-amd64/kernel/drivers/usb');
+      mkdirSync(dir, { recursive: true });
+      copyFileSync(join(FIXTURES, '6.1-usbip-host.ko'), join(dir, 'usbip-host.ko'));
+      writeFileSync(join(dir, 'usbcore.ko.xz'), execFileSync('xz', ['-c', join(FIXTURES, '6.1-usbcore.ko')]));
+      // A PATH with no xz on it, as on a minimal Debian install (xz-utils is Priority: standard).
+      process.env.PATH = root;
+      const found = await readHostExports(root, '6.12.117+deb12-amd64', false, new Set(vhci().versions.keys()));
+      expect(found.missingTools).to.deep.equal(['xz']);
+      expect(found.read).to.equal(1);
+      expect([...found.crcs.values()].every((known) => !known.from.endsWith('.xz'))).to.equal(true);
+    } finally {
+      process.env.PATH = path;
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
   it('learns the kernel side from an installed tree, .ko and .ko.xz', function () {
     const root = mkdtempSync(join(tmpdir(), 'kvc-abi-'));
     try {
@@ -231,6 +251,7 @@ describe('pre-load ABI check', () => {
       return readHostExports(root, '6.1.0-56-amd64', false, wanted).then((found) => {
         expect(found.vermagic?.value).to.equal(V61);
         expect(found.read).to.equal(3);
+        expect(found.missingTools).to.deep.equal([]);
         expect([...found.crcs.values()].some((known) => known.from.endsWith('usbcore.ko.xz')), 'read from a .ko.xz').to.equal(true);
         expect(found.crcs.get('usbip_recv')?.crc).to.equal(0xd4485947);
         expect(found.crcs.get('usbip_recv')?.from).to.match(/usbip-host\.ko$/);
