@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The Secure Boot guest (issue 20): Debian's signed 6.1 kernel booted through shim and GRUB under
-# OVMF's Secure Boot (run-guest.sh --secure-boot), locked down. On this host: kvc's own signing
-# key made with `kvc key create` in a scratch key folder, the usbip image built as always
-# (unsigned) and a copy of the instance, usbipsb, built signed with that key; the guest gets both
-# images, both instances and the key (not enrolled). guest/secureboot-e2e.sh checks that kvc
-# refuses each load first, with its own words, then queues the key (kvc key enroll); boot 2 stops
-# in shim's MokManager, driven over the serial console (guest/mokmanager.mjs) with the one-time
-# password boot 1 printed; boot 3 checks the kernel trusts the key and the signed modules load.
+# OVMF's Secure Boot (run-guest.sh --secure-boot), locked down, with the emulated USB disk; the
+# user's path from no key (docs/secure-boot.md). This host builds the usbip image unsigned and a
+# copy, usbipfx, signed with someone else's key; the guest gets those and no key. Boot 1
+# (guest/secureboot-e2e.sh): kvc key create, kvc's refusals of both images, kvc key enroll. Boot 2:
+# shim's MokManager, driven over the serial console (guest/mokmanager.mjs) with the one-time
+# password boot 1 printed. Then this host builds the usbipsb instance's image signed with the key
+# boot 1 made, read off the guest's disk: that build stands in for the host's own (a real host
+# builds in place; the guest has no network and TCG is too slow). Boot 3: systemctl start
+# kvc@usbipsb loads it without a build, the USB/IP round trip, systemctl stop. Prints each step's time.
 #   test/e2e/run-secureboot.sh [PREFIX]   (console log: PREFIX-secureboot.log)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
