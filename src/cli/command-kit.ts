@@ -30,7 +30,9 @@ export function withSession<A extends unknown[]>(
     const globals = command.optsWithGlobals<GlobalOptions>();
     const policy = options.dryRun ?? 'print';
     if (globals.dryRun === true && typeof policy === 'object') {
-      throw new UsageError(`--dry-run: kvc ${command.name()} has none: ${policy.refuse}`, { hint: 'leave out --dry-run' });
+      const path: string[] = [];
+      for (let at: Command | null = command; at?.parent; at = at.parent) path.unshift(at.name());
+      throw new UsageError(`--dry-run: kvc ${path.join(' ')} has none: ${policy.refuse}`, { hint: 'leave out --dry-run' });
     }
     const controller = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => controller.abort(new InterruptedError(`interrupted by ${signal}`, { hint: 'nothing was left half-done' }));

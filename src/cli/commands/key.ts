@@ -74,14 +74,14 @@ export function registerKey(program: Command, outcome: Outcome): void {
       const used = await findSigningKey(session.global.signingKey, keyLocations(session.ctx));
       if (used !== undefined && used.key !== created.key) process.stdout.write(`note: kvc signs with ${describeSource(used.source)} (${used.key}), which comes first; this key is used once that is unset\n`);
       else process.stdout.write('next: kvc key enroll, then reboot (on a Secure Boot host); kvc key status says where the key stands\n');
-    }));
+    }, { dryRun: { refuse: 'it makes a key; kvc key status says whether there is one and where' } }));
 
   describeCommand(key.command('enroll'), KEY_ENROLL_HELP)
     .option('--ask-password', 'type the one-time password yourself (mokutil asks) instead of getting one printed once')
     .action(withSession(outcome, async (session, options: { askPassword?: boolean }) => {
       const signing = await currentKey(session);
       await enrollKey(signing, { ask: options.askPassword === true, hostRoot: session.ctx.hostRoot, print: (text) => process.stdout.write(`${text}\n`) });
-    }));
+    }, { dryRun: { refuse: 'it queues the key in the firmware (mokutil --import); kvc key status says where the key stands' } }));
 
   describeCommand(key.command('export'), KEY_EXPORT_HELP)
     .option('--der', 'DER instead of PEM')
@@ -91,7 +91,7 @@ export function registerKey(program: Command, outcome: Outcome): void {
       const bytes = options.der === true ? signing.certificate.der : Buffer.from(new X509Certificate(signing.certificate.der).toString());
       if (options.output !== undefined) await writeFile(options.output, bytes, { mode: 0o644 });
       else process.stdout.write(bytes);
-    }));
+    }, { dryRun: { refuse: 'it only prints or writes the certificate: run it without --dry-run, without -o to see it' } }));
 }
 
 // The key kvc signs with; none yet is an error saying how to make one.

@@ -4,6 +4,8 @@
 // process: no container runtime is reached).
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildProgram } from '../../../lib/cli/program.js';
@@ -116,6 +118,27 @@ describe('command line: usage errors of the real CLI', function () {
     expect(result.status).to.equal(64);
     expect(result.stderr).to.match(/--dry-run: kvc enable has none: systemd does the work/);
   });
+});
+
+describe('--dry-run never changes the host through kvc key', () => {
+  // The attack (review of this round): `kvc --dry-run key create` made a key, `key enroll` queued
+  // it in the firmware's MOK list, `key export -o` wrote the file.
+  for (const [args, what] of [[['key', 'create'], 'kvc key create'], [['key', 'enroll'], 'kvc key enroll'], [['key', 'export', '-o', 'OUT'], 'kvc key export']]) {
+    it(`${what} --dry-run: refused (64), nothing made`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kvc-dry-key-'));
+      try {
+        const keys = join(dir, 'keys');
+        const out = join(dir, 'exported.pem');
+        const result = kvc(['--config-dir', join(ROOT, 'host/etc/kvc'), '--dry-run', ...args.map((arg) => (arg === 'OUT' ? out : arg))], { KVC_KEY_DIR: keys });
+        expect(result.status, result.stderr).to.equal(64);
+        expect(result.stderr).to.match(new RegExp(`--dry-run: ${what} has none`));
+        expect(existsSync(keys), 'no key folder made').to.equal(false);
+        expect(existsSync(out), 'nothing exported').to.equal(false);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 });
 
 describe('kvc wrapper [kver] <command>: which word is the kernel', () => {
