@@ -56,9 +56,13 @@ export class ImageCommands extends CommandRunner {
         id = info.parent;
       }
     }
-    if (doomed.length === 0) return 0;
-    const result = await this.capture(argv.removeImagesOnlyArgs(doomed));
-    const removed = result.exitCode === 0 ? doomed.length : doomed.length - (await this.inspectImages(doomed).catch(() => doomed.map(() => undefined))).length;
+    // Named since it was looked at (a user's tag, another build's cached step): kept; podman then
+    // refuses its parents too, as they still have a child.
+    const named = new Set((await this.inspectImages(doomed).catch(() => [])).filter((info) => info.names.length > 0).map((info) => info.id));
+    const unnamed = doomed.filter((id) => !named.has(id));
+    if (unnamed.length === 0) return 0;
+    const result = await this.capture(argv.removeImagesOnlyArgs(unnamed));
+    const removed = result.exitCode === 0 ? unnamed.length : unnamed.length - (await this.inspectImages(unnamed).catch(() => unnamed.map(() => undefined))).length;
     if (removed > 0) this.logger.verbose(`removed ${removed} build step image${removed > 1 ? 's' : ''} of ${kver}`);
     return removed;
   }
