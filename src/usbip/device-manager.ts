@@ -159,15 +159,19 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     await exporter?.updateRules(next.exports);
     publish();
   };
+  const scheduleReload = (): void => {
+    reloading = reloading.then(reload).catch((error: unknown) => {
+      logger.error(`${path}: cannot apply the change: ${(error as Error).message}`);
+    });
+  };
   try {
-    watchDevicesFile(path, () => {
-      reloading = reloading.then(reload).catch((error: unknown) => {
-        logger.error(`${path}: cannot apply the change: ${(error as Error).message}`);
-      });
-    }, signal);
+    watchDevicesFile(path, scheduleReload, signal);
   } catch (error) {
     logger.warn(`cannot watch ${path} (${(error as Error).message}); after a change, run systemctl restart kvc@${settings.name}`);
   }
+  // The file was read before the modules were loaded (a build may take minutes): an edit made
+  // since then, which no watch saw, is applied now.
+  scheduleReload();
   return {
     close: async () => {
       await reloading;

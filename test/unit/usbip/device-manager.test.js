@@ -82,6 +82,21 @@ describe('usbip device manager (fake host root and runtime)', function () {
     expect(existsSync(statePath), 'the state goes with the manager').to.equal(false);
   });
 
+  it('an edit made after the file was read and before the watch began (while the service built and loaded) is not lost', async () => {
+    // The attack (review of this round): the file is read before the build and load, the watch
+    // begins after them; an edit in between was never seen.
+    const port = await closedPort();
+    writeFileSync(devicesFilePath(ctx, 'usbip'), `[import.disk-a]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\nserial = A\n`);
+    const config = await usbipDeviceManager.readConfig(ctx, settings);
+    writeFileSync(devicesFilePath(ctx, 'usbip'), `[import.disk-a]\nserver = 127.0.0.1\nlist-port = ${port}\ndevice = 46f4:0001\nserial = B\n`);
+    const controller = new AbortController();
+    const manager = await usbipDeviceManager.start(ctx, settings, config, controller.signal);
+    for (let waited = 0; waited < 3000 && !lines.join('').includes('changed ('); waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(lines.join('')).to.match(/changed \(.*\): run systemctl restart kvc@usbip to apply it/);
+    controller.abort();
+    await manager.close();
+  });
+
   it('a broken devices file is refused before anything starts, naming the file', async () => {
     writeFileSync(devicesFilePath(ctx, 'usbip'), '[import.disk-a]\nserver = 127.0.0.1\nno-such-key = 1\n');
     const error = await usbipDeviceManager.readConfig(ctx, settings).catch((caught) => caught);
