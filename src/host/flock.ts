@@ -13,12 +13,23 @@ export class FlockError extends KvcError {
 // Locks `fd` exclusively. With `wait` false, resolves false at once when another holds it; with
 // `wait`, blocks until it is free, or rejects with the signal's reason when it is aborted.
 export async function flockExclusive(fd: number, options: { wait: boolean; signal?: AbortSignal | undefined }): Promise<boolean> {
+  return flock(fd, 'exclusive', options);
+}
+
+// Locks `fd` shared (any number of holders; none while one holds it exclusively), as flockExclusive
+// does otherwise. On a descriptor that holds it shared, flockExclusive converts the lock (not
+// atomically: a conversion that fails may have let go of the shared lock).
+export async function flockShared(fd: number, options: { wait: boolean; signal?: AbortSignal | undefined }): Promise<boolean> {
+  return flock(fd, 'shared', options);
+}
+
+async function flock(fd: number, mode: 'exclusive' | 'shared', options: { wait: boolean; signal?: AbortSignal | undefined }): Promise<boolean> {
   // util-linux lives in /usr/bin (or /bin); PATH first, then there, so a bare PATH still locks.
   const flock = findOnPath('flock') ?? findOnPath('flock', '/usr/bin:/bin');
   if (flock === undefined) throw new FlockError('flock (util-linux) is not on PATH; kvc locks each instance with it', { hint: 'install util-linux' });
   options.signal?.throwIfAborted();
   return new Promise((resolve, reject) => {
-    const args = ['--exclusive', ...(options.wait ? [] : ['--nonblock', '--conflict-exit-code', '75']), '3'];
+    const args = [`--${mode}`, ...(options.wait ? [] : ['--nonblock', '--conflict-exit-code', '75']), '3'];
     const child = spawn(flock, args, { stdio: ['ignore', 'ignore', 'pipe', fd] });
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => { stderr += String(chunk); });

@@ -14,6 +14,7 @@ import { signerOf, signingInputs } from '../signing/signer.js';
 import { hostWrites, keyLocations } from './context.js';
 import { isWould } from '../host/effect.js';
 import { pullFirst } from './pull-first.js';
+import { withBuildsLock } from './lock.js';
 import { imageName } from '../images/names.js';
 import { imageLabels } from '../images/labels.js';
 import { saysNoHeadersPackage, sourceRecipeSettings } from '../config/source-recipe.js';
@@ -82,7 +83,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
   let headerless: InstanceSettings | undefined;
   let would = false;
   try {
-    const effect = await ctx.runtime.build({
+    const effect = await withBuildsLock(ctx, (aloneNow) => ctx.runtime.build({
       tag: pending,
       file: settings.context.file,
       context,
@@ -100,7 +101,7 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       }
       log.write(line);
       print(line);
-    }, options.signal).catch((error: unknown) => {
+    }, { signal: options.signal, aloneNow })).catch((error: unknown) => {
       throw buildFailure(error, image, log ?? new BuildLog(undefined, kver));
     });
     if (isWould(effect)) {

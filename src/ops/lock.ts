@@ -5,7 +5,7 @@ import { closeSync, existsSync, ftruncateSync, readFileSync, writeSync } from 'n
 import { join } from 'node:path';
 import { BusyError } from '../errors.js';
 import { isWould } from '../host/effect.js';
-import { flockExclusive } from '../host/flock.js';
+import { flockExclusive, flockShared } from '../host/flock.js';
 import { hostWrites, type Context } from './context.js';
 
 // The lock file of an instance.
@@ -87,4 +87,24 @@ export async function assertServiceNotRunning(ctx: Context, instance: string, wh
   throw new BusyError(`${what} would change ${instance}'s modules under its service: ${describeHolder(path)}`, {
     hint: `stop the service instead (systemctl stop kvc@${instance} unloads them), or restart it (systemctl restart kvc@${instance})`,
   });
+}
+
+// The file every kvc build holds shared while its runtime builds (of any instance).
+export function buildsLockPath(ctx: Pick<Context, 'runDir'>): string {
+  return join(ctx.runDir, 'builds.lock');
+}
+
+// Runs a build holding the builds lock shared; `aloneNow` (for a build that failed and would
+// remove the working containers that appeared while it ran) tries to take it exclusively, without
+// waiting: true only when no other kvc build runs, whose containers those could be. A build that
+// starts meanwhile waits for the removal. A dry run locks nothing, and is never alone.
+export async function withBuildsLock<T>(ctx: Context, fn: (aloneNow: () => Promise<boolean>) => Promise<T>): Promise<T> {
+  const fd = hostWrites(ctx).openLock(buildsLockPath(ctx), 0o755);
+  if (isWould(fd)) return fn(async () => false);
+  try {
+    await flockShared(fd, { wait: true, signal: ctx.signal });
+    return await fn(() => flockExclusive(fd, { wait: false }).catch(() => false));
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -7,6 +7,13 @@ import type { RuntimeName } from './runtime-name.js';
 import type { Effect } from '../host/effect.js';
 import { dependsOnKernel, isMetadataStep, isNoSuchObject, parseIdList, parseImageInspect, type ImageInfo } from './parse.js';
 
+// How a build runs: `signal` cancels it; `aloneNow` says whether no other build runs at the
+// moment it is asked (a failed build removes what appeared while it ran only then).
+export interface BuildOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly aloneNow?: () => Promise<boolean>;
+}
+
 // Images in the runtime's storage.
 export class ImageCommands extends CommandRunner {
   // The images with these names or IDs that exist (missing ones are left out).
@@ -43,19 +50,26 @@ export class ImageCommands extends CommandRunner {
   // images were removed; never throws.
   async removeBuildLeftovers(labels: Readonly<Record<string, string>>, kver: string): Promise<number> {
     const listed = await this.capture(argv.danglingImagesArgs(labels));
+    const found: ImageInfo[] = [];
     const doomed: string[] = [];
-    for (const leaf of listed.exitCode === 0 ? parseIdList(listed.stdout) : []) {
-      let id = leaf;
-      while (id !== '' && !doomed.includes(id)) {
-        const [info] = await this.inspectImages([id]).catch(() => []);
-        if (info === undefined || info.names.length > 0) break;
+    // Level by level: one `image inspect` for all the images at one depth (a build leaves a
+    // dozen or more leaves that share their parents; one call each took a second and more).
+    let level = listed.exitCode === 0 ? parseIdList(listed.stdout) : [];
+    while (level.length > 0) {
+      const infos = await this.inspectImages(level).catch(() => []);
+      const next: string[] = [];
+      for (const info of infos) {
+        if (info.names.length > 0 || doomed.includes(info.id)) continue;
         // podman's inspect has the steps; otherwise ask `history`.
-        const steps = info.steps.length > 0 ? info.steps.join('\n') : await this.capture(argv.historyArgs(id)).then((result) => (result.exitCode === 0 ? result.stdout : ''));
-        if (!(dependsOnKernel(steps, kver) || isMetadataStep(steps))) break;
-        doomed.push(id);
-        id = info.parent;
+        const steps = info.steps.length > 0 ? info.steps.join('\n') : await this.capture(argv.historyArgs(info.id)).then((result) => (result.exitCode === 0 ? result.stdout : ''));
+        if (!(dependsOnKernel(steps, kver) || isMetadataStep(steps))) continue;
+        doomed.push(info.id);
+        found.push(info);
+        if (info.parent !== '' && !doomed.includes(info.parent) && !next.includes(info.parent)) next.push(info.parent);
       }
+      level = next;
     }
+    childrenFirst(found, doomed);
     // Named since it was looked at (a user's tag, another build's cached step): kept; podman then
     // refuses its parents too, as they still have a child.
     const named = new Set((await this.inspectImages(doomed).catch(() => [])).filter((info) => info.names.length > 0).map((info) => info.id));
@@ -68,17 +82,24 @@ export class ImageCommands extends CommandRunner {
   }
 
   // Builds an image, streaming the runtime's output to `onLine`. When the build fails or is
-  // cancelled, the working containers it left (buildah's, podman only) are removed.
-  // Then, whether it succeeded or not, what its builder stages left for that kernel is removed.
-  async build(spec: argv.BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<Effect> {
+  // cancelled, the working containers that appeared while it ran (buildah's, podman only) are
+  // removed, if `aloneNow` says no other build runs whose containers they could be; otherwise
+  // they are named in the log. Then, whether it succeeded or not, what its builder stages left
+  // for that kernel is removed.
+  async build(spec: argv.BuildSpec, onLine: (line: string) => void, options: BuildOptions = {}): Promise<Effect> {
     const before = await this.containerIds();
     try {
-      await this.stream(argv.buildArgs(this.name, spec), `building ${spec.tag}`, onLine, signal === undefined ? {} : { signal });
+      await this.stream(argv.buildArgs(this.name, spec), `building ${spec.tag}`, onLine, options.signal === undefined ? {} : { signal: options.signal });
     } catch (error) {
       const left = (await this.containerIds().catch(() => [])).filter((id) => !before.includes(id));
       if (left.length > 0) {
-        this.logger.info(`removing ${left.length} container${left.length > 1 ? 's' : ''} the build left behind`);
-        await this.capture(argv.removeContainersArgs(left)).catch(() => undefined);
+        const containers = `${left.length} container${left.length > 1 ? 's' : ''}`;
+        if (await (options.aloneNow ?? (async () => true))()) {
+          this.logger.info(`removing ${containers} the build left behind`);
+          await this.capture(argv.removeContainersArgs(left)).catch(() => undefined);
+        } else {
+          this.logger.warn(`another build runs: kept ${containers} that appeared while this one ran (some may be its): ${left.map((id) => id.slice(0, 12)).join(' ')}; once no build runs, \`${this.name} rm\` removes those left`);
+        }
       }
       throw error;
     } finally {
@@ -150,4 +171,16 @@ export function assertPushable(name: RuntimeName, options: argv.PushOptions): vo
 // Refuses a verified pull with docker, which has no signature policy. A dry run refuses it too.
 export function assertPullable(name: RuntimeName): void {
   if (name === 'docker') throw new UsageError('verified pulls work with podman only: docker has no signature policy', { hint: 'set KVC_CONTAINER_RUNTIME=podman, or remove KVC_IMAGE_REPO' });
+}
+
+// Orders `ids` (in place) so that no image comes before an image built on it: podman removes in
+// the order given, and refuses an image that still has a child.
+function childrenFirst(infos: readonly ImageInfo[], ids: string[]): void {
+  const parentOf = new Map(infos.map((info) => [info.id, info.parent]));
+  const left = [...ids];
+  ids.length = 0;
+  while (left.length > 0) {
+    const index = left.findIndex((id) => !left.some((other) => parentOf.get(other) === id));
+    ids.push(...left.splice(index === -1 ? 0 : index, 1));
+  }
 }

@@ -4,6 +4,7 @@
 // change something returns a Would from the dry-run adapter instead of running.
 import type { BuildSpec, DaemonSpec, PushOptions } from './args.js';
 import type { CommandResult } from './command-runner.js';
+import type { BuildOptions } from './image-commands.js';
 import type { ContainerAccess, ContainerInfo, ImageInfo } from './parse.js';
 import type { RuntimeName } from './runtime-name.js';
 import type { Effect, Would } from '../host/effect.js';
@@ -19,7 +20,7 @@ export interface RuntimePort {
   inspectImages(refs: readonly string[]): Promise<ImageInfo[]>;
   inspectImage(ref: string): Promise<ImageInfo | undefined>;
   imagesWithLabel(label: string, value: string): Promise<ImageInfo[]>;
-  build(spec: BuildSpec, onLine: (line: string) => void, signal?: AbortSignal): Promise<Effect>;
+  build(spec: BuildSpec, onLine: (line: string) => void, options?: BuildOptions): Promise<Effect>;
   tag(source: string, target: string): Promise<Effect>;
   removeImage(ref: string): Promise<Effect>;
   push(source: string, destination: string, options: PushOptions): Promise<Effect>;

@@ -1,6 +1,6 @@
 // Shared by the integration tests: runs the real kvc CLI against the real podman of this machine,
 // with the repository's USB/IP instance (host/etc/kvc) copied into a temporary config folder.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { hostCommandScript } from '../../lib/ops/host-commands.js';
 import { tmpdir } from 'node:os';
@@ -113,4 +113,18 @@ export function writeUsbipHostCommands(bin, tools = ['/usr/sbin/usbip', '/usr/sb
     writeFileSync(path, hostCommandScript(join(ROOT, 'host/lib'), 'usbip', tool));
     chmodSync(path, 0o755);
   }
+}
+
+// Starts kvc in the background: its process, its stderr so far, a promise of its exit code, and
+// until(re): a promise that resolves once stderr matches re.
+export function startKvc(configDir, args) {
+  const child = spawn(NODE, [MAIN, '--config-dir', configDir, ...args], { env: kvcEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  const run = { child, stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+  const waiting = [];
+  child.stderr.on('data', (chunk) => {
+    run.stderr += chunk;
+    for (const w of waiting.filter((w) => w.re.test(run.stderr))) w.resolve();
+  });
+  run.until = (re) => new Promise((resolve) => (re.test(run.stderr) ? resolve() : waiting.push({ re, resolve })));
+  return run;
 }

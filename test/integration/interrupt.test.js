@@ -2,8 +2,7 @@
 // --no-wait); a build interrupted by SIGINT or SIGTERM stops the real podman build, removes the
 // working containers it left, and leaves the previous image of that kernel tagged, unchanged.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import { KVER, NODE, MAIN, IMAGE, ensureUsbipImage, kvc, kvcEnv, makeConfigDir, removeDir, podman } from './harness.js';
+import { KVER, IMAGE, ensureUsbipImage, kvc, makeConfigDir, removeDir, podman, startKvc } from './harness.js';
 
 const image = IMAGE('1.0.0');
 const allContainers = () => podman(['ps', '--all', '--external', '--quiet', '--no-trunc']).split('\n').filter(Boolean).sort();
@@ -19,17 +18,10 @@ afterEach(async () => {
   started.clear();
 });
 
-// Starts `kvc build usbip <KVER> [extra…]` in the background: its process, its stderr so far,
-// a promise of its exit code, and until(re): a promise that resolves once stderr matches re.
+// Starts `kvc build usbip <KVER> [extra…]` in the background (harness.startKvc), stopped after
+// the test if it still runs.
 function startBuild(configDir, extra = []) {
-  const child = spawn(NODE, [MAIN, '--config-dir', configDir, 'build', 'usbip', KVER, ...extra], { env: kvcEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
-  const run = { child, stderr: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  const waiting = [];
-  child.stderr.on('data', (chunk) => {
-    run.stderr += chunk;
-    for (const w of waiting.filter((w) => w.re.test(run.stderr))) w.resolve();
-  });
-  run.until = (re) => new Promise((resolve) => (re.test(run.stderr) ? resolve() : waiting.push({ re, resolve })));
+  const run = startKvc(configDir, ['build', 'usbip', KVER, ...extra]);
   started.add(run);
   return run;
 }

@@ -31,7 +31,7 @@ describe('runtime: removing the step images a build left (fake podman)', () => {
   const setUp = (options = {}) => {
     dir = mkdtempSync(join(tmpdir(), 'kvc-leftovers-'));
     writeFileSync(join(dir, 'calls'), '');
-    writeFileSync(join(dir, 'images.json'), JSON.stringify(table()));
+    writeFileSync(join(dir, 'images.json'), JSON.stringify({ ...table(), ...(options.extra ?? {}) }));
     // The fake: `images` lists the leaf, `image inspect` answers from the table (a batch of
     // several images, kvc's look just before the removal, sees `namedLater` named by then), `rmi`
     // is recorded.
@@ -40,7 +40,7 @@ const fs = require('node:fs');
 const args = process.argv.slice(2).filter((arg) => !arg.startsWith('--events-backend'));
 fs.appendFileSync(${JSON.stringify(join(dir, 'calls'))}, JSON.stringify(args) + '\\n');
 const images = JSON.parse(fs.readFileSync(${JSON.stringify(join(dir, 'images.json'))}, 'utf8'));
-if (args[0] === 'images') { process.stdout.write('leaf\\n'); process.exit(0); }
+if (args[0] === 'images') { process.stdout.write(${JSON.stringify((options.leaves ?? ['leaf']).join('\n') + '\n')}); process.exit(0); }
 if (args[0] === 'image' && args[1] === 'inspect') {
   const ids = args.slice(2);
   const found = ids.map((id) => images[id]).filter(Boolean).map((image) => (ids.length > 1 && image.Id === ${JSON.stringify(options.namedLater ?? '')} ? { ...image, RepoTags: ['localhost/someone:kept'] } : image));
@@ -75,5 +75,20 @@ process.exit(0);
     setUp();
     expect(await runtime.removeBuildLeftovers({ 'io.kvc.instance': 'usbip' }, '6.12.117+deb12-amd64')).to.equal(0);
     expect(calls().filter((args) => args[0] === 'rmi')).to.deep.equal([]);
+  });
+
+  it('many leaves at several depths: one inspect per depth, and the rmi lists every child before its parent', async () => {
+    // x was built on y, y on leaf (a later build's label steps on an earlier one's last step):
+    // the walk meets leaf at depth 0 (a leaf itself) before it meets y, leaf's child.
+    const label = (id, parent) => ({ Id: id, RepoTags: [], Parent: parent, Labels: {}, History: [{ created_by: `/bin/sh -c #(nop) LABEL "io.kvc.kernel"="${KVER}"` }] });
+    setUp({ leaves: ['leaf', 'x'], extra: { x: label('x', 'y'), y: label('y', 'leaf') } });
+    expect(await runtime.removeBuildLeftovers({ 'io.kvc.instance': 'usbip' }, KVER)).to.equal(5);
+    const inspects = calls().filter((args) => args[0] === 'image' && args[1] === 'inspect');
+    // depths: (leaf, x), (arg2, y), (arg1), (toolchain), then the look just before the removal
+    expect(inspects).to.have.length(5);
+    const [rmi] = calls().filter((args) => args[0] === 'rmi');
+    const order = rmi.slice(2);
+    expect(order).to.have.members(['leaf', 'x', 'y', 'arg2', 'arg1']);
+    for (const [child, parent] of [['x', 'y'], ['y', 'leaf'], ['leaf', 'arg2'], ['arg2', 'arg1']]) expect(order.indexOf(child), `${child} before ${parent}`).to.be.below(order.indexOf(parent));
   });
 });
