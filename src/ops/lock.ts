@@ -89,20 +89,22 @@ export async function assertServiceNotRunning(ctx: Context, instance: string, wh
   });
 }
 
-// The file every kvc build holds shared while its runtime builds (of any instance).
-export function buildsLockPath(ctx: Pick<Context, 'runDir'>): string {
-  return join(ctx.runDir, 'builds.lock');
-}
+// The file every kvc build holds shared while its runtime builds (of any instance, whatever its
+// run folder: the runtime's storage is the machine's).
+export const BUILDS_LOCK = '/run/lock/kvc-builds.lock';
 
-// Runs a build holding the builds lock shared; `aloneNow` (for a build that failed and would
-// remove the working containers that appeared while it ran) tries to take it exclusively, without
+// Runs a build holding the builds lock shared; `aloneNow` (for a cancelled build that would remove
+// the working containers that appeared while it ran) tries to take it exclusively, without
 // waiting: true only when no other kvc build runs, whose containers those could be. A build that
-// starts meanwhile waits for the removal. A dry run locks nothing, and is never alone.
+// starts meanwhile waits for the removal, saying so. A dry run locks nothing, and is never alone.
 export async function withBuildsLock<T>(ctx: Context, fn: (aloneNow: () => Promise<boolean>) => Promise<T>): Promise<T> {
-  const fd = hostWrites(ctx).openLock(buildsLockPath(ctx), 0o755);
+  const fd = hostWrites(ctx).openLock(BUILDS_LOCK, 0o755);
   if (isWould(fd)) return fn(async () => false);
   try {
-    await flockShared(fd, { wait: true, signal: ctx.signal });
+    if (!(await flockShared(fd, { wait: false }))) {
+      ctx.logger.info('waiting for a cancelled build to remove what it left');
+      await flockShared(fd, { wait: true, signal: ctx.signal });
+    }
     return await fn(() => flockExclusive(fd, { wait: false }).catch(() => false));
   } finally {
     closeSync(fd);

@@ -214,6 +214,11 @@ export function allContainersArgs(runtime: RuntimeName): string[] {
   return runtime === 'podman' ? ['ps', '--all', '--external', '--quiet', '--no-trunc'] : ['ps', '--all', '--quiet', '--no-trunc'];
 }
 
+// The containers podman itself runs (without buildah's working containers).
+export function podmanContainersArgs(): string[] {
+  return ['ps', '--all', '--quiet', '--no-trunc'];
+}
+
 // Removes containers at once.
 export function removeContainersArgs(ids: readonly string[]): string[] {
   return ['rm', '--force', ...ids];

@@ -81,26 +81,18 @@ export class ImageCommands extends CommandRunner {
     return removed;
   }
 
-  // Builds an image, streaming the runtime's output to `onLine`. When the build fails or is
-  // cancelled, the working containers that appeared while it ran (buildah's, podman only) are
-  // removed, if `aloneNow` says no other build runs whose containers they could be; otherwise
-  // they are named in the log. Then, whether it succeeded or not, what its builder stages left
-  // for that kernel is removed.
+  // Builds an image, streaming the runtime's output to `onLine`. A build that fails removes its
+  // own working containers (--force-rm); one that is cancelled cannot, so kvc removes the working
+  // containers (buildah's, podman only: never a running container of anyone's) that appeared
+  // while it ran, if `aloneNow` says no other build runs whose containers they could be, and
+  // otherwise names them in a warning. Then, whether it succeeded or not, what its builder stages
+  // left for that kernel is removed.
   async build(spec: argv.BuildSpec, onLine: (line: string) => void, options: BuildOptions = {}): Promise<Effect> {
-    const before = await this.containerIds();
+    const before = await this.workingContainerIds();
     try {
       await this.stream(argv.buildArgs(this.name, spec), `building ${spec.tag}`, onLine, options.signal === undefined ? {} : { signal: options.signal });
     } catch (error) {
-      const left = (await this.containerIds().catch(() => [])).filter((id) => !before.includes(id));
-      if (left.length > 0) {
-        const containers = `${left.length} container${left.length > 1 ? 's' : ''}`;
-        if (await (options.aloneNow ?? (async () => true))()) {
-          this.logger.info(`removing ${containers} the build left behind`);
-          await this.capture(argv.removeContainersArgs(left)).catch(() => undefined);
-        } else {
-          this.logger.warn(`another build runs: kept ${containers} that appeared while this one ran (some may be its): ${left.map((id) => id.slice(0, 12)).join(' ')}; once no build runs, \`${this.name} rm\` removes those left`);
-        }
-      }
+      if (options.signal?.aborted === true) await this.removeStrayWorkingContainers(before, options.aloneNow ?? (async () => true));
       throw error;
     } finally {
       const kver = spec.buildArgs['KVER'];
@@ -109,9 +101,26 @@ export class ImageCommands extends CommandRunner {
     return 'done';
   }
 
-  // Every container's ID (a build's leftovers are told apart by comparing before and after).
-  protected async containerIds(): Promise<string[]> {
-    return parseIdList((await this.check(argv.allContainersArgs(this.name), 'listing containers')).stdout);
+  // After a cancelled build: the working containers there are now and were not `before`.
+  private async removeStrayWorkingContainers(before: readonly string[], aloneNow: () => Promise<boolean>): Promise<void> {
+    const left = (await this.workingContainerIds().catch(() => [])).filter((id) => !before.includes(id));
+    if (left.length === 0) return;
+    const containers = `${left.length} working container${left.length > 1 ? 's' : ''}`;
+    if (await aloneNow()) {
+      this.logger.info(`removing ${containers} the build left behind`);
+      await this.capture(argv.removeContainersArgs(left)).catch(() => undefined);
+    } else {
+      this.logger.warn(`another build runs: kept ${containers} that appeared while this one ran (some may be the other build's): ${left.join(' ')}; once no build runs, \`${this.name} rm\` of those still there removes them`);
+    }
+  }
+
+  // The working containers of builds: podman's external containers (buildah's); docker's builds
+  // leave none kvc could tell apart, so none.
+  protected async workingContainerIds(): Promise<string[]> {
+    if (this.name !== 'podman') return [];
+    const all = parseIdList((await this.check(argv.allContainersArgs(this.name), 'listing containers')).stdout);
+    const own = new Set(parseIdList((await this.check(argv.podmanContainersArgs(), 'listing containers')).stdout));
+    return all.filter((id) => !own.has(id));
   }
 
   // Gives an image another name.
