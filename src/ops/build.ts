@@ -1,4 +1,5 @@
 // `kvc build`: makes the image for one kernel, or skips when the one there is already right.
+import { existsSync } from 'node:fs';
 import { recordToolRun } from './tool-run-record.js';
 import { BuildFailedError, ImageCheckError, RuntimeError } from '../errors.js';
 import { BuildLog, instanceLogDir } from './build-log.js';
@@ -57,9 +58,14 @@ export async function buildImage(ctx: Context, given: InstanceSettings, kver: st
   // The user's kernel inputs, checked before anything else (a wrong one is refused with its remedy).
   let inputs: KernelInputBuild | undefined;
   let settings = given;
-  if (namesKernelInputs(options.kernelInputs)) {
+  // The command line's win over the .conf's (KVC_KERNEL_SOURCE / KVC_KERNEL_CONFIG), which are
+  // checked like the build context: kvc reads them as root and they decide what is built.
+  const request = { source: options.kernelInputs?.source ?? given.kernelInputs?.source, config: options.kernelInputs?.config ?? given.kernelInputs?.config };
+  if (namesKernelInputs(request)) {
+    if (request.source !== undefined && request.source === given.kernelInputs?.source && existsSync(request.source)) assertTrusted(request.source, given.confPath, 'KVC_KERNEL_SOURCE');
+    if (request.config !== undefined && request.config === given.kernelInputs?.config && existsSync(request.config)) assertTrusted(request.config, given.confPath, 'KVC_KERNEL_CONFIG');
     settings = headerlessSettings(given);
-    inputs = await kernelInputBuild(ctx, kver, options.kernelInputs);
+    inputs = await kernelInputBuild(ctx, kver, request);
   }
   await assertKernelCanTake(ctx, settings, kver);
   const image = imageName(settings, kver);
