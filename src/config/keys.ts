@@ -35,6 +35,8 @@ export const INSTANCE_KEYS = {
   KVC_SERVICE_UNPINNED: 'kvc only, optional: yes lets the service (kvc@<name>) build, with no person present, from a remote build context that is not pinned to a commit (a git:// or https:// URL without #<40-hex commit>): whoever controls the network path or the repository then decides what is loaded into the kernel. Default no: the service refuses such builds and says so; `kvc build` by a person still builds them.',
   KVC_IMAGE_REPO: 'kvc only, optional: this instance\'s registry repository (host[:port]/path), instead of kvc.conf\'s; see KVC_IMAGE_REPO there.',
   KVC_BUILD_FALLBACK: 'kvc only, optional: yes or no, this instance\'s choice instead of kvc.conf\'s; see KVC_BUILD_FALLBACK there.',
+  KVC_KERNEL_SOURCE: 'kvc only, optional: the kernel source (a linux-*.tar.xz/.gz tarball or an unpacked folder; absolute path, owned by root and not writable by others) the header-less recipe builds from, as `kvc build --kernel-source` (which wins): for a kernel that is not the distribution\'s, so that the service can build it too. See docs/kernels-without-headers.md.',
+  KVC_KERNEL_CONFIG: 'kvc only, optional: the kernel\'s exact .config (absolute path, trusted like KVC_KERNEL_SOURCE), used when the host has none of /proc/config.gz, /boot/config-<kver>, /lib/modules/<kver>/config, as `kvc build --kernel-config` (which wins).',
   KVC_KUBE_IN_TREE_REMOVE: 'kvc only, optional (`kvc kube`): in-tree modules the instance replaces, unloaded before its own are loaded (KMM\'s inTreeModulesToRemove).',
 } as const;
 

@@ -52,6 +52,8 @@ export interface InstanceSettings {
   readonly deviceManager: string | undefined;
   // KVC_SERVICE_UNPINNED=yes: the service may build from an unpinned remote context.
   readonly serviceUnpinned: boolean;
+  // KVC_KERNEL_SOURCE / KVC_KERNEL_CONFIG: the kernel's source and config for the header-less recipe.
+  readonly kernelInputs: { readonly source?: string | undefined; readonly config?: string | undefined };
   // What `kvc kube` renders for this instance beyond its modules (KVC_KUBE_* keys).
   readonly kube: KubeSettings;
   // The instance's own KVC_IMAGE_REPO and KVC_BUILD_FALLBACK (kvc.conf's apply where unset).
@@ -172,6 +174,7 @@ export function instanceSettingsFrom(name: string, file: ConfFile, deviceManager
     confPath: file.path,
     deviceManager,
     serviceUnpinned: unpinned === 'yes',
+    kernelInputs: { source: kernelInputPath(file, 'KVC_KERNEL_SOURCE'), config: kernelInputPath(file, 'KVC_KERNEL_CONFIG') },
     context: buildContextFrom(file.path, contextValue, fileValue),
     softwareVersion,
     modules,
@@ -193,6 +196,17 @@ export function describeContext(context: BuildContext): { remote: boolean; sourc
   if (context.kind === 'dir') return { remote: false, source: context.path, pinned: 'local' };
   const ref = context.url.includes('#') ? context.url.slice(context.url.indexOf('#') + 1).split(':')[0] ?? '' : '';
   return { remote: true, source: context.url, pinned: ref === '' ? 'none' : /^[0-9a-f]{40}$/.test(ref) ? 'commit' : 'ref' };
+}
+
+// KVC_KERNEL_SOURCE / KVC_KERNEL_CONFIG: an absolute path a build may mount or pass as a secret
+// (no ',' or ':', which those options would split on), or undefined when unset or empty.
+function kernelInputPath(file: ConfFile, key: 'KVC_KERNEL_SOURCE' | 'KVC_KERNEL_CONFIG'): string | undefined {
+  const value = file.entries.get(key)?.value.trim() ?? '';
+  if (value === '') return undefined;
+  if (!value.startsWith('/') || /[,:\n\0]/.test(value) || value.split('/').includes('..')) {
+    throw new ConfigError(file.path, key, `${JSON.stringify(value)} is not an absolute path without ',', ':' or '..'`, { hint: `write e.g. ${key}=${key === 'KVC_KERNEL_SOURCE' ? '/usr/src/linux-6.6.87.tar.xz' : '/usr/src/linux-6.6.87/.config'}` });
+  }
+  return value;
 }
 
 const HOST_TOOL = /^\/[A-Za-z0-9._+/-]+$/;

@@ -1,4 +1,5 @@
 // `kvc build`: makes the image for one kernel, or skips when the one there is already right.
+import { existsSync } from 'node:fs';
 import { recordToolRun } from './tool-run-record.js';
 import { BuildFailedError, ImageCheckError, RuntimeError } from '../errors.js';
 import { BuildLog, instanceLogDir } from './build-log.js';
@@ -17,7 +18,9 @@ import { pullFirst } from './pull-first.js';
 import { withBuildsLock } from './lock.js';
 import { imageName } from '../images/names.js';
 import { imageLabels } from '../images/labels.js';
-import { saysNoHeadersPackage, sourceRecipeSettings } from '../config/source-recipe.js';
+import { SOURCE_RECIPE_SUFFIX, saysNoHeadersPackage, sourceRecipeSettings } from '../config/source-recipe.js';
+import { kernelInputBuild, namesKernelInputs, type KernelInputBuild, type KernelInputRequest } from './kernel-inputs.js';
+import { UsageError } from '../errors.js';
 
 // What `build` did ('dry-run': printed the commands a build runs, built nothing).
 export type BuildOutcome = { readonly action: 'skipped' | 'built' | 'pulled' | 'dry-run'; readonly image: string };
@@ -33,12 +36,38 @@ export interface BuildOptions {
   readonly noPull?: boolean;
   // Runs just before a local build (not before a pull): the service's check of unpinned sources.
   readonly beforeLocalBuild?: () => void;
+  // The kernel's source and config the user named (--kernel-source, --kernel-config): the
+  // header-less recipe builds with them (docs/kernels-without-headers.md).
+  readonly kernelInputs?: KernelInputRequest | undefined;
+}
+
+// The settings whose recipe takes the user's kernel inputs: the header-less one (the instance's
+// build file when it is one, else its -source sibling).
+function headerlessSettings(settings: InstanceSettings): InstanceSettings {
+  if (settings.context.kind === 'dir' && settings.context.file.endsWith(SOURCE_RECIPE_SUFFIX)) return settings;
+  const sibling = sourceRecipeSettings(settings);
+  if (sibling === undefined) {
+    throw new UsageError(`--kernel-source and --kernel-config need a header-less recipe: there is no ${settings.context.file}${SOURCE_RECIPE_SUFFIX} beside the build file of ${settings.name}`, { hint: 'write one (docs/kernels-without-headers.md), or build without them' });
+  }
+  return sibling;
 }
 
 // Builds <name>-<version>:<kver> to a temporary name, checks its modules, then gives it the real name:
 // an image that fails its checks never replaces the one there.
-export async function buildImage(ctx: Context, settings: InstanceSettings, kver: string, options: BuildOptions = {}): Promise<BuildOutcome> {
+export async function buildImage(ctx: Context, given: InstanceSettings, kver: string, options: BuildOptions = {}): Promise<BuildOutcome> {
   checkKernelRelease(kver);
+  // The user's kernel inputs, checked before anything else (a wrong one is refused with its remedy).
+  let inputs: KernelInputBuild | undefined;
+  let settings = given;
+  // The command line's win over the .conf's (KVC_KERNEL_SOURCE / KVC_KERNEL_CONFIG), which are
+  // checked like the build context: kvc reads them as root and they decide what is built.
+  const request = { source: options.kernelInputs?.source ?? given.kernelInputs?.source, config: options.kernelInputs?.config ?? given.kernelInputs?.config };
+  if (namesKernelInputs(request)) {
+    if (request.source !== undefined && request.source === given.kernelInputs?.source && existsSync(request.source)) assertTrusted(request.source, given.confPath, 'KVC_KERNEL_SOURCE');
+    if (request.config !== undefined && request.config === given.kernelInputs?.config && existsSync(request.config)) assertTrusted(request.config, given.confPath, 'KVC_KERNEL_CONFIG');
+    settings = headerlessSettings(given);
+    inputs = await kernelInputBuild(ctx, kver, request);
+  }
   await assertKernelCanTake(ctx, settings, kver);
   const image = imageName(settings, kver);
   // The signing key (created now when the kernel refuses unsigned modules and there is none): a
@@ -89,11 +118,12 @@ export async function buildImage(ctx: Context, settings: InstanceSettings, kver:
       context,
       // The instance's own first: kvc's KVER and KMODVER (which settings refuse there) and
       // KVC_SIGNER are last.
-      buildArgs: { ...settings.buildArgs, KVER: kver, KMODVER: settings.softwareVersion, ...signing.buildArgs },
+      buildArgs: { ...settings.buildArgs, ...inputs?.buildArgs, KVER: kver, KMODVER: settings.softwareVersion, ...signing.buildArgs },
       labels: imageLabels(settings, kver, signing.signerLabel),
       network: options.network,
       noCache: options.fresh === true,
-      secrets: signing.secrets,
+      secrets: [...signing.secrets, ...inputs?.secrets ?? []],
+      volumes: inputs?.volumes ?? [],
     }, (line) => {
       if (log === undefined) {
         ctx.logger.info(`building ${what}`);

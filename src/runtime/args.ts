@@ -27,6 +27,9 @@ export interface BuildSpec {
   // Reuse no cached step: every step runs again (fresh packages).
   readonly noCache?: boolean;
   readonly secrets?: readonly BuildSecret[];
+  // Read-only bind mounts (readOnlyVolume) every RUN step sees and no layer keeps: a kernel source
+  // folder or modules tree the user's build reads (podman only; docker's build has no --volume).
+  readonly volumes?: readonly string[];
 }
 
 // `build`: KVER and KMODVER as the bash KVC passes them, kvc's labels, intermediate containers
@@ -40,6 +43,10 @@ export function buildArgs(runtime: RuntimeName, spec: BuildSpec): string[] {
   for (const [key, value] of Object.entries(spec.buildArgs)) args.push('--build-arg', `${key}=${value}`);
   for (const [key, value] of Object.entries(spec.labels)) args.push('--label', `${key}=${value}`);
   for (const secret of spec.secrets ?? []) args.push('--secret', secretArg(secret));
+  if ((spec.volumes ?? []).length > 0 && runtime !== 'podman') {
+    throw new KernelRefusedError(`${runtime} cannot mount a host folder into a build (${(spec.volumes ?? []).join(', ')})`, { hint: 'use podman, or give the kernel source as a tarball on a host whose kernel modules kvc need not read' });
+  }
+  for (const volume of spec.volumes ?? []) args.push('--volume', volume);
   if (spec.network !== undefined && spec.network !== '') args.push(`--network=${spec.network}`);
   args.push(spec.context);
   return args;

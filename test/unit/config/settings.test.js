@@ -61,6 +61,16 @@ describe('settings: instance files', () => {
     expect(result.kernelRequires).to.deep.equal([]);
   });
 
+  it('KVC_KERNEL_SOURCE / KVC_KERNEL_CONFIG: absolute paths, validated at the edge', () => {
+    expect(settings(good).kernelInputs).to.deep.equal({ source: undefined, config: undefined });
+    expect(settings({ ...good, KVC_KERNEL_SOURCE: '/usr/src/linux-6.6.87.tar.xz', KVC_KERNEL_CONFIG: '/usr/src/config-6.6.87' }).kernelInputs)
+      .to.deep.equal({ source: '/usr/src/linux-6.6.87.tar.xz', config: '/usr/src/config-6.6.87' });
+    for (const [key, value] of [['KVC_KERNEL_SOURCE', 'linux.tar.xz'], ['KVC_KERNEL_SOURCE', '/a,b'], ['KVC_KERNEL_CONFIG', '/a:b'], ['KVC_KERNEL_CONFIG', '/usr/../etc/shadow']]) {
+      const error = failure({ ...good, [key]: value });
+      expect(error.message).to.equal(`${join(dir, 'usbip.conf')}: ${key}: ${JSON.stringify(value)} is not an absolute path without ',', ':' or '..'`);
+    }
+  });
+
   it('accepts an https URL context and keeps the file relative to it', () => {
     const result = settings({ ...good, KMOD_CONTAINER_BUILD_CONTEXT: 'https://example.org/simple-kmod.git', KMOD_CONTAINER_BUILD_FILE: 'Dockerfile.fedora' });
     expect(result.context).to.deep.equal({ kind: 'url', url: 'https://example.org/simple-kmod.git', file: 'Dockerfile.fedora' });

@@ -7,6 +7,15 @@ import { displayArg } from '../../../lib/runtime/command-runner.js';
 import { findOnPath } from '../../../lib/host/find-on-path.js';
 
 describe('runtime arguments', () => {
+  it('build: read-only volumes for a kernel source folder (podman), refused by docker', () => {
+    const spec = { tag: 't', file: 'F', context: '/c', buildArgs: {}, labels: {}, volumes: [args.readOnlyVolume('/src/linux', '/run/kvc-kernel-source')] };
+    const argv = args.buildArgs('podman', spec);
+    expect(argv.slice(argv.indexOf('--volume'), argv.indexOf('--volume') + 2)).to.deep.equal(['--volume', '/src/linux:/run/kvc-kernel-source:ro']);
+    expect(argv.at(-1)).to.equal('/c');
+    expect(() => args.buildArgs('docker', spec)).to.throw(/docker cannot mount a host folder into a build/);
+    expect(() => args.readOnlyVolume('/src/a:b', '/x')).to.throw(/has a ':'/);
+  });
+
   it('build passes KVER and KMODVER as build args, the labels, the file and the context last', () => {
     expect(args.buildArgs('podman', {
       tag: 'localhost/usbip-1.1.1:6.1.0-56-amd64', file: '/etc/kvc/usbip/Containerfile.debian', context: '/etc/kvc/usbip',
