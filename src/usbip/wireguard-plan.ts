@@ -75,9 +75,10 @@ export function parseTunnel(fields: { address: string; port?: string | undefined
 
 // The commands that bring the tunnel up, in order: the interface, its key, port and peers (wg set
 // replaces nothing it is not given, so a peer taken off is removed by name), its address, up.
-// `removed` are public keys of peers to take off an interface that already exists.
-export function tunnelUpCommands(tunnel: TunnelSetting, peers: readonly TunnelPeer[], options: { exists?: boolean; removed?: readonly string[] } = {}): string[][] {
-  const wg = ['wg', 'set', TUNNEL_INTERFACE, 'listen-port', String(tunnel.listenPort), 'private-key', PRIVATE_KEY_PATH];
+// `removed` are public keys of peers to take off an interface that already exists; `keyPath` the
+// private key's file (default: kvc's, under /var/lib/kvc).
+export function tunnelUpCommands(tunnel: TunnelSetting, peers: readonly TunnelPeer[], options: { exists?: boolean; removed?: readonly string[]; keyPath?: string } = {}): string[][] {
+  const wg = ['wg', 'set', TUNNEL_INTERFACE, 'listen-port', String(tunnel.listenPort), 'private-key', options.keyPath ?? PRIVATE_KEY_PATH];
   for (const key of options.removed ?? []) wg.push('peer', key, 'remove');
   for (const peer of peers) {
     wg.push('peer', peer.publicKey, 'allowed-ips', peerAllowed(peer));
