@@ -73,7 +73,7 @@ usbip_round_trip() {
 	run ${USBIP_ATTACH:-usbip} attach -r "$rt_address" -b "$rt_busid"
 	wait_for vhci_disk >/dev/null
 	attach_ms=$(($(ms) - rt_t))
-	check "$rt_label: usbip attach -r $rt_address: a port in use, the disk on the vhci bus ($attach_ms ms)" rt_attached
+	check "$rt_label: usbip attach: a port in use, the disk on the vhci bus (-r $rt_address, $attach_ms ms)" rt_attached
 	rt_disk=$(vhci_disk)
 	rt_read_ms=$(read_ms "${rt_disk:-none}" 8)
 	rt_expected=$(cat /var/lib/kvc-e2e/stick.sha256)
