@@ -13,6 +13,7 @@ import { registerPush } from './commands/push.js';
 import { registerService } from './commands/service.js';
 import { registerStatus } from './commands/status.js';
 import { registerWrapper } from './commands/wrapper.js';
+import { registerUsbipPeer } from './commands/usbip-peer.js';
 import { commandPath, describeCommand, registerHelp, type CommandHelp } from './help.js';
 
 // The version printed by --version.
@@ -46,6 +47,7 @@ export function buildProgram(outcome: Outcome): Command {
   registerStatus(program, outcome);
   registerEnable(program, outcome);
   registerHostCommands(program, outcome);
+  registerUsbipPeer(program, outcome);
   registerService(program, outcome);
   registerPush(program, outcome);
   registerPublish(program, outcome);

@@ -27,7 +27,8 @@ export function guardedNetworks(rules: readonly ExportRule[]): { v4: ClientNet[]
   return { v4: kept.filter((net) => net.family === 4).sort(byAddress), v6: kept.filter((net) => net.family === 6).sort(byAddress) };
 }
 
-function covers(wide: ClientNet, net: ClientNet): boolean {
+// Whether the block `wide` holds every address of `net`.
+export function covers(wide: ClientNet, net: ClientNet): boolean {
   if (wide.family !== net.family || wide.prefix > net.prefix) return false;
   const bits = BigInt(wide.family === 4 ? 32 : 128);
   const shift = bits - BigInt(wide.prefix);
@@ -48,22 +49,26 @@ export function renderRuleset(rules: readonly ExportRule[], ports: readonly numb
     ...(members.length === 0 ? [] : [`\t\telements = { ${members.map((net) => net.text).join(', ')} }`]),
     '\t}',
   ];
-  lines.push(
+  lines.push(...guardTable([...set('clients4', 'ipv4_addr', nets.v4), ...set('clients6', 'ipv6_addr', nets.v6)], ['ip saddr @clients4 accept', 'ip6 saddr @clients6 accept'], open));
+  return `${lines.join('\n')}\n`;
+}
+
+// kvc's table: `sets`, an input hook that sends TCP to `ports` to the guard chain, and that chain:
+// loopback accepted, then each of `accepts`, then a new connection logged (rate-limited) and dropped.
+export function guardTable(sets: readonly string[], accepts: readonly string[], ports: readonly number[]): string[] {
+  return [
     `table ${TABLE} {`,
-    ...set('clients4', 'ipv4_addr', nets.v4),
-    ...set('clients6', 'ipv6_addr', nets.v6),
+    ...sets,
     '\tchain input {',
     '\t\ttype filter hook input priority filter; policy accept;',
-    `\t\ttcp dport { ${open.join(', ')} } jump guard`,
+    `\t\ttcp dport { ${ports.join(', ')} } jump guard`,
     '\t}',
     '\tchain guard {',
     '\t\tiif "lo" accept',
-    '\t\tip saddr @clients4 accept',
-    '\t\tip6 saddr @clients6 accept',
+    ...accepts.map((line) => `\t\t${line}`),
     `\t\ttcp flags syn limit rate 10/minute burst 20 packets log prefix "${LOG_PREFIX}" level info`,
     '\t\tcounter drop',
     '\t}',
     '}',
-  );
-  return `${lines.join('\n')}\n`;
+  ];
 }

@@ -59,3 +59,29 @@ ms() { date +%s%3N; }
 
 # The time that many bytes of a block device take to read, in ms, bypassing the page cache.
 read_ms() { t0=$(ms); dd if="/dev/$1" of=/dev/null bs=1M count="$2" iflag=direct status=none || return 1; echo $(($(ms) - t0)); }
+
+# One USB/IP round trip: BUSID attached from ADDRESS, the disk on the vhci bus, its first 8 MiB
+# read and compared by sha256 with what was written on it (/var/lib/kvc-e2e/stick.sha256), the
+# port detached. The attach is made by the command in $USBIP_ATTACH (default: usbip, kvc's host
+# command); LABEL leads every PASS/FAIL line. Leaves attach_ms (attach to the disk on the vhci
+# bus) and rt_read_ms (8 MiB read with O_DIRECT) for the caller's TIME lines.
+rt_attached() { usbip port | grep -q 'Port in Use' && vhci_disk >/dev/null; }
+rt_detached() { ! usbip port | grep -q 'Port in Use' && ! vhci_disk >/dev/null; }
+usbip_round_trip() {
+	rt_address=$1 rt_busid=$2 rt_label=$3
+	rt_t=$(ms)
+	run ${USBIP_ATTACH:-usbip} attach -r "$rt_address" -b "$rt_busid"
+	wait_for vhci_disk >/dev/null
+	attach_ms=$(($(ms) - rt_t))
+	check "$rt_label: usbip attach: a port in use, the disk on the vhci bus (-r $rt_address, $attach_ms ms)" rt_attached
+	rt_disk=$(vhci_disk)
+	rt_read_ms=$(read_ms "${rt_disk:-none}" 8)
+	rt_expected=$(cat /var/lib/kvc-e2e/stick.sha256)
+	rt_actual=$(head -c $((8 * 1024 * 1024)) "/dev/${rt_disk:-none}" 2>/dev/null | sha256sum | cut -d' ' -f1)
+	echo "  | read 8 MiB through USB/IP from /dev/${rt_disk:-none}: sha256 $rt_actual (written: $rt_expected; O_DIRECT read ${rt_read_ms:-?} ms)"
+	check "$rt_label: the data read through the attached disk is the data on it" [ "$rt_actual" = "$rt_expected" ]
+	rt_port=$(usbip port 2>/dev/null | sed -n 's/^Port \([0-9]*\): <Port in Use>.*/\1/p' | head -n 1)
+	run usbip detach -p "${rt_port:-none}"
+	wait_for rt_detached
+	check "$rt_label: usbip detach (port ${rt_port:-none}): no port in use, the disk gone from the vhci bus" rt_detached
+}

@@ -73,23 +73,150 @@ if [ -e "$enrolled" ]; then
 	run usbip bind -b "$busid"
 	wait_for test -e "/sys/bus/usb/drivers/usbip-host/$busid"
 	check "usbip bind: the disk is bound to usbip-host" test -e "/sys/bus/usb/drivers/usbip-host/$busid"
-	run usbip attach -r 127.0.0.1 -b "$busid"
-	wait_for vhci_disk >/dev/null
-	attached() { usbip port | grep -q 'Port in Use' && vhci_disk >/dev/null; }
-	check "usbip attach: a port in use, the disk on the vhci bus" attached
-	disk=$(vhci_disk)
-	expected=$(cat /var/lib/kvc-e2e/stick.sha256)
-	actual=$(head -c $((8 * 1024 * 1024)) "/dev/${disk:-none}" 2>/dev/null | sha256sum | cut -d' ' -f1)
-	echo "  | read 8 MiB through USB/IP from /dev/${disk:-none}: sha256 $actual (written: $expected)"
-	check "the data read through the attached disk is the data on it" [ "$actual" = "$expected" ]
-	port=$(usbip port 2>/dev/null | sed -n 's/^Port \([0-9]*\): <Port in Use>.*/\1/p' | head -n 1)
-	run usbip detach -p "${port:-none}"
-	detached() { ! usbip port | grep -q 'Port in Use' && ! vhci_disk >/dev/null; }
-	wait_for detached
-	check "usbip detach (port ${port:-none}): no port in use, the disk gone from the vhci bus" detached
+	usbip_round_trip 127.0.0.1 "$busid" "loopback"
+	say "TIME round trip: usbipd, list, bind, attach, 8 MiB read, detach took $(($(ms) - t)) ms"
+	plain_attach_ms=$attach_ms plain_read_ms=$rt_read_ms
+	# SKIPPED unless run-secureboot.sh ran with KVC_E2E_SB_WIREGUARD=1 (which brings wireguard-tools
+	# and tcpdump): these steps have not yet been seen passing in a whole run (the first one stopped
+	# at boot 2, MokManager's prompt timing out under load), so CI does not run them yet.
+	if ls /var/lib/kvc-e2e/payload/wireguard-tools_*.deb >/dev/null 2>&1; then
+		# Issue 23's encrypted transport: this guest exports, an importer in network namespace kvcimp
+		# (joined by a veth pair, 10.231.0.1 here, 10.231.0.2 there) attaches through a WireGuard
+		# tunnel (10.232.0.1 here, 10.232.0.2 there); kvc's table admits 3240/3241 only on the tunnel's
+		# interface from the peer. The wg/ip steps are those kvc's plan renders (src/usbip/wireguard-plan.ts,
+		# with the namespace's key paths) and the nft text is its output to the letter (a unit test
+		# compares them); tcpdump on the veth is the eavesdropper.
+		say "WireGuard: the importer in network namespace kvcimp, over a veth pair, then through a tunnel"
+		check "wg and tcpdump are installed (from the payload: Debian's wireguard-tools and tcpdump)" sh -c "command -v wg && command -v tcpdump"
+		serial=$(cat "/sys/bus/usb/devices/$busid/serial" 2>/dev/null)
+		echo "  | the disk's serial: ${serial:-none}"
+		run modprobe veth
+		run modprobe wireguard
+		check "wireguard.ko (Debian's signed module) loads under lockdown; the kernel not tainted" sh -c "[ -e /sys/module/wireguard ] && [ \$(( \$(cat /proc/sys/kernel/tainted) & 8192 )) -eq 0 ]"
+		run ip netns add kvcimp
+		run ip link add kvcv0 type veth peer name kvcv1 netns kvcimp
+		run ip addr add 10.231.0.1/24 dev kvcv0
+		run ip link set kvcv0 up
+		run ip -n kvcimp link set lo up
+		run ip -n kvcimp addr add 10.231.0.2/24 dev kvcv1
+		run ip -n kvcimp link set kvcv1 up
+		pid=$(cut -d' ' -f1 /run/kvc/usbipsb/tools.pid)
+		# usbip attach from the namespace: the tools container's usbip, in its mount namespace, with
+		# the namespace's network (kvc's usbip command joins the container's, which is the host's).
+		ns_usbip="ip netns exec kvcimp nsenter -t $pid -m -- /usr/sbin/usbip"
+		# The eavesdropper: everything on the veth, into /tmp/NAME.pcap.
+		capture_start() {
+			tcpdump -Z root -i kvcv0 -U -w "/tmp/$1.pcap" >"/tmp/tcpdump-$1.txt" 2>&1 &
+			capture=$!
+			wait_s 20 grep -q listening "/tmp/tcpdump-$1.txt"
+		}
+		capture_stop() { sleep 1; kill "$capture"; wait "$capture"; show <"/tmp/tcpdump-$1.txt"; }
+		# kvc's table off while the plain attach is made (the service may have put one in place).
+		printf 'table inet kvc_usbip {\n}\ndelete table inet kvc_usbip\n' | nft -f -
+		say "plain TCP from the namespace (10.231.0.2 to 10.231.0.1), captured on the veth"
+		capture_start plain
+		USBIP_ATTACH=$ns_usbip usbip_round_trip 10.231.0.1 "$busid" "plain TCP from namespace kvcimp"
+		ns_plain_attach_ms=$attach_ms ns_plain_read_ms=$rt_read_ms
+		capture_stop plain
+		# What an eavesdropper looks for: USB/IP's OP_REQ_IMPORT header (version 1.1.1, code 0x8003),
+		# the bus id, the disk's serial in ASCII (the exporter's reply) or UTF-16LE (its string descriptor).
+		in_clear() {
+			/usr/local/lib/kvc/node -e '
+				const [file, busid, serial] = process.argv.slice(1);
+				const b = require("fs").readFileSync(file);
+				const found = [];
+				if (b.indexOf(Buffer.from("01118003", "hex")) >= 0) found.push("OP_REQ_IMPORT header");
+				if (b.indexOf(Buffer.from(busid)) >= 0) found.push("bus id " + busid);
+				if (serial && b.indexOf(Buffer.from(serial)) >= 0) found.push("serial (ASCII)");
+				if (serial && b.indexOf(Buffer.from(serial, "utf16le")) >= 0) found.push("serial (UTF-16LE)");
+				console.log(`${b.length} bytes captured; in clear: ${found.join(", ") || "nothing"}`);
+				process.exit(found.includes("OP_REQ_IMPORT header") ? 0 : 1);' "$1" "$busid" "$serial"
+		}
+		in_clear /tmp/plain.pcap | show
+		check "the plain attach's capture on the veth shows the USB/IP header in clear (the attack works without the tunnel)" in_clear /tmp/plain.pcap
+		say "the tunnel: keys by wg genkey (root's only), interface kvcwg on both sides"
+		mkdir -m 700 -p /run/kvc-wg
+		(umask 077; wg genkey >/run/kvc-wg/exporter.key; wg genkey >/run/kvc-wg/importer.key)
+		exporter_pub=$(wg pubkey </run/kvc-wg/exporter.key) importer_pub=$(wg pubkey </run/kvc-wg/importer.key)
+		t=$(ms)
+		run ip link add kvcwg type wireguard
+		run wg set kvcwg listen-port 51820 private-key /run/kvc-wg/exporter.key peer "$importer_pub" allowed-ips 10.232.0.2/32
+		run ip addr add 10.232.0.1/24 dev kvcwg
+		run ip link set kvcwg up
+		run ip -n kvcimp link add kvcwg type wireguard
+		run ip netns exec kvcimp wg set kvcwg private-key /run/kvc-wg/importer.key peer "$exporter_pub" allowed-ips 10.232.0.1/32 endpoint 10.231.0.1:51820
+		run ip -n kvcimp addr add 10.232.0.2/24 dev kvcwg
+		run ip -n kvcimp link set kvcwg up
+		cat >/tmp/kvc-wg.nft <<'NFT'
+table inet kvc_usbip {
+}
+delete table inet kvc_usbip
+table inet kvc_usbip {
+	set peers4 {
+		type ipv4_addr
+		elements = { 10.232.0.2 }
+	}
+	set peers6 {
+		type ipv6_addr
+	}
+	chain input {
+		type filter hook input priority filter; policy accept;
+		tcp dport { 3240, 3241 } jump guard
+	}
+	chain guard {
+		iif "lo" accept
+		iifname "kvcwg" ip saddr @peers4 accept
+		iifname "kvcwg" ip6 saddr @peers6 accept
+		tcp flags syn limit rate 10/minute burst 20 packets log prefix "kvc-usbip refused: " level info
+		counter drop
+	}
+}
+NFT
+		run nft -f /tmp/kvc-wg.nft
+		say "TIME tunnel up (two interfaces, keys, nft) took $(($(ms) - t)) ms"
+		wg show kvcwg 2>&1 | sed 's/private key: .*/private key: (hidden)/' | show
+		check "kvcwg is up with the importer as its one peer (wg show)" sh -c "wg show kvcwg peers | grep -qxF '$importer_pub'"
+		say "the round trip through the tunnel (10.232.0.2 to 10.232.0.1), captured on the veth"
+		capture_start wg
+		USBIP_ATTACH=$ns_usbip usbip_round_trip 10.232.0.1 "$busid" "through WireGuard"
+		wg_attach_ms=$attach_ms wg_read_ms=$rt_read_ms
+		say "reattach through the tunnel"
+		USBIP_ATTACH=$ns_usbip usbip_round_trip 10.232.0.1 "$busid" "reattach through WireGuard"
+		capture_stop wg
+		in_clear /tmp/wg.pcap | show
+		check "the tunnel's capture on the veth: WireGuard's UDP only, no USB/IP header, bus id or serial in clear" sh -c "
+			[ \$(stat -c %s /tmp/wg.pcap) -gt 20000 ] &&
+			[ \"\$(tcpdump -r /tmp/wg.pcap -nn 'udp port 51820' 2>/dev/null | wc -l)\" -gt 0 ] &&
+			[ \"\$(tcpdump -r /tmp/wg.pcap -nn 'tcp' 2>/dev/null | wc -l)\" -eq 0 ] &&
+			! grep -aqF \"$busid\" /tmp/wg.pcap && { [ -z \"$serial\" ] || ! grep -aqF \"$serial\" /tmp/wg.pcap; } &&
+			! od -An -tx1 -v /tmp/wg.pcap | tr -d ' \n' | grep -q 01118003"
+		say "strangers: the veth's own address and one without a peer cannot reach 3240/3241"
+		run ip -n kvcimp addr add 10.231.0.3/24 dev kvcv1
+		reach() {
+			ip netns exec kvcimp /usr/local/lib/kvc/node -e '
+				const s = require("net").connect({ host: process.argv[1], port: +process.argv[2], localAddress: process.argv[3] });
+				s.on("connect", () => { console.log("connected"); process.exit(0); });
+				s.on("error", (e) => { console.log(e.code); process.exit(1); });
+				setTimeout(() => { console.log("no answer in 5 s"); process.exit(1); }, 5000);' "$@"
+		}
+		for from in 10.231.0.2 10.231.0.3; do
+			for port in 3240 3241; do
+				out=$(reach 10.231.0.1 "$port" "$from"); st=$?
+				check "from $from (outside the tunnel) to 10.231.0.1:$port: refused ($out)" [ "$st" -ne 0 ]
+			done
+		done
+		out=$(reach 10.232.0.1 3240 10.232.0.2); st=$?
+		check "from the peer 10.232.0.2 through the tunnel to 10.232.0.1:3240: connected ($out)" [ "$st" -eq 0 ]
+		printf 'table inet kvc_usbip {\n}\ndelete table inet kvc_usbip\n' | nft -f -
+		run ip link del kvcwg
+		run ip netns del kvcimp
+		shred -u /run/kvc-wg/exporter.key /run/kvc-wg/importer.key 2>/dev/null || rm -f /run/kvc-wg/*.key
+		say "TIME WireGuard vs plain TCP (attach, 8 MiB O_DIRECT read, ms): loopback $plain_attach_ms/$plain_read_ms, namespace plain $ns_plain_attach_ms/$ns_plain_read_ms, namespace WireGuard $wg_attach_ms/$wg_read_ms"
+	else
+		say "SKIP WireGuard steps: run-secureboot.sh without KVC_E2E_SB_WIREGUARD=1"
+	fi
 	run usbip unbind -b "$busid"
 	pkill -x usbipd
-	say "TIME round trip: usbipd, list, bind, attach, 8 MiB read, detach took $(($(ms) - t)) ms"
 	t=$(ms)
 	run systemctl stop kvc@usbipsb
 	sb_stopped() { [ "$(systemctl is-active kvc@usbipsb)" = inactive ] && none_loaded; }
