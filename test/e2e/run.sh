@@ -82,6 +82,9 @@ cp -r test/e2e/guest/usbip-badcrc "$work/config/"
 cp -r test/e2e/guest/usbip-badcrc "$hl/"
 cp test/e2e/guest/headerless-steps.sh "$hl/steps.sh"
 cp test/e2e/guest/usbip-badcrc.conf "$work/config/"
+# Issue 22: boot 1's docker steps (kvc on docker.io), after the podman ones; they docker-load
+# the $KVER archive above.
+cp test/e2e/guest/docker-steps.sh "$work/tree/var/lib/kvc-e2e/docker-steps.sh"
 # The guest root has no xz-utils (debootstrap's minbase; Priority: standard): without it kvc reads
 # none of 6.12's .ko.xz modules for its ABI check (and says so). The header-less steps install it
 # from this package for their own check, and remove it again.

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds (once, cached) what the end-to-end guest boots: Debian 12's own kernel with its USB/IP
 # modules deleted (a kernel that lacks USB/IP, as Azure's, Docker Desktop's and RHCOS's do), a
-# small initramfs that mounts the root disk, and a guest root (systemd, D-Bus, podman, kmod,
-# usbutils; no Node) as a tarball. Rebuilt from Debian's packages when the cache is absent.
+# small initramfs that mounts the root disk, and a guest root (systemd, D-Bus, podman, docker.io
+# (not started at boot), kmod, usbutils; no Node) as a tarball. Rebuilt from Debian's packages when the cache is absent.
 #   build-guest.sh                 the guest of $KVER (default 6.1.0-56-amd64)
 #     out: $KVC_E2E_CACHE/<kver>/{vmlinuz,initrd.gz,root.tar,KVER}
 #   build-guest.sh --update KVER   a kernel update for that guest: Debian's linux-image package of
@@ -65,7 +65,10 @@ deb http://security.debian.org/debian-security bookworm-security main
 SOURCES
 chroot "$root" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends \
-	podman runc conmon containernetworking-plugins golang-github-containers-common catatonit linux-base >/dev/null
+	podman runc conmon containernetworking-plugins golang-github-containers-common catatonit linux-base docker.io >/dev/null
+# docker.io (kvc's second runtime, issue 22): installed but not started at boot; the kernel-update
+# guest starts dockerd for its docker steps only, so that every other boot stays as it was.
+chroot "$root" systemctl disable docker.service docker.socket containerd.service >/dev/null 2>&1
 # A kernel package depends on an initramfs tool; the guest boots the initramfs made here (QEMU's
 # -kernel/-initrd), so a package that only provides the name stands in for initramfs-tools.
 stub=$work/initramfs-stub
