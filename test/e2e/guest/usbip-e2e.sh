@@ -175,8 +175,9 @@ if [ -n "$old_link" ]; then ln -sfn "$old_link" /vmlinuz; else rm -f /vmlinuz; f
 . /var/lib/kvc-e2e/headerless/steps.sh
 headerless_steps
 
-# D: boot 1 only, kvc on docker (docker.io) instead of podman, the same round trip (issue 22).
-if [ ! -e "$updated" ]; then
+# D: boot 1 only, kvc on docker (docker.io) instead of podman, the same round trip (issue 22);
+# only when run.sh shipped the steps (KVC_E2E_DOCKER=1 on the host).
+if [ ! -e "$updated" ] && [ -e /var/lib/kvc-e2e/docker-steps.sh ]; then
 	. /var/lib/kvc-e2e/docker-steps.sh
 	docker_steps
 fi
