@@ -8,6 +8,7 @@ import { checkAbi, configRandomisesLayout, type ImageModuleAbi } from '../kernel
 import { readHostExports } from '../kernel/abi/host-abi.js';
 import { findKernelConfig } from '../kernel/kernel-config.js';
 import { parseTailSections } from './image-modules.js';
+import { lastSaid } from '../runtime/parse.js';
 import type { Context } from './context.js';
 
 // What the probe container runs: for each module of the image's tree, its vermagic and its
@@ -48,7 +49,7 @@ export function parseAbiProbe(stdout: string): { modules: ImageModuleAbi[]; expo
 export async function assertAbiMatches(ctx: Context, settings: { readonly name: string }, image: string, kver: string): Promise<void> {
   const result = await ctx.runtime.probe(image, ['/bin/sh', '-c', READ_ABI_SCRIPT, 'kvc-read-abi', `/lib/modules/${kver}`]);
   if (result.exitCode !== 0) {
-    throw new KernelRefusedError(`cannot read the vermagic and symbol versions of ${image}'s modules (exit ${result.exitCode}: ${result.stderr.trim().split('\n').pop() ?? ''}); nothing was loaded`, {
+    throw new KernelRefusedError(`cannot read the vermagic and symbol versions of ${image}'s modules (exit ${result.exitCode}: ${lastSaid(result.stderr)}); nothing was loaded`, {
       hint: `the image must hold kmod and depmod's files under /lib/modules/${kver}; rebuild it: kvc build ${settings.name} ${kver} --force`,
     });
   }

@@ -6,6 +6,7 @@ import { parseModinfo } from '../kmods/modinfo.js';
 import { kernelModuleName } from '../kernel/module-state.js';
 import type { Context } from './context.js';
 import { parseModulesDep } from '../kernel/modules-dep.js';
+import { lastSaid } from '../runtime/parse.js';
 
 // Modules to load after KMOD_NAMES (the image contract; whitespace-separated, `#` comments).
 export const IMAGE_LOAD_ALSO = '/usr/lib/kvc/load-also';
@@ -55,7 +56,7 @@ export async function readImageModules(ctx: Context, image: string, kver: string
   const files = await ctx.runtime.probe(image, ['/bin/sh', '-c', READ_MODULES_SCRIPT, 'kvc-read-modules', tree, IMAGE_LOAD_ALSO, IMAGE_PROVIDES]);
   // The script's own status is modinfo's: a module it cannot read makes the plan unreliable.
   if (files.exitCode !== 0) {
-    const said = files.stderr.trim().split('\n').pop() ?? '';
+    const said = lastSaid(files.stderr);
     throw new ImageCheckError(`cannot read the modules of ${image} (exit ${files.exitCode}${said === '' ? '' : `: ${said}`})`, {
       hint: 'the image must hold /bin/sh, kmod and depmod\'s files under /lib/modules/<kver>; rebuild it: kvc build <name> <kver> --force',
     });

@@ -7,7 +7,7 @@ import { RuntimeError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { findOnPath } from '../host/find-on-path.js';
 import type { RuntimeName } from './runtime-name.js';
-import { saysNoSpace } from './parse.js';
+import { lastSaid, saysNoSpace } from './parse.js';
 import { environment } from '../environment.js';
 
 // What a captured command returned.
@@ -130,7 +130,7 @@ export class CommandRunner {
   // in lines that may have scrolled out of `output` (only its tail is kept).
   protected failure(args: readonly string[], what: string, exitCode: number, output: string, options: { hint?: string | undefined; sawNoSpace?: boolean } = {}): RuntimeError {
     const last = tail(output);
-    const lastLine = last.split('\n').filter((line) => line.trim() !== '').pop() ?? '';
+    const lastLine = lastSaid(last);
     if (options.sawNoSpace === true || saysNoSpace(output)) {
       // The last line would only say which step failed; the cause is what the user can act on.
       return new RuntimeError(`${what} failed: no space left on device (${this.name} exit ${exitCode})`, {

@@ -201,3 +201,11 @@ export function isMetadataStep(history: string): boolean {
   const newest = history.split('\n')[0] ?? '';
   return /#\(nop\) (ARG|ENV|LABEL|WORKDIR|USER|EXPOSE|VOLUME|CMD|ENTRYPOINT|STOPSIGNAL|HEALTHCHECK|SHELL|ONBUILD|MAINTAINER)\b/.test(newest);
 }
+
+// The last line of a runtime's stderr that says something: blank lines and the docker CLI's own
+// "error waiting for container: context canceled" left out (docker prints it after the daemon's
+// reason when a container cannot start, which would otherwise hide that reason). Pure.
+export function lastSaid(stderr: string): string {
+  const lines = stderr.split('\n').map((line) => line.trim()).filter((line) => line !== '' && !/error waiting for container: context canceled/.test(line));
+  return lines.pop() ?? '';
+}

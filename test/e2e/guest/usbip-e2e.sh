@@ -9,13 +9,13 @@
 updated=/var/lib/kvc-e2e/updated
 say "guest kernel $KVER; USB/IP modules in its tree: $(find /lib/modules/"$KVER" -name '*usbip*' -o -name 'vhci*' | wc -l); node on PATH: $(command -v node || echo none)"
 # What is on the disk, less what changes for reasons of its own (the kernel update, podman's
-# images, apt's and dpkg's records, logs of others, this test's files): kvc's .deb must leave none
+# and docker's images, apt's and dpkg's records, logs of others, this test's files): kvc's .deb must leave none
 # of it behind when purged but the user data docs/packages.md lists.
 files() {
 	find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/tmp \
 		-o -path /boot -o -path '/lib/modules' -o -path '/usr/lib/modules' -o -path /var/lib/containers -o -path /var/lib/dpkg \
 		-o -path /var/lib/apt -o -path /var/cache/apt -o -path /var/cache/debconf -o -path /var/lib/systemd -o -path /var/log/journal \
-		-o -path /var/log/apt -o -path /var/lib/kvc-e2e -o -path /var/lib/dbus \) -prune -o -print |
+		-o -path /var/log/apt -o -path /var/lib/kvc-e2e -o -path /var/lib/dbus -o -path /var/lib/docker -o -path /var/lib/containerd \) -prune -o -print |
 		grep -v '^/\(vmlinuz\|initrd.img\)\(.old\)\{0,1\}$\|^/var/log/\(dpkg\|alternatives\).log$\|^/etc/ld.so.cache$' | sort
 }
 if [ ! -e "$updated" ]; then
@@ -174,6 +174,13 @@ if [ -n "$old_link" ]; then ln -sfn "$old_link" /vmlinuz; else rm -f /vmlinuz; f
 # kvc@usbip-source, USB/IP with its modules; and one CRC changed, refused before load.
 . /var/lib/kvc-e2e/headerless/steps.sh
 headerless_steps
+
+# D: boot 1 only, kvc on docker (docker.io) instead of podman, the same round trip (issue 22);
+# only when run.sh shipped the steps (KVC_E2E_DOCKER=1 on the host).
+if [ ! -e "$updated" ] && [ -e /var/lib/kvc-e2e/docker-steps.sh ]; then
+	. /var/lib/kvc-e2e/docker-steps.sh
+	docker_steps
+fi
 
 if [ -e "$updated" ]; then
 	say "8. a cluster without KMM, as near as one node gets: the pod of \`kvc kube daemonset\`, run by podman kube play"
