@@ -10,8 +10,8 @@ import { describeCommand, type CommandHelp } from '../help.js';
 // `kvc usbip`'s help.
 export const USBIP_HELP: CommandHelp = {
   summary: 'USB/IP settings kvc keeps: the WireGuard peers of the encrypted transport',
-  description: 'USB/IP sends devices\' traffic in clear. With a [tunnel] section in the devices file, kvc serves and attaches them only through WireGuard, '
-    + 'to and from the peers kvc usbip peer add names; clients = NAME then means that peer.',
+  description: 'USB/IP sends devices\' traffic in clear. kvc keeps this host\'s WireGuard key and the peers kvc usbip peer add names, for a tunnel that carries USB/IP. '
+    + 'The service does not bring that tunnel up by itself yet, and clients = NAME in the devices file is not accepted yet: see docs/usbip-access.md.',
   examples: ['kvc usbip peer add laptop --address 10.232.0.2 --public-key …', 'kvc usbip peer list'],
 };
 
