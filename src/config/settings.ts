@@ -9,6 +9,7 @@ import { GLOBAL_KEYS, INSTANCE_KEYS } from './keys.js';
 import { kubeSettingsFrom, type KubeSettings } from './kube-settings.js';
 import { parseBuildArgs, type BuildArgs } from './build-args.js';
 import { recipeDigest } from './recipe.js';
+import { isSysfsWritePattern } from '../host/apparmor-profile.js';
 import { signingKeyFrom, type ConfiguredSigningKey } from './signing-settings.js';
 import { globalRegistryFrom, registryLayerFrom, type GlobalRegistry, type RegistryLayer } from './registry-settings.js';
 
@@ -48,6 +49,8 @@ export interface InstanceSettings {
   readonly buildArgs: BuildArgs;
   // Tools in the image (absolute paths) that get a host command named as their file.
   readonly hostTools: readonly string[];
+  // KVC_TOOLS_SYSFS_WRITES: the sysfs files its tools and daemons write; undefined: all of /sys.
+  readonly toolsSysfsWrites: readonly string[] | undefined;
   // The device manager the service runs (KVC_DEVICE_MANAGER), e.g. usbip.
   readonly deviceManager: string | undefined;
   // KVC_SERVICE_UNPINNED=yes: the service may build from an unpinned remote context.
@@ -161,6 +164,13 @@ export function instanceSettingsFrom(name: string, file: ConfFile, deviceManager
     if (commands.has(command)) throw new ConfigError(file.path, 'KVC_HOST_TOOLS', `names two tools called ${command}`, { hint: 'a host command is named after its tool: list each name once' });
     commands.add(command);
   }
+  const sysfsWritesValue = file.entries.get('KVC_TOOLS_SYSFS_WRITES')?.value;
+  const toolsSysfsWrites = sysfsWritesValue === undefined ? undefined : words(sysfsWritesValue);
+  for (const pattern of toolsSysfsWrites ?? []) {
+    if (!isSysfsWritePattern(pattern)) {
+      throw new ConfigError(file.path, 'KVC_TOOLS_SYSFS_WRITES', `${JSON.stringify(pattern)} is not a sysfs file pattern (/sys/ then names of letters, digits, . _ : @ + -, with * inside a name or ** as a whole name)`, { hint: 'write e.g. KVC_TOOLS_SYSFS_WRITES="/sys/bus/usb/drivers/*/bind /sys/devices/**/usbip_sockfd"' });
+    }
+  }
   const deviceManager = file.entries.get('KVC_DEVICE_MANAGER')?.value.trim() || undefined;
   if (deviceManager !== undefined && !deviceManagers.includes(deviceManager)) {
     throw new ConfigError(file.path, 'KVC_DEVICE_MANAGER', `${JSON.stringify(deviceManager)} is not a device manager kvc has`, { hint: `device managers: ${deviceManagers.join(', ')}; or leave the key out` });
@@ -173,6 +183,7 @@ export function instanceSettingsFrom(name: string, file: ConfFile, deviceManager
     name,
     confPath: file.path,
     deviceManager,
+    toolsSysfsWrites,
     serviceUnpinned: unpinned === 'yes',
     kernelInputs: { source: kernelInputPath(file, 'KVC_KERNEL_SOURCE'), config: kernelInputPath(file, 'KVC_KERNEL_CONFIG') },
     context: buildContextFrom(file.path, contextValue, fileValue),

@@ -17,6 +17,7 @@ import { moduleStatuses } from './modules-state.js';
 import { modprobeConfigVolumes } from './modprobe-config.js';
 import { startTools, stopTools } from './tools.js';
 import { imageName } from '../images/names.js';
+import { toolsAppArmor } from './tools-apparmor.js';
 
 // What a load or unload did.
 export interface ModulesOutcome {
@@ -185,8 +186,8 @@ export const PRE_UNLOAD_HOOK = '/usr/lib/kvc/pre-unload';
 
 // Runs the image's pre-unload hook (/usr/lib/kvc/pre-unload) when it has one: it frees what uses
 // the modules (USB/IP: detaches vhci ports and unbinds devices from usbip-host).
-async function runPreUnloadHook(ctx: Context, image: string): Promise<void> {
-  const result = await ctx.runtime.runHook(image, [PRE_UNLOAD_HOOK]);
+async function runPreUnloadHook(ctx: Context, settings: InstanceSettings, image: string): Promise<void> {
+  const result = await ctx.runtime.runHook(image, [PRE_UNLOAD_HOOK], await toolsAppArmor(ctx, settings));
   if (result.exitCode === 127 || result.exitCode === 126) return;
   for (const line of `${result.stdout}\n${result.stderr}`.split('\n')) if (line.trim() !== '') ctx.logger.info(`pre-unload: ${line}`);
   if (result.exitCode !== 0) ctx.logger.warn(`the image's pre-unload hook exited ${result.exitCode}`);
@@ -216,7 +217,7 @@ export async function unloadModules(ctx: Context, settings: InstanceSettings, kv
   // Planned and refused before the pre-unload hook runs: a refused unload changes nothing.
   const first = await planNow();
   if (options.force !== true) refuseBlocked(first.blocked, false);
-  if (first.unload.length > 0) await runPreUnloadHook(ctx, image);
+  if (first.unload.length > 0) await runPreUnloadHook(ctx, settings, image);
   const plan = await planNow();
   for (const skipped of plan.skipped) ctx.logger.info(`${skipped.module}: ${skipped.reason}, skipped`);
   // Something took a module between the plan and now (the hook ran; nothing is unloaded).

@@ -10,6 +10,7 @@ import { checkKernelRelease } from '../kernel/release.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { hostWrites, type Context } from './context.js';
 import { imageName } from '../images/names.js';
+import { appArmorHost } from '../host/apparmor.js';
 
 // The folder of an instance's records: <stateDir>/<instance>/tool-run, one file a kernel release.
 export function toolRunDir(ctx: Pick<Context, 'stateDir'>, instance: string): string {
@@ -30,6 +31,12 @@ export async function recordToolRun(ctx: Context, settings: InstanceSettings, kv
   try {
     if (settings.hostTools.length === 0) return;
     checkKernelRelease(kver);
+    // Under AppArmor the run needs kvc's profile, which is loaded by kvc (and gone after a
+    // reboot): the host command then goes through kvc wrapper, which loads it.
+    if (appArmorHost(ctx.hostRoot).enabled) {
+      await forgetToolRun(ctx, settings.name, image);
+      return;
+    }
     const dir = toolRunDir(ctx, settings.name);
     const host = hostWrites(ctx);
     await host.mkdirp(dir, 0o755);

@@ -6,6 +6,7 @@ import { hostWrites, toolsContainerName, toolsPidFile, type Context } from './co
 import { isWould } from '../host/effect.js';
 import { formatIdentity, identityOf, parseIdentity, recordTrusted } from '../host/tools-identity.js';
 import { imageName } from '../images/names.js';
+import { toolsAppArmor } from './tools-apparmor.js';
 
 // Starts the tools container for a loaded instance and records its PID for the host commands.
 export async function startTools(ctx: Context, settings: InstanceSettings, kver: string): Promise<void> {
@@ -15,7 +16,7 @@ export async function startTools(ctx: Context, settings: InstanceSettings, kver:
     // Forgotten first: whatever happens to the start, no record names a process that is not it.
     const host = hostWrites(ctx);
     await host.remove(file);
-    const info = await ctx.runtime.startToolsHolder(imageName(settings, kver), name, settings.name);
+    const info = await ctx.runtime.startToolsHolder(imageName(settings, kver), name, settings.name, await toolsAppArmor(ctx, settings));
     if (isWould(info)) return;
     const identity = await identityOf(info.pid, kver);
     if (identity === undefined) throw new Error(`its process ${info.pid} is gone or not root's`);

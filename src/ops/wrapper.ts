@@ -5,6 +5,7 @@ import { checkKernelRelease } from '../kernel/release.js';
 import { toolsContainerName, type Context } from './context.js';
 import { liveToolsPid } from './tools.js';
 import { imageName } from '../images/names.js';
+import { toolsAppArmor } from './tools-apparmor.js';
 
 // Runs the command in the tools container when it is up (`exec`: no container start), else in a
 // new container of the image. Returns the command's exit status.
@@ -18,7 +19,8 @@ export async function runWrapped(ctx: Context, settings: InstanceSettings, kver:
   }
   const image = imageName(settings, kver);
   // The run itself says whether the image is there: one runtime start per call, not two.
-  return ctx.runtime.runTool(image, command, process.stdin.isTTY === true && process.stdout.isTTY === true).catch((error: unknown) => {
+  const apparmor = await toolsAppArmor(ctx, settings);
+  return ctx.runtime.runTool(image, command, process.stdin.isTTY === true && process.stdout.isTTY === true, apparmor).catch((error: unknown) => {
     if (error instanceof ImageNotFoundError) throw new ImageMissingError(`there is no image ${image} for kernel ${kver}`, { hint: `build it first: kvc build ${settings.name} ${kver}` });
     throw error;
   });

@@ -115,21 +115,29 @@ const CONFINED = ['--read-only', '--cap-drop=all', '--security-opt=no-new-privil
 // `run` of a userspace tool for the wrapper and the pre-unload hook: the host's network (usbip
 // attach hands its TCP socket to the kernel; a private namespace would take it down with the
 // container), /sys as above, confined; stdin kept open, a TTY when the caller has one.
-export function toolRunArgs(image: string, command: readonly string[], options: { tty: boolean }): string[] {
+export function toolRunArgs(image: string, command: readonly string[], options: { tty: boolean; apparmor?: string | undefined }): string[] {
   const args = ['run', '--rm', '--interactive'];
   if (options.tty) args.push('--tty');
-  args.push('--pull=never', '--log-driver=none', '--network=host', ...CONFINED, ...HOST_SYS, image, ...command);
+  args.push('--pull=never', '--log-driver=none', '--network=host', ...CONFINED, ...apparmorArgs(options.apparmor), ...HOST_SYS, image, ...command);
   return args;
+}
+
+// The AppArmor profile kvc loaded for an instance's tools (host/apparmor-profile.ts), when the
+// host has AppArmor: the runtime's default profile would deny their writes under /sys.
+function apparmorArgs(profile: string | undefined): string[] {
+  if (profile === undefined) return [];
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(profile)) throw new KernelRefusedError(`cannot run a container under the AppArmor profile ${JSON.stringify(profile)}: not a plain name`, { hint: 'this is a bug in kvc: report it' });
+  return [`--security-opt=apparmor=${profile}`];
 }
 
 // `run --detach` of the tools container that stays up while an instance is loaded: the host
 // commands and the service run the image's tools in it with `exec` (no container start per call;
 // the tool is then in the container's cgroup, with its device rules, and never has a capability).
 // It runs `sleep` on the host's network, confined, /sys as above.
-export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containerName: string, instance: string): string[] {
+export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containerName: string, instance: string, apparmor?: string): string[] {
   return [
     'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--log-driver=none', '--network=host',
-    ...CONFINED, ...HOST_SYS,
+    ...CONFINED, ...apparmorArgs(apparmor), ...HOST_SYS,
     '--label', `${CONTAINER_LABEL.instance}=${instance}`, '--label', `${CONTAINER_LABEL.role}=tools`,
     image, 'sleep', 'infinity',
   ];
@@ -154,6 +162,8 @@ export interface DaemonSpec {
   readonly role: string;
   readonly command: readonly string[];
   readonly writable: readonly string[];
+  // The AppArmor profile kvc loaded for the instance, when the host has AppArmor.
+  readonly apparmor?: string | undefined;
 }
 
 // `run` arguments of a long-lived, confined container (usbipd's): no capabilities, read-only root, only the given /sys folders writable.
@@ -164,7 +174,7 @@ export function daemonRunArgs(runtime: RuntimeName, spec: DaemonSpec): string[] 
   });
   return [
     'run', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', spec.containerName, '--pull=never', '--log-driver=none', '--network=host',
-    ...CONFINED, ...mounts,
+    ...CONFINED, ...apparmorArgs(spec.apparmor), ...mounts,
     '--label', `${CONTAINER_LABEL.instance}=${spec.instance}`, '--label', `${CONTAINER_LABEL.role}=${spec.role}`,
     spec.image, ...spec.command,
   ];

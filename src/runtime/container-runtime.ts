@@ -43,8 +43,8 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   // Runs a tool from the image with the caller's stdio; returns its exit status. The image is not
   // looked for first (--pull=never makes the run fail without it): only when the run fails as the
   // runtime itself fails (125) is it asked whether the image is there (ImageNotFoundError if not).
-  async runTool(image: string, command: readonly string[], tty: boolean): Promise<number> {
-    const status = await this.passthrough(argv.toolRunArgs(image, command, { tty }));
+  async runTool(image: string, command: readonly string[], tty: boolean, apparmor?: string): Promise<number> {
+    const status = await this.passthrough(argv.toolRunArgs(image, command, { tty, apparmor }));
     if (status === RUNTIME_FAILED && (await this.inspectImage(image)) === undefined) {
       throw new ImageNotFoundError(`there is no image ${image}`, { command: [this.name, 'run', image], childExitCode: status });
     }
@@ -83,15 +83,15 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   }
 
   // Runs a command with the tools' privileges and captures its output (hooks); non-zero is returned.
-  async runHook(image: string, command: readonly string[]): Promise<CommandResult> {
-    return this.capture(argv.toolRunArgs(image, command, { tty: false }), { long: true });
+  async runHook(image: string, command: readonly string[], apparmor?: string): Promise<CommandResult> {
+    return this.capture(argv.toolRunArgs(image, command, { tty: false, apparmor }), { long: true });
   }
 
   // Starts the tools container and returns its main process ID.
-  async startToolsHolder(image: string, containerName: string, instance: string): Promise<ContainerInfo> {
+  async startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string): Promise<ContainerInfo> {
     // podman replaces a container of that name in the same call; docker needs it removed first.
     if (this.name === 'docker') await this.removeContainer(containerName);
-    await this.check(argv.toolsHolderRunArgs(this.name, image, containerName, instance), `starting the tools container ${containerName}`);
+    await this.check(argv.toolsHolderRunArgs(this.name, image, containerName, instance, apparmor), `starting the tools container ${containerName}`);
     const info = await this.inspectContainer(containerName);
     if (info === undefined || !info.running || info.pid <= 0) {
       throw new RuntimeError(`the tools container ${containerName} did not stay up`, { command: [this.name, 'container', 'inspect', containerName] });

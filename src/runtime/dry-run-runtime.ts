@@ -59,8 +59,8 @@ export class DryRunRuntime implements RuntimePort {
   async runModuleCommand(image: string, command: readonly string[], _what: string, volumes: readonly string[] = []): Promise<CommandResult | Would> {
     return this.would(argv.moduleRunArgs(image, command, volumes));
   }
-  async runTool(image: string, command: readonly string[], tty: boolean): Promise<number> {
-    this.would(argv.toolRunArgs(image, command, { tty }));
+  async runTool(image: string, command: readonly string[], tty: boolean, apparmor?: string): Promise<number> {
+    this.would(argv.toolRunArgs(image, command, { tty, apparmor }));
     return 0;
   }
   async execTool(containerName: string, command: readonly string[], tty: boolean): Promise<number> {
@@ -75,13 +75,13 @@ export class DryRunRuntime implements RuntimePort {
     this.would(argv.daemonRunArgs(this.name, spec));
     return { exited: Promise.resolve(0) };
   }
-  async runHook(image: string, command: readonly string[]): Promise<CommandResult> {
-    this.would(argv.toolRunArgs(image, command, { tty: false }));
+  async runHook(image: string, command: readonly string[], apparmor?: string): Promise<CommandResult> {
+    this.would(argv.toolRunArgs(image, command, { tty: false, apparmor }));
     return NO_ANSWER;
   }
-  async startToolsHolder(image: string, containerName: string, instance: string): Promise<ContainerInfo | Would> {
+  async startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string): Promise<ContainerInfo | Would> {
     if (this.name === 'docker') this.would(argv.containerRemoveArgs(this.name, containerName));
-    return this.would(argv.toolsHolderRunArgs(this.name, image, containerName, instance));
+    return this.would(argv.toolsHolderRunArgs(this.name, image, containerName, instance, apparmor));
   }
   async removeContainer(name: string): Promise<Effect> { return this.would(argv.containerRemoveArgs(this.name, name)); }
 }

@@ -32,13 +32,14 @@ export interface RuntimePort {
   // runDaemon print their command and answer as a command with no output that exited 0.
   runModuleCommand(image: string, command: readonly string[], what: string, volumes?: readonly string[]): Promise<CommandResult | Would>;
   probe(image: string, command: readonly string[]): Promise<CommandResult>;
-  runTool(image: string, command: readonly string[], tty: boolean): Promise<number>;
+  // apparmor: the profile kvc loaded for the instance's tools (ops/tools-apparmor.ts), if any.
+  runTool(image: string, command: readonly string[], tty: boolean, apparmor?: string): Promise<number>;
   toolRunPrefix(image: string): string[];
   execTool(containerName: string, command: readonly string[], tty: boolean): Promise<number>;
   captureExec(containerName: string, command: readonly string[], options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<CommandResult>;
   runDaemon(spec: DaemonSpec, onLine: (line: string) => void, signal: AbortSignal): { exited: Promise<number> };
-  runHook(image: string, command: readonly string[]): Promise<CommandResult>;
-  startToolsHolder(image: string, containerName: string, instance: string): Promise<ContainerInfo | Would>;
+  runHook(image: string, command: readonly string[], apparmor?: string): Promise<CommandResult>;
+  startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string): Promise<ContainerInfo | Would>;
   inspectContainer(name: string): Promise<ContainerInfo | undefined>;
   inspectContainerAccess(name: string): Promise<ContainerAccess | undefined>;
   removeContainer(name: string): Promise<Effect>;

@@ -19,6 +19,7 @@ import { guardExports } from './firewall.js';
 import { watchDevicesFile } from './devices-file-watch.js';
 import { planReload } from './reload-plan.js';
 import { imageName } from '../images/names.js';
+import { toolsAppArmor } from '../ops/tools-apparmor.js';
 
 // The periodic look where USB events cannot be watched,
 export const POLL_MS = 1000;
@@ -95,8 +96,10 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     if (config.exports.length > 0) {
       // The kernel's guard first: usbipd and the device list never listen unguarded.
       guard = await guardExports(config.exports, [USBIP_PORT, config.metadataPort], { logger });
+      // usbipd writes each exported device's usbip_sockfd: kvc's AppArmor profile allows it.
+      const apparmor = await toolsAppArmor(ctx, settings);
       const runUsbipd = (writable: readonly string[], onLine: (line: string) => void, stop: AbortSignal): { exited: Promise<number> } => ctx.runtime.runDaemon({
-        image: imageName(settings, ctx.runningKernel), containerName: usbipdContainerName(settings.name), instance: settings.name, role: 'usbipd', command: [USBIPD], writable,
+        image: imageName(settings, ctx.runningKernel), containerName: usbipdContainerName(settings.name), instance: settings.name, role: 'usbipd', command: [USBIPD], writable, apparmor,
       }, onLine, stop);
       const listen = listenAddresses(config.listen, networkInterfaces());
       for (const name of listen.missing) logger.warn(`${path}: [server] listen names ${name}, which has no address now; the device list is not served there`);

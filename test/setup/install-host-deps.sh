@@ -7,10 +7,11 @@
 # gnupg and skopeo (GPG simple signing of fleet images: test keys, and a signature by another key),
 # dpkg-dev (dpkg-shlibdeps for `make deb`, which the end-to-end guest installs kvc from),
 # and for the Secure Boot guest ovmf, shim-signed, shim-helpers-amd64-signed, grub-efi-amd64-signed,
-# dosfstools and mtools; wireguard-tools (wg genkey/pubkey for kvc usbip peer's tests).
+# dosfstools and mtools; wireguard-tools (wg genkey/pubkey for kvc usbip peer's tests); apparmor (its
+# parser checks the profile kvc renders for tool containers, without loading it).
 set -euo pipefail
 packages=(podman runc uidmap debootstrap qemu-system-x86 systemd-container busybox-static cpio zstd e2fsprogs dbus kmod docker-registry python3-nacl python3-cryptography gnupg skopeo dpkg-dev
-	ovmf shim-signed shim-helpers-amd64-signed grub-efi-amd64-signed dosfstools mtools wireguard-tools)
+	ovmf shim-signed shim-helpers-amd64-signed grub-efi-amd64-signed dosfstools mtools wireguard-tools apparmor)
 missing=()
 for package in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")

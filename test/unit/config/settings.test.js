@@ -71,6 +71,15 @@ describe('settings: instance files', () => {
     }
   });
 
+  it('KVC_TOOLS_SYSFS_WRITES: sysfs patterns, validated at the edge; unset means all of /sys', () => {
+    expect(settings(good).toolsSysfsWrites).to.equal(undefined);
+    expect(settings({ ...good, KVC_TOOLS_SYSFS_WRITES: '"/sys/bus/usb/drivers/*/bind  /sys/devices/**/usbip_sockfd"' }).toolsSysfsWrites)
+      .to.deep.equal(['/sys/bus/usb/drivers/*/bind', '/sys/devices/**/usbip_sockfd']);
+    const error = failure({ ...good, KVC_TOOLS_SYSFS_WRITES: '"/sys/bus/usb/drivers/*/bind /etc/shadow"' });
+    expect(error.message).to.contain('KVC_TOOLS_SYSFS_WRITES: "/etc/shadow" is not a sysfs file pattern');
+    expect(error.hint).to.contain('KVC_TOOLS_SYSFS_WRITES="/sys/bus/usb/drivers/*/bind');
+  });
+
   it('accepts an https URL context and keeps the file relative to it', () => {
     const result = settings({ ...good, KMOD_CONTAINER_BUILD_CONTEXT: 'https://example.org/simple-kmod.git', KMOD_CONTAINER_BUILD_FILE: 'Dockerfile.fedora' });
     expect(result.context).to.deep.equal({ kind: 'url', url: 'https://example.org/simple-kmod.git', file: 'Dockerfile.fedora' });
