@@ -94,7 +94,12 @@ const BOOTS = [
   {
     kver: process.env.KVER ?? '6.1.0-56-amd64',
     steps: ['kvc installed by its .deb: kvc --version runs from /usr/bin', '... with its kernel hooks', '... and nothing under /usr/local',
-      'image loaded from podman save', 'unit kvc@usbip is active', ...COMMON, ...HEADERLESS, ...ABI_REFUSAL,
+      'AppArmor is on, with its parser', 'image loaded from podman save', 'unit kvc@usbip is active', ...COMMON,
+      // A host with AppArmor: kvc's own profile for the tools (the runtime's default one denies every write under /sys).
+      'AppArmor: the tools container runs under kvc\'s profile kvc-usbip, not the runtime\'s',
+      'attack: from the tools container, /sys/power/state cannot be opened for writing',
+      '... nor /sys/module/usbcore/parameters/autosuspend, while vhci_hcd.0/attach can',
+      ...HEADERLESS, ...ABI_REFUSAL,
       // Opt-in until they pass (test/e2e/run.sh): KVC_E2E_DOCKER=1.
       ...(process.env.KVC_E2E_DOCKER === '1' ? DOCKER : []),
       'kvc saw the new kernel', '... built nothing for it, and kvc status shows it as the next boot\'s kernel with its image',
@@ -103,7 +108,8 @@ const BOOTS = [
   },
   {
     kver: process.env.UPDATE_KVER ?? '6.12.117+deb12-amd64',
-    steps: ['kvc@usbip started at boot into the updated kernel, loading its image without building', ...COMMON, ...HEADERLESS,
+    steps: ['kvc@usbip started at boot into the updated kernel, loading its image without building', ...COMMON,
+      'no AppArmor on this boot (apparmor=0): kvc gives the tools container no profile', ...HEADERLESS,
       'without xz-utils, kvc@usbip\'s ABI check said it could not read the kernel\'s .ko.xz modules',
       'kvc kube daemonset printed a DaemonSet whose pod template runs the image of',
       'the pod\'s init container loaded usbip_core, usbip_host, vhci_hcd',
