@@ -19,6 +19,7 @@ import { deviceManagerNames, procRoot, type Context } from './context.js';
 import { unattendedBuildProblem } from './unattended-sources.js';
 import { managerOf } from '../devices/manager.js';
 import { recipePlanFor } from './recipe-facts.js';
+import { appArmorHost } from '../host/apparmor.js';
 
 // Everything check evaluates, for `only` (one instance) or all, and kernel kver.
 export async function gatherCheckFacts(ctx: Context, kver: string, only?: string): Promise<CheckFacts> {
@@ -49,6 +50,7 @@ export async function gatherCheckFacts(ctx: Context, kver: string, only?: string
       const problem = unattendedBuildProblem(settings);
       return problem === undefined ? [] : [{ instance: settings.name, problem: `${problem} (KVC_SERVICE_UNPINNED=yes allows it)` }];
     }),
+    appArmor: appArmorHost(ctx.hostRoot),
     kernel: await kernelFacts(ctx, kver, instances),
   };
 }

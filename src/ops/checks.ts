@@ -7,7 +7,7 @@ import type { RecipePlan } from '../kernel/abi/recipe-plan.js';
 export interface CheckResult {
   readonly level: 'ok' | 'warn' | 'fail';
   // What was checked: runtime, storage, config, devices, kernel, config of the kernel, built in, disk.
-  readonly topic: 'runtime' | 'storage' | 'config' | 'devices' | 'kernel' | 'signing key' | 'kernel config' | 'headers' | 'recipe' | 'built in' | 'disk' | 'sources';
+  readonly topic: 'runtime' | 'storage' | 'config' | 'devices' | 'kernel' | 'signing key' | 'kernel config' | 'headers' | 'recipe' | 'built in' | 'disk' | 'sources' | 'apparmor';
   readonly what: string;
   // What the user should do; absent when nothing.
   readonly todo?: string;
@@ -25,6 +25,8 @@ export interface CheckFacts {
   readonly devices: readonly { readonly instance: string; readonly path: string; readonly problem?: string; readonly present: boolean }[];
   // Sources the service would rebuild from without a person (see unattended-sources.ts).
   readonly unattended: readonly { readonly instance: string; readonly problem: string }[];
+  // The host's AppArmor (host/apparmor.ts): whether the kernel enforces it and where its parser is.
+  readonly appArmor?: { readonly enabled: boolean; readonly parser: string | undefined };
   readonly kernel: {
     readonly kver: string;
     readonly running: boolean;
@@ -87,6 +89,11 @@ export function evaluateChecks(facts: CheckFacts): CheckResult[] {
     else add({ level: 'ok', topic: 'devices', what: device.present ? `${device.path} is valid, owned by root, written by root only` : `${device.instance}: no ${device.path}: the service manages no devices` });
   }
   for (const source of facts.unattended) add({ level: 'warn', topic: 'sources', what: `${source.instance}: ${source.problem}` });
+  if (facts.appArmor?.enabled === true) {
+    add(facts.appArmor.parser !== undefined
+      ? { level: 'ok', topic: 'apparmor', what: `on: kvc runs each instance's tools and daemons under its own profile kvc-<name> (loaded with ${facts.appArmor.parser}), which lets them write only the sysfs files KVC_TOOLS_SYSFS_WRITES lists` }
+      : { level: 'warn', topic: 'apparmor', what: `on, but apparmor_parser is not installed: kvc cannot load its profile for the tools (${runtime.name === 'docker' ? 'docker then starts none of their containers' : 'podman then runs them with no AppArmor profile'})`, todo: 'install apparmor (Debian, Ubuntu: apt install apparmor)' });
+  }
 
   if (kernel.running) {
     if (kernel.moduleSupport === false) add({ level: 'fail', topic: 'kernel', what: `kernel ${kernel.kver} has no loadable module support (no /proc/modules)`, todo: 'boot a kernel built with CONFIG_MODULES=y' });

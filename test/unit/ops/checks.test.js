@@ -28,6 +28,17 @@ describe('kvc check: verdicts on facts', () => {
     expect(results[0].todo).to.include('install podman');
     expect(checkExit(results)).to.equal(69);
   });
+  it('AppArmor: on with its parser is ok (kvc\'s own profile); on without it a warning naming the package and what the runtime then does; off says nothing', () => {
+    const on = evaluateChecks({ ...healthy, appArmor: { enabled: true, parser: '/usr/sbin/apparmor_parser' } }).find((r) => r.topic === 'apparmor');
+    expect(on).to.include({ level: 'ok' });
+    expect(on.what).to.include('profile kvc-<name>');
+    const noParser = evaluateChecks({ ...healthy, appArmor: { enabled: true, parser: undefined } }).find((r) => r.topic === 'apparmor');
+    expect(noParser).to.include({ level: 'warn', todo: 'install apparmor (Debian, Ubuntu: apt install apparmor)' });
+    expect(noParser.what).to.include('podman then runs them with no AppArmor profile');
+    expect(evaluateChecks({ ...healthy, runtime: { name: 'docker', version: '20.10' }, appArmor: { enabled: true, parser: undefined } }).find((r) => r.topic === 'apparmor').what).to.include('docker then starts none');
+    expect(checkExit(evaluateChecks({ ...healthy, appArmor: { enabled: true, parser: undefined } }))).to.equal(0);
+    expect(evaluateChecks({ ...healthy, appArmor: { enabled: false, parser: '/usr/sbin/apparmor_parser' } }).some((r) => r.topic === 'apparmor')).to.equal(false);
+  });
   it('storage: not writable fails; under 2 GB free fails, under 5 GB warns', () => {
     expect(levels({ ...healthy, storage: { ...healthy.storage, writable: false } }).storage).to.equal('fail');
     expect(levels({ ...healthy, storage: { ...healthy.storage, freeBytes: 1.5e9 } }).disk).to.equal('fail');
