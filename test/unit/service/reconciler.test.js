@@ -16,6 +16,14 @@ import { signerLabel, signerOf } from '../../../lib/signing/signer.js';
 import { imageTagFor } from '../../../lib/images/names.js';
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Waits for a condition (polled every 10 ms), failing after `ms`: no fixed sleep that a loaded machine outlasts.
+async function until(condition, what, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`waited ${ms} ms for ${what}`);
+    await sleep(10);
+  }
+}
 const settings = { name: 'usbip', softwareVersion: '1.0.0', modules: ['usbip-core'], buildArgs: {} };
 
 class FakeImages {
@@ -189,11 +197,13 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     install('6.1.0-40-amd64');
     runtime.images.push(runtime.image('6.1.0-40-amd64'));
     let stopped = false;
+    let started = false;
     make((kver, ctx, signal) => new Promise((resolve, reject) => {
+      started = true;
       signal.addEventListener('abort', () => { stopped = true; reject(signal.reason); });
     }));
     reconciler.request('service started');
-    await sleep(100);
+    await until(() => started, 'the build to start');
     expect(reconciler.state().building.kver).to.equal('6.1.0-58-amd64');
     rmSync(join(root, 'lib/modules/6.1.0-58-amd64'), { recursive: true });
     rmSync(join(root, 'lib/modules/6.1.0-40-amd64'), { recursive: true });
@@ -209,9 +219,13 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
   it('the lifetime ending stops a build; close() then resolves', async () => {
     install('6.1.0-58-amd64');
     let stopped = false;
-    make((kver, ctx, signal) => new Promise((resolve, reject) => signal.addEventListener('abort', () => { stopped = true; reject(signal.reason); })));
+    let started = false;
+    make((kver, ctx, signal) => new Promise((resolve, reject) => {
+      started = true;
+      signal.addEventListener('abort', () => { stopped = true; reject(signal.reason); });
+    }));
     reconciler.request('service started');
-    await sleep(100);
+    await until(() => started, 'the build to start');
     lifetime.abort(new Error('SIGTERM'));
     await reconciler.close();
     expect(stopped).to.equal(true);
