@@ -10,7 +10,7 @@ import { describeCommand, type CommandHelp } from '../help.js';
 // The command's help, as data.
 export const CHECK_HELP: CommandHelp = {
   summary: 'check that this host can build and load the instances\' modules, and say what to do',
-  description: 'Check, before anything is built or loaded: the container runtime answers and its storage is writable with room for a build; the configuration is valid (every error at once, with its line, and the right name for a misspelled key); each device manager\'s file is valid, owned by root and written by root only; the kernel takes modules (module support, modules_disabled, signature enforcement, lockdown, Secure Boot); its config has what the instances require; which of their modules it has built in. Each line is ok, warn or FAIL with what to do. Exit 0 when nothing failed, else 78 (configuration), 77 (the kernel refuses) or 69 (something missing).',
+  description: 'Check, before anything is built or loaded: the container runtime answers and its storage is writable with room for a build; the configuration is valid (every error at once, with its line, and the right name for a misspelled key); each device manager\'s file is valid, owned by root and written by root only; the kernel takes modules (module support, modules_disabled, signature enforcement, lockdown, Secure Boot); its config has what the instances require; which of their modules it has built in; where AppArmor is on, whether its parser is there for kvc\'s profile of the tools. Each line is ok, warn or FAIL with what to do. Exit 0 when nothing failed, else 78 (configuration), 77 (the kernel refuses) or 69 (something missing).',
   examples: ['kvc check', 'kvc check usbip 6.12.117+deb12-amd64', 'kvc doctor usbip'],
 };
 
