@@ -54,6 +54,9 @@ headerless_steps() {
 	check "... and the kernel logged nothing against them (no ABI rejection in dmesg)" sh -c "[ -z \"\$1\" ]" - "$(hl_rejections)"
 
 	busid=$(stick_busid)
+	# The tools container starts after the unit is ready (kvc loads its AppArmor profile first):
+	# usbipd -D run before it would go to a container of its own, gone with the call.
+	wait_for test -s /run/kvc/usbip-source/tools.pid
 	run hl_tool usbipd -D
 	wait_for listening
 	run hl_tool usbip bind -b "$busid"
