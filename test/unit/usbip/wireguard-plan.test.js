@@ -74,7 +74,7 @@ table inet kvc_usbip {
   });
 
   it('names a clients entry that is no known peer', () => {
-    expect(unknownPeer(rulesOf('laptop, phone'), [laptop])).to.match(/peer "phone", which has no \[peer\.phone\] section/);
+    expect(unknownPeer(rulesOf('laptop, phone'), [laptop])).to.match(/peer "phone", which kvc does not know \(kvc usbip peer add phone /);
     expect(unknownPeer(rulesOf('laptop'), [laptop])).to.equal(undefined);
   });
 
