@@ -20,7 +20,7 @@ import { containerConsumer } from './container-consumer.js';
 import { guardExports } from './firewall.js';
 import { watchDevicesFile, watchFolder } from './devices-file-watch.js';
 import { ConfigError } from '../errors.js';
-import { resolvePeerClients, TunnelSettingError, type TunnelPeer } from './wireguard-plan.js';
+import { resolvePeerClients, TunnelSettingError, unknownPeer, type TunnelPeer } from './wireguard-plan.js';
 import { listPeers, storeDir, type WireGuardStore } from './wireguard.js';
 import { startTunnel, type RunningTunnel } from './tunnel.js';
 import { planReload } from './reload-plan.js';
@@ -80,10 +80,10 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   const store: WireGuardStore = { dir: storeDir(ctx.stateDir ?? '/var/lib/kvc') };
   const peersDir = join(store.dir, 'peers');
   let peers: TunnelPeer[] = [];
-  const resolve = (next: DevicesConfig, known: readonly TunnelPeer[]): DevicesConfig['exports'] => {
+  const resolve = (next: DevicesConfig, known: readonly TunnelPeer[], unknown: 'refuse' | 'drop'): DevicesConfig['exports'] => {
     if (next.tunnel === undefined) return next.exports;
     try {
-      return resolvePeerClients(next.exports, known);
+      return resolvePeerClients(next.exports, known, unknown);
     } catch (error) {
       if (!(error instanceof TunnelSettingError)) throw error;
       throw new ConfigError(path, undefined, error.message, { hint: 'kvc usbip peer list shows the peers kvc knows' });
@@ -117,7 +117,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     if (config.tunnel !== undefined) {
       await mkdir(peersDir, { recursive: true, mode: 0o700 });
       peers = await listPeers(store);
-      exports = resolve(config, peers);
+      exports = resolve(config, peers, 'refuse');
       tunnel = await startTunnel(store, config.tunnel, peers, logger);
     }
     const tunnelGuard = config.tunnel === undefined ? {} : { tunnel: { peers } };
@@ -191,13 +191,10 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     }
     const peersChanged = JSON.stringify(nextPeers.map((peer) => [peer.name, peer.publicKey, peer.address.text, peer.endpoint])) !== JSON.stringify(runningPeers.map((peer) => [peer.name, peer.publicKey, peer.address.text, peer.endpoint]));
     if (plan.kind === 'same' && !peersChanged) return;
-    let exports: DevicesConfig['exports'];
-    try {
-      exports = resolve(next, nextPeers);
-    } catch (error) {
-      logger.warn(`${(error as Error).message}; the service keeps what it read before`);
-      return;
-    }
+    // A peer removed while an export names it admits no one from then on (said, not refused).
+    const gone = next.tunnel === undefined ? undefined : unknownPeer(next.exports, nextPeers);
+    if (gone !== undefined) logger.warn(`${gone}; until then that name admits no one`);
+    const exports = resolve(next, nextPeers, 'drop');
     logger.info(plan.kind === 'same' ? `WireGuard peers changed: ${nextPeers.length} peer(s) taken over without a restart` : `${path} changed: ${next.exports.length} export(s) taken over without a restart`);
     // The tunnel's peers first (a peer taken off loses its session), then the kernel's guard.
     if (peersChanged) await tunnel?.update(nextPeers).catch((error: unknown) => logger.error(`WireGuard: cannot give kvcwg its new peers: ${(error as Error).message}`));

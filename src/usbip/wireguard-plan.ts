@@ -122,13 +122,14 @@ export function renderTunnelRuleset(rules: readonly ExportRule[], peers: readonl
 
 // The exports with each peer their clients name written as that peer's tunnel address: what the
 // kernel, the device list and the exporter see of it (the source of its connections on kvcwg).
-// Throws TunnelSettingError, with the command that adds it, for a peer kvc does not know.
-export function resolvePeerClients(rules: readonly ExportRule[], peers: readonly TunnelPeer[]): ExportRule[] {
-  const unknown = unknownPeer(rules, peers);
-  if (unknown !== undefined) throw new TunnelSettingError(unknown);
+// A peer kvc does not know: at start (`unknown: 'refuse'`) TunnelSettingError, with the command
+// that adds it; while running (`'drop'`: the peer was just removed) it admits no one.
+export function resolvePeerClients(rules: readonly ExportRule[], peers: readonly TunnelPeer[], unknown: 'refuse' | 'drop' = 'refuse'): ExportRule[] {
+  const missing = unknownPeer(rules, peers);
+  if (missing !== undefined && unknown === 'refuse') throw new TunnelSettingError(missing);
   return rules.map((rule) => {
     if (rule.clients.kind === 'any') return rule;
-    const entries = rule.clients.entries.map((entry) => (entry.kind === 'peer' ? peers.find((peer) => peer.name === entry.name)!.address : entry));
+    const entries = rule.clients.entries.flatMap((entry) => (entry.kind === 'peer' ? peers.filter((peer) => peer.name === entry.name).map((peer) => peer.address) : [entry]));
     return { ...rule, clients: { kind: 'list', entries } };
   });
 }

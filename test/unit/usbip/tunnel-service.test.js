@@ -61,6 +61,12 @@ describe('usbip tunnel: peers named by clients, as the service applies them', ()
       'export disk: clients names the WireGuard peer "laptop", which kvc does not know (kvc usbip peer add laptop --public-key KEY --address 10.232.0.N adds it)');
   });
 
+  it('while running, a peer just removed is dropped from the clients: it admits no one, and the rest stay', () => {
+    const rules = resolvePeerClients(parse(`${TUNNEL}[export.disk]\ndevice = 46f4:0001\nclients = laptop, desk\n`).exports, [desk], 'drop');
+    expect(describeClients(rules[0].clients)).to.equal('10.232.0.3');
+    expect(exportsFor('10.232.0.2', [{ rule: 'disk' }], new Map([['disk', rules[0].clients]]))).to.deep.equal([]);
+  });
+
   it('the guard rendered from the resolved rules admits the same peers as from the names', () => {
     const named = parse(`${TUNNEL}${EXPORT}`).exports;
     expect(renderTunnelRuleset(resolvePeerClients(named, [laptop, desk]), [laptop, desk], [3240, 3241])).to.equal(renderTunnelRuleset(named, [laptop, desk], [3240, 3241]));
