@@ -1,6 +1,8 @@
 // USB/IP's device manager: what kvc@usbip runs while the modules are loaded, from the devices file
-// beside usbip.conf: the exports (usbipd, binds) and the imports (attached and kept).
+// beside usbip.conf: the exports (usbipd, binds), the imports (attached and kept), and with a
+// [tunnel] the WireGuard interface kvcwg they go through.
 import { join } from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { listenAddresses } from './listen-addresses.js';
 import { Waker } from './waker.js';
@@ -16,7 +18,11 @@ import { liveToolsPid } from '../ops/tools.js';
 import { removeDevicesState, writeDevicesState, type UsbipDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
 import { guardExports } from './firewall.js';
-import { watchDevicesFile } from './devices-file-watch.js';
+import { watchDevicesFile, watchFolder } from './devices-file-watch.js';
+import { ConfigError } from '../errors.js';
+import { resolvePeerClients, TunnelSettingError, unknownPeer, type TunnelPeer } from './wireguard-plan.js';
+import { listPeers, storeDir, type WireGuardStore } from './wireguard.js';
+import { startTunnel, type RunningTunnel } from './tunnel.js';
 import { planReload } from './reload-plan.js';
 import { imageName } from '../images/names.js';
 import { toolsAppArmor } from '../ops/tools-apparmor.js';
@@ -69,6 +75,21 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   let exporter: Exporter | undefined;
   let importer: Importer | undefined;
   let guard: { remove(): Promise<void> } | undefined;
+  let tunnel: RunningTunnel | undefined;
+  // With a [tunnel]: the peers kvc knows (kvc usbip peer add), and the exports with the peers
+  // their clients name written as the peers' tunnel addresses (what the exporter sees).
+  const store: WireGuardStore = { dir: storeDir(ctx.stateDir ?? '/var/lib/kvc') };
+  const peersDir = join(store.dir, 'peers');
+  let peers: TunnelPeer[] = [];
+  const resolve = (next: DevicesConfig, known: readonly TunnelPeer[], unknown: 'refuse' | 'drop'): DevicesConfig['exports'] => {
+    if (next.tunnel === undefined) return next.exports;
+    try {
+      return resolvePeerClients(next.exports, known, unknown);
+    } catch (error) {
+      if (!(error instanceof TunnelSettingError)) throw error;
+      throw new ConfigError(path, undefined, error.message, { hint: 'kvc usbip peer list shows the peers kvc knows' });
+    }
+  };
   const publish = (): void => {
     const state: UsbipDevicesState = {
       pid: process.pid,
@@ -93,17 +114,26 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     logger.warn(`cannot watch ${usbDir} (${(error as Error).message}); looking at the USB devices every ${POLL_MS / 1000} s instead`);
   }
   try {
+    let exports = config.exports;
+    if (config.tunnel !== undefined) {
+      await mkdir(peersDir, { recursive: true, mode: 0o700 });
+      peers = await listPeers(store);
+      exports = resolve(config, peers, 'refuse');
+      tunnel = await startTunnel(store, config.tunnel, peers, logger);
+    }
+    const tunnelGuard = config.tunnel === undefined ? {} : { tunnel: { peers } };
     if (config.exports.length > 0) {
       // The kernel's guard first: usbipd and the device list never listen unguarded.
-      guard = await guardExports(config.exports, [USBIP_PORT, config.metadataPort], { logger });
+      guard = await guardExports(exports, [USBIP_PORT, config.metadataPort], { logger, ...tunnelGuard });
       // usbipd writes each exported device's usbip_sockfd: kvc's AppArmor profile allows it.
       const apparmor = await toolsAppArmor(ctx, settings);
       const runUsbipd = (writable: readonly string[], onLine: (line: string) => void, stop: AbortSignal): { exited: Promise<number> } => ctx.runtime.runDaemon({
         image: imageName(settings, ctx.runningKernel), containerName: usbipdContainerName(settings.name), instance: settings.name, role: 'usbipd', command: [USBIPD], writable, apparmor,
       }, onLine, stop);
-      const listen = listenAddresses(config.listen, networkInterfaces());
+      // With a tunnel, the device list is served on this host's tunnel address too.
+      const listen = listenAddresses([...config.listen, ...(config.tunnel === undefined ? [] : [config.tunnel.address.replace(/\/[0-9]+$/, '')])], networkInterfaces());
       for (const name of listen.missing) logger.warn(`${path}: [server] listen names ${name}, which has no address now; the device list is not served there`);
-      exporter = new Exporter({ sys, runUsbipd, rules: config.exports, usbip, metadataPort: config.metadataPort, listenOn: listen.addresses, logger, signal, pollMs, waker, onChange: publish });
+      exporter = new Exporter({ sys, runUsbipd, rules: exports, usbip, metadataPort: config.metadataPort, listenOn: listen.addresses, logger, signal, pollMs, waker, onChange: publish });
       await exporter.start();
     }
     if (config.imports.length > 0) {
@@ -126,6 +156,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
     await importer?.close().catch(() => undefined);
     await exporter?.close().catch(() => undefined);
     await guard?.remove();
+    await tunnel?.down();
     throw error;
   }
   publish();
@@ -133,6 +164,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   // cuts whom it no longer names); a bad file or a change only a restart applies is said, and the
   // running configuration stays. One reload at a time, the last change winning.
   let running = config;
+  let runningPeers = peers;
   let reloading: Promise<void> = Promise.resolve();
   const reload = async (): Promise<void> => {
     let next: DevicesConfig | undefined;
@@ -147,19 +179,38 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
       return;
     }
     const plan = planReload(running, next);
-    if (plan.kind === 'same') return;
     if (plan.kind === 'restart') {
       logger.warn(`${path} changed (${plan.why}): run systemctl restart kvc@${settings.name} to apply it; the service keeps what it read before`);
       return;
     }
-    logger.info(`${path} changed: ${next.exports.length} export(s) taken over without a restart`);
+    let nextPeers = runningPeers;
+    if (running.tunnel !== undefined) {
+      try {
+        nextPeers = await listPeers(store);
+      } catch (error) {
+        logger.warn(`WireGuard peers changed but cannot be read: ${(error as Error).message}; the service keeps the peers from before`);
+        return;
+      }
+    }
+    const peersChanged = JSON.stringify(nextPeers.map((peer) => [peer.name, peer.publicKey, peer.address.text, peer.endpoint])) !== JSON.stringify(runningPeers.map((peer) => [peer.name, peer.publicKey, peer.address.text, peer.endpoint]));
+    if (plan.kind === 'same' && !peersChanged) return;
+    // A peer removed while an export names it admits no one from then on (said, not refused).
+    const gone = next.tunnel === undefined ? undefined : unknownPeer(next.exports, nextPeers);
+    if (gone !== undefined) logger.warn(`${gone}; until then that name admits no one`);
+    const exports = resolve(next, nextPeers, 'drop');
+    logger.info(plan.kind === 'same' ? `WireGuard peers changed: ${nextPeers.length} peer(s) taken over without a restart` : `${path} changed: ${next.exports.length} export(s) taken over without a restart`);
+    // The tunnel's peers first (a peer taken off loses its session), then the kernel's guard.
+    if (peersChanged) await tunnel?.update(nextPeers).catch((error: unknown) => logger.error(`WireGuard: cannot give kvcwg its new peers: ${(error as Error).message}`));
     // nft refusing the new table leaves the old one in place; the exporter still goes by the new rules.
-    guard = await guardExports(next.exports, [USBIP_PORT, next.metadataPort], { logger }).catch((error: unknown) => {
-      logger.error(`${path}: nftables refused the new guard (${(error as Error).message}); the kernel keeps the one from before`);
-      return guard;
-    });
+    if (next.exports.length > 0) {
+      guard = await guardExports(exports, [USBIP_PORT, next.metadataPort], { logger, ...(next.tunnel === undefined ? {} : { tunnel: { peers: nextPeers } }) }).catch((error: unknown) => {
+        logger.error(`${path}: nftables refused the new guard (${(error as Error).message}); the kernel keeps the one from before`);
+        return guard;
+      });
+    }
     running = next;
-    await exporter?.updateRules(next.exports);
+    runningPeers = nextPeers;
+    await exporter?.updateRules(exports);
     publish();
   };
   const scheduleReload = (): void => {
@@ -172,6 +223,13 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   } catch (error) {
     logger.warn(`cannot watch ${path} (${(error as Error).message}); after a change, run systemctl restart kvc@${settings.name}`);
   }
+  if (config.tunnel !== undefined) {
+    try {
+      watchFolder(peersDir, scheduleReload, signal);
+    } catch (error) {
+      logger.warn(`cannot watch ${peersDir} (${(error as Error).message}); after kvc usbip peer add or remove, run systemctl restart kvc@${settings.name}`);
+    }
+  }
   // The file was read before the modules were loaded (a build may take minutes): an edit made
   // since then, which no watch saw, is applied now.
   scheduleReload();
@@ -181,6 +239,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
       await importer?.close();
       await exporter?.close();
       await guard?.remove();
+      await tunnel?.down();
       removeDevicesState(ctx, settings.name);
     },
   };

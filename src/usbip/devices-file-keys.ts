@@ -18,7 +18,7 @@ export const DEVICES_FILE_SECTIONS = {
       device: 'VID:PID, four hex digits each, as lsusb shows them. Without serial, every device of that VID:PID is exported.',
       serial: 'Optional, with device: only the device with this serial number (printable characters, as lsusb -v shows iSerial).',
       port: 'Instead of device and serial: a port path (bus id, e.g. 1-1.2); whatever is plugged in there is exported.',
-      clients: 'Required: who may list and attach it: addresses and CIDR blocks (IPv4, IPv6), comma-separated, e.g. 10.77.0.2, 10.77.1.0/24; or any, written on purpose, for anyone who reaches this host. Enforced by the kernel (kvc\'s nftables table inet kvc_usbip), by the device list and by the exporter (docs/usbip-access.md).',
+      clients: 'Required: who may list and attach it: addresses and CIDR blocks (IPv4, IPv6), comma-separated, e.g. 10.77.0.2, 10.77.1.0/24; WireGuard peer names where there is a [tunnel]; or any, written on purpose, for anyone who reaches this host. Enforced by the kernel (kvc\'s nftables table inet kvc_usbip), by the device list and by the exporter (docs/usbip-access.md).',
     },
   },
   import: {
@@ -41,9 +41,17 @@ export const DEVICES_FILE_SECTIONS = {
       listen: 'Optional: where the device list is served besides loopback: addresses or interface names, comma-separated (default: loopback only; never every address). Each client is told only of the exports it may attach.',
     },
   },
+  tunnel: {
+    header: '[tunnel]',
+    text: 'Optional: USB/IP only through WireGuard. The service brings up the interface kvcwg with this host\'s key and the peers of `kvc usbip peer add` while it runs, and takes it down when it stops; with exports, TCP 3240/3241 is then admitted only on kvcwg from the peers the exports\' clients name (a peer by its name, or an address or block that covers its tunnel address), never from the plain network. Needs the kernel\'s wireguard module and wireguard-tools.',
+    keys: {
+      address: 'This host\'s address in the tunnel with its prefix, e.g. 10.232.0.1/24.',
+      port: 'Optional: the UDP port WireGuard listens on (default 51820).',
+    },
+  },
 } as const satisfies Readonly<Record<string, DevicesFileSection>>;
 
-// The name of a section kind: export, import, server.
+// The name of a section kind: export, import, server, tunnel.
 export type DevicesFileSectionName = keyof typeof DEVICES_FILE_SECTIONS;
 
 // The keys of one section, in order.

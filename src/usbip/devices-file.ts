@@ -17,6 +17,10 @@
 //   metadata-port = 3241
 //   listen = 10.77.0.1, eth1   where the device list is served besides loopback: addresses or
 //                              interface names (default: loopback only)
+//
+//   [tunnel]                   (optional) USB/IP only through WireGuard (wireguard-plan.ts); the
+//   address = 10.232.0.1/24    exports' clients may then name peers (kvc usbip peer add NAME)
+//   port = 51820
 import { isIP } from 'node:net';
 import { readConfigText } from '../config/conf-file.js';
 import { parse } from 'ini';
@@ -25,6 +29,7 @@ import { ConfigProblems } from '../config/problems.js';
 import { closest } from '../config/did-you-mean.js';
 import { ClientsSyntaxError, parseClients, type Clients } from './clients.js';
 import { DEVICES_FILE_SECTIONS, sectionKeys } from './devices-file-keys.js';
+import { parseTunnel, TunnelSettingError, type TunnelSetting } from './tunnel-setting.js';
 
 // How a device is named: by its port path (bus id), or by VID:PID with an optional serial.
 export type DeviceMatch =
@@ -58,6 +63,8 @@ export interface DevicesConfig {
   readonly metadataPort: number;
   // Where the device list listens besides loopback: addresses and interface names, as written.
   readonly listen: readonly string[];
+  // [tunnel]: USB/IP through WireGuard, brought up by the service; undefined: plain TCP.
+  readonly tunnel: TunnelSetting | undefined;
 }
 
 // usbipd's TCP port.
@@ -77,6 +84,7 @@ const CONTAINER = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const EXPORT_KEYS = sectionKeys('export');
 const IMPORT_KEYS = sectionKeys('import');
 const SERVER_KEYS = sectionKeys('server');
+const TUNNEL_KEYS = sectionKeys('tunnel');
 const INTERFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 const SECTIONS = Object.keys(DEVICES_FILE_SECTIONS);
 
@@ -112,6 +120,9 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
   const imports: ImportRule[] = [];
   let metadataPort = METADATA_PORT;
   let listen: string[] = [];
+  let tunnel: TunnelSetting | undefined;
+  // Peer names in clients are read only where there is a tunnel to reach the peers through.
+  const tunnelled = typeof top['tunnel'] === 'object' && top['tunnel'] !== null;
   for (const [section, value] of Object.entries(top)) {
     if (typeof value !== 'object' || value === null) {
       problems.add(new ConfigError(path, section, 'is a key outside any section', { hint: 'put each key under [export.NAME], [import.NAME] or [server]' }));
@@ -124,12 +135,27 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
       if (keys['metadata-port'] !== undefined) metadataPort = problems.attempt(() => parsePort(keys['metadata-port']!, (problem) => fail('[server] metadata-port', problem, 'a TCP port 1-65535, or 0 to serve no device list'), true)) ?? metadataPort;
       continue;
     }
+    if (section === 'tunnel') {
+      const keys = flatKeys(path, '[tunnel]', body, TUNNEL_KEYS, problems);
+      if (keys === undefined) continue;
+      tunnel = problems.attempt(() => {
+        if (keys['address'] === undefined) fail('[tunnel]', 'names no address', 'add address = 10.232.0.1/24 (this host\'s address in the tunnel, with its prefix)');
+        try {
+          return parseTunnel({ address: keys['address']!, port: keys['port'] });
+        } catch (error) {
+          if (!(error instanceof TunnelSettingError)) throw error;
+          const key = error.message.startsWith('[tunnel] port') ? 'port' : 'address';
+          return fail(`[tunnel] ${key}`, error.message.replace(/^\[tunnel\] /, ''), key === 'port' ? 'write port = 51820 (a UDP port), or leave it out' : 'write address = 10.232.0.1/24');
+        }
+      });
+      continue;
+    }
     if (section !== 'export' && section !== 'import') {
       const meant = closest(section, SECTIONS);
       const devices = Object.entries(body).filter(([, entry]) => typeof entry === 'object' && entry !== null).map(([name]) => `.${name}`);
       for (const device of devices.length === 0 ? [''] : devices) {
-        const suggestion = meant === undefined ? '' : ` (did you mean [${meant}${meant === 'server' ? '' : device}]?)`;
-        problems.add(new ConfigError(path, `[${section}${device}]`, `is not a section kvc knows${suggestion}`, { hint: 'sections are [export.NAME], [import.NAME] and [server]' }));
+        const suggestion = meant === undefined ? '' : ` (did you mean [${meant}${meant === 'server' || meant === 'tunnel' ? '' : device}]?)`;
+        problems.add(new ConfigError(path, `[${section}${device}]`, `is not a section kvc knows${suggestion}`, { hint: 'sections are [export.NAME], [import.NAME], [server] and [tunnel]' }));
       }
       continue;
     }
@@ -145,7 +171,7 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
         // A section with a faulty key would also be reported as missing it.
         if (keys === undefined) continue;
         const match = problems.attempt(() => matchOf(keys['device'], keys['serial'], keys['port'], 'port', (key, problem, hint) => fail(`${where} ${key}`, problem, hint)));
-        const clients = problems.attempt(() => clientsOf(keys['clients'], (problem, hint) => fail(keys['clients'] === undefined ? where : `${where} clients`, problem, hint)));
+        const clients = problems.attempt(() => clientsOf(keys['clients'], tunnelled, (problem, hint) => fail(keys['clients'] === undefined ? where : `${where} clients`, problem, hint)));
         if (match !== undefined && clients !== undefined) exports.push({ name, match, clients });
       } else {
         const keys = flatKeys(path, where, entry as Record<string, unknown>, IMPORT_KEYS, problems);
@@ -172,12 +198,13 @@ export function parseDevicesFile(path: string, text: string): DevicesConfig {
     seen.set(key, rule.name);
   }
   problems.throwIfAny();
-  return { path, exports, imports, metadataPort, listen };
+  return { path, exports, imports, metadataPort, listen, tunnel };
 }
 
 // An export's clients: required (an export open to all is written `clients = any`); WireGuard
-// peer names are read but refused until kvc serves WireGuard.
-function clientsOf(value: string | undefined, fail: (problem: string, hint: string) => never): Clients {
+// peer names only where the file has a [tunnel] (whether kvc knows the peer is checked at start:
+// the peers are kvc's state, not this file's).
+function clientsOf(value: string | undefined, tunnelled: boolean, fail: (problem: string, hint: string) => never): Clients {
   if (value === undefined) fail('names no clients: anyone who reaches this host could attach it', 'add clients = ADDRESS, CIDR… (e.g. clients = 10.77.0.2, 10.77.1.0/24), or clients = any to let anyone attach it on purpose');
   let clients: Clients;
   try {
@@ -187,7 +214,7 @@ function clientsOf(value: string | undefined, fail: (problem: string, hint: stri
     return fail(error.problem, error.hint);
   }
   const peer = clients.kind === 'list' ? clients.entries.find((entry) => entry.kind === 'peer') : undefined;
-  if (peer !== undefined) fail(`names the WireGuard peer ${JSON.stringify(peer.name)}, and kvc does not serve WireGuard peers yet`, 'name the peer by its address or CIDR block for now');
+  if (peer !== undefined && !tunnelled) fail(`names the WireGuard peer ${JSON.stringify(peer.name)}, and this file has no [tunnel]`, 'add a [tunnel] section (address = 10.232.0.1/24) for USB/IP through WireGuard, or name the client by its address or CIDR block');
   return clients;
 }
 

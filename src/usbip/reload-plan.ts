@@ -1,7 +1,7 @@
 // What the service does when the devices file changes while it runs: the exports' rules (which
 // devices, which clients) are taken over at once, with kvc's nftables table made anew and each
 // import held by a client no longer named for its export cut; anything else (the imports, the
-// device list's port or addresses, exports appearing where there were none or all going) needs a
+// device list's port or addresses, the tunnel's setting, exports appearing where there were none or all going) needs a
 // restart of the service, which is said. Pure: the device manager and the exporter carry it out.
 import type { DevicesConfig } from './devices-file.js';
 import type { Clients } from './clients.js';
@@ -22,6 +22,7 @@ export function planReload(running: DevicesConfig, next: DevicesConfig): ReloadP
   const needs: string[] = [];
   if (!same(running.imports, next.imports)) needs.push('the imports');
   if (running.metadataPort !== next.metadataPort || !same(running.listen, next.listen)) needs.push('[server]');
+  if (!same(running.tunnel ?? null, next.tunnel ?? null)) needs.push('[tunnel]');
   if ((running.exports.length === 0) !== (next.exports.length === 0)) needs.push(next.exports.length === 0 ? 'no exports left' : 'exports where there were none');
   if (needs.length > 0) return { kind: 'restart', why: needs.join(', ') };
   return same(running.exports, next.exports) ? { kind: 'same' } : { kind: 'exports' };

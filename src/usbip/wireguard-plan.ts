@@ -6,25 +6,21 @@
 //   [tunnel]                       in the devices file: this host's end of the tunnel
 //   address = 10.232.0.1/24
 //   port = 51820
-//   [peer.laptop]                  one per peer (kvc usbip peer add laptop --address 10.232.0.2)
-//   public-key = …
-//   address = 10.232.0.2
-//   endpoint = 192.0.2.7:51820     optional: where to send first (an importer names its exporter)
+//   and the peers, kvc's state (wireguard.ts), one per `kvc usbip peer add laptop --public-key …
+//   --address 10.232.0.2 [--endpoint 192.0.2.7:51820]` (the endpoint: where to send first; an
+//   importer names its exporter)
 import type { ExportRule } from './devices-file.js';
 import type { ClientNet } from './clients.js';
 import { parseClients } from './clients.js';
 import { covers, guardTable, TABLE } from './firewall-plan.js';
+import { TunnelSettingError, type TunnelSetting } from './tunnel-setting.js';
+
+export { parseTunnel, TunnelSettingError, type TunnelSetting } from './tunnel-setting.js';
 
 // The tunnel's interface (one per host: kvc owns it and nothing else of the network).
 export const TUNNEL_INTERFACE = 'kvcwg';
 // Where the host's private key lives (root's only, 600, in a 700 folder; never logged).
 export const PRIVATE_KEY_PATH = '/var/lib/kvc/usbip/wireguard/private.key';
-
-// This host's end of the tunnel: its address in the tunnel (CIDR) and the UDP port it listens on.
-export interface TunnelSetting {
-  readonly address: string;
-  readonly listenPort: number;
-}
 
 // One peer as the devices file and `kvc usbip peer list` give it.
 export interface TunnelPeer {
@@ -36,9 +32,6 @@ export interface TunnelPeer {
   // host:port to reach it at first, if this side starts the conversation.
   readonly endpoint?: string;
 }
-
-// A tunnel or peer setting that cannot be used, and why.
-export class TunnelSettingError extends Error {}
 
 const PUBLIC_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
 const ENDPOINT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):([0-9]{1,5})$/;
@@ -57,20 +50,6 @@ export function parsePeer(name: string, fields: { publicKey: string; address: st
     if (port === undefined || Number(port) < 1 || Number(port) > 65535) throw new TunnelSettingError(`peer ${name}: endpoint must be host:port (192.0.2.7:51820, [2001:db8::7]:51820), not ${JSON.stringify(fields.endpoint)}`);
   }
   return { name, publicKey: fields.publicKey, address, ...(fields.endpoint === undefined ? {} : { endpoint: fields.endpoint }) };
-}
-
-// Checks the [tunnel] section's fields; returns the setting.
-export function parseTunnel(fields: { address: string; port?: string | undefined }): TunnelSetting {
-  const match = /^([0-9a-fA-F.:]+)\/([0-9]{1,3})$/.exec(fields.address);
-  const clients = match === null ? undefined : (() => { try { return parseClients(match[1]!); } catch { return undefined; } })();
-  const prefix = match === null ? NaN : Number(match[2]);
-  const family = clients?.kind === 'list' && clients.entries[0]?.kind === 'net' ? clients.entries[0].family : undefined;
-  if (family === undefined || !(prefix >= 1 && prefix <= (family === 4 ? 32 : 128))) {
-    throw new TunnelSettingError(`[tunnel] address must be this host's address in the tunnel with its prefix (10.232.0.1/24), not ${JSON.stringify(fields.address)}`);
-  }
-  const listenPort = fields.port === undefined ? 51820 : Number(fields.port);
-  if (!/^[0-9]{1,5}$/.test(fields.port ?? '51820') || listenPort < 1 || listenPort > 65535) throw new TunnelSettingError(`[tunnel] port must be a UDP port (1-65535), not ${JSON.stringify(fields.port)}`);
-  return { address: fields.address, listenPort };
 }
 
 // The commands that bring the tunnel up, in order: the interface, its key, port and peers (wg set
@@ -120,7 +99,7 @@ export function unknownPeer(rules: readonly ExportRule[], peers: readonly Tunnel
   for (const rule of rules) {
     if (rule.clients.kind !== 'list') continue;
     const entry = rule.clients.entries.find((candidate) => candidate.kind === 'peer' && !peers.some((peer) => peer.name === candidate.name));
-    if (entry?.kind === 'peer') return `clients names the peer ${JSON.stringify(entry.name)}, which has no [peer.${entry.name}] section (kvc usbip peer add ${entry.name} --address …)`;
+    if (entry?.kind === 'peer') return `export ${rule.name}: clients names the WireGuard peer ${JSON.stringify(entry.name)}, which kvc does not know (kvc usbip peer add ${entry.name} --public-key KEY --address 10.232.0.N adds it)`;
   }
   return undefined;
 }
@@ -139,4 +118,31 @@ export function renderTunnelRuleset(rules: readonly ExportRule[], peers: readonl
   };
   lines.push(...guardTable([...set('peers4', 'ipv4_addr', 4), ...set('peers6', 'ipv6_addr', 6)], [`iifname "${TUNNEL_INTERFACE}" ip saddr @peers4 accept`, `iifname "${TUNNEL_INTERFACE}" ip6 saddr @peers6 accept`], open));
   return `${lines.join('\n')}\n`;
+}
+
+// The exports with each peer their clients name written as that peer's tunnel address: what the
+// kernel, the device list and the exporter see of it (the source of its connections on kvcwg).
+// A peer kvc does not know: at start (`unknown: 'refuse'`) TunnelSettingError, with the command
+// that adds it; while running (`'drop'`: the peer was just removed) it admits no one.
+export function resolvePeerClients(rules: readonly ExportRule[], peers: readonly TunnelPeer[], unknown: 'refuse' | 'drop' = 'refuse'): ExportRule[] {
+  const missing = unknownPeer(rules, peers);
+  if (missing !== undefined && unknown === 'refuse') throw new TunnelSettingError(missing);
+  return rules.map((rule) => {
+    if (rule.clients.kind === 'any') return rule;
+    const entries = rule.clients.entries.flatMap((entry) => (entry.kind === 'peer' ? peers.filter((peer) => peer.name === entry.name).map((peer) => peer.address) : [entry]));
+    return { ...rule, clients: { kind: 'list', entries } };
+  });
+}
+
+// What changes on a running tunnel when the peers kvc knows change: the public keys to take off
+// (a peer removed, or its key replaced), and whether anything changed at all.
+export function peersChange(running: readonly TunnelPeer[], next: readonly TunnelPeer[]): { changed: boolean; removed: string[] } {
+  const removed = running.filter((peer) => !next.some((other) => other.publicKey === peer.publicKey)).map((peer) => peer.publicKey);
+  const text = (peers: readonly TunnelPeer[]): string => JSON.stringify(peers.map((peer) => [peer.name, peer.publicKey, peer.address.text, peer.endpoint ?? '']));
+  return { changed: text(running) !== text(next), removed };
+}
+
+// How the journal names the peers: "laptop (10.232.0.2), desk (10.232.0.3)" or "none".
+export function describePeers(peers: readonly TunnelPeer[]): string {
+  return peers.length === 0 ? 'none' : peers.map((peer) => `${peer.name} (${peer.address.text}${peer.endpoint === undefined ? '' : `, at ${peer.endpoint}`})`).join(', ');
 }

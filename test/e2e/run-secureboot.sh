@@ -58,12 +58,9 @@ cp "$work/tree/etc/kvc/usbip.conf" "$work/tree/etc/kvc/usbipfx.conf"
 # No key goes to the guest: its /var/lib/kvc/keys does not exist until its own kvc key create.
 [ ! -e "$work/tree/var/lib/kvc/keys" ] || { echo "run-secureboot: make install put a key folder in the tree" >&2; exit 1; }
 # mokutil and keyctl for the guest (it has no network), and man-db (boot 1 reads kvc's manual pages):
-# Debian's packages, installed by boot 1. With KVC_E2E_SB_WIREGUARD=1, also wireguard-tools and
-# tcpdump: boot 3 then runs the WireGuard steps (issue 23; off by default until a whole run has
-# seen them pass: see docs/usbip-access.md).
+# Debian's packages, installed by boot 1.
 mkdir -p "$work/debs"
 (cd "$work/debs" && apt-get download -qq mokutil libefiboot1 libefivar1 keyutils libkeyutils1 man-db bsdextrautils groff-base libgdbm6 libpipeline1 libuchardet0 >/dev/null)
-if [ "${KVC_E2E_SB_WIREGUARD:-0}" = 1 ]; then (cd "$work/debs" && apt-get download -qq wireguard-tools tcpdump libpcap0.8 >/dev/null); fi
 payloads=()
 for deb in "$work"/debs/*.deb; do payloads+=(--payload "$deb"); done
 echo "   ready in $((($(ms) - t) / 1000)) s"

@@ -82,6 +82,8 @@ cp -r test/e2e/guest/usbip-badcrc "$work/config/"
 cp -r test/e2e/guest/usbip-badcrc "$hl/"
 cp test/e2e/guest/headerless-steps.sh "$hl/steps.sh"
 cp test/e2e/guest/usbip-badcrc.conf "$work/config/"
+# Issue 23: boot 1's WireGuard steps (kvc@usbip's tunnel), after the header-less ones.
+cp test/e2e/guest/wireguard-steps.sh "$work/tree/var/lib/kvc-e2e/wireguard-steps.sh"
 # Issue 22: boot 1's docker steps (kvc on docker.io), after the podman ones; they docker-load
 # the $KVER archive above. Opt-in (KVC_E2E_DOCKER=1) until they pass: docker.io 20.10 without
 # apparmor starts no container on this AppArmor kernel; with apparmor, kvc load passed on docker

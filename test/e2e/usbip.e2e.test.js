@@ -64,6 +64,36 @@ const ABI_REFUSAL = [
   '... and after the control nothing of usbip_core, usbip_host, vhci_hcd is left loaded',
 ];
 
+// Boot 1 only, issue 23: USB/IP through the WireGuard tunnel kvc@usbip brings up itself, the
+// importer in a network namespace over a veth, tcpdump the eavesdropper (test/e2e/guest/wireguard-steps.sh).
+const WIREGUARD = [
+  'wg and tcpdump are in the guest',
+  'kvc usbip peer add: the peer added, this host\'s public key shown',
+  'kvc@usbip brought kvcwg up and says so in its journal',
+  'kvc@usbip exports the disk (bound to usbip-host, usbipd listening)',
+  '... with the peer imp on it (wg show kvcwg peers) and the address 10.232.0.1/24',
+  '... and kvc\'s nftables table admits 3240/3241 on kvcwg from 10.232.0.2 only',
+  'plain TCP from namespace kvcimp: the data read through the attached disk is the data on it',
+  'the plain attach\'s capture on the veth has the USB/IP header in clear',
+  'clients = imp written: the service made its table anew (the peer only) without a restart',
+  'through kvc\'s WireGuard tunnel: the data read through the attached disk is the data on it',
+  'reattach through kvc\'s WireGuard tunnel: the data read through the attached disk is the data on it',
+  'the tunnel\'s capture on the veth: WireGuard\'s UDP only, no USB/IP header, bus id or serial in clear',
+  'from 10.231.0.2 (outside the tunnel) to 10.231.0.1:3240: refused',
+  'from 10.231.0.2 (outside the tunnel) to 10.231.0.1:3241: refused',
+  'from 10.231.0.3 (outside the tunnel) to 10.231.0.1:3240: refused',
+  'from 10.231.0.3 (outside the tunnel) to 10.231.0.1:3241: refused',
+  'usbip attach from the namespace to the plain address fails',
+  'from the peer 10.232.0.2 through the tunnel to 10.232.0.1:3240: connected',
+  '... and to the device list on 10.232.0.1:3241: connected',
+  'the kernel logged the stranger\'s refused connection',
+  'attached through the tunnel',
+  'clients = 10.232.0.9 written: the import from 10.232.0.2 ended, the port free, the disk gone from the vhci bus',
+  '... and the journal says whose import was cut',
+  'kvcwg is gone, kvc\'s nftables table too, and the journal says so',
+  'no error-priority lines in the unit\'s journal since the tunnel\'s start',
+];
+
 // Boot 1 only, after the podman steps: kvc on docker (Debian's docker.io) instead of podman, the
 // image docker-loaded from the host's podman save archive (test/e2e/guest/docker-steps.sh).
 const DOCKER = [
@@ -99,7 +129,7 @@ const BOOTS = [
       'AppArmor: the tools container runs under kvc\'s profile kvc-usbip, not the runtime\'s',
       'attack: from the tools container, /sys/power/state cannot be opened for writing',
       '... nor /sys/module/usbcore/parameters/autosuspend, while vhci_hcd.0/attach can',
-      ...HEADERLESS, ...ABI_REFUSAL,
+      ...HEADERLESS, ...ABI_REFUSAL, ...WIREGUARD,
       // Opt-in until they pass (test/e2e/run.sh): KVC_E2E_DOCKER=1.
       ...(process.env.KVC_E2E_DOCKER === '1' ? DOCKER : []),
       'kvc saw the new kernel', '... built nothing for it, and kvc status shows it as the next boot\'s kernel with its image',

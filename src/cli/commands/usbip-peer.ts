@@ -11,7 +11,7 @@ import { describeCommand, type CommandHelp } from '../help.js';
 export const USBIP_HELP: CommandHelp = {
   summary: 'USB/IP settings kvc keeps: the WireGuard peers of the encrypted transport',
   description: 'USB/IP sends devices\' traffic in clear. kvc keeps this host\'s WireGuard key and the peers kvc usbip peer add names, for a tunnel that carries USB/IP. '
-    + 'The service does not bring that tunnel up by itself yet, and clients = NAME in the devices file is not accepted yet: see docs/usbip-access.md.',
+    + 'With a [tunnel] section in the devices file, kvc@INSTANCE brings that tunnel up (interface kvcwg, every peer added here), admits USB/IP only through it from the peers the exports\' clients name (clients = NAME), and takes a peer added or removed here over without a restart: see docs/usbip-access.md.',
   examples: ['kvc usbip peer add laptop --address 10.232.0.2 --public-key …', 'kvc usbip peer list'],
 };
 

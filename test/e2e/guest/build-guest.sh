@@ -66,6 +66,9 @@ SOURCES
 chroot "$root" apt-get update -qq
 DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends \
 	podman runc conmon containernetworking-plugins golang-github-containers-common catatonit linux-base >/dev/null
+# WireGuard's tools and tcpdump: the guest's WireGuard steps (issue 23; wireguard-steps.sh): kvc@usbip
+# brings up its tunnel with wg and ip, and tcpdump is the eavesdropper on the link.
+DEBIAN_FRONTEND=noninteractive chroot "$root" apt-get install -y -qq --no-install-recommends wireguard-tools tcpdump >/dev/null
 # A kernel package depends on an initramfs tool; the guest boots the initramfs made here (QEMU's
 # -kernel/-initrd), so a package that only provides the name stands in for initramfs-tools.
 stub=$work/initramfs-stub

@@ -192,6 +192,12 @@ if [ -n "$old_link" ]; then ln -sfn "$old_link" /vmlinuz; else rm -f /vmlinuz; f
 . /var/lib/kvc-e2e/headerless/steps.sh
 headerless_steps
 
+# W: boot 1 only, USB/IP through the WireGuard tunnel kvc@usbip brings up (issue 23).
+if [ ! -e "$updated" ]; then
+	. /var/lib/kvc-e2e/wireguard-steps.sh
+	wireguard_steps
+fi
+
 # D: boot 1 only, kvc on docker (docker.io) instead of podman, the same round trip (issue 22);
 # only when run.sh shipped the steps (KVC_E2E_DOCKER=1 on the host).
 if [ ! -e "$updated" ] && [ -e /var/lib/kvc-e2e/docker-steps.sh ]; then

@@ -84,7 +84,7 @@ describe('usbip clients: the devices file', () => {
     expect(said).to.deep.equal([
       `${FILE}:1: [export.a]: names no clients: anyone who reaches this host could attach it`,
       `${FILE}:5: [export.b] clients: "10.0.0.1/8" has bits set past its /8`,
-      `${FILE}:8: [export.c] clients: names the WireGuard peer "laptop", and kvc does not serve WireGuard peers yet`,
+      `${FILE}:8: [export.c] clients: names the WireGuard peer "laptop", and this file has no [tunnel]`,
       `${FILE}:10: [server] listen: 0.0.0.0 would serve the list on every address`,
     ]);
   });
