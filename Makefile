@@ -97,7 +97,7 @@ install: dist/kvc.mjs dist/.generated
 	install -m 644 dist/completion/_kvc $(DESTDIR)$(ZSHCOMPDIR)/_kvc
 	# pre-unload, sign-modules and extract-source keep their x bit: the Containerfile COPYs them with it into the image.
 	install -m 644 host/etc/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
-	install -m 755 host/etc/kvc/usbip/pre-unload host/etc/kvc/usbip/sign-modules host/etc/kvc/usbip/extract-source $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
+	install -m 755 host/etc/kvc/usbip/pre-unload host/etc/kvc/usbip/sign-modules host/etc/kvc/usbip/extract-source host/etc/kvc/usbip/kernel-crcs $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/
 	# Configuration files are installed only where none exists: an edited one is never overwritten.
 	for f in kvc.conf usbip.conf; do \
 		[ -e $(DESTDIR)$(SYSCONFDIR)/kvc/$$f ] || install -m 644 host/etc/kvc/$$f $(DESTDIR)$(SYSCONFDIR)/kvc/$$f; \
@@ -130,7 +130,7 @@ uninstall:
 		! grep -qF 'Written by `kvc host-commands' "$$dest" 2>/dev/null || rm -f "$$dest"; \
 	done
 	rm -rf $(DESTDIR)$(LIBDIR)
-	rm -f $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/pre-unload $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/sign-modules $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/extract-source
+	rm -f $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/Containerfile.* $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/pre-unload $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/sign-modules $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/extract-source $(DESTDIR)$(SYSCONFDIR)/kvc/usbip/kernel-crcs
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/kvc/usbip $(DESTDIR)$(DOCDIR)
 	@echo "kept $(DESTDIR)$(SYSCONFDIR)/kvc/*.conf (your configuration); remove it by hand if you want"
 

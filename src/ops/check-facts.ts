@@ -18,7 +18,7 @@ import type { CheckFacts } from './checks.js';
 import { deviceManagerNames, procRoot, type Context } from './context.js';
 import { unattendedBuildProblem } from './unattended-sources.js';
 import { managerOf } from '../devices/manager.js';
-import { recipePlanFor } from './recipe-facts.js';
+import { namedKernelInputs, recipePlanFor } from './recipe-facts.js';
 import { appArmorHost } from '../host/apparmor.js';
 
 // Everything check evaluates, for `only` (one instance) or all, and kernel kver.
@@ -132,7 +132,9 @@ async function kernelFacts(ctx: Context, kver: string, instances: readonly Insta
     ...(config === undefined ? {} : { configSource: config.source }),
     ...(refusal === undefined ? {} : { configRefusal: refusal }),
     headers: existsSync(join(ctx.hostRoot, 'lib/modules', kver, 'build')),
-    recipe: await recipePlanFor(ctx, kver),
+    // The first instance whose .conf names the kernel's source or config (KVC_KERNEL_SOURCE,
+    // KVC_KERNEL_CONFIG): the service builds with them.
+    recipe: await recipePlanFor(ctx, kver, instances.map((settings) => namedKernelInputs(settings.name, settings.kernelInputs)).find((named) => named !== undefined)),
     builtIn: [...new Set(modules)],
   };
 }

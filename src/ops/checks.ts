@@ -144,6 +144,13 @@ export function formatChecks(results: readonly CheckResult[]): string {
 export function recipeCheck(kver: string, plan: RecipePlan): CheckResult {
   const why = plan.reasons.join('; ');
   if (plan.recipe === 'headers') return { level: 'ok', topic: 'recipe', what: `kernel ${kver}: headers recipe (${why})` };
+  if (plan.recipe === 'source' && plan.missing.length > 0) {
+    return {
+      level: 'warn', topic: 'recipe',
+      what: `kernel ${kver}: header-less recipe (${why}), which lacks ${plan.missing.map((item) => item.what).join(', ')}`,
+      todo: plan.missing.map((item) => item.remedy).join('; '),
+    };
+  }
   if (plan.recipe === 'source') {
     return { level: 'ok', topic: 'recipe', what: `kernel ${kver}: headers recipe where the package sources have its headers package, else the header-less recipe (Containerfile.*-source) builds it (${why})` };
   }

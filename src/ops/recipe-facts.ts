@@ -11,11 +11,22 @@ import { planRecipe, type RecipeFacts, type RecipePlan } from '../kernel/abi/rec
 import { findKernelConfig } from '../kernel/kernel-config.js';
 import type { Context } from './context.js';
 
-// The facts for kver (`explicitConfig`: --kernel-config FILE, when given).
-export async function gatherRecipeFacts(ctx: Context, kver: string, explicitConfig?: string): Promise<RecipeFacts> {
+// The kernel source and config an instance's .conf names (KVC_KERNEL_SOURCE, KVC_KERNEL_CONFIG),
+// with the instance's name.
+export interface NamedKernelInputs {
+  readonly instance: string;
+  readonly source?: string | undefined;
+  readonly config?: string | undefined;
+}
+
+// The facts for kver (`explicitConfig`: --kernel-config FILE, when given; `named`: what an
+// instance's .conf names, which the service's builds use).
+export async function gatherRecipeFacts(ctx: Context, kver: string, explicitConfig?: string, named?: NamedKernelInputs): Promise<RecipeFacts> {
   const running = kver === ctx.runningKernel;
   const build = join(ctx.hostRoot, 'lib/modules', kver, 'build');
-  const config = firstConfig({ kver, running, root: ctx.hostRoot, explicit: explicitConfig }, existsSync);
+  const configBy = explicitConfig === undefined && named?.config !== undefined ? `KVC_KERNEL_CONFIG in ${named.instance}.conf` : undefined;
+  const config = firstConfig({ kver, running, root: ctx.hostRoot, explicit: explicitConfig ?? named?.config, explicitBy: configBy }, existsSync);
+  const namedSource = named?.source === undefined ? undefined : { path: named.source, by: `KVC_KERNEL_SOURCE in ${named.instance}.conf`, present: existsSync(named.source) };
   const modules = (await moduleFiles(join(ctx.hostRoot, 'lib/modules', kver, 'kernel'))).length;
   const symvers = join(build, 'Module.symvers');
   const options = (await findKernelConfig(kver, running, ctx.hostRoot))?.options;
@@ -25,13 +36,20 @@ export async function gatherRecipeFacts(ctx: Context, kver: string, explicitConf
     kver,
     headers: existsSync(build) ? `${build} on this host` : undefined,
     config,
-    source: `linux-source-${series} of the kernel package's version (the build looks it up in the package sources)`,
-    crcs: existsSync(symvers) ? symvers : modules > 0 ? `the __versions of the ${modules} modules in ${join(ctx.hostRoot, 'lib/modules', kver, 'kernel')}` : undefined,
+    source: namedSource !== undefined ? (namedSource.present ? `${namedSource.path} (${namedSource.by})` : undefined) : `linux-source-${series} of the kernel package's version (the build looks it up in the package sources)`,
+    crcs: existsSync(symvers) ? symvers : modules > 0 ? `the __versions and exported-symbol tables of the ${modules} modules in ${join(ctx.hostRoot, 'lib/modules', kver, 'kernel')}` : undefined,
     randstructWithoutSeed: options !== undefined && configRandomisesLayout(options) && !seed,
+    ...(namedSource === undefined ? {} : { namedSource }),
   };
 }
 
-// The plan for kver as kvc check and status show it.
-export async function recipePlanFor(ctx: Context, kver: string): Promise<RecipePlan> {
-  return planRecipe(await gatherRecipeFacts(ctx, kver));
+// The plan for kver as kvc check and status show it (`named`: the instance's KVC_KERNEL_SOURCE /
+// KVC_KERNEL_CONFIG, when its .conf names either).
+export async function recipePlanFor(ctx: Context, kver: string, named?: NamedKernelInputs): Promise<RecipePlan> {
+  return planRecipe(await gatherRecipeFacts(ctx, kver, undefined, named));
+}
+
+// What an instance's settings name of its kernel's inputs, or undefined when they name nothing.
+export function namedKernelInputs(instance: string, inputs: { readonly source?: string | undefined; readonly config?: string | undefined }): NamedKernelInputs | undefined {
+  return inputs.source === undefined && inputs.config === undefined ? undefined : { instance, source: inputs.source, config: inputs.config };
 }

@@ -8,7 +8,7 @@ import { liveToolsPid } from './tools.js';
 import { deviceManagerNames, type Context } from './context.js';
 import type { UnitState } from '../bus/systemd.js';
 import { kernelReport, type KernelReport, type KernelStatus } from './kernel-status.js';
-import { recipePlanFor } from './recipe-facts.js';
+import { namedKernelInputs, recipePlanFor, type NamedKernelInputs } from './recipe-facts.js';
 import { recipeCheck } from './checks.js';
 import { describeContext } from '../config/settings.js';
 import { readImageProvides } from './image-modules.js';
@@ -99,7 +99,7 @@ export async function gatherStatus(ctx: Context, keep: number, readUnits: UnitSt
     const modules = [...(await moduleStatuses(ctx, settings.modules)).values()].map((m) => ({ name: m.name, state: m.state, refcnt: m.refcnt, holders: m.holders }));
     const toolsPid = (await liveToolsPid(ctx, name, ctx.runningKernel)) ?? null;
     const report = await kernelReport(ctx, settings, listed, keep);
-    const kernels = { ...report, kernels: await Promise.all(report.kernels.filter((kernel) => ofScope(kernel.kver)).map(async (kernel) => withRecipe(ctx, await withProvides(ctx, kernel)))) };
+    const kernels = { ...report, kernels: await Promise.all(report.kernels.filter((kernel) => ofScope(kernel.kver)).map(async (kernel) => withRecipe(ctx, await withProvides(ctx, kernel), namedKernelInputs(name, settings.kernelInputs)))) };
     for (const kernel of kernels.kernels) problems.push(...kernelProblems(name, kernel));
     const manager = managerOf(ctx.deviceManagers, settings.deviceManager);
     const devices = manager === undefined ? undefined : await manager.report(ctx, name);
@@ -125,9 +125,10 @@ async function withProvides(ctx: Context, kernel: KernelStatus): Promise<KernelS
   return 'error' in probe ? { ...kernel, probeError: probe.error } : { ...kernel, provides: probe.provides };
 }
 
-// Which recipe the kernel gets and why (issue 21), as kvc check says it.
-async function withRecipe(ctx: Context, kernel: KernelStatus): Promise<KernelStatus> {
-  return { ...kernel, recipe: recipeCheck(kernel.kver, await recipePlanFor(ctx, kernel.kver)).what.replace(/^kernel \S+: /, '') };
+// Which recipe the kernel gets and why (issue 21), as kvc check says it, with the kernel source
+// and config the instance's .conf names (KVC_KERNEL_SOURCE, KVC_KERNEL_CONFIG).
+async function withRecipe(ctx: Context, kernel: KernelStatus, named: NamedKernelInputs | undefined): Promise<KernelStatus> {
+  return { ...kernel, recipe: recipeCheck(kernel.kver, await recipePlanFor(ctx, kernel.kver, named)).what.replace(/^kernel \S+: /, '') };
 }
 
 // A problem of an instance (and kernel).

@@ -1,7 +1,7 @@
 // Shared by the integration tests: runs the real kvc CLI against the real podman of this machine,
 // with the repository's USB/IP instance (host/etc/kvc) copied into a temporary config folder.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { hostCommandScript } from '../../lib/ops/host-commands.js';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -127,4 +127,22 @@ export function startKvc(configDir, args) {
   });
   run.until = (re) => new Promise((resolve) => (re.test(run.stderr) ? resolve() : waiting.push({ re, resolve })));
   return run;
+}
+
+// An instance NAME in configDir that builds with the header-less recipe (issue 21): usbip.conf
+// with KMOD_CONTAINER_BUILD_FILE="Containerfile.debian-source" and no device manager.
+export function writeSourceInstance(configDir, name) {
+  const conf = readFileSync(join(configDir, 'usbip.conf'), 'utf8');
+  writeFileSync(join(configDir, `${name}.conf`), conf.replace(/^KMOD_CONTAINER_BUILD_FILE=.*$/m, 'KMOD_CONTAINER_BUILD_FILE="Containerfile.debian-source"').replace(/^KVC_DEVICE_MANAGER=.*$/m, ''));
+}
+
+// What kmod says of one module of kernel kver in an image: its CRCs (sorted), vermagic and depends.
+export function moduleAbi(image, kver, module) {
+  const path = `/lib/modules/${kver}/extra/${module}.ko`;
+  const run = (args) => podman(['run', '--rm', '--network=none', image, ...args]);
+  return {
+    versions: run(['modprobe', '--dump-modversions', path]).split('\n').filter((line) => line !== '').sort(),
+    vermagic: run(['modinfo', '-F', 'vermagic', path]),
+    depends: run(['modinfo', '-F', 'depends', path]).trim(),
+  };
 }

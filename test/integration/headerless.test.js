@@ -6,25 +6,12 @@
 // (the header-less one always: that build is the test), about 3 minutes on two cores. The
 // header-less image is left for test/e2e/run.sh.
 import { expect } from 'chai';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { KVER, IMAGE, kvc, podman, makeConfigDir, removeDir, usbipImage } from './harness.js';
+import { KVER, IMAGE, kvc, podman, makeConfigDir, moduleAbi, removeDir, usbipImage, writeSourceInstance } from './harness.js';
 
 const MODULES = ['usbip-core', 'usbip-host', 'vhci-hcd'];
 // The instance that builds with the header-less recipe: usbip.conf with that Containerfile.
 const INSTANCE = 'usbip-source';
 const sourceImage = usbipImage(KVER).replace('/usbip-', `/${INSTANCE}-`);
-
-// What kmod says of one module in an image: its CRCs, vermagic and dependencies.
-function abiOf(image, module) {
-  const path = `/lib/modules/${KVER}/extra/${module}.ko`;
-  const run = (args) => podman(['run', '--rm', '--network=none', image, ...args]);
-  return {
-    versions: run(['modprobe', '--dump-modversions', path]).split('\n').filter((line) => line !== '').sort(),
-    vermagic: run(['modinfo', '-F', 'vermagic', path]),
-    depends: run(['modinfo', '-F', 'depends', path]).trim(),
-  };
-}
 
 describe('integration: the header-less USB/IP recipe on a real podman', function () {
   this.timeout(40 * 60 * 1000);
@@ -32,8 +19,7 @@ describe('integration: the header-less USB/IP recipe on a real podman', function
 
   before(() => {
     configDir = makeConfigDir();
-    const conf = readFileSync(join(configDir, 'usbip.conf'), 'utf8');
-    writeFileSync(join(configDir, `${INSTANCE}.conf`), conf.replace(/^KMOD_CONTAINER_BUILD_FILE=.*$/m, 'KMOD_CONTAINER_BUILD_FILE="Containerfile.debian-source"').replace(/^KVC_DEVICE_MANAGER=.*$/m, ''));
+    writeSourceInstance(configDir, INSTANCE);
     podman(['rmi', '--ignore', '--force', sourceImage]);
   });
   // The image stays: the kernel-update guest (test/e2e/run.sh) writes the same usbip-source.conf
@@ -59,8 +45,8 @@ describe('integration: the header-less USB/IP recipe on a real podman', function
         const built = kvc(['build', 'usbip', KVER], { configDir });
         expect(built.status, built.stderr).to.equal(0);
       }
-      const source = abiOf(sourceImage, module);
-      const headers = abiOf(IMAGE('1.0.0'), module);
+      const source = moduleAbi(sourceImage, KVER, module);
+      const headers = moduleAbi(IMAGE('1.0.0'), KVER, module);
       expect(source.versions.length, 'imports with CRCs').to.be.greaterThan(30);
       expect(source.versions).to.deep.equal(headers.versions);
       expect(source.vermagic).to.equal(headers.vermagic);

@@ -18,6 +18,8 @@ export interface ConfigSearch {
   readonly root: string;
   // --kernel-config FILE, when given.
   readonly explicit?: string | undefined;
+  // Who named it, when not the command line (e.g. "KVC_KERNEL_CONFIG in usbip.conf").
+  readonly explicitBy?: string | undefined;
 }
 
 // The candidates in order.
@@ -26,7 +28,7 @@ export function configSearchOrder(search: ConfigSearch): ConfigCandidate[] {
   if (search.running) candidates.push({ path: join(search.root, 'proc/config.gz'), why: `the running kernel's own config (CONFIG_IKCONFIG_PROC)` });
   candidates.push({ path: join(search.root, 'boot', `config-${search.kver}`), why: `installed with kernel ${search.kver}` });
   candidates.push({ path: join(search.root, 'lib/modules', search.kver, 'config'), why: `installed with the modules of ${search.kver}` });
-  if (search.explicit !== undefined) candidates.push({ path: search.explicit, why: 'named with --kernel-config' });
+  if (search.explicit !== undefined) candidates.push({ path: search.explicit, why: `named with ${search.explicitBy ?? '--kernel-config'}` });
   return candidates;
 }
 

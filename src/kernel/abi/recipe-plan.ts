@@ -23,6 +23,9 @@ export interface RecipeFacts {
   readonly randstructWithoutSeed: boolean;
   // KMOD_CONTAINER_BUILD_FILE or --kernel-source chose the recipe; undefined: automatic.
   readonly forced?: RecipeKind | undefined;
+  // The kernel source an instance's .conf names (KVC_KERNEL_SOURCE): the path, who named it and
+  // whether it is there. Named, it chooses the source recipe, as `kvc build --kernel-source` does.
+  readonly namedSource?: { readonly path: string; readonly by: string; readonly present: boolean } | undefined;
 }
 
 // One thing missing for a recipe, and the remedy.
@@ -44,7 +47,8 @@ export interface RecipePlan {
 function sourceMissing(facts: RecipeFacts): Missing[] {
   const missing: Missing[] = [];
   if (facts.config === undefined) missing.push({ what: `the config of ${facts.kver}`, remedy: `install kernel ${facts.kver}'s image package (it has /boot/config-${facts.kver}), or name the config: --kernel-config FILE (on the running kernel: /proc/config.gz)` });
-  if (facts.source === undefined) missing.push({ what: `the source of ${facts.kver}`, remedy: `add the package source that has the kernel's source package of the exact version, or name a source tree or tarball: --kernel-source PATH` });
+  if (facts.namedSource !== undefined && !facts.namedSource.present) missing.push({ what: `the kernel source ${facts.namedSource.path} (${facts.namedSource.by})`, remedy: `put the kernel's source tarball or folder at ${facts.namedSource.path}, or correct ${facts.namedSource.by}` });
+  else if (facts.source === undefined) missing.push({ what: `the source of ${facts.kver}`, remedy: `add the package source that has the kernel's source package of the exact version, or name a source tree or tarball: --kernel-source PATH` });
   if (facts.crcs === undefined) missing.push({ what: `the symbol CRCs of ${facts.kver}`, remedy: `install the modules of kernel ${facts.kver} (their __versions hold the CRCs), or give its Module.symvers` });
   if (facts.randstructWithoutSeed) missing.push({ what: `the RANDSTRUCT seed of ${facts.kver}`, remedy: 'the kernel lays structures out with a secret seed (CONFIG_RANDSTRUCT): only its own build tree (scripts/basic/randstruct.seed) can build modules for it' });
   return missing;
@@ -60,6 +64,7 @@ export function planRecipe(facts: RecipeFacts): RecipePlan {
   if (facts.crcs !== undefined) reasons.push(`CRCs from: ${facts.crcs}`);
   const missing = sourceMissing(facts);
   if (facts.forced === 'headers') return { recipe: 'headers', reasons: [...reasons, 'the headers recipe is chosen by configuration'], missing: [] };
+  if (facts.namedSource !== undefined) return { recipe: 'source', reasons: [...reasons, `the source recipe is chosen by ${facts.namedSource.by}`], missing };
   if (facts.forced === 'source') return { recipe: 'source', reasons: [...reasons, 'the source recipe is chosen by configuration'], missing };
   if (facts.headers !== undefined) return { recipe: 'headers', reasons, missing: [] };
   if (missing.length === 0) return { recipe: 'source', reasons: [...reasons, 'building from the kernel source'], missing };

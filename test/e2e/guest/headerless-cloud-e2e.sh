@@ -1,0 +1,60 @@
+#!/bin/bash
+# Runs inside the guest of test/e2e/run-headerless-cloud.sh: Debian's cloud kernel (no USB at all),
+# no USB controller. Installs kvc from its .deb, loads the image of instance usbip-source (built on
+# the host by the header-less recipe: the kernel's source and config, no headers package) and
+# checks that kvc@usbip-source loads it after kvc's ABI check, that the kernel takes the USB core,
+# USB/IP and storage modules without a complaint, that vhci-hcd's ports are there for an attach
+# (usbip port from the instance's tools container), and that the stop unloads them all.
+. /usr/local/libexec/kvc-e2e-checks.sh
+hl=/var/lib/kvc-e2e/headerless
+image=localhost/usbip-source-1.0.0:$TAG
+added="usb_common usbcore usbip_core usbip_host vhci_hcd usb_storage uas"
+all_loaded() { for m in $added; do [ -e "/sys/module/$m" ] || return 1; done; }
+none_of_them() { for m in $added; do [ ! -e "/sys/module/$m" ] || return 1; done; }
+rejections() { dmesg | grep -E 'disagrees about version of symbol|no symbol version for|version magic|Invalid module format|module_layout|Unknown symbol' || true; }
+journal() { journalctl -b -u kvc@usbip-source -o cat; }
+started() { [ "$(systemctl is-active kvc@usbip-source)" = active ] && all_loaded; }
+stopped() { [ "$(systemctl is-active kvc@usbip-source)" = inactive ] && none_of_them; }
+
+say "kernel $KVER: /sys/bus/usb $([ -e /sys/bus/usb ] && echo present || echo absent); usbcore in its tree: $(find "/lib/modules/$KVER" -name 'usbcore.ko*' | wc -l), built in: $(grep -c '/usbcore.ko$' "/lib/modules/$KVER/modules.builtin")"
+# (The guest root has no /boot/config: the kernel's own modules tree says it.)
+check "the kernel has no USB: no /sys/bus/usb, no usbcore in its modules tree or built in" \
+	sh -c "[ ! -e /sys/bus/usb ] && ! find /lib/modules/$KVER -name 'usbcore.ko*' | grep -q . && ! grep -q '/usbcore.ko\$' /lib/modules/$KVER/modules.builtin"
+run apt-get install -y --no-install-recommends /var/lib/kvc-e2e/kvc_*.deb
+run dpkg -i "$hl/xz-utils.deb"
+check "kvc installed from its .deb" sh -c "[ \"\$(command -v kvc)\" = /usr/bin/kvc ]"
+t=$(ms)
+for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
+check "the usbip-source image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "$image"
+install -m 644 "$hl/usbip-source.conf" /etc/kvc/usbip-source.conf
+recipe=$(podman run --rm --network=none "$image" cat /usr/lib/kvc/recipe 2>&1)
+echo "$recipe" | show
+check "the image says the header-less recipe built it (linux-source, /boot/config, CRCs from the kernel's modules and vmlinux)" \
+	sh -c "printf '%s\n' \"\$1\" | grep -q '^header-less recipe: $KVER from linux-source-[0-9.]* [^ ]*, config /boot/config-$KVER and [0-9]* symbol CRCs from the modules of linux-image-.*and those of its vmlinux'" - "$recipe"
+check "... and none of $added is loaded before the start" none_of_them
+
+say "systemctl start kvc@usbip-source"
+t=$(ms)
+run systemctl start kvc@usbip-source
+say "started in $(($(ms) - t)) ms"
+journal | show
+check "kvc@usbip-source is active and the kernel has $added loaded" started
+abi=$(journal | grep 'ABI check: ' | tail -n 1)
+check "... after kvc's ABI check passed (${abi#*ABI check: })" \
+	sh -c "printf '%s\n' \"\$1\" | grep -Eq 'ABI check: [1-9][0-9]* modules, .*vermagic equal, [1-9][0-9]* symbol versions equal'" - "$abi"
+check "... loaded from the image without building" sh -c "! journalctl -b -u kvc@usbip-source -o cat | grep -qi 'building'"
+dmesg | grep -iE 'usb|vhci|usbip' | tail -n 20 | show
+check "... and the kernel logged nothing against them (no ABI rejection in dmesg)" sh -c "[ -z \"\$1\" ]" - "$(rejections)"
+check "/sys/bus/usb is there now, with vhci_hcd's controllers" sh -c "[ -d /sys/bus/usb ] && ls /sys/devices/platform | grep -q '^vhci_hcd'"
+ports=$(kvc wrapper usbip-source "$KVER" usbip port 2>&1)
+echo "$ports" | show
+check "usbip port (the instance's tools container) answers from vhci-hcd, no port in use" sh -c "printf '%s' \"\$1\" | grep -q 'Imported USB devices' && ! printf '%s' \"\$1\" | grep -q 'Port in Use'" - "$ports"
+
+say "systemctl stop kvc@usbip-source"
+t=$(ms)
+run systemctl stop kvc@usbip-source
+say "stopped in $(($(ms) - t)) ms"
+journal | tail -n 8 | show
+check "the stop unloads them all" stopped
+check "... and the kernel logged nothing against them" sh -c "[ -z \"\$1\" ]" - "$(rejections)"
+echo "KVC-E2E: DONE pass=$pass fail=$fail"
