@@ -3,7 +3,8 @@
 # all imports a disk from a server that has one, over a private link between two QEMU guests.
 #   server: Debian's generic kernel $KVER, an emulated USB disk, kvc@usbip, usbipd, the disk bound;
 #   client: Debian's cloud kernel $CLOUD_KVER (CONFIG_USB_SUPPORT unset), no USB controller, kvc
-#           installed by `make install`, its image (with the USB core kvc builds) handed in.
+#           installed by `make install`, its image (with the USB core kvc builds) pulled from the
+#           server, which is also the builder of a fleet (issue 22: a registry, kvc publish, a key).
 # The guests' link is QEMU's socket netdev on the host's loopback; they have no other network.
 # Then the client boots once more with module.sig_enforce=1, where kvc must refuse first.
 #   test/e2e/run-pair.sh [test|demo] [console-log-prefix]
@@ -94,6 +95,45 @@ container = ctr-b
 server = 10.77.0.1
 device = 46f4:0001
 EOF
+# Issue 22, a fleet on the link: the server is the builder, the client a node. The server runs
+# Debian's docker-registry (its .deb handed in: the guests have no mirror) and holds a GPG signing
+# key made here; it runs the real `kvc publish` for two kernels, the client's and its own. A TCG
+# guest cannot compile in reasonable time and has no mirror, so it is handed the images this host
+# built (podman load of the archives) and `kvc publish` reuses them ("builds (or reuses)"), as the
+# Secure Boot guest is handed its signed build. The client is handed no image: KVC_IMAGE_REPO points
+# at the server, KVC_IMAGE_VERIFY_KEY is the builder's public key, KVC_BUILD_FALLBACK=no (it has no
+# compiler, source or headers anyway), so kvc@usbip gets its modules only by a verified pull.
+# Opt-in (KVC_E2E_FLEET=1) until the whole pair has passed with it: without it the client is
+# handed its image as before and the server is no builder.
+server_fleet=() client_image=(--image "$work/usbip-$CLOUD_KVER.tar")
+if [ "${KVC_E2E_FLEET:-0}" = 1 ]; then
+	mkdir -p "$work/fleet" "$work/fleet-debs"
+	(cd "$work/fleet-debs" && apt-get download -qq docker-registry lsb-base >/dev/null)
+	export GNUPGHOME=$work/fleet/gnupg
+	mkdir -m 700 "$GNUPGHOME"
+	gpg --batch -q --passphrase '' --quick-gen-key 'kvc e2e builder <builder@kvc.test>' ed25519 sign never 2>/dev/null
+	fingerprint=$(gpg --with-colons --list-secret-keys | awk -F: '/^fpr:/ { print $10; exit }')
+	gpg --batch -q --export-secret-keys --armor "$fingerprint" >"$work/fleet/builder-signing.sec"
+	gpg --batch -q --export --armor "$fingerprint" >"$work/fleet/builder-signing.asc"
+	echo "$fingerprint" >"$work/fleet/builder-signing.fpr"
+	gpgconf --kill gpg-agent 2>/dev/null || true
+	unset GNUPGHOME
+	install -m 644 "$work/fleet/builder-signing.asc" "$work/tree-client/etc/kvc/image-signing.asc"
+	cat >>"$work/tree-client/etc/kvc/kvc.conf" <<'EOF'
+KVC_IMAGE_REPO=10.77.0.1:5000/kvc
+KVC_IMAGE_VERIFY_KEY=/etc/kvc/image-signing.asc
+KVC_IMAGE_SIGNATURES=http://10.77.0.1:8080
+KVC_IMAGE_TLS_VERIFY=no
+KVC_BUILD_FALLBACK=no
+EOF
+	echo "$CLOUD_KVER" >"$work/fleet/cloud-kver"
+	echo "$CLIENT_BUILD_ARGS" >"$work/fleet/cloud-build-args"
+	server_fleet=(--image "$work/usbip-$CLOUD_KVER.tar")
+	for file in builder-signing.sec builder-signing.fpr cloud-kver cloud-build-args; do server_fleet+=(--payload "$work/fleet/$file"); done
+	for deb in "$work"/fleet-debs/*.deb; do server_fleet+=(--payload "$deb"); done
+	client_image=()
+fi
+
 # tcpdump for the client (the guests have no network): Debian's packages, installed by the guest
 # script, to capture what crosses the link (issue 23: what an eavesdropper on it reads).
 mkdir -p "$work/debs"
@@ -109,14 +149,14 @@ say "booting the server and the client (two QEMU guests under TCG, linked on 127
 t=$(ms)
 KVC_E2E_TAG='server ' test/e2e/guest/run-guest.sh --kernel "$KVER" --disk "$work/server.img" \
 	--usb-disk "disk-a,KVC-DISK-A,$work/disk-a.img" --usb-disk "disk-b,KVC-DISK-B,$work/disk-b.img" --qmp "$work/server.qmp" \
-	--kvc-tree "$work/tree" --image "$work/usbip-$KVER.tar" --payload "$work/role-server/role" --payload "$work/role-server/server.devices" \
+	--kvc-tree "$work/tree" --image "$work/usbip-$KVER.tar" ${server_fleet[@]+"${server_fleet[@]}"} --payload "$work/role-server/role" --payload "$work/role-server/server.devices" \
 	--net "listen=127.0.0.1:$port" --script test/e2e/guest/usbip-pair-e2e.sh --mode "$mode" \
 	--log "$prefix-server.log" --timeout "${KVC_E2E_TIMEOUT:-1800}" &
 pids+=($!)
 # The client's QEMU connects to the server's: start it once the server's listens.
 n=0; until listening || [ $n -gt 600 ]; do n=$((n + 1)); sleep 0.5; done
 KVC_E2E_TAG='client ' test/e2e/guest/run-guest.sh --kernel "$CLOUD_KVER" --disk "$work/client.img" --no-usb \
-	--kvc-tree "$work/tree-client" --image "$work/usbip-$CLOUD_KVER.tar" --payload "$work/role-client/role" --payload "$work/role-client/client.devices" \
+	--kvc-tree "$work/tree-client" ${client_image[@]+"${client_image[@]}"} --payload "$work/role-client/role" --payload "$work/role-client/client.devices" \
 	--payload "$work/disk-a.sha256" --payload "$work/disk-b.sha256" "${client_debs[@]}" \
 	--net "connect=127.0.0.1:$port" --script test/e2e/guest/usbip-pair-e2e.sh --mode "$mode" \
 	--log "$prefix-client.log" --timeout "${KVC_E2E_TIMEOUT:-1800}" &

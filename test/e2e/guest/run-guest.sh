@@ -67,7 +67,8 @@ if [ -e "$disk" ]; then
 	[ "$usb" = no ] || [ -s "$stick" ] || { echo "run-guest: $disk has no $stick beside it" >&2; exit 64; }
 	say "booting the kept disk $disk again"
 else
-	[ -d "$tree" ] && ((${#images[@]})) && [ -s "$script" ] || { echo "run-guest: need --kvc-tree DIR --image FILE --script FILE" >&2; exit 64; }
+	# No --image is a node that gets its images only by pull (the pair's client).
+	[ -d "$tree" ] && [ -s "$script" ] || { echo "run-guest: need --kvc-tree DIR --script FILE" >&2; exit 64; }
 	# A new disk holds the guest root of the kernel it boots first.
 	[ -s "$cache/root.tar" ] || { echo "run-guest: no cached guest root for $kernel; run build-guest.sh" >&2; exit 69; }
 	root=$work/root
@@ -75,7 +76,7 @@ else
 	tar -C "$root" -xf "$cache/root.tar"
 	cp -a "$tree"/. "$root"/
 	mkdir -p "$root/var/lib/kvc-e2e/images" "$root/var/lib/kvc-e2e/payload"
-	for image in "${images[@]}"; do cp "$image" "$root/var/lib/kvc-e2e/images/"; done
+	for image in ${images[@]+"${images[@]}"}; do cp "$image" "$root/var/lib/kvc-e2e/images/"; done
 	for payload in "${payloads[@]}"; do cp "$payload" "$root/var/lib/kvc-e2e/payload/"; done
 	install -D -m 755 "$script" "$root/usr/local/libexec/kvc-e2e"
 	install -m 644 "$(dirname "$0")/checks.sh" "$root/usr/local/libexec/kvc-e2e-checks.sh"

@@ -94,6 +94,58 @@ if [ "$role" = server ]; then
 	say "server: kernel $KVER (generic, with USB), USB/IP modules in its tree: $(find /lib/modules/"$KVER" -name '*usbip*' -o -name 'vhci*' | wc -l)"
 	for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
 	check "server: the link is up at $SERVER" link_up "$SERVER"
+	# Only with KVC_E2E_FLEET=1 on the host (run-pair.sh hands in the fleet's payload then).
+	if [ -s "$payload/cloud-kver" ]; then
+		# Issue 22: the server is also the fleet's builder (see run-pair.sh): Debian's docker-registry
+		# on the link, the GPG key, the real `kvc publish` for two kernels (the client's cloud kernel
+		# and its own), reusing the images this host built and handed in (a TCG guest cannot compile
+		# in reasonable time and has no mirror); then a tampered image (one layer added) pushed under
+		# another repository path with no signature; then the signature folder served on the link.
+		cloud_kver=$(cat "$payload/cloud-kver")
+		say "server (the builder): docker-registry, the signing key, kvc publish for $cloud_kver and $KVER"
+		dpkg -i "$payload"/lsb-base_*.deb "$payload"/docker-registry_*.deb 2>&1 | tail -n 2 | show
+		# Polled with ss, not Node: a Node start takes seconds under TCG.
+		registry_up() { ss -Hltn 'sport = :5000' | grep -q .; }
+		# Debian's default config.yml asks for htpasswd basic auth (with a directory as its file): every
+		# push got 401/400 in the first focused run. The registry on the private link runs without it.
+		sed -i '/^auth:/,/^health:/{/^health:/!d}' /etc/docker/registry/config.yml
+		systemctl restart docker-registry
+		check "server: Debian's docker-registry answers on $SERVER:5000" wait_s 120 registry_up
+		install -d -m 700 /root/kvc-gnupg
+		GNUPGHOME=/root/kvc-gnupg gpg --batch -q --import "$payload/builder-signing.sec" 2>&1 | show
+		fpr=$(cat "$payload/builder-signing.fpr")
+		builder() { # $1: config dir, $2: extra line for usbip.conf
+			rm -rf "$1"; cp -a /etc/kvc "$1"
+			GNUPGHOME=/root/kvc-gnupg gpg --batch -q --export --armor "$fpr" >"$1/image-signing.asc"
+			printf '%s\n' "KVC_IMAGE_REPO=$SERVER:5000/kvc" "KVC_IMAGE_VERIFY_KEY=$1/image-signing.asc" "KVC_IMAGE_SIGN_KEY=$fpr" \
+				KVC_IMAGE_SIGN_GNUPGHOME=/root/kvc-gnupg KVC_IMAGE_SIGNATURES=file:///var/lib/kvc-fleet/signatures KVC_IMAGE_TLS_VERIFY=no >>"$1/kvc.conf"
+			[ -z "$2" ] || echo "$2" >>"$1/usbip.conf"
+		}
+		# The client's kernel is built with its own KVC_BUILD_ARGS (run-pair.sh): a builder config per node kind.
+		builder /root/kvc-builder-cloud "$(cat "$payload/cloud-build-args")"
+		builder /root/kvc-builder ""
+		install -d /var/lib/kvc-fleet/signatures
+		t=$(ms)
+		run kvc --config-dir /root/kvc-builder-cloud publish usbip "$cloud_kver"
+		check "server: kvc publish usbip $cloud_kver pushed a signed image ($(($(ms) - t)) ms)" sh -c "find /var/lib/kvc-fleet/signatures -name signature-1 | grep -q ."
+		t=$(ms)
+		run kvc --config-dir /root/kvc-builder publish usbip "$KVER"
+		check "server: kvc publish usbip $KVER pushed a second signed image ($(($(ms) - t)) ms)" sh -c "[ \$(find /var/lib/kvc-fleet/signatures -name signature-1 | wc -l) -ge 2 ]"
+		run find /var/lib/kvc-fleet/signatures -type f
+		mkdir -p /tmp/tamper && echo 'not what the builder signed' >/tmp/tamper/tampered
+		printf 'FROM localhost/usbip-1.0.0:%s\nCOPY tampered /tampered\n' "$(tag "$cloud_kver")" >/tmp/tamper/Containerfile
+		tampered() { podman build -q --pull=never -t "localhost/kvc-tampered:$(tag "$cloud_kver")" /tmp/tamper >/dev/null &&
+			podman push -q --tls-verify=false "localhost/kvc-tampered:$(tag "$cloud_kver")" "docker://$SERVER:5000/tampered/usbip-1.0.0:$(tag "$cloud_kver")"; }
+		check "server: a tampered image (one layer added) pushed unsigned to $SERVER:5000/tampered" tampered
+		touch /var/lib/kvc-fleet/signatures/published
+		/usr/local/lib/kvc/node -e '
+			const fs = require("fs"), path = require("path"), root = process.argv[1];
+			require("http").createServer((q, r) => {
+				const f = path.join(root, decodeURIComponent(new URL(q.url, "http://x").pathname));
+				if (!f.startsWith(root + "/")) { r.writeHead(403); return r.end(); }
+				fs.readFile(f, (e, b) => { r.writeHead(e ? 404 : 200); r.end(e ? "" : b); });
+			}).listen(8080, process.argv[2]);' /var/lib/kvc-fleet/signatures "$SERVER" >/dev/null 2>&1 &
+	fi
 	kbd=$(busid_of 0627:0001)
 	disk_a=$(busid_of serial KVC-DISK-A)
 	disk_b=$(busid_of serial KVC-DISK-B)
@@ -204,12 +256,44 @@ fi
 
 say "client: kernel $KVER; USB in its config: $(grep -E '^(# )?CONFIG_USB_SUPPORT' "/boot/config-$KVER" 2>/dev/null || echo 'no config'); modules under drivers/usb: $(find "/lib/modules/$KVER" -path '*drivers/usb*' -name '*.ko*' | wc -l)"
 check "client: the kernel has no USB at all (no /sys/bus/usb, nothing under drivers/usb)" sh -c "[ ! -e /sys/bus/usb ] && [ \$(find /lib/modules/$KVER -path '*drivers/usb*' -name '*.ko*' | wc -l) -eq 0 ]"
-t=$(ms)
-for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
-check "client: image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$TAG"
 # tcpdump (and libpcap), from the payload: the eavesdropper's tool of issue 23.
 dpkg -i "$payload"/*.deb 2>&1 | tail -n 2 | show
 check "client: the link is up at $CLIENT" link_up "$CLIENT"
+if grep -q '^KVC_IMAGE_REPO=' /etc/kvc/kvc.conf; then
+	# Issue 22: the client is a node of a fleet. It was handed no image and has no compiler, source or
+	# headers; /etc/kvc/kvc.conf names the server's registry, the builder's public key and
+	# KVC_BUILD_FALLBACK=no (run-pair.sh). It waits for the builder to have published.
+	check "client: no usbip image here before the pull, and no compiler" sh -c "! podman image exists localhost/usbip-1.0.0:$TAG && ! command -v gcc && ! command -v cc"
+	# Asked with bash's /dev/tcp, not Node: a Node start takes seconds under TCG.
+	published() { { exec 3<>"/dev/tcp/$SERVER/8080" && printf 'GET /published HTTP/1.0\r\n\r\n' >&3 && head -n 1 <&3 | grep -q ' 200 '; } 2>/dev/null; local ok=$?; exec 3>&- 2>/dev/null; return $ok; }
+	check "client: the builder published (its signature folder served on $SERVER:8080)" wait_shown 1500 published
+	# The attack first: a tampered image under another repository path, with no valid signature.
+	rm -rf /root/kvc-tampered && cp -a /etc/kvc /root/kvc-tampered
+	sed -i "s|^KVC_IMAGE_REPO=.*|KVC_IMAGE_REPO=$SERVER:5000/tampered|" /root/kvc-tampered/kvc.conf
+	echo "  | # kvc build usbip $KVER (KVC_IMAGE_REPO=$SERVER:5000/tampered, KVC_BUILD_FALLBACK=no)"
+	out=$(kvc --config-dir /root/kvc-tampered build usbip "$KVER" 2>&1); status=$?
+	echo "$out" | show
+	check "client: the tampered image is refused (exit $status), not built, and has no local name" sh -c "
+		[ $status -ne 0 ] && printf '%s' \"\$1\" | grep -q 'refused' && ! podman image exists localhost/usbip-1.0.0:$TAG" - "$out"
+	run kvc --config-dir /root/kvc-tampered status usbip
+	check "client: kvc status gives the refusal's reason and that nothing was built (KVC_BUILD_FALLBACK=no)" sh -c "
+		kvc --config-dir /root/kvc-tampered status usbip | grep -q 'registry: kernel $KVER: pull of $SERVER:5000/tampered/usbip-1.0.0:$TAG refused: .*not built (KVC_BUILD_FALLBACK=no)'"
+	# Then the builder's signed image, by kvc's own pull (verified by podman's trust policy, then kvc's
+	# label and vermagic checks): its time and the bytes the link carried for it.
+	rx0=$(cat "/sys/class/net/$dev/statistics/rx_bytes")
+	t=$(ms)
+	run kvc build usbip "$KVER"
+	pull_ms=$(($(ms) - t))
+	rx=$(($(cat "/sys/class/net/$dev/statistics/rx_bytes") - rx0))
+	check "client: the image came by a verified pull from $SERVER:5000/kvc ($pull_ms ms, $rx bytes received)" podman image exists "localhost/usbip-1.0.0:$TAG"
+	say "bench: node pull of usbip for $KVER: $pull_ms ms, $rx bytes received on the link"
+	run kvc status usbip
+else
+	# Without KVC_E2E_FLEET=1 the client is handed its image, as before.
+	t=$(ms)
+	for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
+	check "client: image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$TAG"
+fi
 # A container made before kvc@usbip loaded sd_mod (this kernel has no SCSI disk driver of its own
 # loaded at boot): what systemd was told to allow it (podman's systemd cgroup manager turns
 # 'b 8:* rw' into DeviceAllow=block-sd, which needs major 8 in /proc/devices). Shown, not checked.
