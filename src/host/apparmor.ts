@@ -35,6 +35,8 @@ export function appArmorHost(hostRoot: string, pathVariable?: string): AppArmorH
 // Loads (or replaces) the profile in the kernel; throws AppArmorError with the parser's words.
 export async function loadProfile(parser: string, text: string, signal?: AbortSignal): Promise<void> {
   const result = await execa(parser, ['--replace', '--skip-cache'], { input: text, reject: false, timeout: PARSER_TIMEOUT_MS, ...(signal === undefined ? {} : { cancelSignal: signal }) });
+  // Stopped (the service is stopping): not the parser's refusal.
+  if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error('stopped');
   if (result.exitCode !== 0) {
     const said = String(result.stderr).trim().split('\n').slice(0, 6).join(' / ') || `exit status ${result.exitCode}`;
     throw new AppArmorError(`apparmor_parser refused kvc's profile: ${said}`, { hint: 'check the instance\'s KVC_TOOLS_SYSFS_WRITES; `apparmor_parser --version` should be 2.13 or later' });

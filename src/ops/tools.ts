@@ -25,6 +25,11 @@ export async function startTools(ctx: Context, settings: InstanceSettings, kver:
     await host.writeFileAtomic(file, formatIdentity({ ...identity, runtime: ctx.runtime.name }), 0o600);
     ctx.logger.info(`tools container ${name} is up (pid ${info.pid}): host commands run in it without starting a container`);
   } catch (error) {
+    // The service is stopping: nothing to fall back for.
+    if (ctx.signal?.aborted === true) {
+      ctx.logger.verbose(`the tools container was not started: stopping (${String(error instanceof Error ? error.message : error)})`);
+      return;
+    }
     ctx.logger.warn(`the tools container could not start (${String(error instanceof Error ? error.message : error)}); host commands fall back to a container per call`);
   }
 }

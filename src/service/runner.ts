@@ -149,6 +149,8 @@ async function startInstance(ctx: Context, settings: InstanceSettings, network: 
 // said and leaves the service up with its modules (what was started of it is stopped again).
 async function startDevices(ctx: Context, settings: InstanceSettings, manager: DeviceManager<Context, InstanceSettings>, config: unknown, lifetime: AbortSignal): Promise<{ close(): Promise<void> } | undefined> {
   if (await liveToolsPid(ctx, settings.name, ctx.runningKernel) === undefined) {
+    // Stopping before the tools container was up (a stop right after the start): not a fault.
+    if (lifetime.aborted) return undefined;
     ctx.logger.error(`the tools container is not running: the ${settings.deviceManager ?? ''} device manager cannot start; restart the service (systemctl restart kvc@${settings.name})`);
     return undefined;
   }
