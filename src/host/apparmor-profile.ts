@@ -35,8 +35,12 @@ export function renderToolsProfile(instance: string, sysfsWrites: readonly strin
     `profile ${name} flags=(attach_disconnected,mediate_deleted) {`,
     '  network,',
     '  unix,',
-    // The runtime stops the container; its processes signal each other.
+    // The runtime stops the container (unconfined, or under AppArmor 4's own runc, crun and
+    // podman profiles); its processes signal each other.
     '  signal (receive) peer=unconfined,',
+    '  signal (receive) peer={/usr/bin/,/usr/sbin/,}runc,',
+    '  signal (receive) peer={/usr/bin/,/usr/sbin/,}crun,',
+    '  signal (receive) set=(int, quit, kill, term) peer={/usr/bin/,/usr/sbin/,}podman,',
     `  signal (send,receive) peer=${name},`,
     // Everything may be read and run (the image's root is mounted read-only)...
     '  /** rmix,',
@@ -45,10 +49,16 @@ export function renderToolsProfile(instance: string, sysfsWrites: readonly strin
     '  /tmp/** rwlk,',
     '  /run/** rwlk,',
     '  /var/tmp/** rwlk,',
-    '  owner /proc/*/fd/* rw,',
+    // Nothing written there may be run or mapped executable.
+    '  deny /{tmp,var/tmp,run,dev/shm}/** mx,',
     `  # the sysfs files ${instance}'s tools write (KVC_TOOLS_SYSFS_WRITES)`,
     ...writes.map((line) => `  ${line}`),
-    // What a reader of /sys or /proc could learn of the host beyond its devices.
+    // Never written, whatever the instance lists: the host's cgroups, power state, debug and
+    // trace file systems; nor read: what a reader could learn of the host beyond its devices.
+    '  deny /sys/fs/cgroup/** wkl,',
+    '  deny /sys/power/** w,',
+    '  deny /sys/kernel/{debug,tracing,config}/** rwklx,',
+    '  deny /sys/devices/virtual/powercap/** rwklx,',
     '  deny /sys/firmware/** rwklx,',
     '  deny /sys/kernel/security/** rwklx,',
     '  deny /proc/kcore rwklx,',

@@ -15,7 +15,8 @@ export interface AppArmorHost {
   readonly parser: string | undefined;
 }
 
-// The host's parser refused kvc's profile, or could not load it: no container is started unconfined instead.
+// The host's parser refused kvc's profile, or could not load it in time: the tools are not
+// started under the runtime's profile instead (which would deny their writes).
 export class AppArmorError extends KvcError {
   override readonly exitStatus = ExitStatus.unavailable;
 }
@@ -38,7 +39,7 @@ export async function loadProfile(parser: string, text: string, signal?: AbortSi
   // Stopped (the service is stopping): not the parser's refusal.
   if (signal?.aborted === true) throw signal.reason instanceof Error ? signal.reason : new Error('stopped');
   if (result.exitCode !== 0) {
-    const said = String(result.stderr).trim().split('\n').slice(0, 6).join(' / ') || `exit status ${result.exitCode}`;
+    const said = result.timedOut ? `no answer in ${PARSER_TIMEOUT_MS / 1000} s` : String(result.stderr).trim().split('\n').slice(0, 6).join(' / ') || `exit status ${result.exitCode}`;
     throw new AppArmorError(`apparmor_parser refused kvc's profile: ${said}`, { hint: 'check the instance\'s KVC_TOOLS_SYSFS_WRITES; `apparmor_parser --version` should be 2.13 or later' });
   }
 }

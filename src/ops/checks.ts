@@ -91,7 +91,7 @@ export function evaluateChecks(facts: CheckFacts): CheckResult[] {
   for (const source of facts.unattended) add({ level: 'warn', topic: 'sources', what: `${source.instance}: ${source.problem}` });
   if (facts.appArmor?.enabled === true) {
     add(facts.appArmor.parser !== undefined
-      ? { level: 'ok', topic: 'apparmor', what: `on: kvc runs each instance's tools and daemons under its own profile kvc-<name> (loaded with ${facts.appArmor.parser}), which lets them write only the sysfs files KVC_TOOLS_SYSFS_WRITES lists` }
+      ? { level: 'ok', topic: 'apparmor', what: `on: kvc runs each instance's tools and daemons under its own profile kvc-<name> (loaded with ${facts.appArmor.parser}), which lets them write only the sysfs files each instance's KVC_TOOLS_SYSFS_WRITES lists (all of /sys but cgroups, power, debug and trace where an instance lists none)` }
       : { level: 'warn', topic: 'apparmor', what: `on, but apparmor_parser is not installed: kvc cannot load its profile for the tools (${runtime.name === 'docker' ? 'docker then starts none of their containers' : 'podman then runs them with no AppArmor profile'})`, todo: 'install apparmor (Debian, Ubuntu: apt install apparmor)' });
   }
 

@@ -126,7 +126,7 @@ export function toolRunArgs(image: string, command: readonly string[], options: 
 // host has AppArmor: the runtime's default profile would deny their writes under /sys.
 function apparmorArgs(profile: string | undefined): string[] {
   if (profile === undefined) return [];
-  if (!/^[a-z0-9][a-z0-9_-]*$/.test(profile)) throw new KernelRefusedError(`cannot run a container under the AppArmor profile ${JSON.stringify(profile)}: not a plain name`, { hint: 'this is a bug in kvc: report it' });
+  if (!/^kvc-[a-z0-9][a-z0-9_-]*$/.test(profile)) throw new KernelRefusedError(`cannot run a container under the AppArmor profile ${JSON.stringify(profile)}: not a plain name`, { hint: 'this is a bug in kvc: report it' });
   return [`--security-opt=apparmor=${profile}`];
 }
 

@@ -9,7 +9,7 @@ import { isSysfsWritePattern, renderToolsProfile, toolsProfileName } from '../..
 import { appArmorPlan } from '../../../lib/ops/tools-apparmor.js';
 import { daemonRunArgs, toolRunArgs, toolsHolderRunArgs } from '../../../lib/runtime/args.js';
 
-const USBIP_WRITES = ['/sys/bus/usb/drivers/*/bind', '/sys/bus/usb/drivers/*/unbind', '/sys/devices/platform/vhci_hcd.*/attach', '/sys/devices/**/usbip_sockfd'];
+const USBIP_WRITES = ['/sys/bus/usb/drivers/usbip-host/bind', '/sys/bus/usb/drivers/*/unbind', '/sys/devices/platform/vhci_hcd.*/attach', '/sys/devices/**/usbip_sockfd'];
 const PARSER = ['/usr/sbin/apparmor_parser', '/sbin/apparmor_parser'].find((path) => existsSync(path));
 
 // What the parser says of a profile: compiled to a binary policy on stdout (not loaded).
@@ -25,18 +25,25 @@ describe('AppArmor profile for tool containers', () => {
       '  network,',
       '  unix,',
       '  signal (receive) peer=unconfined,',
+      '  signal (receive) peer={/usr/bin/,/usr/sbin/,}runc,',
+      '  signal (receive) peer={/usr/bin/,/usr/sbin/,}crun,',
+      '  signal (receive) set=(int, quit, kill, term) peer={/usr/bin/,/usr/sbin/,}podman,',
       '  signal (send,receive) peer=kvc-usbip,',
       '  /** rmix,',
       '  /dev/** rwk,',
       '  /tmp/** rwlk,',
       '  /run/** rwlk,',
       '  /var/tmp/** rwlk,',
-      '  owner /proc/*/fd/* rw,',
+      '  deny /{tmp,var/tmp,run,dev/shm}/** mx,',
       "  # the sysfs files usbip's tools write (KVC_TOOLS_SYSFS_WRITES)",
-      '  /sys/bus/usb/drivers/*/bind w,',
+      '  /sys/bus/usb/drivers/usbip-host/bind w,',
       '  /sys/bus/usb/drivers/*/unbind w,',
       '  /sys/devices/platform/vhci_hcd.*/attach w,',
       '  /sys/devices/**/usbip_sockfd w,',
+      '  deny /sys/fs/cgroup/** wkl,',
+      '  deny /sys/power/** w,',
+      '  deny /sys/kernel/{debug,tracing,config}/** rwklx,',
+      '  deny /sys/devices/virtual/powercap/** rwklx,',
       '  deny /sys/firmware/** rwklx,',
       '  deny /sys/kernel/security/** rwklx,',
       '  deny /proc/kcore rwklx,',
@@ -106,7 +113,8 @@ describe('runtime arguments under kvc\'s AppArmor profile', () => {
     const args = toolRunArgs('img', ['usbip'], { tty: false, apparmor: 'kvc-usbip' });
     expect(args.indexOf('--security-opt=apparmor=kvc-usbip')).to.be.lessThan(args.indexOf('img'));
   });
-  it('refuses a profile name that is not plain', () => {
-    expect(() => toolRunArgs('img', ['usbip'], { tty: false, apparmor: 'unconfined,x' })).to.throw(/not a plain name/);
+  it('refuses a profile name that is not plain or not kvc\'s (unconfined would drop every rule)', () => {
+    expect(() => toolRunArgs('img', ['usbip'], { tty: false, apparmor: 'kvc-a,x' })).to.throw(/not a plain name/);
+    expect(() => toolRunArgs('img', ['usbip'], { tty: false, apparmor: 'unconfined' })).to.throw(/not a plain name/);
   });
 });
