@@ -5,7 +5,7 @@
 // does after loading; everything else is real: podman, the image, the host script.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KVER, NODE, writeUsbipHostCommands, MAIN, CONTAINERS_CONF, ensureUsbipImage, makeConfigDir, removeDir, podman } from './harness.js';
@@ -139,6 +139,22 @@ describe('integration: host usbip command through the tools container', function
         writeUsbipHostCommands(bin, ['/bin/sh']);
         const args = host('sh', ['-c', 'printf "<%s>" "$@"', 'sh', 'a b', '', '--privileged'], { KVC_STATE_DIR: stateDir });
         expect(args.stdout, args.stderr).to.equal('<a b><><--privileged>');
+        // On a host where AppArmor came on after the record was written (installed, then a
+        // reboot), the record's run would start under the runtime's default profile, which denies
+        // the tool's writes to /sys: it is not believed, the fallback (kvc, moved away) is taken.
+        const hostRoot = mkdtempSync(join(tmpdir(), 'kvc-host-'));
+        const sys = join(hostRoot, 'sys');
+        try {
+          mkdirSync(join(sys, 'module/apparmor/parameters'), { recursive: true });
+          writeFileSync(join(sys, 'module/apparmor/parameters/enabled'), 'Y\n');
+          const underAppArmor = host('usbip', ['version'], { KVC_STATE_DIR: stateDir, KVC_HOST_ROOT: hostRoot });
+          expect(underAppArmor.status, underAppArmor.stdout).to.not.equal(0);
+          expect(underAppArmor.stdout).to.equal('');
+          writeFileSync(join(sys, 'module/apparmor/parameters/enabled'), 'N\n');
+          expect(host('usbip', ['version'], { KVC_STATE_DIR: stateDir, KVC_HOST_ROOT: hostRoot }).status).to.equal(0);
+        } finally {
+          removeDir(hostRoot);
+        }
         // A record others may write is not believed: the fallback (kvc, moved away) is taken and fails.
         chmodSync(join(stateDir, 'usbip', 'tool-run', KVER), 0o666);
         expect(host('usbip', ['version'], { KVC_STATE_DIR: stateDir }).status).to.not.equal(0);
