@@ -264,8 +264,10 @@ if grep -q '^KVC_IMAGE_REPO=' /etc/kvc/kvc.conf; then
 	# headers; /etc/kvc/kvc.conf names the server's registry, the builder's public key and
 	# KVC_BUILD_FALLBACK=no (run-pair.sh). It waits for the builder to have published.
 	check "client: no usbip image here before the pull, and no compiler" sh -c "! podman image exists localhost/usbip-1.0.0:$TAG && ! command -v gcc && ! command -v cc"
-	# Asked with bash's /dev/tcp, not Node: a Node start takes seconds under TCG.
-	published() { { exec 3<>"/dev/tcp/$SERVER/8080" && printf 'GET /published HTTP/1.0\r\n\r\n' >&3 && head -n 1 <&3 | grep -q ' 200 '; } 2>/dev/null; local ok=$?; exec 3>&- 2>/dev/null; return $ok; }
+	# Asked with bash's /dev/tcp, not Node (a Node start takes seconds under TCG). In bash, not in
+	# this script's sh: dash has no /dev/tcp, and a failed redirection of `exec` ends a POSIX shell
+	# (seen: the client powered off right here while the registry was not up yet).
+	published() { bash -c 'exec 3<>"/dev/tcp/$0/8080" && printf "GET /published HTTP/1.0\r\n\r\n" >&3 && head -n 1 <&3 | grep -q " 200 "' "$SERVER" 2>/dev/null; }
 	check "client: the builder published (its signature folder served on $SERVER:8080)" wait_shown 1500 published
 	# The attack first: a tampered image under another repository path, with no valid signature.
 	rm -rf /root/kvc-tampered && cp -a /etc/kvc /root/kvc-tampered
