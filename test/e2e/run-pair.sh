@@ -15,6 +15,8 @@ mode=${1:-test}
 prefix=${2:-/var/tmp/kvc-e2e-pair-$mode}
 export KVER=${KVER:-6.1.0-56-amd64}
 CLOUD_KVER=${CLOUD_KVER:-6.1.0-56-cloud-amd64}
+# The fleet's node installs this kernel while kvc@usbip runs, and must pull its image before a reboot.
+CLOUD_UPDATE_KVER=${CLOUD_UPDATE_KVER:-6.12.117+deb12-cloud-amd64}
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$PWD/test/setup/containers.conf}"
 say() { printf '\n== %s\n' "$*"; }
 ms() { date +%s%3N; }
@@ -103,10 +105,9 @@ EOF
 # Secure Boot guest is handed its signed build. The client is handed no image: KVC_IMAGE_REPO points
 # at the server, KVC_IMAGE_VERIFY_KEY is the builder's public key, KVC_BUILD_FALLBACK=no (it has no
 # compiler, source or headers anyway), so kvc@usbip gets its modules only by a verified pull.
-# Opt-in (KVC_E2E_FLEET=1) until the whole pair has passed with it: without it the client is
-# handed its image as before and the server is no builder.
+# On by default; KVC_E2E_FLEET=0 hands the client its image instead and the server is no builder.
 server_fleet=() client_image=(--image "$work/usbip-$CLOUD_KVER.tar")
-if [ "${KVC_E2E_FLEET:-0}" = 1 ]; then
+if [ "${KVC_E2E_FLEET:-1}" = 1 ]; then
 	mkdir -p "$work/fleet" "$work/fleet-debs"
 	(cd "$work/fleet-debs" && apt-get download -qq docker-registry lsb-base >/dev/null)
 	export GNUPGHOME=$work/fleet/gnupg
@@ -128,10 +129,22 @@ KVC_BUILD_FALLBACK=no
 EOF
 	echo "$CLOUD_KVER" >"$work/fleet/cloud-kver"
 	echo "$CLIENT_BUILD_ARGS" >"$work/fleet/cloud-build-args"
-	server_fleet=(--image "$work/usbip-$CLOUD_KVER.tar")
-	for file in builder-signing.sec builder-signing.fpr cloud-kver cloud-build-args; do server_fleet+=(--payload "$work/fleet/$file"); done
+	# A kernel update for the node: Debian's package of $CLOUD_UPDATE_KVER (cached), installed by the
+	# client while kvc@usbip runs; the builder publishes that kernel's image too, built here.
+	echo "$CLOUD_UPDATE_KVER" >"$work/fleet/cloud-update-kver"
+	say "the node's kernel update: Debian's package of $CLOUD_UPDATE_KVER (cached), and kvc build usbip for it here"
+	t=$(ms)
+	test/e2e/guest/build-guest.sh --update "$CLOUD_UPDATE_KVER"
+	cp "${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}/$CLOUD_UPDATE_KVER/linux-image.deb" "$work/fleet/kernel-update-package"
+	node_modules/.bin/node lib/cli/main.js --config-dir "$work/config-client" build usbip "$CLOUD_UPDATE_KVER"
+	update_tag=$(printf '_%s' "$(printf '%s' "$CLOUD_UPDATE_KVER" | sed 's/_/__/g; s/+/_p/g; s/~/_t/g')")
+	case $CLOUD_UPDATE_KVER in *[+~]*) ;; *) update_tag=$CLOUD_UPDATE_KVER ;; esac
+	podman save -q -o "$work/usbip-$CLOUD_UPDATE_KVER.tar" "localhost/usbip-1.0.0:$update_tag"
+	echo "   ready in $((($(ms) - t) / 1000)) s: $(du -h "$work/usbip-$CLOUD_UPDATE_KVER.tar" | cut -f1)"
+	server_fleet=(--image "$work/usbip-$CLOUD_KVER.tar" --image "$work/usbip-$CLOUD_UPDATE_KVER.tar")
+	for file in builder-signing.sec builder-signing.fpr cloud-kver cloud-build-args cloud-update-kver; do server_fleet+=(--payload "$work/fleet/$file"); done
 	for deb in "$work"/fleet-debs/*.deb; do server_fleet+=(--payload "$deb"); done
-	client_image=()
+	client_image=(--payload "$work/fleet/kernel-update-package")
 fi
 
 # tcpdump for the client (the guests have no network): Debian's packages, installed by the guest

@@ -94,7 +94,7 @@ if [ "$role" = server ]; then
 	say "server: kernel $KVER (generic, with USB), USB/IP modules in its tree: $(find /lib/modules/"$KVER" -name '*usbip*' -o -name 'vhci*' | wc -l)"
 	for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
 	check "server: the link is up at $SERVER" link_up "$SERVER"
-	# Only with KVC_E2E_FLEET=1 on the host (run-pair.sh hands in the fleet's payload then).
+	# Unless KVC_E2E_FLEET=0 on the host (run-pair.sh hands in the fleet's payload then).
 	if [ -s "$payload/cloud-kver" ]; then
 		# Issue 22: the server is also the fleet's builder (see run-pair.sh): Debian's docker-registry
 		# on the link, the GPG key, the real `kvc publish` for two kernels (the client's cloud kernel
@@ -131,6 +131,11 @@ if [ "$role" = server ]; then
 		t=$(ms)
 		run kvc --config-dir /root/kvc-builder publish usbip "$KVER"
 		check "server: kvc publish usbip $KVER pushed a second signed image ($(($(ms) - t)) ms)" sh -c "[ \$(find /var/lib/kvc-fleet/signatures -name signature-1 | wc -l) -ge 2 ]"
+		# The node's kernel update (its package is installed on the client later): published ahead.
+		update_kver=$(cat "$payload/cloud-update-kver")
+		t=$(ms)
+		run kvc --config-dir /root/kvc-builder-cloud publish usbip "$update_kver"
+		check "server: kvc publish usbip $update_kver pushed a third signed image ($(($(ms) - t)) ms)" sh -c "[ \$(find /var/lib/kvc-fleet/signatures -name signature-1 | wc -l) -ge 3 ]"
 		run find /var/lib/kvc-fleet/signatures -type f
 		mkdir -p /tmp/tamper && echo 'not what the builder signed' >/tmp/tamper/tampered
 		printf 'FROM localhost/usbip-1.0.0:%s\nCOPY tampered /tampered\n' "$(tag "$cloud_kver")" >/tmp/tamper/Containerfile
@@ -291,7 +296,7 @@ if grep -q '^KVC_IMAGE_REPO=' /etc/kvc/kvc.conf; then
 	say "bench: node pull of usbip for $KVER: $pull_ms ms, $rx bytes received on the link"
 	run kvc status usbip
 else
-	# Without KVC_E2E_FLEET=1 the client is handed its image, as before.
+	# With KVC_E2E_FLEET=0 the client is handed its image instead.
 	t=$(ms)
 	for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
 	check "client: image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "localhost/usbip-1.0.0:$TAG"
@@ -511,6 +516,29 @@ capture_says() {
 }
 echo "  | the capture: $(capture_says)"
 check "client: without a tunnel, a capture on the link reads disk B's serial in clear" grep -q KVC-DISK-B /tmp/link.pcap
+
+# Issue 22: the node installs a kernel package while kvc@usbip runs; kvc must pull the new kernel's
+# image (verified) before any reboot, as it builds ahead without a registry. Timed from dpkg -i to
+# kvc's journal line that the pull passed; the bytes the link carried for it (layers shared with
+# the first kernel's image are not fetched again).
+if [ -s "$payload/kernel-update-package" ]; then
+	update=$payload/kernel-update-package
+	new=$(dpkg-deb -f "$update" Package | sed 's/^linux-image-//')
+	say "a kernel update on the node while kvc@usbip runs: $new"
+	cursor=$(journalctl -u kvc@usbip -n 1 --show-cursor -o cat | sed -n 's/^-- cursor: //p')
+	since() { journalctl -u kvc@usbip ${cursor:+--after-cursor="$cursor"} -o cat; }
+	rx0=$(cat "/sys/class/net/$dev/statistics/rx_bytes")
+	t=$(ms)
+	run dpkg -i "$update"
+	say "dpkg -i took $(($(ms) - t)) ms"
+	pulled_new() { since | grep -q "pulled .* as localhost/usbip-1.0.0:$(tag "$new"): signature and checks passed"; }
+	wait_s 900 pulled_new; st=$?
+	took=$(($(ms) - t))
+	rx=$(($(cat "/sys/class/net/$dev/statistics/rx_bytes") - rx0))
+	check "client: after the kernel package install, kvc pulled $new's image, verified, before any reboot ($took ms after dpkg -i began, $rx bytes received)" sh -c "[ $st = 0 ] && podman image exists localhost/usbip-1.0.0:$(tag "$new")"
+	[ $st = 0 ] || since | tail -n 30 | show
+	say "bench: node, kernel install to image ready by pull for $new: $took ms, $rx bytes received on the link"
+fi
 
 say "ctr-b goes: kvc detaches disk B"
 run podman rm -f ctr-b
