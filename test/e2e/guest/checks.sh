@@ -56,6 +56,13 @@ vhci_disk() {
 	return 1
 }
 ms() { date +%s%3N; }
+# The link to the other guest of a pair (run-guest.sh --net): its interface (the only one but lo,
+# left in $dev), up with the given address.
+link_up() {
+	wait_for sh -c 'ls /sys/class/net | grep -qv "^lo$"' || return 1
+	dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
+	ip link set dev "$dev" up && ip addr add "$1/24" dev "$dev"
+}
 
 # The time that many bytes of a block device take to read, in ms, bypassing the page cache.
 read_ms() { t0=$(ms); dd if="/dev/$1" of=/dev/null bs=1M count="$2" iflag=direct status=none || return 1; echo $(($(ms) - t0)); }

@@ -1,10 +1,12 @@
 #!/bin/bash
-# Runs inside the guest of test/e2e/run-headerless-cloud.sh: Debian's cloud kernel (no USB at all),
-# no USB controller. Installs kvc from its .deb, loads the image of instance usbip-source (built on
-# the host by the header-less recipe: the kernel's source and config, no headers package) and
-# checks that kvc@usbip-source loads it after kvc's ABI check, that the kernel takes the USB core,
-# USB/IP and storage modules without a complaint, that vhci-hcd's ports are there for an attach
-# (usbip port from the instance's tools container), and that the stop unloads them all.
+# Runs inside the client guest of test/e2e/run-headerless-cloud.sh: Debian's cloud kernel (no USB
+# at all), no USB controller, a link to the server guest (10.77.0.1), which exports a USB disk.
+# Installs kvc from its .deb, loads the image of instance usbip-source (built on the host by the
+# header-less recipe: the kernel's source and config, no headers package) and checks that
+# kvc@usbip-source loads it after kvc's ABI check, that the kernel takes the USB core, USB/IP and
+# storage modules without a complaint, that the service's device manager attaches the server's disk
+# by itself (usbip-source.devices imports it by VID:PID and serial), that the data read through
+# USB/IP is the disk's, and that the stop detaches it and unloads them all.
 . /usr/local/libexec/kvc-e2e-checks.sh
 hl=/var/lib/kvc-e2e/headerless
 image=localhost/usbip-source-1.0.0:$TAG
@@ -15,6 +17,7 @@ rejections() { dmesg | grep -E 'disagrees about version of symbol|no symbol vers
 journal() { journalctl -b -u kvc@usbip-source -o cat; }
 started() { [ "$(systemctl is-active kvc@usbip-source)" = active ] && all_loaded; }
 stopped() { [ "$(systemctl is-active kvc@usbip-source)" = inactive ] && none_of_them; }
+detached_and_stopped() { ! vhci_disk >/dev/null && stopped; }
 
 say "kernel $KVER: /sys/bus/usb $([ -e /sys/bus/usb ] && echo present || echo absent); usbcore in its tree: $(find "/lib/modules/$KVER" -name 'usbcore.ko*' | wc -l), built in: $(grep -c '/usbcore.ko$' "/lib/modules/$KVER/modules.builtin")"
 # (The guest root has no /boot/config: the kernel's own modules tree says it.)
@@ -26,7 +29,8 @@ check "kvc installed from its .deb" sh -c "[ \"\$(command -v kvc)\" = /usr/bin/k
 t=$(ms)
 for archive in /var/lib/kvc-e2e/images/*.tar; do podman load -q -i "$archive" 2>&1 | show; done
 check "the usbip-source image loaded from podman save ($(($(ms) - t)) ms)" podman image exists "$image"
-install -m 644 "$hl/usbip-source.conf" /etc/kvc/usbip-source.conf
+install -m 644 "$hl/usbip-source.conf" "$hl/usbip-source.devices" /etc/kvc/
+check "the link to the server is up at 10.77.0.2" link_up 10.77.0.2
 recipe=$(podman run --rm --network=none "$image" cat /usr/lib/kvc/recipe 2>&1)
 echo "$recipe" | show
 check "the image says the header-less recipe built it (linux-source, /boot/config, CRCs from the kernel's modules and vmlinux)" \
@@ -46,15 +50,24 @@ check "... loaded from the image without building" sh -c "! journalctl -b -u kvc
 dmesg | grep -iE 'usb|vhci|usbip' | tail -n 20 | show
 check "... and the kernel logged nothing against them (no ABI rejection in dmesg)" sh -c "[ -z \"\$1\" ]" - "$(rejections)"
 check "/sys/bus/usb is there now, with vhci_hcd's controllers" sh -c "[ -d /sys/bus/usb ] && ls /sys/devices/platform | grep -q '^vhci_hcd'"
+attached_disk() { vhci_disk >/dev/null; }
+check "the service attached the server's disk by itself (usbip-source.devices: import by 46f4:0001)" wait_s 600 attached_disk
+disk=$(vhci_disk)
+if [ -n "$disk" ]; then journal | grep -E 'import' | show; else journal | tail -n 20 | show; fi
+run kvc status usbip-source
+check "kvc status says the import is attached" sh -c "kvc status usbip-source | grep -q 'import disk: 46f4:0001 from 10.77.0.1:3240: attached '"
+t=$(ms)
+actual=$(sha256sum <"/dev/${disk:-none}" | cut -d' ' -f1)
+check "the data read through USB/IP from /dev/${disk:-none} is the server's disk ($(($(ms) - t)) ms for 8 MiB; sha256 ${actual:-none})" [ "$actual" = "$(cat "$hl/disk.sha256")" ]
 ports=$(kvc wrapper usbip-source "$KVER" usbip port 2>&1)
 echo "$ports" | show
-check "usbip port (the instance's tools container) answers from vhci-hcd, no port in use" sh -c "printf '%s' \"\$1\" | grep -q 'Imported USB devices' && ! printf '%s' \"\$1\" | grep -q 'Port in Use'" - "$ports"
+check "usbip port (the instance's tools container) shows the import on a vhci port" sh -c "printf '%s' \"\$1\" | grep -q 'Port in Use'" - "$ports"
 
 say "systemctl stop kvc@usbip-source"
 t=$(ms)
 run systemctl stop kvc@usbip-source
 say "stopped in $(($(ms) - t)) ms"
 journal | tail -n 8 | show
-check "the stop unloads them all" stopped
+check "the stop detached the disk and unloaded them all" detached_and_stopped
 check "... and the kernel logged nothing against them" sh -c "[ -z \"\$1\" ]" - "$(rejections)"
 echo "KVC-E2E: DONE pass=$pass fail=$fail"

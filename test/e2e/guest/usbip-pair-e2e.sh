@@ -20,12 +20,6 @@ CONTROL=3299
 CLIENT_MODULES="usb_common usbcore usbip_core vhci_hcd usb_storage uas"
 all_in() { for m in "$@"; do [ -e "/sys/module/$m" ] || return 1; done; }
 none_in() { for m in "$@"; do [ ! -e "/sys/module/$m" ] || return 1; done; }
-# The link's interface (the only one but lo), up with the given address.
-link_up() {
-	wait_for sh -c 'ls /sys/class/net | grep -qv "^lo$"' || return 1
-	dev=$(ls /sys/class/net | grep -v '^lo$' | head -n 1)
-	ip link set dev "$dev" up && ip addr add "$1/24" dev "$dev"
-}
 # The busid of the server's QEMU disk in `usbip list -r` (46f4:0001), when exported.
 remote_busid() { usbip list -r "$SERVER" 2>/dev/null | awk '/46f4:0001/ { sub(":", "", $1); print $1; exit }'; }
 exported() { [ -n "$(remote_busid)" ]; }
