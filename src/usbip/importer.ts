@@ -361,7 +361,7 @@ export class Importer {
   private retry(entry: Entry, state: Entry['state'], why: string, level: 'info' | 'warn' | 'error', grow = true): void {
     const { retryBaseMs, retryMaxMs, logger } = this.options;
     // Just dropped (unplugged, most likely): asked for often while it is plugged back.
-    const replugging = entry.droppedAt !== undefined && Date.now() - entry.droppedAt < REPLUG_WINDOW_MS;
+    const replugging = this.replugging(entry);
     const wait = grow ? backoffMs(entry.attempt, retryBaseMs, retryMaxMs) : replugging ? this.replugMs() : retryBaseMs;
     if (entry.why !== why) logger[level](`import ${entry.rule.name}: ${why}; ${grow ? `trying again in ${seconds(wait)} s (then less often, up to every ${Math.round(retryMaxMs / 1000)} s)` : `asking again every ${seconds(wait)} s${replugging ? ` for ${REPLUG_WINDOW_MS / 1000} s after the drop, then every ${seconds(retryBaseMs)} s` : ''}`}`);
     entry.state = state;
@@ -370,24 +370,41 @@ export class Importer {
     entry.nextTry = Date.now() + wait;
   }
 
-  // One try at attaching: find the one device the rule names, then attach it under its lock.
+  // One try at attaching: find the one device the rule names, then attach it under its lock. The
+  // container is asked whether it may take the device first; while a replugged device is due (asked
+  // for every replugMs), the server's list first instead: it is one HTTP request, the container's
+  // inspect a runtime call of a second or more under emulation, made once the device is back.
   private async attach(entry: Entry, ports: readonly VhciPort[]): Promise<void> {
     const { rule } = entry;
-    const consumer = this.options.consumer;
-    if (rule.container !== undefined && consumer !== undefined) {
-      const blocked = await this.limited(`inspecting container ${rule.container}`, 'consumerMs', () => consumer.blocked(rule));
-      if (blocked !== undefined) return this.retry(entry, 'waiting', blocked, 'info');
-    }
+    const replugging = this.replugging(entry);
+    if (!replugging && await this.blocked(entry)) return;
     const address = await this.limited(`resolving ${rule.server}`, 'resolveMs', (signal) => canonicalHost(rule.server, { signal }));
     entry.address = address;
     const device = await this.find(entry, address);
     if (device === undefined) return;
+    if (replugging && await this.blocked(entry)) return;
     const other = this.holder(entry, address, device.busid);
     if (other !== undefined) return this.refuseHeld(entry, device, other);
     const mine = await this.attachedPort(address, device.busid, ports);
     if (mine !== undefined) return this.attached(entry, device, mine, 'already attached on this host; taken over', true);
     if (device.state === 'used') return this.retry(entry, 'waiting', `${device.busid} is imported by another client of ${rule.server}; not attached twice`, 'warn');
     await this.claim(entry, address, device);
+  }
+
+  // Whether the import's container cannot take a device now (then a retry, said why).
+  private async blocked(entry: Entry): Promise<boolean> {
+    const { rule } = entry;
+    const consumer = this.options.consumer;
+    if (rule.container === undefined || consumer === undefined) return false;
+    const blocked = await this.limited(`inspecting container ${rule.container}`, 'consumerMs', () => consumer.blocked(rule));
+    if (blocked === undefined) return false;
+    this.retry(entry, 'waiting', blocked, 'info');
+    return true;
+  }
+
+  // Whether the import dropped less than REPLUG_WINDOW_MS ago and is not attached again yet.
+  private replugging(entry: Entry): boolean {
+    return entry.state !== 'attached' && entry.droppedAt !== undefined && Date.now() - entry.droppedAt < REPLUG_WINDOW_MS;
   }
 
   // The one device of the server's list the import names; undefined when there is none (a retry).
