@@ -4,6 +4,8 @@
 // else); taken back when the device drops; and the device is detached when the container goes.
 import { join } from 'node:path';
 import type { Context } from '../ops/context.js';
+import type { RuntimePort } from '../runtime/port.js';
+import type { ContainerAccess } from '../runtime/parse.js';
 import { grantAlive, grantDevice, revokeDevice, describeGrant, type DeviceGrant } from '../devices/grants.js';
 import { accessRefusal } from '../devices/grant-checks.js';
 import { listDeviceNodes, nodeNameFor, type DeviceNode } from '../kernel/device-nodes.js';
@@ -11,6 +13,17 @@ import { formatDevice } from '../host/device-cgroup-rules.js';
 import { ContainerRefusedError } from '../errors.js';
 import type { ImportRule } from './devices-file.js';
 import type { UsbipConsumer } from './importer.js';
+
+// The runtime, but each container inspected once for all the calls made through it (one look).
+function inspectOnce(runtime: RuntimePort): RuntimePort {
+  const answers = new Map<string, Promise<ContainerAccess | undefined>>();
+  const inspectContainerAccess = (name: string): Promise<ContainerAccess | undefined> => {
+    const answer = answers.get(name) ?? runtime.inspectContainerAccess(name);
+    answers.set(name, answer);
+    return answer;
+  };
+  return Object.assign(Object.create(runtime) as RuntimePort, { inspectContainerAccess });
+}
 
 const key = (node: DeviceNode): string => `${node.type} ${node.major}:${node.minor} ${node.devname ?? ''}`;
 
@@ -67,10 +80,14 @@ export function containerConsumer(ctx: Context, sys: string, ops: GrantOps = GRA
       const refused = skipped.get(rule.name) ?? new Set<string>();
       skipped.set(rule.name, refused);
       const nodes = await listDeviceNodes(join(sys, 'bus/usb/devices', localBusid)).catch(() => [] as DeviceNode[]);
+      // The nodes of one look are given after one inspect of the container (a runtime call of a
+      // second or more under emulation; a USB disk has four nodes); each grant still checks the
+      // container's process itself before it makes the node.
+      const inspected = inspectOnce(runtime);
       for (const node of nodes) {
         if (node.devname === undefined || given.has(key(node)) || refused.has(key(node))) continue;
         try {
-          const grant = await grantDevice(runtime, container, node, nodeNameFor(node.devname));
+          const grant = await grantDevice(inspected, container, node, nodeNameFor(node.devname));
           given.set(key(node), grant);
           logger.info(`import ${rule.name}: ${describeGrant(grant)}`);
         } catch (error) {

@@ -14,6 +14,7 @@ import { readDevicesFile, USBIP_PORT, type DevicesConfig } from './devices-file.
 import { Exporter, type ExportedState } from './exporter.js';
 import { Importer, type UsbipConsumer, type ImportState } from './importer.js';
 import { USBIPD, usbipIn, type ToolsExec } from './usbip-tool.js';
+import { bindToUsbipHost } from './host-bind.js';
 import { liveToolsPid } from '../ops/tools.js';
 import { removeDevicesState, writeDevicesState, type UsbipDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
@@ -133,7 +134,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
       // With a tunnel, the device list is served on this host's tunnel address too.
       const listen = listenAddresses([...config.listen, ...(config.tunnel === undefined ? [] : [config.tunnel.address.replace(/\/[0-9]+$/, '')])], networkInterfaces());
       for (const name of listen.missing) logger.warn(`${path}: [server] listen names ${name}, which has no address now; the device list is not served there`);
-      exporter = new Exporter({ sys, runUsbipd, rules: exports, usbip, metadataPort: config.metadataPort, listenOn: listen.addresses, logger, signal, pollMs, waker, onChange: publish });
+      exporter = new Exporter({ sys, runUsbipd, rules: exports, usbip, bind: (busid) => bindToUsbipHost(sys, busid), metadataPort: config.metadataPort, listenOn: listen.addresses, logger, signal, pollMs, waker, onChange: publish });
       await exporter.start();
     }
     if (config.imports.length > 0) {

@@ -34,6 +34,9 @@ export interface ExporterOptions {
   readonly sys: string;
   readonly rules: readonly ExportRule[];
   readonly usbip: UsbipRunner;
+  // Binds a device to usbip-host (default: `usbip bind` by the runner above; the service gives
+  // host-bind.ts's sysfs writes, without a container exec).
+  readonly bind?: (busid: string) => Promise<{ readonly ok: boolean; readonly said: string }>;
   // Starts usbipd in its container, with these /sys folders (the USB root hubs') writable; its
   // output goes to onLine; resolves with its exit status once it ends (or the signal aborts).
   readonly runUsbipd: (writable: readonly string[], onLine: (line: string) => void, signal: AbortSignal) => { exited: Promise<number> };
@@ -170,7 +173,7 @@ export class Exporter {
     this.devices = await listUsbDevices(sys);
     const plan = planExports(rules, this.devices);
     for (const { device, rule } of plan.bind) {
-      const result = await usbip(['bind', '--busid', device.busid]);
+      const result = await (this.options.bind ?? ((busid: string) => usbip(['bind', '--busid', busid])))(device.busid);
       if (result.ok) {
         this.failing.delete(device.busid);
         logger.info(`export ${rule}: ${describeDevice(device)} bound to usbip-host, exported`);

@@ -84,12 +84,23 @@ export interface ImporterOptions {
   // REPLUG_RETRY_MS, or retryBaseMs when shorter), for REPLUG_WINDOW_MS; then as after any other
   // failed try. The first try after a drop waits this long, doubled for each drop soon after the last.
   readonly replugMs?: number;
+  // How old a container's "yes" may be for an attach after a drop (default CONTAINER_FRESH_MS).
+  readonly containerFreshMs?: number;
 }
 
 // A replugged device is back on the server within seconds: asked for this often
 export const REPLUG_RETRY_MS = 250;
 // for this long after a drop.
 export const REPLUG_WINDOW_MS = 30_000;
+// While it is away, its container is asked in the background (may it take a device?) when the
+// last answer is older than this; an answer "yes" younger than this is the attach's answer.
+export const CONTAINER_FRESH_MS = 5000;
+
+// A container's answer: undefined (it may take a device) or why not, and when it was asked.
+interface Verdict {
+  readonly at: number;
+  readonly blocked: string | undefined;
+}
 
 // How long each kind of call out of the importing loops may take before it counts as failed.
 export interface ImportTimeouts {
@@ -132,6 +143,9 @@ interface Entry {
   why: string | undefined;
   // When its attachment last dropped (undefined once attached again).
   droppedAt: number | undefined;
+  // Its container's last answer, and the question in flight.
+  verdict: Verdict | undefined;
+  asking: Promise<Verdict> | undefined;
 }
 
 // The importing side: one loop per server, keeps each rule's device attached (vhci), detaches what went, reattaches on replug.
@@ -145,7 +159,7 @@ export class Importer {
   constructor(private readonly options: ImporterOptions) {
     this.entries = options.rules.map((rule) => ({
       rule, state: 'waiting', device: undefined, address: undefined, port: undefined, localBusid: undefined, verified: false, adopted: false,
-      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined, droppedAt: undefined,
+      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined, droppedAt: undefined, verdict: undefined, asking: undefined,
     }));
     this.limits = { ...IMPORT_TIMEOUTS, ...options.timeouts };
     this.waker = options.waker ?? new Waker();
@@ -346,6 +360,10 @@ export class Importer {
     entry.nextTry = Date.now() + wait;
   }
 
+  private freshMs(): number {
+    return this.options.containerFreshMs ?? CONTAINER_FRESH_MS;
+  }
+
   private replugMs(): number {
     return this.options.replugMs ?? Math.min(REPLUG_RETRY_MS, this.options.retryBaseMs);
   }
@@ -361,7 +379,7 @@ export class Importer {
   private retry(entry: Entry, state: Entry['state'], why: string, level: 'info' | 'warn' | 'error', grow = true): void {
     const { retryBaseMs, retryMaxMs, logger } = this.options;
     // Just dropped (unplugged, most likely): asked for often while it is plugged back.
-    const replugging = entry.droppedAt !== undefined && Date.now() - entry.droppedAt < REPLUG_WINDOW_MS;
+    const replugging = this.replugging(entry);
     const wait = grow ? backoffMs(entry.attempt, retryBaseMs, retryMaxMs) : replugging ? this.replugMs() : retryBaseMs;
     if (entry.why !== why) logger[level](`import ${entry.rule.name}: ${why}; ${grow ? `trying again in ${seconds(wait)} s (then less often, up to every ${Math.round(retryMaxMs / 1000)} s)` : `asking again every ${seconds(wait)} s${replugging ? ` for ${REPLUG_WINDOW_MS / 1000} s after the drop, then every ${seconds(retryBaseMs)} s` : ''}`}`);
     entry.state = state;
@@ -370,24 +388,70 @@ export class Importer {
     entry.nextTry = Date.now() + wait;
   }
 
-  // One try at attaching: find the one device the rule names, then attach it under its lock.
+  // One try at attaching: find the one device the rule names, then attach it under its lock. The
+  // container is asked whether it may take the device first; while a replugged device is due (asked
+  // for every replugMs), the server's list first instead: it is one HTTP request, the container's
+  // inspect a runtime call of a second or more under emulation. That inspect is made in the
+  // background while the device is away (every CONTAINER_FRESH_MS at most), so that once it is
+  // back, a "yes" younger than that is the answer and the attach does not wait for one.
   private async attach(entry: Entry, ports: readonly VhciPort[]): Promise<void> {
     const { rule } = entry;
-    const consumer = this.options.consumer;
-    if (rule.container !== undefined && consumer !== undefined) {
-      const blocked = await this.limited(`inspecting container ${rule.container}`, 'consumerMs', () => consumer.blocked(rule));
-      if (blocked !== undefined) return this.retry(entry, 'waiting', blocked, 'info');
-    }
+    const replugging = this.replugging(entry);
+    if (!replugging && await this.blocked(entry)) return;
     const address = await this.limited(`resolving ${rule.server}`, 'resolveMs', (signal) => canonicalHost(rule.server, { signal }));
     entry.address = address;
     const device = await this.find(entry, address);
-    if (device === undefined) return;
+    if (device === undefined) {
+      if (replugging) this.askAhead(entry);
+      return;
+    }
+    if (replugging && await this.blocked(entry, this.freshMs())) return;
     const other = this.holder(entry, address, device.busid);
     if (other !== undefined) return this.refuseHeld(entry, device, other);
     const mine = await this.attachedPort(address, device.busid, ports);
     if (mine !== undefined) return this.attached(entry, device, mine, 'already attached on this host; taken over', true);
     if (device.state === 'used') return this.retry(entry, 'waiting', `${device.busid} is imported by another client of ${rule.server}; not attached twice`, 'warn');
     await this.claim(entry, address, device);
+  }
+
+  // Whether the import's container cannot take a device now (then a retry, said why). A "yes"
+  // asked less than freshMs ago is taken as it is; a "no" is always asked again.
+  private async blocked(entry: Entry, freshMs = 0): Promise<boolean> {
+    if (entry.rule.container === undefined || this.options.consumer === undefined) return false;
+    const last = entry.verdict;
+    const verdict = last !== undefined && last.blocked === undefined && Date.now() - last.at < freshMs ? last : await this.ask(entry);
+    if (verdict.blocked === undefined) return false;
+    this.retry(entry, 'waiting', verdict.blocked, 'info');
+    return true;
+  }
+
+  // Asks the import's container whether it may take a device (one question in flight at a time).
+  private ask(entry: Entry): Promise<Verdict> {
+    const { rule } = entry;
+    const consumer = this.options.consumer!;
+    if (entry.asking !== undefined) return entry.asking;
+    const at = Date.now();
+    const asking = this.limited(`inspecting container ${rule.container}`, 'consumerMs', () => consumer.blocked(rule)).then((blocked) => {
+      entry.verdict = { at, blocked };
+      return entry.verdict;
+    }).finally(() => {
+      entry.asking = undefined;
+    });
+    entry.asking = asking;
+    return asking;
+  }
+
+  // A replugged device is away: its container is asked now, in the background, unless it was
+  // asked less than CONTAINER_FRESH_MS ago (a failed question is asked again at the attach).
+  private askAhead(entry: Entry): void {
+    if (entry.rule.container === undefined || this.options.consumer === undefined || entry.asking !== undefined) return;
+    if (entry.verdict !== undefined && Date.now() - entry.verdict.at < this.freshMs()) return;
+    this.ask(entry).catch(() => undefined);
+  }
+
+  // Whether the import dropped less than REPLUG_WINDOW_MS ago and is not attached again yet.
+  private replugging(entry: Entry): boolean {
+    return entry.state !== 'attached' && entry.droppedAt !== undefined && Date.now() - entry.droppedAt < REPLUG_WINDOW_MS;
   }
 
   // The one device of the server's list the import names; undefined when there is none (a retry).

@@ -231,6 +231,10 @@ echo ATTACK-DONE'
 	restored() { grep -q '^2 done' /tmp/live-edit 2>/dev/null; }
 	check "server: the devices file was edited twice while the service ran ($CLIENT taken off disk B's clients, then named again)" wait_s 1800 restored
 	show </tmp/live-edit
+	# Where each replug's time goes, on this side (all three are over by now): the plug as the
+	# kernel saw it, the service's bind, the client's attach reaching usbipd (docs/benchmarks.md).
+	echo "  | the replugs on the server's clock:"
+	journalctl -b --no-pager -o short-precise 2>&1 | grep -E 'usb 2-4: new |usb 2-4: SerialNumber|export disk-a: .*(is gone|bound to usbip-host)|usbipd: (connection from|found requested device: 2-4)' | tail -n 20 | show
 	journalctl -u kvc@usbip -o short-precise | grep -E 'changed|no longer among|export disk-b' | tail -n 8 | show
 	show </tmp/nft-live.txt
 	check "server: kvc's nftables table followed the first edit without a restart (10.77.0.9 named)" grep -q '10.77.0.9' /tmp/nft-live.txt
@@ -441,6 +445,7 @@ t0=$(ms)
 usable() { [ "$(imp disk-a state)" = attached ] && d=$(import_disk disk-a) && head -c 1048576 "/dev/$d" >/dev/null 2>&1; }
 wait_s 300 usable; st=$?
 echo "KVC-E2E: USABLE-AGAIN"
+logger -t kvc-e2e "USABLE-AT replug 1"
 again_ms=$(($(ms) - t0))
 newbusid=$(imp disk-a busid)
 check "client: the service attached disk A again by itself, now server bus id ${newbusid:-none} (was $busid), ${again_ms} ms after it saw the drop (bound: 300 s)" sh -c "[ $st = 0 ] && [ -n '$newbusid' ] && [ '$newbusid' != '$busid' ]"
@@ -459,10 +464,13 @@ for i in 2 3; do
 	t0=$(ms)
 	wait_s 300 usable; st=$?
 	echo "KVC-E2E: USABLE-AGAIN $i"
+	logger -t kvc-e2e "USABLE-AT replug $i"
 	check "client: replug $i: the service attached disk A again by itself, $(($(ms) - t0)) ms after it saw the drop" [ $st = 0 ]
 done
-# Where a replug's time goes, on this side: the service's and the kernel's lines of the last one.
-journalctl -b --no-pager -o short-precise --since "-60s" 2>&1 | grep -E 'kvc|usb |vhci|sd |scsi' | tail -n 40 | show
+# Where each replug's time goes, on this side: the service's and the kernel's lines of all three
+# (the drop, the list asked, the attach, vhci's port, the disk, the container's node).
+echo "  | the replugs on the client's clock:"
+journalctl -b --no-pager -o short-precise 2>&1 | grep -E 'import disk-a: .*(dropped off|exports no|attached on port|ctr-a has)|vhci_hcd.0: Device attached|usb-storage 2-1:1.0: USB Mass|\[sd[a-z]\] Attached SCSI disk|USABLE-AT' | tail -n 40 | show
 
 say "client: the server takes this client off disk B's clients while disk B is attached (its devices file edited, no restart)"
 # Asks the server for its next edit; succeeds once it answers that the edit is made.

@@ -48,7 +48,9 @@ describe('usbip container consumer: what a container-bound import hands over, an
     described = { granted: [], revoked: [] };
     ops = {
       // Refuses what the container's rules refuse, as the real grantDevice does (by the same rules here: block 8 only).
-      grantDevice: async (_runtime, container, device, name) => {
+      grantDevice: async (runtime, container, device, name) => {
+        // As the real one: the container is inspected for each node it is asked to give.
+        if ((await runtime.inspectContainerAccess(container)) === undefined) throw new ContainerRefusedError('no-such-container', `there is no container ${container}`);
         if (device.type !== 'b' || device.major !== 8) throw new ContainerRefusedError('cgroup-rule', `${container} cannot be given ${device.type} ${device.major}:${device.minor}`, { hint: 'add a rule' });
         described.granted.push(name);
         return { container, device, name, path: `/dev/${name}`, mode: 0o660, uid: 0, gid: 0, cgroupAllows: [], containerId: 'c0ffee', pid: 4242, start: '1', mountNs: 1 };
@@ -95,6 +97,25 @@ describe('usbip container consumer: what a container-bound import hands over, an
     expect(described.revoked).to.deep.equal(['sda1']);
     await c.release(rule);
     expect(described.revoked).to.deep.equal(['sda1', 'sda']);
+  });
+
+  it('inspects the container once per look, not once per node (a runtime call each, slow under emulation)', async () => {
+    let inspections = 0;
+    const c = consumer(() => { inspections += 1; return access(); });
+    await c.grant(rule, '3-1');
+    expect(described.granted).to.deep.equal(['sda', 'sda1']);
+    expect(inspections, 'three nodes (one refused by the rules), one inspect').to.equal(1);
+    await c.grant(rule, '3-1');
+    expect(inspections, 'nothing new to give: no inspect').to.equal(1);
+    node(join(sys, 'bus/usb/devices/3-1/3-1:1.0/host0/target0:0:0/0:0:0:0/block/sda/sda2'), '8:2', 'sda2', 'block');
+    await c.grant(rule, '3-1');
+    expect(described.granted).to.deep.equal(['sda', 'sda1', 'sda2']);
+    expect(inspections, 'the next look asks anew').to.equal(2);
+    // The container went between two looks: the next look sees it, and gives nothing.
+    const gone = consumer(() => undefined);
+    let error;
+    await gone.grant(rule, '3-1').catch((caught) => { error = caught; });
+    expect(error?.reason).to.equal('no-such-container');
   });
 
   it('the container is gone when its granted process is, or (before any grant) when it stopped or went', async () => {

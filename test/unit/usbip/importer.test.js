@@ -380,4 +380,57 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     await importer.close();
   });
 
+  it('while a replugged device is away, its server is asked every try, its container not at all while its last "yes" is recent; once back, that "yes" is the attach\'s answer (no runtime call between the list and the attach)', async () => {
+    const log = quiet();
+    const waker = new Waker();
+    const asked = [];
+    const consumer = { grant: async () => {}, release: async () => {}, gone: async () => false, blocked: async () => { asked.push(Date.now()); return undefined; } };
+    const { importer, controller } = start(`${A()}container = ctr-a\n`, log, { pollMs: 60_000, retryBaseMs: 300, retryMaxMs: 1000, replugMs: 20, waker, consumer });
+    await importer.start();
+    expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2' });
+    expect(asked, 'before the first attach (no drop yet): the container first').to.have.length(1);
+    listed = [];
+    host.drop(0);
+    waker.wake();
+    await until(() => importer.state()[0].state !== 'attached', 1000);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(log.lines.join('\n')).to.include('exports no 46f4:0001 serial A');
+    listed = [{ busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
+    await until(() => importer.state()[0].state === 'attached', 2000);
+    expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
+    expect(asked, 'about 15 tries at the server, no question to the container: its "yes" is under 5 s old').to.have.length(1);
+    controller.abort();
+    await importer.close();
+  });
+
+  it('while a replugged device is away, its container is asked in the background (at most once per containerFreshMs, not once per try); a "no" is asked again once the device is back, and blocks the attach', async () => {
+    const log = quiet();
+    const waker = new Waker();
+    const asked = [];
+    let blockedWhy;
+    const consumer = { grant: async () => {}, release: async () => {}, gone: async () => false, blocked: async () => { asked.push(Date.now()); return blockedWhy; } };
+    const { importer, controller } = start(`${A()}container = ctr-a\n`, log, { pollMs: 60_000, retryBaseMs: 300, retryMaxMs: 1000, replugMs: 20, containerFreshMs: 150, waker, consumer });
+    await importer.start();
+    listed = [];
+    host.drop(0);
+    waker.wake();
+    await until(() => importer.state()[0].state !== 'attached', 1000);
+    // The container stops while the device is away: a background question learns it.
+    blockedWhy = 'container ctr-a is not running; attached once it runs';
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(asked.length, `tries every 20 ms for 600 ms, at most one question per 150 ms (${asked.length})`).to.be.within(2, 6);
+    const away = asked.length;
+    listed = [{ busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
+    await until(() => asked.length > away, 1000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(importer.state()[0]).to.include({ state: 'waiting', why: blockedWhy });
+    expect(host.calls.filter((call) => call.startsWith('attach'))).to.have.length(1);
+    // It runs again: attached at the next try (backed off as after any blocked try).
+    blockedWhy = undefined;
+    await until(() => importer.state()[0].state === 'attached', 2000);
+    expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
+    controller.abort();
+    await importer.close();
+  });
+
 });
