@@ -19,7 +19,17 @@ export function itPassedSteps(console, steps) {
     });
   }
   it('the guest reported no failure and finished', () => {
-    expect(console()).to.not.match(/^KVC-E2E: FAIL/m);
-    expect(console()).to.match(/^KVC-E2E: DONE pass=\d+ fail=0$/m);
+    const text = console();
+    // When it did not, the console's last lines say why (a panic, a root not mounted, a timeout):
+    // they go into the failure's message, which is what a CI log keeps.
+    const why = `the guest's console ended:\n${consoleTail(text)}`;
+    expect(text, why).to.not.match(/^KVC-E2E: FAIL/m);
+    expect(text, why).to.match(/^KVC-E2E: DONE pass=\d+ fail=0$/m);
   });
+}
+
+// The console's last lines, without terminal escapes, indented: a failure's context.
+export function consoleTail(text, lines = 25) {
+  const plain = text.replace(/\x1b(\[[0-9;?]*[A-Za-z]|c)/g, '').split('\n').filter((l) => l.trim() !== '');
+  return plain.slice(-lines).map((l) => `    | ${l}`).join('\n') || '    (empty: the guest never booted)';
 }

@@ -106,7 +106,7 @@ log "initramfs: busybox and the modules to mount the root disk"
 init=$work/initramfs
 mkdir -p "$init"/{bin,dev,proc,sys,newroot,modules}
 cp /bin/busybox "$init/bin/busybox"
-for applet in sh mount umount insmod switch_root sleep echo cat mkdir; do ln -s busybox "$init/bin/$applet"; done
+for applet in sh mount umount insmod switch_root sleep echo cat mkdir ls tr; do ln -s busybox "$init/bin/$applet"; done
 # virtio_blk and ext4 with their dependencies, in load order.
 for module in virtio_pci virtio_blk ext4; do
 	modprobe -d "$work/kernel" -S "$KVER" --show-depends "$module"
@@ -126,8 +126,16 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for module in /modules/*.ko*; do insmod "$module" 2>/dev/null; done
-for i in 1 2 3 4 5 6 7 8 9 10; do [ -b /dev/vda ] && break; sleep 0.2; done
-mount -t ext4 -o rw /dev/vda /newroot || { echo "initramfs: cannot mount /dev/vda"; exec sh; }
+# Under TCG on a loaded machine the disk can take seconds to appear: wait up to 60 s for it. If the
+# root cannot be mounted, say so on the console and power off (an interactive shell on a console
+# with no input would end in a panic that says nothing).
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 300 ]; do sleep 0.2; i=$((i + 1)); done
+if ! mount -t ext4 -o rw /dev/vda /newroot; then
+	echo "KVC-E2E: FAIL initramfs: cannot mount /dev/vda (waited $((i / 5)) s; block devices: $(ls /sys/block | tr '\n' ' '))"
+	echo o >/proc/sysrq-trigger
+	sleep 10
+fi
 umount /proc /sys
 mount --move /dev /newroot/dev
 exec switch_root /newroot /sbin/init
