@@ -76,6 +76,12 @@ export class Fields {
     if (!Array.isArray(value)) throw new ShapeError(this.at(key), 'an array');
     return value.map((element, index) => item(element, `${this.at(key)}[${index}]`));
   }
+
+  // An object field read by `item`, or null; left out (as an older writer does) is null too.
+  objectOrNull<T>(key: string, item: (value: unknown, path: string) => T): T | null {
+    const value = this.record[key];
+    return value === null || value === undefined ? null : item(value, this.at(key));
+  }
 }
 
 // An array element that must be a string.

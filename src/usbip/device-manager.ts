@@ -23,7 +23,7 @@ import { watchDevicesFile, watchFolder } from './devices-file-watch.js';
 import { ConfigError } from '../errors.js';
 import { resolvePeerClients, TunnelSettingError, unknownPeer, type TunnelPeer } from './wireguard-plan.js';
 import { listPeers, storeDir, type WireGuardStore } from './wireguard.js';
-import { startTunnel, type RunningTunnel } from './tunnel.js';
+import { startTunnel, tunnelState, type RunningTunnel } from './tunnel.js';
 import { planReload } from './reload-plan.js';
 import { imageName } from '../images/names.js';
 import { toolsAppArmor } from '../ops/tools-apparmor.js';
@@ -99,6 +99,7 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
       exported: exporter?.state().exported ?? [],
       missing: exporter?.state().missing ?? [],
       imports: importer?.state() ?? [],
+      tunnel: tunnel === undefined || config.tunnel === undefined ? null : tunnelState(config.tunnel, tunnel),
     };
     writeDevicesState(ctx, settings.name, state);
   };

@@ -9,7 +9,17 @@ import type { Logger } from '../log/logger.js';
 import type { ExportedState } from './exporter.js';
 import type { ImportState } from './importer.js';
 
-// What the service publishes: each export, the rules with no device, each import.
+// The WireGuard tunnel the service brought up ([tunnel] in the devices file): this host's end and
+// the peers kvcwg carries.
+export interface TunnelState {
+  readonly interface: string;
+  readonly address: string;
+  readonly port: number;
+  readonly publicKey: string;
+  readonly peers: readonly { readonly name: string; readonly address: string; readonly endpoint: string | null }[];
+}
+
+// What the service publishes: each export, the rules with no device, each import, the tunnel.
 export interface UsbipDevicesState {
   readonly pid: number;
   readonly updated: string;
@@ -17,6 +27,8 @@ export interface UsbipDevicesState {
   readonly exported: readonly ExportedState[];
   readonly missing: readonly string[];
   readonly imports: readonly ImportState[];
+  // null without a [tunnel].
+  readonly tunnel: TunnelState | null;
 }
 
 function statePath(ctx: Pick<Context, 'runDir'>, name: string): string {
@@ -67,6 +79,16 @@ export function checkDevicesState(value: unknown): UsbipDevicesState {
         state: entry.oneOf('state', IMPORT_STATES), busid: entry.stringOrNull('busid'), port: entry.integerOrNull('port'),
         controller: entry.integerOrNull('controller'), localBusid: entry.stringOrNull('localBusid'), adopted: entry.boolean('adopted'),
         since: entry.stringOrNull('since'), reconnects: entry.integer('reconnects'), why: entry.stringOrNull('why'), nextTry: entry.stringOrNull('nextTry'),
+      };
+    }),
+    tunnel: fields.objectOrNull('tunnel', (item, path) => {
+      const tunnel = new Fields(item, path);
+      return {
+        interface: tunnel.string('interface'), address: tunnel.string('address'), port: tunnel.integer('port'), publicKey: tunnel.string('publicKey'),
+        peers: tunnel.array('peers', (peer, at) => {
+          const one = new Fields(peer, at);
+          return { name: one.string('name'), address: one.string('address'), endpoint: one.stringOrNull('endpoint') };
+        }),
       };
     }),
   };

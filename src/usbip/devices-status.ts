@@ -1,6 +1,7 @@
 // `kvc status usbip`'s devices: what the service exports (bus id, VID:PID, serial, state, who
 // imported it), what it keeps attached (port, server, device, since, reconnects) and what is
-// configured but not there; per export who may attach it (a warning for `clients = any`).
+// configured but not there; per export who may attach it (a warning for `clients = any`); the
+// WireGuard tunnel and its peers.
 import { errorLines } from '../errors.js';
 import type { Context } from '../ops/context.js';
 import { readDevicesFile } from './devices-file.js';
@@ -45,6 +46,11 @@ export function formatDevices(report: DevicesReport): string[] {
     lines.push(`    export ${entry.rule}: ${entry.busid} ${entry.vendor}:${entry.product}${entry.serial === null ? '' : ` serial ${entry.serial}`}: ${entry.state}${entry.importedBy === null ? '' : ` by ${entry.importedBy}`}${may(entry.rule)}`);
   }
   for (const name of state.missing) lines.push(`    export ${name}: configured, not plugged in${may(name)}`);
+  if (state.tunnel !== null) {
+    const tunnel = state.tunnel;
+    lines.push(`    tunnel ${tunnel.interface}: ${tunnel.address}, UDP port ${tunnel.port}, this host's public key ${tunnel.publicKey}${tunnel.peers.length === 0 ? '; no peers (kvc usbip peer add)' : ''}`);
+    for (const peer of tunnel.peers) lines.push(`      peer ${peer.name}: ${peer.address}${peer.endpoint === null ? ' (it makes the first contact)' : `, at ${peer.endpoint}`}`);
+  }
   for (const entry of state.imports) {
     const what = `${entry.device} from ${entry.server}${entry.container === null ? '' : ` for container ${entry.container}`}`;
     if (entry.state === 'attached') {

@@ -4,11 +4,14 @@
 // deleted when the service stops. The commands are wireguard-plan.ts's; this only runs and logs them.
 import type { Logger } from '../log/logger.js';
 import { describePeers, peersChange, TUNNEL_INTERFACE, tunnelDownCommands, tunnelUpCommands, type TunnelPeer, type TunnelSetting } from './wireguard-plan.js';
+import type { TunnelState } from './devices-state.js';
 import { hostKey, privateKeyPath, runTunnelCommands, type WireGuardStore } from './wireguard.js';
 
 // The running tunnel: its peers replaced, or the interface taken down.
 export interface RunningTunnel {
   readonly publicKey: string;
+  // The peers kvcwg carries now.
+  peers(): readonly TunnelPeer[];
   update(peers: readonly TunnelPeer[]): Promise<void>;
   down(): Promise<void>;
 }
@@ -30,6 +33,7 @@ export async function startTunnel(store: WireGuardStore, setting: TunnelSetting,
   let running = [...peers];
   return {
     publicKey: own.publicKey,
+    peers: () => running,
     update: async (next) => {
       const change = peersChange(running, next);
       if (!change.changed) return;
@@ -43,5 +47,16 @@ export async function startTunnel(store: WireGuardStore, setting: TunnelSetting,
         (error: unknown) => logger.warn(`WireGuard: cannot take ${TUNNEL_INTERFACE} down: ${(error as Error).message}; ip link del dev ${TUNNEL_INTERFACE} does it`),
       );
     },
+  };
+}
+
+// What `kvc status` is told of the running tunnel.
+export function tunnelState(setting: TunnelSetting, tunnel: RunningTunnel): TunnelState {
+  return {
+    interface: TUNNEL_INTERFACE,
+    address: setting.address,
+    port: setting.listenPort,
+    publicKey: tunnel.publicKey,
+    peers: tunnel.peers().map((peer) => ({ name: peer.name, address: peer.address.text, endpoint: peer.endpoint ?? null })),
   };
 }

@@ -11,6 +11,8 @@ import { PassThrough } from 'node:stream';
 import { publishState, readPublishedState as readChecked } from '../../../lib/host/published-state.js';
 import { Fields } from '../../../lib/host/json-shape.js';
 import { readServiceState } from '../../../lib/ops/service-state.js';
+import { readDevicesState } from '../../../lib/usbip/devices-state.js';
+import { tunnelState } from '../../../lib/usbip/tunnel.js';
 
 // A reader that checks only the process ID; a damaged file counts as none here.
 const pidOnly = (value) => ({ pid: new Fields(value).integer('pid') });
@@ -65,6 +67,30 @@ describe('published state (service.json, devices.json)', () => {
       warnings.length = 0;
       expect(readServiceState(ctx, 'usbip'), JSON.stringify(damage)).to.equal(undefined);
       expect(warnings.join('\n')).to.include(path).and.include(field);
+    }
+  });
+
+  it('a devices state with the tunnel is read back whole; one from before the tunnel field reads as no tunnel; a damaged tunnel is not believed', () => {
+    const run = join(dir, 'run');
+    mkdirSync(join(run, 'usbip'), { recursive: true });
+    const path = join(run, 'usbip', 'devices.json');
+    // What the device manager publishes for a running tunnel (the RunningTunnel here a stand-in: bringing up kvcwg needs the kernel's wireguard).
+    const running = { publicKey: 'PUB=', peers: () => [{ name: 'imp', publicKey: 'IMP=', address: { text: '10.232.0.2' } }, { name: 'far', publicKey: 'FAR=', address: { text: '10.232.0.3' }, endpoint: '192.0.2.7:51820' }] };
+    const tunnel = tunnelState({ address: '10.232.0.1/24', listenPort: 51821 }, running);
+    expect(tunnel).to.deep.equal({ interface: 'kvcwg', address: '10.232.0.1/24', port: 51821, publicKey: 'PUB=', peers: [{ name: 'imp', address: '10.232.0.2', endpoint: null }, { name: 'far', address: '10.232.0.3', endpoint: '192.0.2.7:51820' }] });
+    const good = { pid: process.pid, updated: 'now', file: '/etc/kvc/usbip.devices', exported: [], missing: [], imports: [], tunnel };
+    const warnings = [];
+    const ctx = { runDir: run, logger: { warn: (line) => warnings.push(line) } };
+    writeFileSync(path, JSON.stringify(good));
+    expect(readDevicesState(ctx, 'usbip')).to.deep.equal(good);
+    const { tunnel: _left, ...older } = good;
+    writeFileSync(path, JSON.stringify(older));
+    expect(readDevicesState(ctx, 'usbip')).to.deep.equal({ ...older, tunnel: null });
+    for (const [damage, field] of [[{ tunnel: 'kvcwg' }, 'tunnel'], [{ tunnel: { ...tunnel, peers: [{ name: 'imp', address: 7, endpoint: null }] } }, 'tunnel.peers[0].address'], [{ tunnel: { ...tunnel, port: '51820' } }, 'tunnel.port']]) {
+      writeFileSync(path, JSON.stringify({ ...good, ...damage }));
+      warnings.length = 0;
+      expect(readDevicesState(ctx, 'usbip'), JSON.stringify(damage)).to.equal(undefined);
+      expect(warnings.join('\n')).to.include(field);
     }
   });
 

@@ -103,7 +103,7 @@ describe('usbip clients: status', () => {
   const exported = (rule, busid, state, importedBy) => ({ rule, busid, vendor: '46f4', product: '0001', serial: rule.toUpperCase(), state, importedBy });
   const report = (service) => ({ file: FILE, configured: true, error: null, clients: { a: '10.77.0.2, 10.77.1.0/24', b: 'any', c: '10.0.0.9' }, service });
   it('shows per export who may attach it and who has it, and warns about clients = any', () => {
-    const lines = formatDevices(report({ pid: 1, updated: '', file: FILE, exported: [exported('a', '1-1', 'imported', '10.77.0.2'), exported('b', '1-2', 'exported', null)], missing: ['c'], imports: [] }));
+    const lines = formatDevices(report({ pid: 1, updated: '', file: FILE, exported: [exported('a', '1-1', 'imported', '10.77.0.2'), exported('b', '1-2', 'exported', null)], missing: ['c'], imports: [], tunnel: null }));
     expect(lines).to.deep.equal([
       `  devices (${FILE}):`,
       '    export a: 1-1 46f4:0001 serial A: imported by 10.77.0.2; clients: 10.77.0.2, 10.77.1.0/24',
@@ -111,6 +111,16 @@ describe('usbip clients: status', () => {
       '    export c: configured, not plugged in; clients: 10.0.0.9',
       '  warning: export b: clients = any: anyone who can reach this host can list and attach it',
     ]);
+  });
+  it('shows the tunnel the service brought up and the peers kvcwg carries', () => {
+    const tunnel = { interface: 'kvcwg', address: '10.232.0.1/24', port: 51820, publicKey: 'PUB=', peers: [{ name: 'imp', address: '10.232.0.2', endpoint: null }, { name: 'far', address: '10.232.0.3', endpoint: '192.0.2.7:51820' }] };
+    const lines = formatDevices(report({ pid: 1, updated: '', file: FILE, exported: [], missing: [], imports: [], tunnel }));
+    expect(lines.slice(1, 4)).to.deep.equal([
+      "    tunnel kvcwg: 10.232.0.1/24, UDP port 51820, this host's public key PUB=",
+      '      peer imp: 10.232.0.2 (it makes the first contact)',
+      '      peer far: 10.232.0.3, at 192.0.2.7:51820',
+    ]);
+    expect(formatDevices(report({ pid: 1, updated: '', file: FILE, exported: [], missing: [], imports: [], tunnel: { ...tunnel, peers: [] } }))[1]).to.equal("    tunnel kvcwg: 10.232.0.1/24, UDP port 51820, this host's public key PUB=; no peers (kvc usbip peer add)");
   });
   it('warns about clients = any while the service is stopped too', () => {
     expect(formatDevices(report(null))).to.include('  warning: export b: clients = any: anyone who can reach this host can list and attach it');
