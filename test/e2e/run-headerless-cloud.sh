@@ -12,8 +12,10 @@
 #   client: the cloud kernel; kvc installed from its .deb, the image loaded (podman save), and
 #           kvc@usbip-source with a devices file importing the server's disk
 #           (test/e2e/guest/headerless-cloud-e2e.sh): kvc's ABI check passes, the kernel takes the
-#           USB core, USB/IP and storage modules without a complaint, the service attaches the disk
-#           by itself, its data reads back with its sha256, and the stop detaches and unloads.
+#           USB core, USB/IP and storage modules without a complaint, the service brings up its
+#           WireGuard tunnel to the server and attaches the disk through it by itself (issue 23's
+#           importing side), its data reads back with its sha256, and the stop detaches, unloads
+#           and takes the tunnel down.
 # The image is the one test/integration/headerless-cloud.test.js leaves in this host's podman
 # (`kvc build` finds it up to date); built here (about 5 minutes) only when it is not there.
 #   test/e2e/run-headerless-cloud.sh [console-log-prefix]   (env: CLOUD_KVER, KVER, KVC_E2E_CACHE)
@@ -54,7 +56,19 @@ cp "$work/config/usbip-source.conf" "$hl/"
 # The client imports the server's disk by VID:PID (kvc-devices(5)); the device manager of
 # kvc@usbip-source attaches it once the server exports it. No serial: that needs kvc's device list
 # (TCP 3241), which a plain usbipd does not serve (list-port = 0: do not ask for it).
-printf '%s\n' '[import.disk]' 'server = 10.77.0.1' 'device = 46f4:0001' 'list-port = 0' >"$hl/usbip-source.devices"
+# Issue 23, the importing side of the tunnel: the import goes through WireGuard, the client's
+# kvcwg brought up by kvc@usbip-source from [tunnel] and the peer `kvc usbip peer add` names (the
+# server's key, its tunnel address 10.232.0.1, its endpoint on the link); the server, a plain
+# Debian host, makes its wg0 by hand. The keys are made here (wg genkey): the server's private key
+# is handed to the server, the client's goes where kvc keeps this host's key (as kvc's own first
+# `peer add` would make it), so each side knows the other's public key before the boot.
+printf '%s\n' '[tunnel]' 'address = 10.232.0.2/24' '' '[import.disk]' 'server = 10.232.0.1' 'device = 46f4:0001' 'list-port = 0' >"$hl/usbip-source.devices"
+wg_dir=$work/tree/var/lib/kvc/usbip/wireguard
+install -d -m 700 "$wg_dir" "$work/wg"
+(umask 077; wg genkey >"$wg_dir/private.key"; wg genkey >"$work/wg/wg-server.key")
+wg pubkey <"$wg_dir/private.key" >"$hl/wg-client.pub"
+wg pubkey <"$work/wg/wg-server.key" >"$hl/wg-server.pub"
+cp "$hl/wg-client.pub" "$work/wg/wg-client.pub"
 # kvc's ABI check reads the kernel's .ko.xz modules with xz, which the guest root lacks.
 xz_deb=$e2e_cache/xz-utils.deb
 [ -s "$xz_deb" ] || (cd "$work" && apt-get download -qq xz-utils && mv xz-utils_*.deb "$xz_deb")
@@ -83,7 +97,7 @@ if [ ! -s "$server/usbip-host.ko" ]; then
 	rm -rf "$server" && mv "$server.tmp" "$server"
 fi
 server_payload=()
-for file in "$server"/*; do server_payload+=(--payload "$file"); done
+for file in "$server"/* "$work/wg/wg-server.key" "$work/wg/wg-client.pub"; do server_payload+=(--payload "$file"); done
 # A free port on the host's loopback for the guests' link.
 listening() { ss -Hltn "sport = :$port" | grep -q .; }
 port=$((20000 + RANDOM % 20000))

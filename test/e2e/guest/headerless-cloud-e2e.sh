@@ -5,8 +5,10 @@
 # header-less recipe: the kernel's source and config, no headers package) and checks that
 # kvc@usbip-source loads it after kvc's ABI check, that the kernel takes the USB core, USB/IP and
 # storage modules without a complaint, that the service's device manager attaches the server's disk
-# by itself (usbip-source.devices imports it by VID:PID and serial), that the data read through
-# USB/IP is the disk's, and that the stop detaches it and unloads them all.
+# by itself (usbip-source.devices imports it by VID:PID) through the WireGuard tunnel the service
+# brings up ([tunnel], the server a peer of kvc's; issue 23's importing side), that the link
+# carries nothing of USB/IP in clear, that the data read through USB/IP is the disk's, and that
+# the stop detaches it, unloads them all and takes the tunnel down.
 . /usr/local/libexec/kvc-e2e-checks.sh
 hl=/var/lib/kvc-e2e/headerless
 image=localhost/usbip-source-1.0.0:$TAG
@@ -37,6 +39,15 @@ check "the image says the header-less recipe built it (linux-source, /boot/confi
 	sh -c "printf '%s\n' \"\$1\" | grep -q '^header-less recipe: $KVER from linux-source-[0-9.]* [^ ]*, config /boot/config-$KVER and [0-9]* symbol CRCs from the modules of linux-image-.*and those of its vmlinux'" - "$recipe"
 check "... and none of $added is loaded before the start" none_of_them
 
+# Issue 23's importing side: the server is a peer of this host's tunnel, which the service brings up.
+say "kvc usbip peer add server (its key, tunnel address 10.232.0.1, endpoint 10.77.0.1:51820); [tunnel] in usbip-source.devices"
+added_peer=$(kvc usbip peer add server --public-key "$(cat "$hl/wg-server.pub")" --address 10.232.0.1 --endpoint 10.77.0.1:51820 2>&1)
+echo "$added_peer" | show
+check "kvc usbip peer add: the server added, with this host's public key (the one in kvc's key folder) shown to give it" \
+	sh -c "printf '%s\n' \"\$1\" | grep -qxF \"this host's public key (give it to server): \$(cat $hl/wg-client.pub)\" && kvc usbip peer list | grep -q '^server'" - "$added_peer"
+capture_on() { tcpdump -Z root -i "$dev" -U -w /tmp/link.pcap >/tmp/tcpdump.txt 2>&1 & capture=$!; wait_s 20 grep -q listening /tmp/tcpdump.txt; }
+capture_on
+
 say "systemctl start kvc@usbip-source"
 t=$(ms)
 run systemctl start kvc@usbip-source
@@ -55,10 +66,21 @@ check "the service attached the server's disk by itself (usbip-source.devices: i
 disk=$(vhci_disk)
 if [ -n "$disk" ]; then journal | grep -E 'import' | show; else journal | tail -n 20 | show; fi
 run kvc status usbip-source
-check "kvc status says the import is attached" sh -c "kvc status usbip-source | grep -q 'import disk: 46f4:0001 from 10.77.0.1:3240: attached '"
+check "kvc status says the import is attached" sh -c "kvc status usbip-source | grep -q 'import disk: 46f4:0001 from 10.232.0.1:3240: attached '"
+check "... and shows the tunnel the service brought up (kvcwg 10.232.0.2/24) and its peer" sh -c "kvc status usbip-source > /tmp/status.txt &&
+	grep -qF \"tunnel kvcwg: 10.232.0.2/24, UDP port 51820, this host's public key \$(cat $hl/wg-client.pub)\" /tmp/status.txt &&
+	grep -qF 'peer server: 10.232.0.1, at 10.77.0.1:51820' /tmp/status.txt"
+wg show kvcwg 2>&1 | show
+check "kvcwg was made by the service: the server its peer, a handshake done, the journal says so" sh -c "
+	wg show kvcwg peers | grep -qxF \"\$(cat $hl/wg-server.pub)\" && wg show kvcwg latest-handshakes | awk '{ exit !(\$2 > 0) }' &&
+	journalctl -b -u kvc@usbip-source -o cat | grep -q 'WireGuard: kvcwg up, 10.232.0.2/24, UDP port 51820'"
 t=$(ms)
 actual=$(sha256sum <"/dev/${disk:-none}" | cut -d' ' -f1)
 check "the data read through USB/IP from /dev/${disk:-none} is the server's disk ($(($(ms) - t)) ms for 8 MiB; sha256 ${actual:-none})" [ "$actual" = "$(cat "$hl/disk.sha256")" ]
+sleep 1; kill "$capture"; wait "$capture" 2>/dev/null; show </tmp/tcpdump.txt
+in_clear() { tcpdump -r /tmp/link.pcap -nn 'tcp port 3240' 2>/dev/null | wc -l; }
+sealed() { [ "$(tcpdump -r /tmp/link.pcap -nn 'udp port 51820' 2>/dev/null | wc -l)" -gt 100 ] && [ "$(in_clear)" -eq 0 ]; }
+check "on the link, the import and the read were WireGuard's UDP only: $(tcpdump -r /tmp/link.pcap -nn 'udp port 51820' 2>/dev/null | wc -l) packets, $(in_clear) of USB/IP's TCP in clear" sealed
 ports=$(kvc wrapper usbip-source "$KVER" usbip port 2>&1)
 echo "$ports" | show
 check "usbip port (the instance's tools container) shows the import on a vhci port" sh -c "printf '%s' \"\$1\" | grep -q 'Port in Use'" - "$ports"
@@ -69,5 +91,6 @@ run systemctl stop kvc@usbip-source
 say "stopped in $(($(ms) - t)) ms"
 journal | tail -n 8 | show
 check "the stop detached the disk and unloaded them all" detached_and_stopped
+check "... and took kvcwg down" sh -c "! ip link show dev kvcwg >/dev/null 2>&1 && journalctl -b -u kvc@usbip-source -o cat | grep -q 'WireGuard: kvcwg taken down'"
 check "... and the kernel logged nothing against them" sh -c "[ -z \"\$1\" ]" - "$(rejections)"
 echo "KVC-E2E: DONE pass=$pass fail=$fail"

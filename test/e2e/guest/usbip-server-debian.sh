@@ -3,8 +3,9 @@
 # kvc at all, as any Debian host exports a disk. Debian's generic kernel ($KVER) has usbip-core and
 # usbip-host in its own package (the guest root lacks them: build-guest.sh deletes them, so the host
 # hands in those two .ko files of the same linux-image package), and Debian's usbip package (its
-# .debs handed in: the guests have no mirror). It binds the emulated disk, serves it on the link
-# with usbipd, and waits until the client has imported the disk and given it back.
+# .debs handed in: the guests have no mirror). It binds the emulated disk, serves it with usbipd
+# through a WireGuard interface made by hand (wg0, 10.232.0.1, the client's key its one peer), and
+# waits until the client has imported the disk through it and given it back.
 . /usr/local/libexec/kvc-e2e-checks.sh
 payload=/var/lib/kvc-e2e/payload
 SERVER=10.77.0.1
@@ -14,6 +15,13 @@ install -D -m 644 -t "/lib/modules/$KVER/updates/usbip" "$payload"/usbip-*.ko
 depmod -a
 check "server: the link is up at $SERVER" link_up "$SERVER"
 check "server: modprobe usbip-host (Debian's own module)" modprobe usbip-host
+# The client imports through WireGuard (issue 23: kvc's importing side): this host's end made by
+# hand, as a plain Debian host does it, with the keys the host made (the client's public one).
+run ip link add wg0 type wireguard
+run wg set wg0 listen-port 51820 private-key "$payload/wg-server.key" peer "$(cat "$payload/wg-client.pub")" allowed-ips 10.232.0.2/32
+run ip addr add 10.232.0.1/24 dev wg0
+run ip link set wg0 up
+check "server: wg0 up at 10.232.0.1 with the client's key as its one peer" sh -c "wg show wg0 peers | grep -qxF '$(cat "$payload/wg-client.pub")'"
 usbipd -D
 busid=$(stick_busid)
 run usbip bind -b "$busid"
@@ -22,6 +30,9 @@ status_is() { [ "$(cat "/sys/bus/usb/devices/$busid/usbip_status" 2>/dev/null)" 
 exported() { [ -n "$busid" ] && status_is 1 && listening; }
 check "server: usbipd listens, the disk ($busid) bound to usbip-host" exported
 check "server: the client imported the disk" wait_s 1500 status_is 2
+# usbipd hands the socket to usbip-host: the kernel's connection to 3240 is the import's.
+ss -Htn state established '( sport = :3240 )' | show
+check "server: ... through the tunnel: the connection on 3240 comes from 10.232.0.2 (wg0), and wg0 had a handshake" sh -c "ss -Htn state established '( sport = :3240 )' | grep -q '10.232.0.2:' && wg show wg0 latest-handshakes | awk '{ exit !(\$2 > 0) }'"
 check "server: the client gave it back (its stop detached it)" wait_s 900 status_is 1
 echo "KVC-E2E: DONE pass=$pass fail=$fail"
 sync
