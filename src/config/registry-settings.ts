@@ -1,6 +1,7 @@
 // The registry keys (KVC_IMAGE_REPO, KVC_BUILD_FALLBACK in kvc.conf or an instance's .conf; the
 // verification and signing keys and TLS in kvc.conf), checked once here; resolved per instance.
 import { ConfigError } from '../errors.js';
+import type { RuntimeName } from '../runtime/runtime-name.js';
 
 // One key's value and the file that set it.
 type Entry = { readonly value: string; readonly file: string };
@@ -70,10 +71,17 @@ export function globalRegistryFrom(lookup: Lookup): GlobalRegistry {
 }
 
 // The instance's key wins over kvc.conf's; no repository: undefined (kvc builds, as before). A
-// repository without a verification key is refused: kvc never loads an image it cannot verify.
-export function resolveRegistry(global: GlobalRegistry, instance: RegistryLayer): RegistrySettings | undefined {
+// repository without a verification key is refused: kvc never loads an image it cannot verify. So
+// is one with docker as the runtime (when the caller names it): docker has no signature policy to
+// verify a pull with and signs no push, and that is said when the settings are read, not at a pull.
+export function resolveRegistry(global: GlobalRegistry, instance: RegistryLayer, runtime?: RuntimeName): RegistrySettings | undefined {
   const repo = instance.repo ?? global.repo;
   if (repo === undefined) return undefined;
+  if (runtime === 'docker') {
+    throw new ConfigError(repo.file, 'KVC_IMAGE_REPO', 'is set, but the container runtime is docker: kvc verifies pulled images and signs published ones with podman only (docker has no signature policy and signs nothing)', {
+      hint: 'set KVC_CONTAINER_RUNTIME=podman in kvc.conf (and drop --runtime docker), or remove KVC_IMAGE_REPO to build on this host',
+    });
+  }
   if (global.verifyKey === undefined) {
     throw new ConfigError(repo.file, 'KVC_IMAGE_REPO', 'is set, but kvc.conf has no KVC_IMAGE_VERIFY_KEY: kvc loads no pulled image it cannot verify', {
       hint: 'set KVC_IMAGE_VERIFY_KEY in kvc.conf to the public key the builder signs with, GPG or sigstore (see docs/many-hosts.md)',

@@ -75,9 +75,10 @@ async function configFacts(ctx: Context, only: string | undefined): Promise<{ co
   for (const name of names) {
     if (await textErrors(join(ctx.configDir, `${name}.conf`))) continue;
     // With kvc.conf's registry keys: an instance whose KVC_IMAGE_REPO has no verification key is an
-    // error, and so is a key of neither signature kind, or KVC_IMAGE_SIGNATURES that does not fit it.
+    // error, and so is a key of neither signature kind, KVC_IMAGE_SIGNATURES that does not fit it,
+    // or docker as the runtime.
     await loadInstanceSettings(ctx.configDir, name, deviceManagerNames(ctx)).then(async (settings) => {
-      const registry = global === undefined ? undefined : resolveRegistry(global.registry, settings.registry);
+      const registry = global === undefined ? undefined : resolveRegistry(global.registry, settings.registry, ctx.runtime.name);
       if (registry !== undefined) await trustStore(registry);
       instances.push(settings);
     }).catch((error: unknown) => errors.push(describeError(error)));

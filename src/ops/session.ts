@@ -85,8 +85,8 @@ export async function openSession(options: GlobalOptions, env: NodeJS.ProcessEnv
     dryRun,
     instance: async (name) => {
       const settings = await loadInstanceSettings(configDir, name, deviceManagerNames(ctx));
-      // KVC_IMAGE_REPO (the instance's or kvc.conf's) without a verification key: refused here.
-      resolveRegistry(global.registry, settings.registry);
+      // KVC_IMAGE_REPO (the instance's or kvc.conf's) without a verification key, or with docker: refused here.
+      resolveRegistry(global.registry, settings.registry, runtimeName);
       for (const warning of settings.warnings) logger.warn(warning);
       return settings;
     },

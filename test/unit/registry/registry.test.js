@@ -8,6 +8,11 @@ import { globalRegistryFrom, registryLayerFrom, resolveRegistry } from '../../..
 import { pullArgs, pushArgs } from '../../../lib/runtime/args.js';
 import { ConfigError } from '../../../lib/errors.js';
 import { publishSteps, parsePublishRecord, parseDigestFile } from '../../../lib/registry/publish-plan.js';
+import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 const REPO = '127.0.0.1:5000/kvc';
 const KEY = '/etc/kvc/image-signing.pub';
@@ -80,6 +85,34 @@ describe('registry: settings', () => {
     expect(() => registryLayerFrom(lookup({ KVC_BUILD_FALLBACK: 'true' }))).to.throw(ConfigError, 'must be yes or no');
     expect(() => globalRegistryFrom(lookup({ KVC_IMAGE_VERIFY_KEY: 'key.pub' }))).to.throw(ConfigError, 'absolute path');
     expect(() => globalRegistryFrom(lookup({ KVC_IMAGE_SIGN_KEY: '/a/../b' }))).to.throw(ConfigError, 'KVC_IMAGE_SIGN_KEY');
+  });
+});
+
+describe('registry: docker refused with KVC_IMAGE_REPO when the settings are read', () => {
+  const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+  it('resolveRegistry with docker: a ConfigError naming the file, the key, podman and what to do; podman and no repository pass', () => {
+    const global = globalRegistryFrom(lookup({ KVC_IMAGE_VERIFY_KEY: KEY, KVC_IMAGE_REPO: REPO }));
+    expect(() => resolveRegistry(global, registryLayerFrom(lookup({})), 'docker')).to.throw(ConfigError, 'the container runtime is docker')
+      .with.property('message').that.includes('/etc/kvc/kvc.conf').and.includes('KVC_IMAGE_REPO').and.includes('podman only');
+    expect(resolveRegistry(global, registryLayerFrom(lookup({})), 'podman')).to.deep.include({ repo: REPO });
+    expect(resolveRegistry(globalRegistryFrom(lookup({})), registryLayerFrom(lookup({})), 'docker')).to.equal(undefined);
+  });
+  it('the real CLI: kvc --runtime docker build, with KVC_IMAGE_REPO in kvc.conf, exits 78 before any runtime is run, and says to use podman', function () {
+    this.timeout(20000);
+    const dir = mkdtempSync(join(tmpdir(), 'kvc-docker-repo-'));
+    try {
+      cpSync(join(ROOT, 'host/etc/kvc'), dir, { recursive: true });
+      writeFileSync(join(dir, 'kvc.conf'), `KVC_IMAGE_REPO=${REPO}\nKVC_IMAGE_VERIFY_KEY=${KEY}\n`);
+      // PATH without docker or podman: a runtime reached would fail otherwise (exit 69), not 78.
+      const run = (args) => spawnSync(process.execPath, [join(ROOT, 'lib/cli/main.js'), '--config-dir', dir, ...args], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent', KVC_TEST_INSECURE_FILES: '1' } });
+      const result = run(['--runtime', 'docker', 'build', 'usbip', '6.1.0-56-amd64']);
+      expect(result.status, result.stderr).to.equal(78);
+      expect(result.stderr).to.include('KVC_IMAGE_REPO').and.include('docker').and.include('KVC_CONTAINER_RUNTIME=podman');
+      writeFileSync(join(dir, 'kvc.conf'), `KVC_CONTAINER_RUNTIME=docker\nKVC_IMAGE_REPO=${REPO}\nKVC_IMAGE_VERIFY_KEY=${KEY}\n`);
+      expect(run(['build', 'usbip', '6.1.0-56-amd64']).status, 'KVC_CONTAINER_RUNTIME=docker in kvc.conf').to.equal(78);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
