@@ -112,13 +112,21 @@ const HOST_SYS = ['--mount', 'type=bind,src=/sys,dst=/sys'];
 // that the host's /sys may be written where it is bound read-write.
 const CONFINED = ['--read-only', '--cap-drop=all', '--security-opt=no-new-privileges', '--security-opt=label=disable'];
 
+// CONFINED for the runtime. podman's --read-only mounts a tmpfs on /run, /tmp and /var/tmp (its
+// read-only-tmpfs default); docker's does not, and the usbip tool writes its port records under
+// /run (/var/run/vhci_hcd: without them `usbip port` names no server): docker's containers get
+// the same scratch folders.
+function confined(runtime: RuntimeName): string[] {
+  return runtime === 'docker' ? [...CONFINED, '--tmpfs=/run', '--tmpfs=/tmp', '--tmpfs=/var/tmp'] : CONFINED;
+}
+
 // `run` of a userspace tool for the wrapper and the pre-unload hook: the host's network (usbip
 // attach hands its TCP socket to the kernel; a private namespace would take it down with the
 // container), /sys as above, confined; stdin kept open, a TTY when the caller has one.
-export function toolRunArgs(image: string, command: readonly string[], options: { tty: boolean; apparmor?: string | undefined }): string[] {
+export function toolRunArgs(image: string, command: readonly string[], options: { tty: boolean; apparmor?: string | undefined; runtime?: RuntimeName }): string[] {
   const args = ['run', '--rm', '--interactive'];
   if (options.tty) args.push('--tty');
-  args.push('--pull=never', '--log-driver=none', '--network=host', ...CONFINED, ...apparmorArgs(options.apparmor), ...HOST_SYS, image, ...command);
+  args.push('--pull=never', '--log-driver=none', '--network=host', ...confined(options.runtime ?? 'podman'), ...apparmorArgs(options.apparmor), ...HOST_SYS, image, ...command);
   return args;
 }
 
@@ -137,7 +145,7 @@ function apparmorArgs(profile: string | undefined): string[] {
 export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containerName: string, instance: string, apparmor?: string): string[] {
   return [
     'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--log-driver=none', '--network=host',
-    ...CONFINED, ...apparmorArgs(apparmor), ...HOST_SYS,
+    ...confined(runtime), ...apparmorArgs(apparmor), ...HOST_SYS,
     '--label', `${CONTAINER_LABEL.instance}=${instance}`, '--label', `${CONTAINER_LABEL.role}=tools`,
     image, 'sleep', 'infinity',
   ];
@@ -174,7 +182,7 @@ export function daemonRunArgs(runtime: RuntimeName, spec: DaemonSpec): string[] 
   });
   return [
     'run', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', spec.containerName, '--pull=never', '--log-driver=none', '--network=host',
-    ...CONFINED, ...apparmorArgs(spec.apparmor), ...mounts,
+    ...confined(runtime), ...apparmorArgs(spec.apparmor), ...mounts,
     '--label', `${CONTAINER_LABEL.instance}=${spec.instance}`, '--label', `${CONTAINER_LABEL.role}=${spec.role}`,
     spec.image, ...spec.command,
   ];

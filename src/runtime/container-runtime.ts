@@ -44,7 +44,7 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   // looked for first (--pull=never makes the run fail without it): only when the run fails as the
   // runtime itself fails (125) is it asked whether the image is there (ImageNotFoundError if not).
   async runTool(image: string, command: readonly string[], tty: boolean, apparmor?: string): Promise<number> {
-    const status = await this.passthrough(argv.toolRunArgs(image, command, { tty, apparmor }));
+    const status = await this.passthrough(argv.toolRunArgs(image, command, { tty, apparmor, runtime: this.name }));
     if (status === RUNTIME_FAILED && (await this.inspectImage(image)) === undefined) {
       throw new ImageNotFoundError(`there is no image ${image}`, { command: [this.name, 'run', image], childExitCode: status });
     }
@@ -54,7 +54,7 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   // The runtime's arguments that run a tool from the image in a new container, up to and without
   // the image (global flags included), for the host command's record (ops/tool-run-record.ts).
   toolRunPrefix(image: string): string[] {
-    const args = this.withGlobalFlags(argv.toolRunArgs(image, [], { tty: false }));
+    const args = this.withGlobalFlags(argv.toolRunArgs(image, [], { tty: false, runtime: this.name }));
     return args.slice(0, args.lastIndexOf(image));
   }
 
@@ -84,7 +84,7 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
 
   // Runs a command with the tools' privileges and captures its output (hooks); non-zero is returned.
   async runHook(image: string, command: readonly string[], apparmor?: string): Promise<CommandResult> {
-    return this.capture(argv.toolRunArgs(image, command, { tty: false, apparmor }), { long: true });
+    return this.capture(argv.toolRunArgs(image, command, { tty: false, apparmor, runtime: this.name }), { long: true });
   }
 
   // Starts the tools container and returns its main process ID.

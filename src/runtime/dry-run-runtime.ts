@@ -60,7 +60,7 @@ export class DryRunRuntime implements RuntimePort {
     return this.would(argv.moduleRunArgs(image, command, volumes));
   }
   async runTool(image: string, command: readonly string[], tty: boolean, apparmor?: string): Promise<number> {
-    this.would(argv.toolRunArgs(image, command, { tty, apparmor }));
+    this.would(argv.toolRunArgs(image, command, { tty, apparmor, runtime: this.name }));
     return 0;
   }
   async execTool(containerName: string, command: readonly string[], tty: boolean): Promise<number> {
@@ -76,7 +76,7 @@ export class DryRunRuntime implements RuntimePort {
     return { exited: Promise.resolve(0) };
   }
   async runHook(image: string, command: readonly string[], apparmor?: string): Promise<CommandResult> {
-    this.would(argv.toolRunArgs(image, command, { tty: false, apparmor }));
+    this.would(argv.toolRunArgs(image, command, { tty: false, apparmor, runtime: this.name }));
     return NO_ANSWER;
   }
   async startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string): Promise<ContainerInfo | Would> {

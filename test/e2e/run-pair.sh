@@ -34,6 +34,7 @@ echo "   guests ready in $((($(ms) - t) / 1000)) s"
 make --no-print-directory -s install DESTDIR="$work/tree" PREFIX=/usr/local
 # The client's vhci-hcd is built with 16 controllers of one port per hub (32 ports), so that its
 # second disk must land on a controller other than the first: its own tree and config say so.
+# test/integration/kmm-layout.test.js builds the cloud images with the same args (built once a run).
 CLIENT_BUILD_ARGS='KVC_BUILD_ARGS="USBIP_VHCI_NR_HCS=16 USBIP_VHCI_HC_PORTS=1"'
 cp -a "$work/tree" "$work/tree-client"
 echo "$CLIENT_BUILD_ARGS" >>"$work/tree-client/etc/kvc/usbip.conf"

@@ -4,6 +4,8 @@
 // worker works: its init container copies <dirName>/lib/modules/<kver> out with `cp -R`, then
 // `modprobe -d <copy>` loads; here `-n --show-depends` resolves each module without loading.
 import { expect } from 'chai';
+import { appendFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { KVER, kvc, podman, makeConfigDir, removeDir, usbipImage as image } from './harness.js';
 
 // Both cloud series: 6.12's USB core reads Kconfig values 6.1's does not (the build passes them).
@@ -11,16 +13,26 @@ const KERNELS = [KVER, process.env.KVC_TEST_CLOUD_KVER ?? '6.1.0-56-cloud-amd64'
 
 describe('integration: images KMM can load (real podman)', function () {
   this.timeout(30 * 60 * 1000);
-  let configDir;
+  // The cloud images are built with the build args the USB/IP pair's client uses
+  // (test/e2e/run-pair.sh, CLIENT_BUILD_ARGS), so that each run of make test builds them once:
+  // built here with other args, the pair would rebuild both, and this test again next run.
+  let genericConfig, cloudConfig;
+  const configFor = (kver) => (kver.includes('-cloud-') ? cloudConfig : genericConfig);
   before(() => {
-    configDir = makeConfigDir();
+    genericConfig = makeConfigDir();
+    cloudConfig = makeConfigDir();
+    appendFileSync(join(cloudConfig, 'usbip.conf'), 'KVC_BUILD_ARGS="USBIP_VHCI_NR_HCS=16 USBIP_VHCI_HC_PORTS=1"\n');
   });
-  after(() => removeDir(configDir));
+  after(() => {
+    removeDir(genericConfig);
+    removeDir(cloudConfig);
+  });
 
   for (const kver of KERNELS) {
     const cloud = kver.includes('-cloud-');
+    const configDir = () => configFor(kver);
     it(`${kver}: kvc build makes the image (or finds it up to date)`, () => {
-      const result = kvc(['build', 'usbip', kver], { configDir });
+      const result = kvc(['build', 'usbip', kver], { configDir: configDir() });
       expect(result.status, result.stderr).to.equal(0);
     });
 
@@ -56,7 +68,7 @@ describe('integration: images KMM can load (real podman)', function () {
     });
 
     it(`${kver}: the image says what it adds to the kernel and what kvc loads besides KMOD_NAMES`, () => {
-      const result = kvc(['status', 'usbip', '--json'], { configDir, env: { KVC_RUNNING_KERNEL: kver } });
+      const result = kvc(['status', 'usbip', '--json'], { configDir: configDir(), env: { KVC_RUNNING_KERNEL: kver } });
       expect(result.status, result.stderr).to.equal(0);
       const kernel = JSON.parse(result.stdout).instances[0].kernels.kernels.find((k) => k.kver === kver);
       expect(kernel.provides).to.deep.equal(cloud ? ['usb-common', 'usbcore', 'usb-storage', 'uas'] : []);

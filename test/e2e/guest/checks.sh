@@ -19,7 +19,9 @@ check() {
 	echo "  | unit: $(systemctl is-active kvc@usbip); modules: $(ls -d /sys/module/usbip_core /sys/module/usbip_host /sys/module/vhci_hcd 2>/dev/null | xargs -r -n1 basename | xargs)"
 	journalctl -u kvc@usbip -n 25 --no-pager -o cat 2>&1 | show
 }
-say() { echo "KVC-E2E: ---- $*"; }
+# Each step's heading comes after the guest's uptime, so that a console log shows where a boot's
+# time went.
+say() { echo "  | (uptime $(cut -d' ' -f1 /proc/uptime) s)"; echo "KVC-E2E: ---- $*"; }
 show() { sed 's/^/  | /'; }
 run() { echo "  | # $*"; "$@" 2>&1 | show; }
 loaded() { for m in usbip_core usbip_host vhci_hcd; do [ -e "/sys/module/$m" ] || return 1; done; }

@@ -73,6 +73,18 @@ describe('runtime arguments', () => {
     expect(argv.slice(-3)).to.deep.equal(['img', 'sleep', 'infinity']);
   });
 
+  it('on docker, whose --read-only leaves no writable /run (podman\'s mounts tmpfs there), every tool\'s container gets tmpfs on /run, /tmp and /var/tmp; on podman none is asked for', () => {
+    const scratch = ['--tmpfs=/run', '--tmpfs=/tmp', '--tmpfs=/var/tmp'];
+    const spec = { image: 'img', containerName: 'kvc-usbip-usbipd', instance: 'usbip', role: 'usbipd', command: ['/usr/sbin/usbipd'], writable: [] };
+    for (const argv of [args.toolsHolderRunArgs('docker', 'img', 'n', 'usbip'), args.toolRunArgs('img', ['usbip'], { tty: false, runtime: 'docker' }), args.daemonRunArgs('docker', spec)]) {
+      expect(argv).to.include.members(['--read-only', ...scratch]);
+      expect(argv.indexOf('--tmpfs=/run')).to.be.lessThan(argv.indexOf('img'));
+    }
+    for (const argv of [args.toolsHolderRunArgs('podman', 'img', 'n', 'usbip'), args.toolRunArgs('img', ['usbip'], { tty: false }), args.daemonRunArgs('podman', spec)]) {
+      expect(argv.filter((arg) => arg.startsWith('--tmpfs'))).to.deep.equal([]);
+    }
+  });
+
   it('a tool runs in the tools container with exec (stdin only when asked, a TTY when the caller has one)', () => {
     expect(args.toolExecArgs('kvc-usbip-tools', ['/usr/sbin/usbip', 'port'], { tty: false, interactive: false })).to.deep.equal(['exec', 'kvc-usbip-tools', '/usr/sbin/usbip', 'port']);
     expect(args.toolExecArgs('c', ['x', '--privileged'], { tty: true, interactive: true })).to.deep.equal(['exec', '--interactive', '--tty', 'c', 'x', '--privileged']);
