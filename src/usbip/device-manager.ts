@@ -147,6 +147,9 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
           return pid === undefined ? undefined : join(ctx.hostRoot, 'proc', String(pid), 'root');
         },
         lockDir: join(ctx.runDir, settings.name, 'attach'),
+        // kvc's own attach (vhci-attach.ts) is not switched on yet: in the two-guest test it
+        // attached both disks and a replugged one (usable 5.6 s after the plug, one run), but the client's podman exec calls then hung (the writes of usbip's
+        // port records, cut at their time limit, are suspected). Until that is found, usbip attaches.
         rules: config.imports, usbip, usbipOnStop, logger, signal, pollMs, waker, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
         consumer, onChange: publish,
       });

@@ -20,6 +20,7 @@ import { parsePortRecord, readVhciPorts, readVhciSize, VDEV_ST_NULL, type VhciPo
 import { parseRemoteList, type ToolResult, type UsbipRunner } from './usbip-tool.js';
 import { CallStoppedError, CallTimeoutError, timeLimited } from './loop.js';
 import { Waker } from './waker.js';
+import { devidOf, type AttachResult, type PortRecords } from './vhci-attach.js';
 
 // The shortest wait between a server's passes while a replugged device is due (a try that is due
 // and not made in a pass, as behind a silent server's, is not looped on).
@@ -61,6 +62,14 @@ export interface ImporterOptions {
   // records), asked anew each time: the container may have been started again.
   readonly toolsRoot: () => Promise<string | undefined>;
   readonly lockDir: string;
+  // kvc's own attach (vhci-attach.ts: the import request over TCP, the socket given to vhci_hcd)
+  // and its records of the ports it attached; without them, or where this process cannot hand
+  // its socket over, the usbip tool attaches.
+  readonly attach?: (request: { address: string; tcpPort: number; busid: string; signal: AbortSignal }) => Promise<AttachResult>;
+  readonly records?: PortRecords;
+  // Writes usbip's own record of a port kvc attached, in the tools container (what `usbip port`
+  // reads to name the server); made in the background, after the attach.
+  readonly toolRecord?: (port: number, line: string) => Promise<void>;
   readonly rules: readonly ImportRule[];
   // usbip for the loop (cancelled when the service stops) and for the detaches on stop (not).
   readonly usbip: UsbipRunner;
@@ -154,6 +163,8 @@ export class Importer {
   private readonly limits: ImportTimeouts;
   private done: Promise<void> = Promise.resolve();
   private portsPerController = 0;
+  // Set once kvc's own attach said this process cannot make it: the tool attaches from then on.
+  private toolAttaches = false;
   private readonly waker: Waker;
 
   constructor(private readonly options: ImporterOptions) {
@@ -272,6 +283,7 @@ export class Importer {
         logger.info(`import ${entry.rule.name}: port ${entry.port} left attached (it was attached before the service took it over)`);
       } else {
         const result = await this.detachOnStop(entry.port);
+        if (result.ok) this.options.records?.forget(entry.port);
         logger.info(`import ${entry.rule.name}: ${result.ok ? `detached from port ${entry.port}` : `could not detach port ${entry.port}: ${result.said}`}`);
       }
     }
@@ -283,7 +295,7 @@ export class Importer {
   private async watch(entry: Entry, ports: readonly VhciPort[]): Promise<void> {
     const { logger } = this.options;
     const port = ports.find((candidate) => candidate.port === entry.port);
-    const record = await this.record(entry.port!);
+    const record = port === undefined ? undefined : await this.record(port);
     const still = port !== undefined && port.state !== VDEV_ST_NULL && record !== undefined && record.busid === entry.device?.busid && record.host === entry.address;
     if (still) {
       entry.localBusid = port.localBusid;
@@ -349,6 +361,9 @@ export class Importer {
   }
 
   private reset(entry: Entry, state: Entry['state'], why: string, attempt: number, wait = 0): void {
+    // The port is no longer this import's: kvc's record of it goes (a later attach there writes
+    // its own; a record outlived by its port is not believed anyway: read checks the devid).
+    if (entry.port !== undefined) this.options.records?.forget(entry.port);
     entry.state = state;
     entry.port = undefined;
     entry.localBusid = undefined;
@@ -485,6 +500,9 @@ export class Importer {
       if (other !== undefined) return this.refuseHeld(entry, device, other);
       const again = await this.attachedPort(address, device.busid, await this.ports());
       if (again !== undefined) return this.attached(entry, device, again, 'already attached on this host; taken over', true);
+      const own = await this.attachOwn(entry, address, device);
+      if (own === 'failed') return;
+      if (own !== undefined) return this.attached(entry, device, own, 'attached', false);
       const result = await this.usbip([...tcpPortArgs(rule), 'attach', '--remote', address, '--busid', device.busid]);
       if (!result.ok) return this.retry(entry, 'waiting', `attaching ${device.busid} from ${rule.server} failed: ${result.said}`, 'warn');
       const port = await this.attachedPort(address, device.busid, await this.ports());
@@ -493,6 +511,32 @@ export class Importer {
     } finally {
       closeSync(lock);
     }
+  }
+
+  // kvc's own attach: the port it took (recorded), 'failed' (a retry, said why), or undefined
+  // when the usbip tool is to attach instead (no own attach, or it cannot hand its socket over).
+  private async attachOwn(entry: Entry, address: string, device: RemoteDevice): Promise<VhciPort | 'failed' | undefined> {
+    const { attach, records, logger } = this.options;
+    if (attach === undefined || records === undefined || this.toolAttaches) return undefined;
+    const { rule } = entry;
+    const result = await this.limited(`attaching ${device.busid} from ${rule.server}`, 'usbipMs', (signal) => attach({ address, tcpPort: rule.port, busid: device.busid, signal }));
+    if (!result.ok && result.tool) {
+      this.toolAttaches = true;
+      logger.warn(`import: ${result.said}; the usbip tool attaches from now on`);
+      return undefined;
+    }
+    if (!result.ok) {
+      this.retry(entry, 'waiting', `attaching ${device.busid} from ${rule.server} failed: ${result.said}`, 'warn');
+      return 'failed';
+    }
+    const port = (await this.ports()).find((candidate) => candidate.port === result.port && candidate.state !== VDEV_ST_NULL);
+    if (port === undefined) {
+      this.retry(entry, 'waiting', `${device.busid} from ${rule.server} was attached on port ${result.port}, which dropped it at once`, 'warn');
+      return 'failed';
+    }
+    await this.limited(`recording port ${port.port}`, 'localMs', () => records.write(port.port, { host: address, port: String(rule.port), busid: device.busid, devid: devidOf(result.device) }));
+    this.options.toolRecord?.(port.port, `${address} ${rule.port} ${device.busid}`).catch((error: unknown) => logger.warn(`import ${rule.name}: usbip's record of port ${port.port} was not written (usbip port names no server for it): ${(error as Error).message}`));
+    return port;
   }
 
   // The other import that holds this device of that address, if one does.
@@ -551,17 +595,21 @@ export class Importer {
   private async attachedPort(address: string, busid: string, ports: readonly VhciPort[]): Promise<VhciPort | undefined> {
     for (const port of ports) {
       if (port.state === VDEV_ST_NULL) continue;
-      const record = await this.record(port.port);
+      const record = await this.record(port);
       if (record !== undefined && record.host === address && record.busid === busid) return port;
     }
     return undefined;
   }
 
-  private record(port: number): Promise<ReturnType<typeof parsePortRecord>> {
-    return this.limited(`reading usbip's record of port ${port}`, 'localMs', async (signal) => {
+  // What the port holds, by kvc's own record of it (believed while the port holds the devid it
+  // recorded) or else the usbip tool's.
+  private record(port: VhciPort): Promise<{ host: string; port: string; busid: string } | undefined> {
+    return this.limited(`reading the record of port ${port.port}`, 'localMs', async (signal) => {
+      const own = await this.options.records?.read(port);
+      if (own !== undefined) return own;
       const root = await this.options.toolsRoot();
       if (root === undefined) return undefined;
-      return readFile(join(root, 'run/vhci_hcd', `port${port}`), { encoding: 'utf8', signal }).then(parsePortRecord, () => undefined);
+      return readFile(join(root, 'run/vhci_hcd', `port${port.port}`), { encoding: 'utf8', signal }).then(parsePortRecord, () => undefined);
     });
   }
 

@@ -64,7 +64,7 @@ check "/sys/bus/usb is there now, with vhci_hcd's controllers" sh -c "[ -d /sys/
 attached_disk() { vhci_disk >/dev/null; }
 check "the service attached the server's disk by itself (usbip-source.devices: import by 46f4:0001)" wait_s 600 attached_disk
 disk=$(vhci_disk)
-if [ -n "$disk" ]; then journal | grep -E 'import' | show; else journal | tail -n 20 | show; fi
+if [ -n "$disk" ]; then journal | grep -E 'import' | show; else journal | tail -n 30 | show; dmesg | grep -i -E 'vhci|usbip' | tail -n 15 | show; fi
 run kvc status usbip-source
 check "kvc status says the import is attached" sh -c "kvc status usbip-source | grep -q 'import disk: 46f4:0001 from 10.232.0.1:3240: attached '"
 check "... and shows the tunnel the service brought up (kvcwg 10.232.0.2/24) and its peer" sh -c "kvc status usbip-source > /tmp/status.txt &&

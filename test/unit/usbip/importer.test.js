@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseDevicesFile } from '../../../lib/usbip/devices-file.js';
 import { Importer } from '../../../lib/usbip/importer.js';
+import { PortRecords } from '../../../lib/usbip/vhci-attach.js';
 import { Waker } from '../../../lib/usbip/waker.js';
 import { serveDeviceList } from '../../../lib/usbip/device-list.js';
 import { createLogger } from '../../../lib/log/logger.js';
@@ -30,28 +31,38 @@ function fakeHost() {
   const ports = new Array(PORTS).fill(null);
   const write = () => {
     const lines = ['hub port sta spd dev      sockfd local_busid'];
-    ports.forEach((used, port) => lines.push(`${port % 2 === 0 ? 'hs' : 'ss'}  ${String(port).padStart(4, '0')} ${used ? '006' : '004'} 000 00000000 000000 ${used ? `${3 + Math.floor(port / 2)}-1` : '0-0'}`));
+    // As vhci shows them: the devid of a port in use, 0 for a free one.
+    // A port just attached is "not assigned" (005), devid 0, until the device is in use (006).
+    ports.forEach((used, port) => {
+      const state = used ? used.state ?? 6 : 4;
+      lines.push(`${port % 2 === 0 ? 'hs' : 'ss'}  ${String(port).padStart(4, '0')} 00${state} 000 ${(state === 6 ? (used.devid ?? 0) : 0).toString(16).padStart(8, '0')} 000000 ${used ? `${3 + Math.floor(port / 2)}-1` : '0-0'}`);
+    });
     writeFileSync(join(vhci, 'status'), `${lines.join('\n')}\n`);
   };
   write();
   const calls = [];
   // What the server's device at each bus id really is, as the client's sysfs will show it.
   const real = new Map([['1-2', { vendor: '46f4', product: '0001', serial: 'A' }], ['1-3', { vendor: '46f4', product: '0001', serial: 'B' }], ['1-4', { vendor: '46f4', product: '0001', serial: 'A' }]]);
-  const usbip = async (args) => {
-    calls.push(args.join(' '));
-    if (args[0] === 'attach') {
-      const server = args[args.indexOf('--remote') + 1];
-      const busid = args[args.indexOf('--busid') + 1];
-      const port = ports.findIndex((used, index) => !used && index % 2 === 0);
-      ports[port] = { server, busid };
-      writeFileSync(join(tools, `run/vhci_hcd/port${port}`), `${server} 3240 ${busid}\n`);
-      const device = join(sys, 'bus/usb/devices', `${3 + Math.floor(port / 2)}-1`);
+  // What vhci does with an attach: the first free high-speed port holds the device; the usbip
+  // tool then writes its record (kvc's own attach writes its own elsewhere).
+  const take = (server, busid, toolRecord, devid = 0, assignMs = 0) => {
+    const port = ports.findIndex((used, index) => !used && index % 2 === 0);
+    ports[port] = { server, busid, devid, state: assignMs > 0 ? 5 : 6 };
+    if (assignMs > 0) setTimeout(() => { if (ports[port]?.busid === busid) { ports[port].state = 6; write(); } }, assignMs);
+    if (toolRecord) writeFileSync(join(tools, `run/vhci_hcd/port${port}`), `${server} 3240 ${busid}\n`);
+    const device = join(sys, 'bus/usb/devices', `${3 + Math.floor(port / 2)}-1`);
       mkdirSync(device, { recursive: true });
       const is = real.get(busid) ?? { vendor: 'ffff', product: 'ffff', serial: '?' };
       writeFileSync(join(device, 'idVendor'), `${is.vendor}\n`);
       writeFileSync(join(device, 'idProduct'), `${is.product}\n`);
       writeFileSync(join(device, 'serial'), `${is.serial}\n`);
       write();
+      return port;
+  };
+  const usbip = async (args) => {
+    calls.push(args.join(' '));
+    if (args[0] === 'attach') {
+      take(args[args.indexOf('--remote') + 1], args[args.indexOf('--busid') + 1], true);
       return { ok: true, said: '', stdout: '' };
     }
     if (args[0] === 'detach') {
@@ -65,7 +76,7 @@ function fakeHost() {
   };
   // The connection drops (server gone): vhci frees the port, usbip's record stays behind.
   const drop = (port) => { ports[port] = null; write(); };
-  return { root, sys, tools, usbip, calls, drop, ports, write, real, close: () => rmSync(root, { recursive: true, force: true }) };
+  return { root, sys, tools, usbip, take, calls, drop, ports, write, real, close: () => rmSync(root, { recursive: true, force: true }) };
 }
 
 const quiet = () => {
@@ -322,7 +333,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     hang = true;
     await until(() => log.lines.some((line) => line.includes('gave no answer in 0.1 s')), 2000);
     expect(importer.state()[0]).to.include({ state: 'attached', port: 0, reconnects: 0 });
-    expect(log.lines.join('\n')).to.include("import disk-a: 127.0.0.1: reading usbip's record of port 0 gave no answer in 0.1 s; looking again");
+    expect(log.lines.join('\n')).to.include("import disk-a: 127.0.0.1: reading the record of port 0 gave no answer in 0.1 s; looking again");
     hang = false;
     const closing = Date.now();
     controller.abort();
@@ -433,4 +444,112 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     await importer.close();
   });
 
+  describe("kvc's own attach (a stand-in for vhci-attach's: it plays vhci as the fake usbip does, without usbip's record)", () => {
+    const own = (answer, assignMs = 0) => {
+      const asked = [];
+      const attach = async (request) => {
+        asked.push(request);
+        const given = answer(request);
+        if (given !== undefined) return given;
+        const port = host.take(request.address, request.busid, false, 0x10002, assignMs);
+        return { ok: true, port, device: { busid: request.busid, busnum: 1, devnum: 2, speed: 3, vendor: '46f4', product: '0001' } };
+      };
+      return { attach, asked };
+    };
+
+    it('attaches without the tool, keeps its own record of the port (the tool has none) and stays attached on it; a drop forgets it, the stop detaches', async () => {
+      const log = quiet();
+      const { attach, asked } = own(() => undefined);
+      const records = join(host.root, 'vhci');
+      const toolRecords = [];
+      const toolRecord = async (port, line) => { toolRecords.push(`${port}: ${line}`); };
+      const { importer, controller } = start(A(), log, { attach, records: new PortRecords(records), toolRecord });
+      await importer.start();
+      expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2', port: 0, reconnects: 0 });
+      expect(asked.map((request) => `${request.address}:${request.tcpPort} ${request.busid}`)).to.deep.equal(['127.0.0.1:3240 1-2']);
+      expect(host.calls.filter((call) => call.startsWith('attach'))).to.deep.equal([]);
+      expect(readFileSync(join(records, 'port0'), 'utf8')).to.equal('127.0.0.1 3240 1-2 10002\n');
+      expect(() => readFileSync(join(host.tools, 'run/vhci_hcd/port0'))).to.throw();
+      // Several looks later it is still attached: its own record is what the look reads.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(importer.state()[0]).to.include({ state: 'attached', reconnects: 0 });
+      listed = [];
+      host.drop(0);
+      await until(() => importer.state()[0].state !== 'attached');
+      expect(() => readFileSync(join(records, 'port0'))).to.throw();
+      listed = [{ busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
+      await until(() => importer.state()[0].state === 'attached');
+      expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
+      expect(readFileSync(join(records, 'port0'), 'utf8')).to.equal('127.0.0.1 3240 1-4 10002\n');
+      // usbip's own record, for `usbip port`, written after each attach.
+      expect(toolRecords).to.deep.equal(['0: 127.0.0.1 3240 1-2', '0: 127.0.0.1 3240 1-4']);
+      controller.abort();
+      await importer.close();
+      expect(host.calls.at(-1)).to.equal('detach --port 0');
+      expect(() => readFileSync(join(records, 'port0'))).to.throw();
+    });
+
+    it('just after the attach vhci shows the port not assigned, devid 0: once it shows the devid, the record written at the attach still holds (no drop)', async () => {
+      const log = quiet();
+      const { attach } = own(() => undefined, 150);
+      const { importer, controller } = start(A(), log, { attach, records: new PortRecords(join(host.root, 'vhci')) });
+      await importer.start();
+      expect(host.ports[0]).to.include({ state: 5 });
+      expect(importer.state()[0]).to.include({ state: 'attached', port: 0 });
+      await until(() => host.ports[0]?.state === 6);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(importer.state()[0]).to.include({ state: 'attached', port: 0, reconnects: 0 });
+      expect(log.lines.join('\n')).to.not.include('dropped');
+      controller.abort();
+      await importer.close();
+    });
+
+    it('a record whose port now holds another devid is not believed: the import is not taken over from it', async () => {
+      const log = quiet();
+      const records = new PortRecords(join(host.root, 'vhci'));
+      // A record left from an earlier life of the service, for port 0 with devid 0x10002; port 0
+      // now holds something else (devid 0 in the fake's status).
+      await records.write(0, { host: '127.0.0.1', port: '3240', busid: '1-2', devid: 0x10002 });
+      host.take('10.0.0.9', '9-9', false, 0x50006);
+      const { attach, asked } = own(() => undefined);
+      const { importer, controller } = start(A(), log, { attach, records });
+      await importer.start();
+      expect(importer.state()[0]).to.include({ state: 'attached', port: 2, adopted: false });
+      expect(asked).to.have.length(1);
+      controller.abort();
+      await importer.close();
+    });
+
+    it('where this process cannot hand its socket over, says so once and the usbip tool attaches from then on', async () => {
+      const log = quiet();
+      const { attach, asked } = own(() => ({ ok: false, said: 'this Node gives no socket descriptor to hand to vhci_hcd', tool: true }));
+      const { importer, controller } = start(A(), log, { attach, records: new PortRecords(join(host.root, 'vhci')) });
+      await importer.start();
+      expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2', port: 0 });
+      expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2']);
+      listed = [];
+      host.drop(0);
+      await until(() => importer.state()[0].state !== 'attached');
+      listed = [{ busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
+      await until(() => importer.state()[0].state === 'attached');
+      expect(asked).to.have.length(1);
+      expect(host.calls.filter((call) => call.startsWith('attach'))).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'attach --remote 127.0.0.1 --busid 1-4']);
+      expect(log.lines.filter((line) => line.includes('the usbip tool attaches from now on'))).to.have.length(1);
+      controller.abort();
+      await importer.close();
+    });
+
+    it('a refusal (the server or vhci said no) is a failed try, said why; the tool is not asked', async () => {
+      const log = quiet();
+      const { attach, asked } = own(() => ({ ok: false, said: 'the server refused the import of 1-2: the device is busy (imported by another client)', tool: false }));
+      const { importer, controller } = start(A(), log, { attach, records: new PortRecords(join(host.root, 'vhci')) });
+      await importer.start();
+      expect(importer.state()[0]).to.include({ state: 'waiting' });
+      expect(importer.state()[0].why).to.equal('attaching 1-2 from 127.0.0.1 failed: the server refused the import of 1-2: the device is busy (imported by another client)');
+      await until(() => asked.length >= 2, 2000);
+      expect(host.calls.filter((call) => call.startsWith('attach'))).to.deep.equal([]);
+      controller.abort();
+      await importer.close();
+    });
+  });
 });

@@ -1,0 +1,242 @@
+// Unit test of kvc's own attach (src/usbip/vhci-attach.ts): the import request and reply of USB/IP's
+// protocol on data (the layout of tools/usb/usbip/src/usbip_network.h), the port and the line for
+// vhci, kvc's port records; and attachOverTcp against a stand-in usbipd on loopback (a real TCP
+// server speaking the reply) with a folder for /sys, since this machine has no vhci_hcd: there the
+// attach file is a plain file that keeps the line written. The kernel taking the socket is proven
+// in the two-guest end-to-end test (test/e2e/run-pair.sh).
+import { expect } from 'chai';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  attachLine, attachOverTcp, importRequest, parseImportReply, parseRecord, formatRecord, pickPort, PortRecords, REPLY_BYTES, writeToolRecord,
+} from '../../../lib/usbip/vhci-attach.js';
+import { spawnSync } from 'node:child_process';
+import { parseVhciStatus } from '../../../lib/usbip/usb-sysfs.js';
+
+// A reply as usbipd sends it: header (version, code, status) and, on success, struct usbip_usb_device.
+function reply({ version = 0x0111, code = 0x0003, status = 0, busid = '2-4', busnum = 2, devnum = 5, speed = 5, vendor = 0x46f4, product = 0x0001 } = {}) {
+  const header = Buffer.alloc(8);
+  header.writeUInt16BE(version, 0);
+  header.writeUInt16BE(code, 2);
+  header.writeUInt32BE(status, 4);
+  if (status !== 0) return header;
+  const device = Buffer.alloc(312);
+  device.write('/sys/devices/pci0000:00/0000:00:04.0/usb2/2-4', 0);
+  device.write(busid, 256);
+  device.writeUInt32BE(busnum, 288);
+  device.writeUInt32BE(devnum, 292);
+  device.writeUInt32BE(speed, 296);
+  device.writeUInt16BE(vendor, 300);
+  device.writeUInt16BE(product, 302);
+  return Buffer.concat([header, device]);
+}
+
+const STATUS = `hub port sta spd dev      sockfd local_busid
+hs  0000 006 002 00020003 000003 3-1
+hs  0001 004 000 00000000 000000 0-0
+ss  0002 004 000 00000000 000000 0-0
+ss  0003 004 000 00000000 000000 0-0
+`;
+
+describe('kvc\'s own attach: the protocol and the plan (data)', () => {
+  it('the import request is usbip attach\'s: version 0x0111, OP_REQ_IMPORT 0x8003, status 0, the bus id NUL-padded to 32 bytes', () => {
+    const request = importRequest('2-4');
+    expect(request.length).to.equal(40);
+    expect(request.subarray(0, 8).toString('hex')).to.equal('0111800300000000');
+    expect(request.subarray(8, 11).toString()).to.equal('2-4');
+    expect([...request.subarray(11)].every((byte) => byte === 0)).to.equal(true);
+    expect(importRequest('1-1.2.3').subarray(8, 15).toString()).to.equal('1-1.2.3');
+  });
+
+  it('refuses to ask for what is not a bus id', () => {
+    for (const bad of ['', '2', 'a-1', '2-4 ', `1-${'1.'.repeat(20)}1`]) expect(() => importRequest(bad), bad).to.throw(RangeError);
+  });
+
+  it('reads the reply: incomplete until whole, then the device vhci needs', () => {
+    const whole = reply();
+    expect(whole.length).to.equal(REPLY_BYTES);
+    for (const cut of [0, 7, 8, 100, REPLY_BYTES - 1]) expect(parseImportReply(whole.subarray(0, cut), '2-4'), `cut at ${cut}`).to.deep.equal({ kind: 'incomplete' });
+    expect(parseImportReply(whole, '2-4')).to.deep.equal({ kind: 'ok', device: { busid: '2-4', busnum: 2, devnum: 5, speed: 5, vendor: '46f4', product: '0001' } });
+  });
+
+  it('refuses a reply that is not the answer to this request, saying why', () => {
+    const why = (bytes, busid = '2-4') => { const answer = parseImportReply(bytes, busid); return answer.kind === 'refused' ? answer.why : answer.kind; };
+    expect(why(reply({ status: 4 }))).to.equal('the server refused the import of 2-4: no such device exported');
+    expect(why(reply({ status: 2 }))).to.equal('the server refused the import of 2-4: the device is busy (imported by another client)');
+    expect(why(reply({ status: 9 }))).to.equal('the server refused the import of 2-4: status 9');
+    expect(why(reply({ version: 0x0106 }))).to.equal('the server speaks USB/IP version 0x0106, not 0x0111');
+    expect(why(reply({ code: 0x0005 }))).to.equal('the server answered with operation 0x0005, not the import\'s reply');
+    expect(why(reply({ busid: '2-5' }))).to.equal('the server gave "2-5", not the device asked for (2-4)');
+    expect(why(reply({ speed: 0 }))).to.equal('the server gave 2-4 an unknown speed (0)');
+    expect(why(reply({ busnum: 0x10000 }))).to.equal('the server gave 2-4 bus 65536 device 5, out of range');
+    expect(why(Buffer.concat([reply(), Buffer.from([1])]))).to.equal('the server sent 1 bytes after its reply');
+  });
+
+  it('picks the first free port of the hub the speed goes on (SuperSpeed on ss, any other on hs), skipping those tried', () => {
+    const ports = parseVhciStatus(STATUS);
+    expect(pickPort(ports, 5)?.port).to.equal(2);
+    expect(pickPort(ports, 5, new Set([2]))?.port).to.equal(3);
+    expect(pickPort(ports, 5, new Set([2, 3]))).to.equal(undefined);
+    expect(pickPort(ports, 3)?.port).to.equal(1);
+    expect(pickPort(ports, 2, new Set([1]))).to.equal(undefined);
+  });
+
+  it('writes vhci\'s line: port, descriptor, devid (bus << 16 | device), speed', () => {
+    expect(attachLine(2, 23, { busid: '2-4', busnum: 2, devnum: 5, speed: 5, vendor: '46f4', product: '0001' })).to.equal('2 23 131077 5');
+  });
+
+  it('records a port as "host port busid devid", and reads back only what it wrote', () => {
+    const record = { host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20005 };
+    expect(formatRecord(record)).to.equal('10.77.0.1 3240 2-4 20005\n');
+    expect(parseRecord(formatRecord(record))).to.deep.equal(record);
+    for (const bad of ['', '10.77.0.1 3240 2-4', '10.77.0.1 3240 2-4 xyz', '10.77.0.1 3240 2-4 20005 more']) expect(parseRecord(bad), bad).to.equal(undefined);
+  });
+
+  it('a record is believed only while its port is in use with the devid it recorded', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvc-records-'));
+    try {
+      const records = new PortRecords(join(dir, 'vhci'));
+      await records.write(0, { host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 });
+      const [used, free] = parseVhciStatus(STATUS);
+      expect(await records.read(used)).to.deep.equal({ host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 });
+      expect(await records.read({ ...used, devid: 0x20004 })).to.equal(undefined);
+      // Just after the attach vhci shows the port not assigned yet (5), with devid 0: the record stands.
+      expect(await records.read({ ...used, state: 5, devid: 0 })).to.deep.equal({ host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 });
+      expect(await records.read({ ...free, port: 0 })).to.equal(undefined);
+      records.forget(0);
+      expect(await records.read(used)).to.equal(undefined);
+      records.forget(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('kvc\'s own attach over TCP (a stand-in usbipd on loopback, a folder for /sys)', function () {
+  this.timeout(10000);
+  let dir;
+  let sys;
+  let attachFile;
+  let server;
+  let seen;
+  let answer;
+  let closed;
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kvc-attach-'));
+    sys = join(dir, 'sys');
+    const vhci = join(sys, 'devices/platform/vhci_hcd.0');
+    mkdirSync(vhci, { recursive: true });
+    writeFileSync(join(vhci, 'status'), STATUS);
+    attachFile = join(vhci, 'attach');
+    writeFileSync(attachFile, '');
+    seen = [];
+    answer = () => reply();
+    closed = new Promise((resolve) => {
+      server = createServer((socket) => {
+        let got = Buffer.alloc(0);
+        socket.on('data', (data) => {
+          got = Buffer.concat([got, data]);
+          if (got.length === 40) {
+            seen.push(got);
+            const bytes = answer();
+            if (bytes === undefined) socket.end(); else socket.write(bytes);
+          }
+        });
+        socket.on('close', () => resolve(got));
+        socket.on('error', () => {});
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  afterEach(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const attach = (over = {}) => attachOverTcp({ address: '127.0.0.1', tcpPort: server.address().port, busid: '2-4', sys, ...over });
+
+  it('asks for the device, writes "port sockfd devid speed" to vhci_hcd.0/attach on a free SuperSpeed port, and lets go of its descriptor', async () => {
+    const result = await attach();
+    expect(result).to.deep.equal({ ok: true, port: 2, device: { busid: '2-4', busnum: 2, devnum: 5, speed: 5, vendor: '46f4', product: '0001' } });
+    expect(seen).to.have.length(1);
+    expect(seen[0].toString('hex')).to.equal(importRequest('2-4').toString('hex'));
+    const [port, fd, devid, speed] = readFileSync(attachFile, 'utf8').split(' ').map(Number);
+    expect([port, devid, speed]).to.deep.equal([2, 0x20005, 5]);
+    expect(fd).to.be.a('number').and.greaterThan(2);
+    // No kernel took the socket here: closing kvc's descriptor ends the connection.
+    await closed;
+  });
+
+  it('a high-speed device goes on a free high-speed port', async () => {
+    answer = () => reply({ speed: 3 });
+    const result = await attach();
+    expect(result.ok && result.port).to.equal(1);
+    expect(readFileSync(attachFile, 'utf8')).to.match(/^1 \d+ 131077 3$/);
+  });
+
+  it('a refusal from the server is a failure with its reason; nothing is written to vhci', async () => {
+    answer = () => reply({ status: 4 });
+    expect(await attach()).to.deep.equal({ ok: false, said: 'the server refused the import of 2-4: no such device exported', tool: false });
+    expect(readFileSync(attachFile, 'utf8')).to.equal('');
+  });
+
+  it('a server that closes without answering, and one that does not listen, are failures that say so', async () => {
+    answer = () => undefined;
+    expect(await attach()).to.deep.equal({ ok: false, said: 'the server closed the connection before its reply', tool: false });
+    const port = server.address().port;
+    await new Promise((resolve) => server.close(resolve));
+    const result = await attachOverTcp({ address: '127.0.0.1', tcpPort: port, busid: '2-4', sys });
+    expect(result).to.deep.equal({ ok: false, said: `127.0.0.1:${port}: ECONNREFUSED`, tool: false });
+    server = createServer().listen(0);
+  });
+
+  it('no free port of the device\'s speed: a failure that says which kind, the connection closed', async () => {
+    writeFileSync(join(sys, 'devices/platform/vhci_hcd.0/status'), STATUS.replace(/ss  0002 004/, 'ss  0002 006').replace(/ss  0003 004/, 'ss  0003 006'));
+    expect(await attach()).to.deep.equal({ ok: false, said: 'no free vhci_hcd port for a SuperSpeed device', tool: false });
+    await closed;
+  });
+
+  it('a vhci that cannot be written (no attach file) is a failure naming the port, the connection closed', async () => {
+    rmSync(attachFile);
+    const result = await attach();
+    expect(result).to.deep.equal({ ok: false, said: 'vhci_hcd refused the attach on port 2: ENOENT', tool: false });
+    await closed;
+  });
+
+  it('the stop (its signal) ends a try that waits for an answer', async () => {
+    answer = () => Buffer.alloc(0);
+    const controller = new AbortController();
+    const trying = attach({ signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    controller.abort(new Error('stopping'));
+    expect(await trying).to.deep.equal({ ok: false, said: `127.0.0.1:${server.address().port}: stopping`, tool: false });
+    await closed;
+  });
+});
+
+describe('usbip\'s record of a port kvc attached, written in the tools container', () => {
+  // The exec stand-in runs the command for real, in a mount namespace of its own with a tmpfs on
+  // /run (the tools container's /run is one), and gives back what it wrote there.
+  const inNamespace = (command) => spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs none /run && "$@" && cat /run/vhci_hcd/port*', 'ns', ...command], { encoding: 'utf8' });
+
+  it('writes "host port busid" to /run/vhci_hcd/port<N>, as usbip attach does; the values are arguments, never script', async () => {
+    let wrote;
+    const exec = async (command) => {
+      const result = inNamespace(command);
+      wrote = result.stdout;
+      return { exitCode: result.status, stdout: result.stdout, stderr: result.stderr };
+    };
+    await writeToolRecord(exec, 3, '10.77.0.1 3240 2-4');
+    expect(wrote).to.equal('10.77.0.1 3240 2-4\n');
+    await writeToolRecord(exec, 0, '10.77.0.1 3240 2-4$(touch /tmp/kvc-owned);`id`');
+    expect(wrote).to.equal('10.77.0.1 3240 2-4$(touch /tmp/kvc-owned);`id`\n');
+  });
+
+  it('refuses a line of two lines or a port that is not one; says what the container said when it fails', async () => {
+    const exec = async () => ({ exitCode: 1, stdout: '', stderr: 'sh: 1: cannot create /run/vhci_hcd/port3: Read-only file system\n' });
+    await writeToolRecord(exec, 3, 'a\nb').then(() => expect.fail('written'), (error) => expect(error).to.be.instanceOf(RangeError));
+    await writeToolRecord(exec, -1, 'a').then(() => expect.fail('written'), (error) => expect(error).to.be.instanceOf(RangeError));
+    await writeToolRecord(exec, 3, 'a').then(() => expect.fail('written'), (error) => expect(error.message).to.equal('sh: 1: cannot create /run/vhci_hcd/port3: Read-only file system'));
+  });
+});
