@@ -86,15 +86,18 @@ cp test/e2e/guest/wireguard-steps.sh "$work/tree/var/lib/kvc-e2e/wireguard-steps
 # Issue 22: boot 2's docker steps (kvc on docker.io), after the podman steps; they docker-load
 # the $UPDATE_KVER archive above. The guest root has no docker (it would grow every guest): Debian's
 # docker.io, containerd and tini are handed in (cached here), and the guest installs them with apt.
-cp test/e2e/guest/docker-steps.sh "$work/tree/var/lib/kvc-e2e/docker-steps.sh"
-docker_debs=${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}/docker-debs
-if [ "$(ls "$docker_debs"/*.deb 2>/dev/null | wc -l)" != 3 ]; then
-	rm -rf "$docker_debs.new" && mkdir -p "$docker_debs.new"
-	(cd "$docker_debs.new" && apt-get download -qq docker.io containerd tini)
-	rm -rf "$docker_debs" && mv "$docker_debs.new" "$docker_debs"
+# Not in the demo (the guest skips them there).
+if [ "$mode" != demo ]; then
+	cp test/e2e/guest/docker-steps.sh "$work/tree/var/lib/kvc-e2e/docker-steps.sh"
+	docker_debs=${KVC_E2E_CACHE:-/var/cache/kvc-test/e2e}/docker-debs
+	if [ "$(ls "$docker_debs"/*.deb 2>/dev/null | wc -l)" != 3 ]; then
+		rm -rf "$docker_debs.new" && mkdir -p "$docker_debs.new"
+		(cd "$docker_debs.new" && apt-get download -qq docker.io containerd tini)
+		rm -rf "$docker_debs" && mv "$docker_debs.new" "$docker_debs"
+	fi
+	mkdir -p "$work/tree/var/lib/kvc-e2e/docker"
+	cp "$docker_debs"/*.deb "$work/tree/var/lib/kvc-e2e/docker/"
 fi
-mkdir -p "$work/tree/var/lib/kvc-e2e/docker"
-cp "$docker_debs"/*.deb "$work/tree/var/lib/kvc-e2e/docker/"
 # Boot 1 is a host with AppArmor (Debian's and Ubuntu's default): the guest's kernel enforces it,
 # and this package (its parser; not in the guest root, so that the other guests stay as they were)
 # is installed before kvc. Without kvc's own profile, podman's default one denies every write
