@@ -111,12 +111,15 @@ docker_steps() {
 	dk_check "... its tools container under docker" dk_tools_in_docker
 	# Only this kernel's image was loaded into docker: the service may start a build ahead for the
 	# other kernel installed (6.1, whose image docker lacks), never one for the kernel it loads.
-	dk_check "... loaded $KVER's image without building it" sh -c "journalctl -u kvc@usbip ${cursor:+--after-cursor=$cursor} -o cat | grep -q 'ready: .* loaded into $KVER\$' && ! journalctl -u kvc@usbip ${cursor:+--after-cursor=$cursor} -o cat | grep -F '$KVER' | grep -qiE 'building|has no image'"
+	# Shell functions, not sh -c strings: the cursor holds semicolons, which a string would split.
+	dk_loaded_unbuilt() { dk_since | grep -q "ready: .* loaded into $KVER\$" && ! dk_since | grep -F "$KVER" | grep -qiE 'building|has no image'; }
+	dk_check "... loaded $KVER's image without building it" dk_loaded_unbuilt
 	dk_t=$(ms)
 	run systemctl stop kvc@usbip
 	dk_step "systemctl stop kvc@usbip"
 	dk_check "systemctl stop kvc@usbip on docker: inactive, nothing of usbip_core, usbip_host, vhci_hcd left" sh -c "[ \$(systemctl is-active kvc@usbip) = inactive ] && ! ls /sys/module | grep -qx 'vhci_hcd\|usbip_host\|usbip_core'"
-	dk_check "... no error-priority lines in the unit's journal on docker" sh -c "[ -z \"\$(journalctl -u kvc@usbip ${cursor:+--after-cursor=$cursor} -p err -o cat)\" ]"
+	dk_no_errors() { errors=$(journalctl -u kvc@usbip ${cursor:+--after-cursor="$cursor"} -p err -o cat) && [ -z "$errors" ]; }
+	dk_check "... no error-priority lines in the unit's journal on docker" dk_no_errors
 
 	dk_runtime podman
 	systemctl stop docker.service docker.socket containerd.service
