@@ -16,6 +16,17 @@ export interface DeviceManager<C, S> {
   format(report: unknown): string[];
   // The configuration error that part holds (a devices file that cannot be read), if any.
   configError(report: unknown): string | undefined;
+  // Folders (absolute paths in the image) where the payload's tools keep state that must outlive
+  // one run of a tool and that the manager reads or writes from the host: each is a folder of the
+  // host (toolsStateDir) bound there in the tools container.
+  readonly toolsState?: readonly string[];
+}
+
+// A tools state folder's path in the image, checked: plain and absolute (no '..', nothing a bind
+// mount's option list could misread).
+export function checkedToolsStatePath(path: string): string {
+  if (!/^(\/[A-Za-z0-9._-]+)+$/.test(path) || path.split('/').some((part) => part === '.' || part === '..')) throw new RangeError(`not a plain absolute path: ${JSON.stringify(path)}`);
+  return path;
 }
 
 // The device managers the program has, by the name KVC_DEVICE_MANAGER gives.

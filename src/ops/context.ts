@@ -7,7 +7,7 @@ import type { InstanceSettings } from '../config/settings.js';
 import { DEFAULT_KEY_LOCATIONS, type KeyLocations } from '../signing/key-choice.js';
 import type { ConfiguredSigningKey } from '../config/signing-settings.js';
 import type { GlobalRegistry } from '../config/registry-settings.js';
-import type { DeviceManagers } from '../devices/manager.js';
+import { checkedToolsStatePath, type DeviceManagers } from '../devices/manager.js';
 
 // Dependencies and paths, passed in (no module-level state).
 export interface Context {
@@ -63,6 +63,12 @@ export function toolsContainerName(instance: string): string {
 // The file holding the tools container's PID; the host commands read it.
 export function toolsPidFile(ctx: Context, instance: string): string {
   return join(ctx.runDir, instance, 'tools.pid');
+}
+
+// The host folder bound at `path` in an instance's tools container (a payload's tools state,
+// DeviceManager.toolsState): <run-dir>/<instance>/tools-state<path>.
+export function toolsStateDir(ctx: Pick<Context, 'runDir'>, instance: string, path: string): string {
+  return join(ctx.runDir, instance, 'tools-state', checkedToolsStatePath(path));
 }
 
 // /sys of the host.

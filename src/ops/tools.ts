@@ -2,7 +2,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { InstanceSettings } from '../config/settings.js';
-import { hostWrites, toolsContainerName, toolsPidFile, type Context } from './context.js';
+import { hostWrites, toolsContainerName, toolsPidFile, toolsStateDir, type Context } from './context.js';
+import { managerOf } from '../devices/manager.js';
 import { isWould } from '../host/effect.js';
 import { formatIdentity, identityOf, parseIdentity, recordTrusted } from '../host/tools-identity.js';
 import { imageName } from '../images/names.js';
@@ -16,7 +17,10 @@ export async function startTools(ctx: Context, settings: InstanceSettings, kver:
     // Forgotten first: whatever happens to the start, no record names a process that is not it.
     const host = hostWrites(ctx);
     await host.remove(file);
-    const info = await ctx.runtime.startToolsHolder(imageName(settings, kver), name, settings.name, await toolsAppArmor(ctx, settings));
+    // The payload's tools state: host folders, root's alone, kept while the host is up.
+    const state = (managerOf(ctx.deviceManagers, settings.deviceManager)?.toolsState ?? []).map((path) => ({ host: toolsStateDir(ctx, settings.name, path), container: path }));
+    for (const mount of state) await host.mkdirp(mount.host, 0o700);
+    const info = await ctx.runtime.startToolsHolder(imageName(settings, kver), name, settings.name, await toolsAppArmor(ctx, settings), state);
     if (isWould(info)) return;
     const identity = await identityOf(info.pid, kver);
     if (identity === undefined) throw new Error(`its process ${info.pid} is gone or not root's`);

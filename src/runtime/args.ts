@@ -141,14 +141,25 @@ function apparmorArgs(profile: string | undefined): string[] {
 // `run --detach` of the tools container that stays up while an instance is loaded: the host
 // commands and the service run the image's tools in it with `exec` (no container start per call;
 // the tool is then in the container's cgroup, with its device rules, and never has a capability).
-// It runs `sleep` on the host's network, confined, /sys as above.
-export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containerName: string, instance: string, apparmor?: string): string[] {
+// It runs `sleep` on the host's network, confined, /sys as above, and each state folder of the
+// payload's tools bound from the host (read-write: the tools write there).
+export function toolsHolderRunArgs(runtime: RuntimeName, image: string, containerName: string, instance: string, apparmor?: string, state: readonly StateMount[] = []): string[] {
+  const mounts = state.flatMap(({ host, container }) => {
+    if (![host, container].every((path) => path.startsWith('/') && !/[,\n"]/.test(path))) throw new KernelRefusedError(`cannot bind ${JSON.stringify(host)} at ${JSON.stringify(container)} in the tools container: only absolute paths without ',' are bound`, { hint: 'this is a bug in kvc: report it' });
+    return ['--mount', `type=bind,src=${host},dst=${container}`];
+  });
   return [
     'run', '--detach', '--rm', ...(runtime === 'podman' ? ['--replace'] : []), '--name', containerName, '--pull=never', '--log-driver=none', '--network=host',
-    ...confined(runtime), ...apparmorArgs(apparmor), ...HOST_SYS,
+    ...confined(runtime), ...apparmorArgs(apparmor), ...HOST_SYS, ...mounts,
     '--label', `${CONTAINER_LABEL.instance}=${instance}`, '--label', `${CONTAINER_LABEL.role}=tools`,
     image, 'sleep', 'infinity',
   ];
+}
+
+// A host folder bound in the tools container.
+export interface StateMount {
+  readonly host: string;
+  readonly container: string;
 }
 
 // `exec` of a tool in the running tools container: it gets that container's confinement (no

@@ -88,10 +88,10 @@ export class ContainerRuntime extends ImageCommands implements RuntimePort {
   }
 
   // Starts the tools container and returns its main process ID.
-  async startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string): Promise<ContainerInfo> {
+  async startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string, state: readonly argv.StateMount[] = []): Promise<ContainerInfo> {
     // podman replaces a container of that name in the same call; docker needs it removed first.
     if (this.name === 'docker') await this.removeContainer(containerName);
-    await this.check(argv.toolsHolderRunArgs(this.name, image, containerName, instance, apparmor), `starting the tools container ${containerName}`);
+    await this.check(argv.toolsHolderRunArgs(this.name, image, containerName, instance, apparmor, state), `starting the tools container ${containerName}`);
     const info = await this.inspectContainer(containerName);
     if (info === undefined || !info.running || info.pid <= 0) {
       throw new RuntimeError(`the tools container ${containerName} did not stay up`, { command: [this.name, 'container', 'inspect', containerName] });

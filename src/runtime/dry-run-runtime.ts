@@ -79,9 +79,9 @@ export class DryRunRuntime implements RuntimePort {
     this.would(argv.toolRunArgs(image, command, { tty: false, apparmor, runtime: this.name }));
     return NO_ANSWER;
   }
-  async startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string): Promise<ContainerInfo | Would> {
+  async startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string, state: readonly argv.StateMount[] = []): Promise<ContainerInfo | Would> {
     if (this.name === 'docker') this.would(argv.containerRemoveArgs(this.name, containerName));
-    return this.would(argv.toolsHolderRunArgs(this.name, image, containerName, instance, apparmor));
+    return this.would(argv.toolsHolderRunArgs(this.name, image, containerName, instance, apparmor, state));
   }
   async removeContainer(name: string): Promise<Effect> { return this.would(argv.containerRemoveArgs(this.name, name)); }
 }

@@ -2,7 +2,7 @@
 // lines). ContainerRuntime (podman or docker) implements it, DryRunRuntime (dry-run-runtime.ts)
 // wraps it for --dry-run; unit tests give fakes of it. Queries always run; an operation that would
 // change something returns a Would from the dry-run adapter instead of running.
-import type { BuildSpec, DaemonSpec, PushOptions } from './args.js';
+import type { BuildSpec, DaemonSpec, PushOptions, StateMount } from './args.js';
 import type { CommandResult } from './command-runner.js';
 import type { BuildOptions } from './image-commands.js';
 import type { ContainerAccess, ContainerInfo, ImageInfo } from './parse.js';
@@ -39,7 +39,8 @@ export interface RuntimePort {
   captureExec(containerName: string, command: readonly string[], options?: { signal?: AbortSignal; timeoutMs?: number }): Promise<CommandResult>;
   runDaemon(spec: DaemonSpec, onLine: (line: string) => void, signal: AbortSignal): { exited: Promise<number> };
   runHook(image: string, command: readonly string[], apparmor?: string): Promise<CommandResult>;
-  startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string): Promise<ContainerInfo | Would>;
+  // state: host folders bound in it (a payload's tools state: host path, path in the container).
+  startToolsHolder(image: string, containerName: string, instance: string, apparmor?: string, state?: readonly StateMount[]): Promise<ContainerInfo | Would>;
   inspectContainer(name: string): Promise<ContainerInfo | undefined>;
   inspectContainerAccess(name: string): Promise<ContainerAccess | undefined>;
   removeContainer(name: string): Promise<Effect>;

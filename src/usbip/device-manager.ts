@@ -8,14 +8,13 @@ import { listenAddresses } from './listen-addresses.js';
 import { Waker } from './waker.js';
 import { devtmpfsUsbEvents } from './usb-events.js';
 import type { Context } from '../ops/context.js';
-import { sysRoot, toolsContainerName } from '../ops/context.js';
+import { sysRoot, toolsContainerName, toolsStateDir } from '../ops/context.js';
 import type { InstanceSettings } from '../config/settings.js';
 import { readDevicesFile, USBIP_PORT, type DevicesConfig } from './devices-file.js';
 import { Exporter, type ExportedState } from './exporter.js';
 import { Importer, type UsbipConsumer, type ImportState } from './importer.js';
 import { USBIPD, usbipIn, type ToolsExec } from './usbip-tool.js';
 import { bindToUsbipHost } from './host-bind.js';
-import { liveToolsPid } from '../ops/tools.js';
 import { removeDevicesState, writeDevicesState, type UsbipDevicesState } from './devices-state.js';
 import { containerConsumer } from './container-consumer.js';
 import { guardExports } from './firewall.js';
@@ -27,6 +26,8 @@ import { startTunnel, tunnelState, type RunningTunnel } from './tunnel.js';
 import { planReload } from './reload-plan.js';
 import { imageName } from '../images/names.js';
 import { toolsAppArmor } from '../ops/tools-apparmor.js';
+import { ToolPortRecords, VHCI_STATE_PATH } from './tool-records.js';
+import { attachOverTcp, detachPort, PortRecords } from './vhci-attach.js';
 
 // The periodic look where USB events cannot be watched,
 export const POLL_MS = 1000;
@@ -67,7 +68,6 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
   if (signal.aborted) own.abort();
   signal.addEventListener('abort', () => own.abort(), { once: true });
   signal = own.signal;
-  const toolsPid = (): Promise<number | undefined> => liveToolsPid(ctx, settings.name, ctx.runningKernel);
   // The loops' usbip calls stop with the service; the detaches on stop run after it.
   const exec: ToolsExec = (command, options) => ctx.runtime.captureExec(toolsContainerName(settings.name), command, options);
   const usbip = usbipIn(exec, signal);
@@ -142,14 +142,11 @@ export async function startUsbipDevices(ctx: Context, settings: InstanceSettings
       const consumer: UsbipConsumer | undefined = config.imports.some((rule) => rule.container !== undefined) ? containerConsumer(ctx, sys) : undefined;
       importer = new Importer({
         sys,
-        toolsRoot: async () => {
-          const pid = await toolsPid();
-          return pid === undefined ? undefined : join(ctx.hostRoot, 'proc', String(pid), 'root');
-        },
+        toolRecords: new ToolPortRecords(toolsStateDir(ctx, settings.name, VHCI_STATE_PATH)),
         lockDir: join(ctx.runDir, settings.name, 'attach'),
-        // kvc's own attach (vhci-attach.ts) is not switched on yet: in the two-guest test it
-        // attached both disks and a replugged one (usable 5.6 s after the plug, one run), but the client's podman exec calls then hung (the writes of usbip's
-        // port records, cut at their time limit, are suspected). Until that is found, usbip attaches.
+        // kvc attaches itself (the import request over TCP, the socket handed to vhci_hcd): no
+        // container exec per attach; usbip's record is written for `usbip port` all the same.
+        own: { attach: (request) => attachOverTcp({ ...request, sys }), detach: (port) => detachPort(sys, port), records: new PortRecords(join(ctx.runDir, settings.name, 'vhci-ports')) },
         rules: config.imports, usbip, usbipOnStop, logger, signal, pollMs, waker, retryBaseMs: RETRY_BASE_MS, retryMaxMs: RETRY_MAX_MS,
         consumer, onChange: publish,
       });

@@ -20,7 +20,8 @@ import { parsePortRecord, readVhciPorts, readVhciSize, VDEV_ST_NULL, type VhciPo
 import { parseRemoteList, type ToolResult, type UsbipRunner } from './usbip-tool.js';
 import { CallStoppedError, CallTimeoutError, timeLimited } from './loop.js';
 import { Waker } from './waker.js';
-import { devidOf, type AttachResult, type PortRecords } from './vhci-attach.js';
+import { devidOf, type AttachResult, type KvcPortRecord, type PortRecords } from './vhci-attach.js';
+import type { ReadToolRecord, ToolPortRecord } from './tool-records.js';
 
 // The shortest wait between a server's passes while a replugged device is due (a try that is due
 // and not made in a pass, as behind a silent server's, is not looped on).
@@ -35,6 +36,20 @@ export const STEADY_MS = 60_000;
 
 // What a container-bound import is attached for (the core's DeviceConsumer, for USB/IP's rules).
 export type UsbipConsumer = DeviceConsumer<ImportRule>;
+
+// usbip's port records, read and written (ToolPortRecords; a fake folder in unit tests).
+export interface ToolRecordStore {
+  read(port: number): Promise<ReadToolRecord | undefined>;
+  write(port: number, record: ToolPortRecord): Promise<void>;
+}
+
+// kvc's own attach: the import request over TCP and the socket given to vhci_hcd, vhci's detach
+// file for a port attached that no import came to own, and kvc's records of the ports it attached.
+export interface OwnAttach {
+  attach(request: { address: string; tcpPort: number; busid: string; signal: AbortSignal }): Promise<AttachResult>;
+  detach(port: number): Promise<string | undefined>;
+  readonly records: PortRecords;
+}
 
 // One import as status shows it: rule, server, device, state, local port and bus id, since, reconnects, why.
 export interface ImportState {
@@ -58,18 +73,14 @@ export interface ImportState {
 // What the importer is given: sysfs, the rules, a usbip runner, a consumer for container-bound imports, timings.
 export interface ImporterOptions {
   readonly sys: string;
-  // The tools container's root as the host sees it (/proc/<pid>/root, where usbip keeps its port
-  // records), asked anew each time: the container may have been started again.
-  readonly toolsRoot: () => Promise<string | undefined>;
+  // usbip's own port records (tool-records.ts: the host folder bound at /run/vhci_hcd in the
+  // tools container): read to know what a port holds, written for the ports kvc attached itself
+  // (what `usbip port` reads to name the server).
+  readonly toolRecords: ToolRecordStore;
   readonly lockDir: string;
-  // kvc's own attach (vhci-attach.ts: the import request over TCP, the socket given to vhci_hcd)
-  // and its records of the ports it attached; without them, or where this process cannot hand
-  // its socket over, the usbip tool attaches.
-  readonly attach?: (request: { address: string; tcpPort: number; busid: string; signal: AbortSignal }) => Promise<AttachResult>;
-  readonly records?: PortRecords;
-  // Writes usbip's own record of a port kvc attached, in the tools container (what `usbip port`
-  // reads to name the server); made in the background, after the attach.
-  readonly toolRecord?: (port: number, line: string) => Promise<void>;
+  // kvc's own attach (vhci-attach.ts); without it, or where this process cannot hand its socket
+  // over, the usbip tool attaches.
+  readonly own?: OwnAttach;
   readonly rules: readonly ImportRule[];
   // usbip for the loop (cancelled when the service stops) and for the detaches on stop (not).
   readonly usbip: UsbipRunner;
@@ -152,6 +163,8 @@ interface Entry {
   why: string | undefined;
   // When its attachment last dropped (undefined once attached again).
   droppedAt: number | undefined;
+  // kvc's record of the port it attached for this import (forgotten only while it is still this).
+  ownRecord: KvcPortRecord | undefined;
   // Its container's last answer, and the question in flight.
   verdict: Verdict | undefined;
   asking: Promise<Verdict> | undefined;
@@ -170,7 +183,7 @@ export class Importer {
   constructor(private readonly options: ImporterOptions) {
     this.entries = options.rules.map((rule) => ({
       rule, state: 'waiting', device: undefined, address: undefined, port: undefined, localBusid: undefined, verified: false, adopted: false,
-      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined, droppedAt: undefined, verdict: undefined, asking: undefined,
+      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined, droppedAt: undefined, ownRecord: undefined, verdict: undefined, asking: undefined,
     }));
     this.limits = { ...IMPORT_TIMEOUTS, ...options.timeouts };
     this.waker = options.waker ?? new Waker();
@@ -283,7 +296,7 @@ export class Importer {
         logger.info(`import ${entry.rule.name}: port ${entry.port} left attached (it was attached before the service took it over)`);
       } else {
         const result = await this.detachOnStop(entry.port);
-        if (result.ok) this.options.records?.forget(entry.port);
+        if (result.ok) this.forgetOwn(entry);
         logger.info(`import ${entry.rule.name}: ${result.ok ? `detached from port ${entry.port}` : `could not detach port ${entry.port}: ${result.said}`}`);
       }
     }
@@ -361,9 +374,9 @@ export class Importer {
   }
 
   private reset(entry: Entry, state: Entry['state'], why: string, attempt: number, wait = 0): void {
-    // The port is no longer this import's: kvc's record of it goes (a later attach there writes
-    // its own; a record outlived by its port is not believed anyway: read checks the devid).
-    if (entry.port !== undefined) this.options.records?.forget(entry.port);
+    // The port is no longer this import's: kvc's record of it goes, if it is still this import's (a
+    // record outlived by its port is not believed anyway: read checks the devid).
+    this.forgetOwn(entry);
     entry.state = state;
     entry.port = undefined;
     entry.localBusid = undefined;
@@ -373,6 +386,11 @@ export class Importer {
     entry.why = why;
     entry.attempt = attempt;
     entry.nextTry = Date.now() + wait;
+  }
+
+  private forgetOwn(entry: Entry): void {
+    if (entry.port !== undefined && entry.ownRecord !== undefined) this.options.own?.records.forget(entry.port, entry.ownRecord);
+    entry.ownRecord = undefined;
   }
 
   private freshMs(): number {
@@ -515,11 +533,13 @@ export class Importer {
 
   // kvc's own attach: the port it took (recorded), 'failed' (a retry, said why), or undefined
   // when the usbip tool is to attach instead (no own attach, or it cannot hand its socket over).
+  // A port attached that this import does not come to own (out of time, the stop, a record not
+  // written) is detached again: no port is left attached with no one to watch it.
   private async attachOwn(entry: Entry, address: string, device: RemoteDevice): Promise<VhciPort | 'failed' | undefined> {
-    const { attach, records, logger } = this.options;
-    if (attach === undefined || records === undefined || this.toolAttaches) return undefined;
+    const { own, logger } = this.options;
+    if (own === undefined || this.toolAttaches) return undefined;
     const { rule } = entry;
-    const result = await this.limited(`attaching ${device.busid} from ${rule.server}`, 'usbipMs', (signal) => attach({ address, tcpPort: rule.port, busid: device.busid, signal }));
+    const result = await this.limited(`attaching ${device.busid} from ${rule.server}`, 'usbipMs', (signal) => own.attach({ address, tcpPort: rule.port, busid: device.busid, signal }));
     if (!result.ok && result.tool) {
       this.toolAttaches = true;
       logger.warn(`import: ${result.said}; the usbip tool attaches from now on`);
@@ -529,14 +549,33 @@ export class Importer {
       this.retry(entry, 'waiting', `attaching ${device.busid} from ${rule.server} failed: ${result.said}`, 'warn');
       return 'failed';
     }
-    const port = (await this.ports()).find((candidate) => candidate.port === result.port && candidate.state !== VDEV_ST_NULL);
-    if (port === undefined) {
-      this.retry(entry, 'waiting', `${device.busid} from ${rule.server} was attached on port ${result.port}, which dropped it at once`, 'warn');
+    const record: KvcPortRecord = { host: address, port: String(rule.port), busid: device.busid, devid: devidOf(result.device) };
+    try {
+      const port = (await this.ports()).find((candidate) => candidate.port === result.port && candidate.state !== VDEV_ST_NULL);
+      if (port === undefined) {
+        this.retry(entry, 'waiting', `${device.busid} from ${rule.server} was attached on port ${result.port}, which dropped it at once`, 'warn');
+        return 'failed';
+      }
+      // usbip's record first, then kvc's: a record of the tool's written no later than kvc's stale
+      // one is as stale (record()).
+      await this.limited(`writing usbip's record of port ${port.port}`, 'localMs', () => this.options.toolRecords.write(port.port, record)).catch((error: unknown) => {
+        if (error instanceof CallStoppedError) throw error;
+        logger.warn(`import ${rule.name}: usbip's record of port ${port.port} was not written (usbip port names no server for it): ${(error as Error).message}`);
+      });
+      await this.limited(`recording port ${port.port}`, 'localMs', () => own.records.write(port.port, record));
+      entry.ownRecord = record;
+      return port;
+    } catch (error) {
+      const left = await timeLimited(`detaching port ${result.port}`, this.limits.localMs, NEVER, () => own.detach(result.port)).catch((cut: unknown) => (cut as Error).message);
+      const said = `${device.busid} from ${rule.server} was attached on port ${result.port} but not taken on (${(error as Error).message}): ${left === undefined ? 'detached again' : `could not be detached: ${left}`}`;
+      // Out of time or stopped: said as any other call cut short (step); otherwise a failed try.
+      if (error instanceof CallTimeoutError || error instanceof CallStoppedError) {
+        logger.warn(`import ${rule.name}: ${said}`);
+        throw error;
+      }
+      this.retry(entry, 'waiting', said, 'warn');
       return 'failed';
     }
-    await this.limited(`recording port ${port.port}`, 'localMs', () => records.write(port.port, { host: address, port: String(rule.port), busid: device.busid, devid: devidOf(result.device) }));
-    this.options.toolRecord?.(port.port, `${address} ${rule.port} ${device.busid}`).catch((error: unknown) => logger.warn(`import ${rule.name}: usbip's record of port ${port.port} was not written (usbip port names no server for it): ${(error as Error).message}`));
-    return port;
   }
 
   // The other import that holds this device of that address, if one does.
@@ -602,14 +641,15 @@ export class Importer {
   }
 
   // What the port holds, by kvc's own record of it (believed while the port holds the devid it
-  // recorded) or else the usbip tool's.
+  // recorded) or else the usbip tool's; not the tool's when kvc's is stale and the tool's was
+  // written no later (kvc wrote both for an attach of its own that the port no longer holds).
   private record(port: VhciPort): Promise<{ host: string; port: string; busid: string } | undefined> {
-    return this.limited(`reading the record of port ${port.port}`, 'localMs', async (signal) => {
-      const own = await this.options.records?.read(port);
-      if (own !== undefined) return own;
-      const root = await this.options.toolsRoot();
-      if (root === undefined) return undefined;
-      return readFile(join(root, 'run/vhci_hcd', `port${port.port}`), { encoding: 'utf8', signal }).then(parsePortRecord, () => undefined);
+    return this.limited(`reading the record of port ${port.port}`, 'localMs', async () => {
+      const own = await this.options.own?.records.read(port);
+      if (own?.kind === 'believed') return own.record;
+      const tool = await this.options.toolRecords.read(port.port);
+      if (tool === undefined || (own?.kind === 'stale' && tool.writtenMs <= own.writtenMs)) return undefined;
+      return tool.record;
     });
   }
 

@@ -6,6 +6,7 @@ import type { DeviceManager } from '../devices/manager.js';
 import type { Context } from '../ops/context.js';
 import { readUsbipDevices, startUsbipDevices } from './device-manager.js';
 import { formatDevices, gatherDevices, type DevicesReport } from './devices-status.js';
+import { VHCI_STATE_PATH } from './tool-records.js';
 
 // The usbip device manager.
 export const usbipDeviceManager: DeviceManager<Context, InstanceSettings> = {
@@ -14,4 +15,7 @@ export const usbipDeviceManager: DeviceManager<Context, InstanceSettings> = {
   report: gatherDevices,
   format: (report) => formatDevices(report as DevicesReport),
   configError: (report) => (report as DevicesReport).error ?? undefined,
+  // usbip's port records (what `usbip port` reads to name a port's server): kept on the host, where
+  // the service reads them and writes those of the ports it attached itself.
+  toolsState: [VHCI_STATE_PATH],
 };

@@ -98,8 +98,8 @@ export async function readVhciSize(sys: string): Promise<{ controllers: number; 
   return { controllers, ports: nports };
 }
 
-// What `usbip attach` recorded of a port (/run/vhci_hcd/port<N>: "host port busid") in the
-// tools container's /run, read through its root from the host.
+// What `usbip attach` recorded of a port (/run/vhci_hcd/port<N>: "host port busid"; tool-records.ts
+// reads it from the host folder bound there).
 export function parsePortRecord(text: string): { host: string; port: string; busid: string } | undefined {
   const [host, port, busid] = text.trim().split(/\s+/);
   if (host === undefined || port === undefined || busid === undefined) return undefined;

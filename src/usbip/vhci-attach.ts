@@ -6,11 +6,10 @@
 // The pure parts (the request, the reply, the port, the line, the record) are tested on data; the
 // effectful part is attachOverTcp.
 import { connect, type Socket } from 'node:net';
-import { constants, unlinkSync } from 'node:fs';
-import { mkdir, open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants, readFileSync, unlinkSync } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readVhciPorts, VDEV_ST_NULL, VDEV_ST_USED, type VhciPort } from './usb-sysfs.js';
-import { USBIP_TIMEOUT_MS, type ToolsExec } from './usbip-tool.js';
 
 // The protocol's version (tools/usb/usbip/src/usbip_network.h),
 export const USBIP_VERSION = 0x0111;
@@ -27,7 +26,8 @@ export const DEVICE_BYTES = 312;
 export const REPLY_BYTES = HEADER_BYTES + DEVICE_BYTES;
 // enum usb_device_speed: USB_SPEED_SUPER goes on a vhci SuperSpeed hub port, any other on a high-speed one.
 const USB_SPEED_SUPER = 5;
-const KNOWN_SPEEDS = new Set([1, 2, 3, 4, 5, 6]);
+// Low, full, high, wireless and SuperSpeed: what vhci_hcd takes (it refuses SuperSpeed Plus, 6).
+const KNOWN_SPEEDS = new Set([1, 2, 3, 4, 5]);
 
 // The request: the common header (version, code, status 0) and the bus id, NUL-padded.
 export function importRequest(busid: string): Buffer {
@@ -68,7 +68,7 @@ export function parseImportReply(bytes: Buffer, busid: string): ImportReply {
   const status = bytes.readUInt32BE(4);
   if (version !== USBIP_VERSION) return { kind: 'refused', why: `the server speaks USB/IP version ${hex(version)}, not ${hex(USBIP_VERSION)}` };
   if (code !== OP_REP_IMPORT) return { kind: 'refused', why: `the server answered with operation ${hex(code)}, not the import's reply` };
-  // usbipd's statuses (usbip_network.h): 1 failed, 2 device busy, 3 device error, 4 no such device.
+  // usbipd's statuses (usbip_network.h): 1 failed, 2 device busy, 3 device error, 4 no such device, 5 an unexpected error.
   if (status !== 0) return { kind: 'refused', why: `the server refused the import of ${busid}: ${STATUS[status] ?? `status ${status}`}` };
   if (bytes.length < REPLY_BYTES) return { kind: 'incomplete' };
   if (bytes.length > REPLY_BYTES) return { kind: 'refused', why: `the server sent ${bytes.length - REPLY_BYTES} bytes after its reply` };
@@ -76,7 +76,7 @@ export function parseImportReply(bytes: Buffer, busid: string): ImportReply {
   const given = cString(device.subarray(256, 256 + BUSID_BYTES));
   if (given !== busid) return { kind: 'refused', why: `the server gave ${JSON.stringify(given)}, not the device asked for (${busid})` };
   const speed = device.readUInt32BE(296);
-  if (!KNOWN_SPEEDS.has(speed)) return { kind: 'refused', why: `the server gave ${busid} an unknown speed (${speed})` };
+  if (!KNOWN_SPEEDS.has(speed)) return { kind: 'refused', why: `the server gave ${busid} a speed vhci_hcd does not take (${speed})` };
   const busnum = device.readUInt32BE(288);
   const devnum = device.readUInt32BE(292);
   if (busnum > 0xffff || devnum > 0xffff) return { kind: 'refused', why: `the server gave ${busid} bus ${busnum} device ${devnum}, out of range` };
@@ -86,7 +86,7 @@ export function parseImportReply(bytes: Buffer, busid: string): ImportReply {
   };
 }
 
-const STATUS: Record<number, string> = { 1: 'failed', 2: 'the device is busy (imported by another client)', 3: 'device error', 4: 'no such device exported' };
+const STATUS: Record<number, string> = { 1: 'failed', 2: 'the device is busy (imported by another client)', 3: 'device error', 4: 'no such device exported', 5: 'an unexpected error' };
 
 function hex(value: number): string {
   return `0x${value.toString(16).padStart(4, '0')}`;
@@ -136,6 +136,12 @@ export function parseRecord(text: string): KvcPortRecord | undefined {
   return { host, port, busid, devid: Number.parseInt(devid, 16) };
 }
 
+// What kvc's record of a port says (PortRecords.read).
+export type PortRecordRead =
+  | { readonly kind: 'believed'; readonly record: KvcPortRecord }
+  | { readonly kind: 'stale'; readonly writtenMs: number }
+  | { readonly kind: 'none' };
+
 // kvc's records, one file per port in a folder of kvc's run directory.
 export class PortRecords {
   constructor(private readonly dir: string) {}
@@ -147,20 +153,26 @@ export class PortRecords {
     await rename(`${file}.new`, file);
   }
 
-  // The record of the port when the port still holds what it records: in use, with the devid
-  // recorded. vhci shows a port's devid only once it is in use (VDEV_ST_USED); just after the
-  // attach (not assigned yet) it shows 0, and the record stands.
-  async read(port: VhciPort): Promise<KvcPortRecord | undefined> {
-    if (port.state === VDEV_ST_NULL) return undefined;
-    const record = await readFile(this.file(port.port), 'utf8').then(parseRecord, () => undefined);
-    if (record === undefined) return undefined;
-    return port.state !== VDEV_ST_USED || port.devid === record.devid ? record : undefined;
+  // kvc's record of the port: believed while the port still holds what it records (in use, with
+  // the devid recorded; just after the attach, not assigned yet, vhci shows devid 0 and the record
+  // stands); stale when the port holds another devid (with when it was written: a record of the
+  // tool's written before it is as stale); none when the port is free or kvc has no record of it.
+  async read(port: VhciPort): Promise<PortRecordRead> {
+    if (port.state === VDEV_ST_NULL) return { kind: 'none' };
+    const file = this.file(port.port);
+    const record = await readFile(file, 'utf8').then(parseRecord, () => undefined);
+    if (record === undefined) return { kind: 'none' };
+    if (port.state !== VDEV_ST_USED || port.devid === record.devid) return { kind: 'believed', record };
+    const writtenMs = await stat(file).then((stats) => stats.mtimeMs, () => Number.POSITIVE_INFINITY);
+    return { kind: 'stale', writtenMs };
   }
 
-  // At once (synchronous): a record written later for the same port is never the one removed.
-  forget(port: number): void {
+  // Removes the port's record if it is still this one (another import may have written its own for
+  // the port since). At once (synchronous): nothing else in this process writes between the look
+  // and the removal.
+  forget(port: number, record: KvcPortRecord): void {
     try {
-      unlinkSync(this.file(port));
+      if (readFileSync(this.file(port), 'utf8') === formatRecord(record)) unlinkSync(this.file(port));
     } catch {
       // None there: nothing to forget.
     }
@@ -169,16 +181,6 @@ export class PortRecords {
   private file(port: number): string {
     return join(this.dir, `port${port}`);
   }
-}
-
-// The record `usbip attach` would have written (/run/vhci_hcd/port<N>: "host port busid"), written in
-// the tools container, where `usbip port` reads it: a fixed script, the port and the line its
-// arguments (never part of it). Not through /proc/<pid>/root from the host, where a link the
-// container made could lead the write out of it.
-export async function writeToolRecord(exec: ToolsExec, port: number, line: string): Promise<void> {
-  if (!Number.isInteger(port) || port < 0 || /[\n\0]/.test(line)) throw new RangeError(`not a port record: ${port} ${JSON.stringify(line)}`);
-  const result = await exec(['/bin/sh', '-c', 'mkdir -p /run/vhci_hcd && printf "%s\\n" "$2" >"/run/vhci_hcd/port$1"', 'sh', String(port), line], { timeoutMs: USBIP_TIMEOUT_MS });
-  if (result.exitCode !== 0) throw new Error(result.stderr.trim().split('\n').pop() || `exit ${result.exitCode}`);
 }
 
 // What one attach came to.
@@ -194,7 +196,9 @@ export interface AttachRequest {
   readonly tcpPort: number;
   readonly busid: string;
   readonly sys: string;
-  readonly signal?: AbortSignal | undefined;
+  // The stop or the time limit: before the write to vhci, nothing is attached; after it, the port
+  // is detached again.
+  readonly signal: AbortSignal;
 }
 
 // How many times a port another attach took between the look and the write (EBUSY) is picked again.
@@ -209,12 +213,12 @@ export async function attachOverTcp(request: AttachRequest): Promise<AttachResul
       let received = Buffer.alloc(0);
       const abort = (): void => {
         socket?.destroy();
-        reject(signal?.reason instanceof Error ? signal.reason : new Error('stopped'));
+        reject(signal.reason instanceof Error ? signal.reason : new Error('stopped'));
       };
-      if (signal?.aborted) return abort();
-      signal?.addEventListener('abort', abort, { once: true });
+      if (signal.aborted) return abort();
+      signal.addEventListener('abort', abort, { once: true });
       const done = (answer: Answer): void => {
-        signal?.removeEventListener('abort', abort);
+        signal.removeEventListener('abort', abort);
         resolve({ socket: socket!, answer });
       };
       socket = connect({
@@ -238,7 +242,7 @@ export async function attachOverTcp(request: AttachRequest): Promise<AttachResul
       socket.once('connect', () => socket!.write(importRequest(busid)));
       // Kept for the socket's life (a second error after the first must not go unheard).
       socket.on('error', (error) => {
-        signal?.removeEventListener('abort', abort);
+        signal.removeEventListener('abort', abort);
         reject(error);
       });
       socket.once('end', () => done({ kind: 'refused', why: 'the server closed the connection before its reply' }));
@@ -252,9 +256,17 @@ export async function attachOverTcp(request: AttachRequest): Promise<AttachResul
       const port = pickPort(await readVhciPorts(sys), device.speed, tried);
       if (port === undefined) return { ok: false, said: `no free vhci_hcd port for a ${device.speed === USB_SPEED_SUPER ? 'SuperSpeed' : 'high-speed or slower'} device`, tool: false };
       tried.add(port.port);
-      const written = await writeAttach(join(sys, 'devices/platform/vhci_hcd.0/attach'), attachLine(port.port, sockfd, device));
+      // Stopped or out of time while the port was picked: nothing is attached.
+      if (signal.aborted) return { ok: false, said: stoppedSaid(signal), tool: false };
+      const written = await writeSysfs(join(sys, VHCI_DIR, 'attach'), attachLine(port.port, sockfd, device));
       if (written === 'busy') continue;
       if (written !== undefined) return { ok: false, said: `vhci_hcd refused the attach on port ${port.port}: ${written}`, tool: false };
+      // Stopped during the write: the caller has given the attach up, and no one would own the
+      // port: it is detached again.
+      if (signal.aborted) {
+        const left = await detachPort(sys, port.port);
+        return { ok: false, said: `${stoppedSaid(signal)}; port ${port.port} ${left === undefined ? 'detached again' : `could not be detached again: ${left}`}`, tool: false };
+      }
       return { ok: true, port: port.port, device };
     }
     return { ok: false, said: `every free vhci_hcd port was taken by another attach first (${BUSY_TRIES} tries)`, tool: false };
@@ -275,9 +287,23 @@ function descriptorOf(socket: Socket): number | undefined {
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
 
-// One write of the line to vhci's attach file: undefined when taken, 'busy' when the port was
+// vhci_hcd's sysfs folder under /sys.
+const VHCI_DIR = 'devices/platform/vhci_hcd.0';
+
+function stoppedSaid(signal: AbortSignal): string {
+  return signal.reason instanceof Error ? signal.reason.message : 'stopped';
+}
+
+// Detaches a port through vhci's detach file (as `usbip detach` does, without its record):
+// undefined when done, else what the kernel said.
+export async function detachPort(sys: string, port: number): Promise<string | undefined> {
+  const said = await writeSysfs(join(sys, VHCI_DIR, 'detach'), String(port));
+  return said === 'busy' ? 'EBUSY' : said;
+}
+
+// One write of a line to one of vhci's files: undefined when taken, 'busy' when the port was
 // taken meanwhile, else what the kernel said.
-async function writeAttach(path: string, line: string): Promise<undefined | 'busy' | string> {
+async function writeSysfs(path: string, line: string): Promise<undefined | 'busy' | string> {
   let file: FileHandle | undefined;
   try {
     // Write-only, as sysfs has it (the file has no read side); never created.

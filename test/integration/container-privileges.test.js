@@ -3,7 +3,10 @@
 // seccomp mode, no_new_privs and mounts (the tools container is measured as it runs).
 // docs/security.md's table "What each container is given" is written from these values.
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ToolPortRecords, VHCI_STATE_PATH } from '../../lib/usbip/tool-records.js';
 import { execFileSync } from 'node:child_process';
 import { CONTAINERS_CONF, KVER, ensureUsbipImage, podman } from './harness.js';
 import { daemonRunArgs, inspectRunArgs, moduleRunArgs, toolRunArgs, toolsHolderRunArgs } from '../../lib/runtime/args.js';
@@ -61,6 +64,26 @@ describe('what each container kvc starts is given (measured on the real podman)'
     const pid = JSON.parse(podman(['container', 'inspect', 'kvc-privileges-tools']))[0].State.Pid;
     const got = parse(`${readFileSync(`/proc/${pid}/status`, 'utf8')}\n${readFileSync(`/proc/${pid}/mountinfo`, 'utf8')}`);
     expect(got).to.include({ capEff: 0n, capBnd: 0n, noNewPrivs: '1', seccomp: '2', root: 'ro', sys: 'rw', dev: 'tmpfs rw' });
+  });
+
+  it('the tools container\'s state folder (usbip\'s port records): bound from the host over the tmpfs /run; what a tool writes there is on the host, what kvc writes there the tool reads', async () => {
+    const hostDir = mkdtempSync(join(tmpdir(), 'kvc-tools-state-'));
+    try {
+      podman(toolsHolderRunArgs('podman', IMAGE, 'kvc-privileges-state', 'kvc-privileges-test', undefined, [{ host: hostDir, container: VHCI_STATE_PATH }]));
+      // As usbip attach writes its record (mkdir, then the file), with the tools container's confinement.
+      podman(['exec', 'kvc-privileges-state', 'sh', '-c', 'mkdir -p /run/vhci_hcd && echo "10.77.0.1 3240 2-4" > /run/vhci_hcd/port3']);
+      const records = new ToolPortRecords(hostDir);
+      expect((await records.read(3)).record).to.deep.equal({ host: '10.77.0.1', port: '3240', busid: '2-4' });
+      await records.write(0, { host: '10.77.0.2', port: '3240', busid: '1-1' });
+      expect(podman(['exec', 'kvc-privileges-state', 'cat', '/run/vhci_hcd/port0'])).to.equal('10.77.0.2 3240 1-1\n');
+      // The rest of /run is still the container's own tmpfs, and its root still read-only.
+      podman(['exec', 'kvc-privileges-state', 'sh', '-c', 'echo x > /run/other']);
+      expect(existsSync(join(hostDir, 'other'))).to.equal(false);
+      expect(() => podman(['exec', 'kvc-privileges-state', 'sh', '-c', 'echo x > /etc/kvc-test'], { stdio: 'pipe' })).to.throw();
+    } finally {
+      try { podman(['rm', '--force', '--time=0', 'kvc-privileges-state']); } catch { /* gone */ }
+      rmSync(hostDir, { recursive: true, force: true });
+    }
   });
 
   it('usbipd\'s container: no capabilities, seccomp filter, read-only root, /sys read-only but the folders it is given, no host /dev', () => {

@@ -337,6 +337,12 @@ both_attached() { attached disk-a && attached disk-b; }
 check "client: the service attached disk A and disk B by itself once the server exported them" wait_shown 900 both_attached
 journalctl -u kvc@usbip --no-pager -o cat 2>&1 | grep -E 'import' | show
 run usbip port
+# kvc attached both disks itself (no usbip attach): usbip's records, written by the service in the
+# host folder bound at /run/vhci_hcd in the tools container, name the server for `usbip port`.
+names_server() { [ "$(usbip port 2>/dev/null | grep -c "usbip://$SERVER:3240/")" = 2 ]; }
+check "client: usbip port names the server for both ports kvc attached itself" names_server
+own_records() { [ "$(cat /run/kvc/usbip/vhci-ports/port* 2>/dev/null | grep -c "^$SERVER 3240 [0-9]*-[0-9.]* [0-9a-f]*$")" = 2 ]; }
+check "client: the service attached them itself: kvc's own records of both ports (with the devid)" own_records
 run usbip list -r "$SERVER"
 # usbipd lists what is exported and not imported: nothing now (both disks are this client's).
 listed() { usbip list -r "$SERVER" >/tmp/list.txt 2>&1; ! grep -q '(46f4:0001)' /tmp/list.txt && ! grep -q '0627:0001' /tmp/list.txt; }

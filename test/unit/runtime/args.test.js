@@ -73,6 +73,17 @@ describe('runtime arguments', () => {
     expect(argv.slice(-3)).to.deep.equal(['img', 'sleep', 'infinity']);
   });
 
+  it('the tools container binds each state folder of the payload\'s tools from the host, after /sys; refuses a path a mount option could misread', () => {
+    const argv = args.toolsHolderRunArgs('podman', 'img', 'n', 'usbip', undefined, [{ host: '/run/kvc/usbip/tools-state/run/vhci_hcd', container: '/run/vhci_hcd' }]);
+    const at = argv.indexOf('type=bind,src=/run/kvc/usbip/tools-state/run/vhci_hcd,dst=/run/vhci_hcd');
+    expect(argv[at - 1]).to.equal('--mount');
+    expect(at).to.be.greaterThan(argv.indexOf('type=bind,src=/sys,dst=/sys'));
+    expect(at).to.be.lessThan(argv.indexOf('img'));
+    for (const bad of [{ host: '/a,dst=/etc', container: '/run/x' }, { host: 'relative', container: '/run/x' }, { host: '/a', container: '/run/x\n' }]) {
+      expect(() => args.toolsHolderRunArgs('podman', 'img', 'n', 'usbip', undefined, [bad]), JSON.stringify(bad)).to.throw(/only absolute paths without ','/);
+    }
+  });
+
   it('on docker, whose --read-only leaves no writable /run (podman\'s mounts tmpfs there), every tool\'s container gets tmpfs on /run, /tmp and /var/tmp; on podman none is asked for', () => {
     const scratch = ['--tmpfs=/run', '--tmpfs=/tmp', '--tmpfs=/var/tmp'];
     const spec = { image: 'img', containerName: 'kvc-usbip-usbipd', instance: 'usbip', role: 'usbipd', command: ['/usr/sbin/usbipd'], writable: [] };

@@ -4,7 +4,7 @@
 // is the real HTTP one, served on loopback. Real attaches, drops and re-attaches are proven in the
 // two-guest end-to-end test.
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync, utimesSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseDevicesFile } from '../../../lib/usbip/devices-file.js';
 import { Importer } from '../../../lib/usbip/importer.js';
 import { PortRecords } from '../../../lib/usbip/vhci-attach.js';
+import { ToolPortRecords } from '../../../lib/usbip/tool-records.js';
 import { Waker } from '../../../lib/usbip/waker.js';
 import { serveDeviceList } from '../../../lib/usbip/device-list.js';
 import { createLogger } from '../../../lib/log/logger.js';
@@ -114,7 +115,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     const controller = new AbortController();
     const rules = parseDevicesFile('/etc/kvc/usbip.devices', text).imports;
     const importer = new Importer({
-      sys: host.sys, toolsRoot: async () => host.tools, lockDir: join(host.root, 'attach'), rules, usbip: host.usbip, usbipOnStop: host.usbip, logger: log.logger,
+      sys: host.sys, toolRecords: new ToolPortRecords(join(host.tools, 'run/vhci_hcd')), lockDir: join(host.root, 'attach'), rules, usbip: host.usbip, usbipOnStop: host.usbip, logger: log.logger,
       signal: controller.signal, pollMs: 20, retryBaseMs: 50, retryMaxMs: 200, consumer: undefined, onChange: () => {}, ...over,
     });
     return { importer, controller };
@@ -326,8 +327,9 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
   it('an attached import whose look on this host does not answer in time stays attached (a failed look, not a drop)', async () => {
     const log = quiet();
     let hang = false;
-    const toolsRoot = () => (hang ? new Promise(() => {}) : Promise.resolve(host.tools));
-    const { importer, controller } = start(A(), log, { toolsRoot, timeouts: { localMs: 100 } });
+    const real = new ToolPortRecords(join(host.tools, 'run/vhci_hcd'));
+    const toolRecords = { read: (port) => (hang ? new Promise(() => {}) : real.read(port)), write: (port, record) => real.write(port, record) };
+    const { importer, controller } = start(A(), log, { toolRecords, timeouts: { localMs: 100 } });
     await importer.start();
     expect(importer.state()[0]).to.include({ state: 'attached', port: 0 });
     hang = true;
@@ -445,8 +447,9 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
   });
 
   describe("kvc's own attach (a stand-in for vhci-attach's: it plays vhci as the fake usbip does, without usbip's record)", () => {
-    const own = (answer, assignMs = 0) => {
+    const own = (answer, assignMs = 0, records = new PortRecords(join(host.root, 'vhci'))) => {
       const asked = [];
+      const detached = [];
       const attach = async (request) => {
         asked.push(request);
         const given = answer(request);
@@ -454,22 +457,27 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
         const port = host.take(request.address, request.busid, false, 0x10002, assignMs);
         return { ok: true, port, device: { busid: request.busid, busnum: 1, devnum: 2, speed: 3, vendor: '46f4', product: '0001' } };
       };
-      return { attach, asked };
+      const detach = async (port) => {
+        detached.push(port);
+        host.drop(port);
+        return undefined;
+      };
+      return { own: { attach, detach, records }, asked, detached, records };
     };
+    const toolRecord = (port) => readFileSync(join(host.tools, `run/vhci_hcd/port${port}`), 'utf8');
 
-    it('attaches without the tool, keeps its own record of the port (the tool has none) and stays attached on it; a drop forgets it, the stop detaches', async () => {
+    it('attaches without the tool, keeps its own record of the port and writes usbip\'s; stays attached on it; a drop forgets it, the stop detaches', async () => {
       const log = quiet();
-      const { attach, asked } = own(() => undefined);
+      const { own: attachOwn, asked } = own(() => undefined);
       const records = join(host.root, 'vhci');
-      const toolRecords = [];
-      const toolRecord = async (port, line) => { toolRecords.push(`${port}: ${line}`); };
-      const { importer, controller } = start(A(), log, { attach, records: new PortRecords(records), toolRecord });
+      const { importer, controller } = start(A(), log, { own: attachOwn });
       await importer.start();
       expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2', port: 0, reconnects: 0 });
       expect(asked.map((request) => `${request.address}:${request.tcpPort} ${request.busid}`)).to.deep.equal(['127.0.0.1:3240 1-2']);
       expect(host.calls.filter((call) => call.startsWith('attach'))).to.deep.equal([]);
       expect(readFileSync(join(records, 'port0'), 'utf8')).to.equal('127.0.0.1 3240 1-2 10002\n');
-      expect(() => readFileSync(join(host.tools, 'run/vhci_hcd/port0'))).to.throw();
+      // usbip's own record, for `usbip port`.
+      expect(toolRecord(0)).to.equal('127.0.0.1 3240 1-2\n');
       // Several looks later it is still attached: its own record is what the look reads.
       await new Promise((resolve) => setTimeout(resolve, 150));
       expect(importer.state()[0]).to.include({ state: 'attached', reconnects: 0 });
@@ -481,8 +489,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
       await until(() => importer.state()[0].state === 'attached');
       expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
       expect(readFileSync(join(records, 'port0'), 'utf8')).to.equal('127.0.0.1 3240 1-4 10002\n');
-      // usbip's own record, for `usbip port`, written after each attach.
-      expect(toolRecords).to.deep.equal(['0: 127.0.0.1 3240 1-2', '0: 127.0.0.1 3240 1-4']);
+      expect(toolRecord(0)).to.equal('127.0.0.1 3240 1-4\n');
       controller.abort();
       await importer.close();
       expect(host.calls.at(-1)).to.equal('detach --port 0');
@@ -491,8 +498,8 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
 
     it('just after the attach vhci shows the port not assigned, devid 0: once it shows the devid, the record written at the attach still holds (no drop)', async () => {
       const log = quiet();
-      const { attach } = own(() => undefined, 150);
-      const { importer, controller } = start(A(), log, { attach, records: new PortRecords(join(host.root, 'vhci')) });
+      const { own: attachOwn } = own(() => undefined, 150);
+      const { importer, controller } = start(A(), log, { own: attachOwn });
       await importer.start();
       expect(host.ports[0]).to.include({ state: 5 });
       expect(importer.state()[0]).to.include({ state: 'attached', port: 0 });
@@ -504,15 +511,16 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
       await importer.close();
     });
 
-    it('a record whose port now holds another devid is not believed: the import is not taken over from it', async () => {
+    it('a record whose port now holds another devid is not believed, nor usbip\'s record written with it: the import is not taken over from them', async () => {
       const log = quiet();
       const records = new PortRecords(join(host.root, 'vhci'));
-      // A record left from an earlier life of the service, for port 0 with devid 0x10002; port 0
-      // now holds something else (devid 0 in the fake's status).
+      // Records left from an earlier attach of kvc's on port 0 (devid 0x10002, usbip's written
+      // just before kvc's); port 0 now holds something else, attached by some other means.
+      await new ToolPortRecords(join(host.tools, 'run/vhci_hcd')).write(0, { host: '127.0.0.1', port: '3240', busid: '1-2' });
       await records.write(0, { host: '127.0.0.1', port: '3240', busid: '1-2', devid: 0x10002 });
       host.take('10.0.0.9', '9-9', false, 0x50006);
-      const { attach, asked } = own(() => undefined);
-      const { importer, controller } = start(A(), log, { attach, records });
+      const { own: attachOwn, asked } = own(() => undefined, 0, records);
+      const { importer, controller } = start(A(), log, { own: attachOwn });
       await importer.start();
       expect(importer.state()[0]).to.include({ state: 'attached', port: 2, adopted: false });
       expect(asked).to.have.length(1);
@@ -520,10 +528,41 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
       await importer.close();
     });
 
+    it('a record of kvc\'s gone stale does not hide a newer one of usbip\'s (the tool attached on that port since): that attachment is taken over', async () => {
+      const log = quiet();
+      const records = new PortRecords(join(host.root, 'vhci'));
+      await records.write(0, { host: '127.0.0.1', port: '3240', busid: '1-3', devid: 0x10003 });
+      utimesSync(join(host.root, 'vhci/port0'), 1000, 1000);
+      // usbip attach (the host command) took port 0 for disk A since, and wrote its record.
+      host.take('127.0.0.1', '1-2', true, 0x10002);
+      const { own: attachOwn, asked } = own(() => undefined, 0, records);
+      const { importer, controller } = start(A(), log, { own: attachOwn });
+      await importer.start();
+      expect(importer.state()[0]).to.include({ state: 'attached', port: 0, adopted: true });
+      expect(asked).to.have.length(0);
+      controller.abort();
+      await importer.close();
+    });
+
+    it('a port attached that the import could not take on (its record not written) is detached again, and the try fails, said why', async () => {
+      const log = quiet();
+      // kvc's records folder cannot be made: a file is in its place.
+      writeFileSync(join(host.root, 'vhci'), '');
+      const { own: attachOwn, detached } = own(() => undefined);
+      const { importer, controller } = start(A(), log, { own: attachOwn });
+      await importer.start();
+      expect(detached).to.deep.equal([0]);
+      expect(host.ports[0]).to.equal(null);
+      expect(importer.state()[0]).to.include({ state: 'waiting', port: null });
+      expect(importer.state()[0].why).to.match(/^1-2 from 127\.0\.0\.1 was attached on port 0 but not taken on \(.*\): detached again$/);
+      controller.abort();
+      await importer.close();
+    });
+
     it('where this process cannot hand its socket over, says so once and the usbip tool attaches from then on', async () => {
       const log = quiet();
-      const { attach, asked } = own(() => ({ ok: false, said: 'this Node gives no socket descriptor to hand to vhci_hcd', tool: true }));
-      const { importer, controller } = start(A(), log, { attach, records: new PortRecords(join(host.root, 'vhci')) });
+      const { own: attachOwn, asked } = own(() => ({ ok: false, said: 'this Node gives no socket descriptor to hand to vhci_hcd', tool: true }));
+      const { importer, controller } = start(A(), log, { own: attachOwn });
       await importer.start();
       expect(importer.state()[0]).to.include({ state: 'attached', busid: '1-2', port: 0 });
       expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2']);
@@ -541,8 +580,8 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
 
     it('a refusal (the server or vhci said no) is a failed try, said why; the tool is not asked', async () => {
       const log = quiet();
-      const { attach, asked } = own(() => ({ ok: false, said: 'the server refused the import of 1-2: the device is busy (imported by another client)', tool: false }));
-      const { importer, controller } = start(A(), log, { attach, records: new PortRecords(join(host.root, 'vhci')) });
+      const { own: attachOwn, asked } = own(() => ({ ok: false, said: 'the server refused the import of 1-2: the device is busy (imported by another client)', tool: false }));
+      const { importer, controller } = start(A(), log, { own: attachOwn });
       await importer.start();
       expect(importer.state()[0]).to.include({ state: 'waiting' });
       expect(importer.state()[0].why).to.equal('attaching 1-2 from 127.0.0.1 failed: the server refused the import of 1-2: the device is busy (imported by another client)');

@@ -10,9 +10,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  attachLine, attachOverTcp, importRequest, parseImportReply, parseRecord, formatRecord, pickPort, PortRecords, REPLY_BYTES, writeToolRecord,
+  attachLine, attachOverTcp, detachPort, importRequest, parseImportReply, parseRecord, formatRecord, pickPort, PortRecords, REPLY_BYTES,
 } from '../../../lib/usbip/vhci-attach.js';
 import { spawnSync } from 'node:child_process';
+import { open } from 'node:fs/promises';
 import { parseVhciStatus } from '../../../lib/usbip/usb-sysfs.js';
 
 // A reply as usbipd sends it: header (version, code, status) and, on success, struct usbip_usb_device.
@@ -69,7 +70,10 @@ describe('kvc\'s own attach: the protocol and the plan (data)', () => {
     expect(why(reply({ version: 0x0106 }))).to.equal('the server speaks USB/IP version 0x0106, not 0x0111');
     expect(why(reply({ code: 0x0005 }))).to.equal('the server answered with operation 0x0005, not the import\'s reply');
     expect(why(reply({ busid: '2-5' }))).to.equal('the server gave "2-5", not the device asked for (2-4)');
-    expect(why(reply({ speed: 0 }))).to.equal('the server gave 2-4 an unknown speed (0)');
+    expect(why(reply({ speed: 0 }))).to.equal('the server gave 2-4 a speed vhci_hcd does not take (0)');
+    // SuperSpeed Plus: vhci_hcd refuses it in its attach file; refused before a port is taken.
+    expect(why(reply({ speed: 6 }))).to.equal('the server gave 2-4 a speed vhci_hcd does not take (6)');
+    expect(why(reply({ status: 5 }))).to.equal('the server refused the import of 2-4: an unexpected error');
     expect(why(reply({ busnum: 0x10000 }))).to.equal('the server gave 2-4 bus 65536 device 5, out of range');
     expect(why(Buffer.concat([reply(), Buffer.from([1])]))).to.equal('the server sent 1 bytes after its reply');
   });
@@ -94,20 +98,44 @@ describe('kvc\'s own attach: the protocol and the plan (data)', () => {
     for (const bad of ['', '10.77.0.1 3240 2-4', '10.77.0.1 3240 2-4 xyz', '10.77.0.1 3240 2-4 20005 more']) expect(parseRecord(bad), bad).to.equal(undefined);
   });
 
-  it('a record is believed only while its port is in use with the devid it recorded', async () => {
+  it('a record is believed only while its port is in use with the devid it recorded; else stale (with when it was written) or none', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kvc-records-'));
     try {
       const records = new PortRecords(join(dir, 'vhci'));
-      await records.write(0, { host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 });
+      const record = { host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 };
+      const before = Date.now();
+      await records.write(0, record);
       const [used, free] = parseVhciStatus(STATUS);
-      expect(await records.read(used)).to.deep.equal({ host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 });
-      expect(await records.read({ ...used, devid: 0x20004 })).to.equal(undefined);
+      expect(await records.read(used)).to.deep.equal({ kind: 'believed', record });
+      const stale = await records.read({ ...used, devid: 0x20004 });
+      expect(stale.kind).to.equal('stale');
+      expect(stale.writtenMs).to.be.within(before - 1000, Date.now() + 1000);
       // Just after the attach vhci shows the port not assigned yet (5), with devid 0: the record stands.
-      expect(await records.read({ ...used, state: 5, devid: 0 })).to.deep.equal({ host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 });
-      expect(await records.read({ ...free, port: 0 })).to.equal(undefined);
-      records.forget(0);
-      expect(await records.read(used)).to.equal(undefined);
-      records.forget(0);
+      expect(await records.read({ ...used, state: 5, devid: 0 })).to.deep.equal({ kind: 'believed', record });
+      expect(await records.read({ ...free, port: 0 })).to.deep.equal({ kind: 'none' });
+      records.forget(0, record);
+      expect(await records.read(used)).to.deep.equal({ kind: 'none' });
+      records.forget(0, record);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('forgets a port\'s record only while it is still the one given (another import\'s newer record for the port stays)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kvc-records-'));
+    try {
+      const records = new PortRecords(join(dir, 'vhci'));
+      const mine = { host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 };
+      const theirs = { host: '10.77.0.2', port: '3240', busid: '1-1', devid: 0x10002 };
+      await records.write(0, mine);
+      // The port dropped and another server's import attached there and recorded it before this
+      // import's reset forgot its own.
+      await records.write(0, theirs);
+      records.forget(0, mine);
+      const [used] = parseVhciStatus(STATUS);
+      expect(await records.read({ ...used, devid: 0x10002 })).to.deep.equal({ kind: 'believed', record: theirs });
+      records.forget(0, theirs);
+      expect(await records.read({ ...used, devid: 0x10002 })).to.deep.equal({ kind: 'none' });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -154,7 +182,7 @@ describe('kvc\'s own attach over TCP (a stand-in usbipd on loopback, a folder fo
     await new Promise((resolve) => server.close(resolve));
     rmSync(dir, { recursive: true, force: true });
   });
-  const attach = (over = {}) => attachOverTcp({ address: '127.0.0.1', tcpPort: server.address().port, busid: '2-4', sys, ...over });
+  const attach = (over = {}) => attachOverTcp({ address: '127.0.0.1', tcpPort: server.address().port, busid: '2-4', sys, signal: new AbortController().signal, ...over });
 
   it('asks for the device, writes "port sockfd devid speed" to vhci_hcd.0/attach on a free SuperSpeed port, and lets go of its descriptor', async () => {
     const result = await attach();
@@ -186,7 +214,7 @@ describe('kvc\'s own attach over TCP (a stand-in usbipd on loopback, a folder fo
     expect(await attach()).to.deep.equal({ ok: false, said: 'the server closed the connection before its reply', tool: false });
     const port = server.address().port;
     await new Promise((resolve) => server.close(resolve));
-    const result = await attachOverTcp({ address: '127.0.0.1', tcpPort: port, busid: '2-4', sys });
+    const result = await attachOverTcp({ address: '127.0.0.1', tcpPort: port, busid: '2-4', sys, signal: new AbortController().signal });
     expect(result).to.deep.equal({ ok: false, said: `127.0.0.1:${port}: ECONNREFUSED`, tool: false });
     server = createServer().listen(0);
   });
@@ -213,30 +241,52 @@ describe('kvc\'s own attach over TCP (a stand-in usbipd on loopback, a folder fo
     expect(await trying).to.deep.equal({ ok: false, said: `127.0.0.1:${server.address().port}: stopping`, tool: false });
     await closed;
   });
-});
 
-describe('usbip\'s record of a port kvc attached, written in the tools container', () => {
-  // The exec stand-in runs the command for real, in a mount namespace of its own with a tmpfs on
-  // /run (the tools container's /run is one), and gives back what it wrote there.
-  const inNamespace = (command) => spawnSync('unshare', ['-m', 'sh', '-c', 'mount -t tmpfs none /run && "$@" && cat /run/vhci_hcd/port*', 'ns', ...command], { encoding: 'utf8' });
+  // A FIFO in place of one of vhci's files holds the attach at that file until the test opens the
+  // other end: the stop can be given at an exact step.
+  const fifo = (path) => {
+    rmSync(path, { force: true });
+    expect(spawnSync('mkfifo', [path]).status).to.equal(0);
+  };
 
-  it('writes "host port busid" to /run/vhci_hcd/port<N>, as usbip attach does; the values are arguments, never script', async () => {
-    let wrote;
-    const exec = async (command) => {
-      const result = inNamespace(command);
-      wrote = result.stdout;
-      return { exitCode: result.status, stdout: result.stdout, stderr: result.stderr };
-    };
-    await writeToolRecord(exec, 3, '10.77.0.1 3240 2-4');
-    expect(wrote).to.equal('10.77.0.1 3240 2-4\n');
-    await writeToolRecord(exec, 0, '10.77.0.1 3240 2-4$(touch /tmp/kvc-owned);`id`');
-    expect(wrote).to.equal('10.77.0.1 3240 2-4$(touch /tmp/kvc-owned);`id`\n');
+  it('stopped after the reply, before the write to vhci: nothing is written, the connection closed', async () => {
+    const status = join(sys, 'devices/platform/vhci_hcd.0/status');
+    fifo(status);
+    const controller = new AbortController();
+    const trying = attach({ signal: controller.signal });
+    // The attach now waits to read vhci's ports (the reply is in).
+    const writer = await open(status, 'w');
+    controller.abort(new Error('attaching 2-4 gave no answer in 15 s'));
+    await writer.write(STATUS);
+    await writer.close();
+    expect(await trying).to.deep.equal({ ok: false, said: 'attaching 2-4 gave no answer in 15 s', tool: false });
+    expect(readFileSync(attachFile, 'utf8')).to.equal('');
+    await closed;
   });
 
-  it('refuses a line of two lines or a port that is not one; says what the container said when it fails', async () => {
-    const exec = async () => ({ exitCode: 1, stdout: '', stderr: 'sh: 1: cannot create /run/vhci_hcd/port3: Read-only file system\n' });
-    await writeToolRecord(exec, 3, 'a\nb').then(() => expect.fail('written'), (error) => expect(error).to.be.instanceOf(RangeError));
-    await writeToolRecord(exec, -1, 'a').then(() => expect.fail('written'), (error) => expect(error).to.be.instanceOf(RangeError));
-    await writeToolRecord(exec, 3, 'a').then(() => expect.fail('written'), (error) => expect(error.message).to.equal('sh: 1: cannot create /run/vhci_hcd/port3: Read-only file system'));
+  it('stopped during the write to vhci: the port it took is detached again (no port left attached that no import owns)', async () => {
+    fifo(attachFile);
+    const detachFile = join(sys, 'devices/platform/vhci_hcd.0/detach');
+    writeFileSync(detachFile, '');
+    const controller = new AbortController();
+    const trying = attach({ signal: controller.signal });
+    // The attach is in its write: open blocks until this end opens.
+    const reader = await open(attachFile, 'r');
+    controller.abort(new Error('stopping'));
+    const line = await reader.readFile('utf8');
+    await reader.close();
+    expect(line).to.match(/^2 \d+ 131077 5$/);
+    expect(await trying).to.deep.equal({ ok: false, said: 'stopping; port 2 detached again', tool: false });
+    expect(readFileSync(detachFile, 'utf8')).to.equal('2');
+  });
+
+  it('detaches a port through vhci\'s detach file; says what the kernel said when it cannot', async () => {
+    const detachFile = join(sys, 'devices/platform/vhci_hcd.0/detach');
+    writeFileSync(detachFile, '');
+    expect(await detachPort(sys, 3)).to.equal(undefined);
+    expect(readFileSync(detachFile, 'utf8')).to.equal('3');
+    rmSync(detachFile);
+    expect(await detachPort(sys, 3)).to.equal('ENOENT');
   });
 });
+
