@@ -225,7 +225,7 @@ export async function unloadModules(ctx: Context, settings: InstanceSettings, kv
   for (const blocked of plan.blocked) ctx.logger.warn(`--force: unloading ${describeBlocked(blocked)}`);
   for (const kept of plan.kept) ctx.logger.info(`left loaded: ${describeBlocked(kept)}`);
   // The tools container holds no module; failing to remove it must not keep the modules loaded.
-  await stopTools(ctx, settings.name).catch((error: unknown) => ctx.logger.warn(`could not remove the tools container: ${error instanceof Error ? error.message : String(error)}`));
+  await stopTools(ctx, settings).catch((error: unknown) => ctx.logger.warn(`could not remove the tools container: ${error instanceof Error ? error.message : String(error)}`));
   if (plan.unload.length > 0) {
     const names = plan.unload.map(kernelModuleName);
     const unloaded = await ctx.runtime.runModuleCommand(image, ['rmmod', '--', ...names], `unloading ${names.join(', ')}`).catch((error: unknown) => {

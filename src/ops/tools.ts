@@ -4,6 +4,8 @@ import { dirname } from 'node:path';
 import type { InstanceSettings } from '../config/settings.js';
 import { hostWrites, toolsContainerName, toolsPidFile, toolsStateDir, type Context } from './context.js';
 import { managerOf } from '../devices/manager.js';
+import { mountSmallTmpfs, unmountSmallTmpfs } from '../host/small-tmpfs.js';
+import type { StateMount } from '../runtime/args.js';
 import { isWould } from '../host/effect.js';
 import { formatIdentity, identityOf, parseIdentity, recordTrusted } from '../host/tools-identity.js';
 import { imageName } from '../images/names.js';
@@ -17,9 +19,7 @@ export async function startTools(ctx: Context, settings: InstanceSettings, kver:
     // Forgotten first: whatever happens to the start, no record names a process that is not it.
     const host = hostWrites(ctx);
     await host.remove(file);
-    // The payload's tools state: host folders, root's alone, kept while the host is up.
-    const state = (managerOf(ctx.deviceManagers, settings.deviceManager)?.toolsState ?? []).map((path) => ({ host: toolsStateDir(ctx, settings.name, path), container: path }));
-    for (const mount of state) await host.mkdirp(mount.host, 0o700);
+    const state = await toolsState(ctx, settings);
     const info = await ctx.runtime.startToolsHolder(imageName(settings, kver), name, settings.name, await toolsAppArmor(ctx, settings), state);
     if (isWould(info)) return;
     const identity = await identityOf(info.pid, kver);
@@ -38,10 +38,38 @@ export async function startTools(ctx: Context, settings: InstanceSettings, kver:
   }
 }
 
-// Stops the tools container and forgets its PID.
-export async function stopTools(ctx: Context, instance: string): Promise<void> {
+// The payload's tools state (DeviceManager.toolsState): each a host folder with a small tmpfs of
+// its own (what the tools write cannot fill the host's /run), kept until the instance is unloaded.
+// A folder that cannot have one is not bound (said): the tools then keep that state in the
+// container, as they would without kvc.
+async function toolsState(ctx: Context, settings: InstanceSettings): Promise<StateMount[]> {
+  const host = hostWrites(ctx);
+  const state: StateMount[] = [];
+  for (const path of managerOf(ctx.deviceManagers, settings.deviceManager)?.toolsState ?? []) {
+    const dir = toolsStateDir(ctx, settings.name, path);
+    try {
+      await host.mkdirp(dir, 0o700);
+      await host.apply(`mount a tmpfs of ${TOOLS_STATE_LIMITS.bytes / 1024} KiB on ${dir}`, () => mountSmallTmpfs(dir, TOOLS_STATE_LIMITS));
+      state.push({ host: dir, container: path });
+    } catch (error) {
+      ctx.logger.warn(`${path} of the tools is not kept on the host (${(error as Error).message}): the service does not see what the tools record there`);
+    }
+  }
+  return state;
+}
+
+// A tools state folder's limits: records of a few lines each.
+const TOOLS_STATE_LIMITS = { bytes: 256 * 1024, inodes: 256 };
+
+// Stops the tools container and forgets its PID; the tools state goes with the instance.
+export async function stopTools(ctx: Context, settings: Pick<InstanceSettings, 'name' | 'deviceManager'>): Promise<void> {
+  const instance = settings.name;
   await hostWrites(ctx).remove(toolsPidFile(ctx, instance));
   await ctx.runtime.removeContainer(toolsContainerName(instance));
+  for (const path of managerOf(ctx.deviceManagers, settings.deviceManager)?.toolsState ?? []) {
+    const dir = toolsStateDir(ctx, instance, path);
+    await hostWrites(ctx).apply(`unmount ${dir}`, () => unmountSmallTmpfs(dir)).catch((error: unknown) => ctx.logger.warn(`${(error as Error).message}; umount ${dir} does it`));
+  }
 }
 
 // The tools container's PID when it is up for kver and still the process kvc started (same start

@@ -23,6 +23,9 @@ import { Waker } from './waker.js';
 import { devidOf, type AttachResult, type KvcPortRecord, type PortRecords } from './vhci-attach.js';
 import type { ReadToolRecord, ToolPortRecord } from './tool-records.js';
 
+// A record is cleared from a free port only when written this long before the look (file times
+// follow a coarser clock than Date.now()).
+const RECORD_CLOCK_MARGIN_MS = 2000;
 // The shortest wait between a server's passes while a replugged device is due (a try that is due
 // and not made in a pass, as behind a silent server's, is not looped on).
 const MIN_WAIT_MS = 50;
@@ -41,6 +44,8 @@ export type UsbipConsumer = DeviceConsumer<ImportRule>;
 export interface ToolRecordStore {
   read(port: number): Promise<ReadToolRecord | undefined>;
   write(port: number, record: ToolPortRecord): Promise<void>;
+  forget(port: number, record: ToolPortRecord): Promise<void>;
+  clearFree(free: readonly number[], before: number): Promise<void>;
 }
 
 // kvc's own attach: the import request over TCP and the socket given to vhci_hcd, vhci's detach
@@ -179,6 +184,9 @@ export class Importer {
   // Set once kvc's own attach said this process cannot make it: the tool attaches from then on.
   private toolAttaches = false;
   private readonly waker: Waker;
+  // kvc's own attaches still running, a time limit or the stop having cut the try short: each
+  // detaches what it attached; close() waits for them.
+  private readonly attaching = new Set<Promise<AttachResult>>();
 
   constructor(private readonly options: ImporterOptions) {
     this.entries = options.rules.map((rule) => ({
@@ -202,6 +210,7 @@ export class Importer {
   // what containers got. The loops end as soon as the signal aborts: it cuts every call they make.
   async close(): Promise<void> {
     await this.done;
+    await Promise.all([...this.attaching]);
     await Promise.all(this.entries.map((entry) => this.letGo(entry)));
   }
 
@@ -257,6 +266,9 @@ export class Importer {
   // long for the same silent server); the attached imports are still looked at.
   private async pass(entries: readonly Entry[]): Promise<void> {
     const before = JSON.stringify(entries.map((entry) => this.view(entry)));
+    await this.clearFree().catch((error: unknown) => {
+      if (!(error instanceof CallStoppedError)) this.options.logger.warn(`import: ${(error as Error).message}`);
+    });
     let stalled = false;
     for (const entry of entries) {
       if (this.options.signal.aborted) break;
@@ -264,6 +276,19 @@ export class Importer {
       stalled = (await this.step(entry)) || stalled;
     }
     if (JSON.stringify(entries.map((entry) => this.view(entry))) !== before) this.options.onChange();
+  }
+
+  // The records of ports vhci shows free that were written well before this look (the port has
+  // outlived them: a drop), usbip's and kvc's: a record is never believed for a port it outlived.
+  // The margin covers the file system's coarser clock; an attach under way is never cleared.
+  private async clearFree(): Promise<void> {
+    const at = Date.now();
+    const free = (await this.ports()).filter((port) => port.state === VDEV_ST_NULL).map((port) => port.port);
+    if (free.length === 0) return;
+    await this.limited('clearing the records of free vhci ports', 'localMs', async () => {
+      await this.options.toolRecords.clearFree(free, at - RECORD_CLOCK_MARGIN_MS);
+      await this.options.own?.records.clearFree(free, at - RECORD_CLOCK_MARGIN_MS);
+    });
   }
 
   // One look at one import: watched while attached, else tried once its back-off is over. A call
@@ -442,7 +467,7 @@ export class Importer {
     const other = this.holder(entry, address, device.busid);
     if (other !== undefined) return this.refuseHeld(entry, device, other);
     const mine = await this.attachedPort(address, device.busid, ports);
-    if (mine !== undefined) return this.attached(entry, device, mine, 'already attached on this host; taken over', true);
+    if (mine !== undefined) return this.attached(entry, device, mine.port, 'already attached on this host; taken over', true, mine.own);
     if (device.state === 'used') return this.retry(entry, 'waiting', `${device.busid} is imported by another client of ${rule.server}; not attached twice`, 'warn');
     await this.claim(entry, address, device);
   }
@@ -517,15 +542,15 @@ export class Importer {
       const other = this.holder(entry, address, device.busid);
       if (other !== undefined) return this.refuseHeld(entry, device, other);
       const again = await this.attachedPort(address, device.busid, await this.ports());
-      if (again !== undefined) return this.attached(entry, device, again, 'already attached on this host; taken over', true);
+      if (again !== undefined) return this.attached(entry, device, again.port, 'already attached on this host; taken over', true, again.own);
       const own = await this.attachOwn(entry, address, device);
       if (own === 'failed') return;
-      if (own !== undefined) return this.attached(entry, device, own, 'attached', false);
+      if (own !== undefined) return this.attached(entry, device, own.port, 'attached', false, own.record);
       const result = await this.usbip([...tcpPortArgs(rule), 'attach', '--remote', address, '--busid', device.busid]);
       if (!result.ok) return this.retry(entry, 'waiting', `attaching ${device.busid} from ${rule.server} failed: ${result.said}`, 'warn');
-      const port = await this.attachedPort(address, device.busid, await this.ports());
-      if (port === undefined) return this.retry(entry, 'waiting', `usbip attached ${device.busid} but no vhci port shows it`, 'warn');
-      this.attached(entry, device, port, 'attached', false);
+      const held = await this.attachedPort(address, device.busid, await this.ports());
+      if (held === undefined) return this.retry(entry, 'waiting', `usbip attached ${device.busid} but no vhci port shows it`, 'warn');
+      this.attached(entry, device, held.port, 'attached', false, undefined);
     } finally {
       closeSync(lock);
     }
@@ -535,11 +560,11 @@ export class Importer {
   // when the usbip tool is to attach instead (no own attach, or it cannot hand its socket over).
   // A port attached that this import does not come to own (out of time, the stop, a record not
   // written) is detached again: no port is left attached with no one to watch it.
-  private async attachOwn(entry: Entry, address: string, device: RemoteDevice): Promise<VhciPort | 'failed' | undefined> {
+  private async attachOwn(entry: Entry, address: string, device: RemoteDevice): Promise<{ port: VhciPort; record: KvcPortRecord } | 'failed' | undefined> {
     const { own, logger } = this.options;
     if (own === undefined || this.toolAttaches) return undefined;
     const { rule } = entry;
-    const result = await this.limited(`attaching ${device.busid} from ${rule.server}`, 'usbipMs', (signal) => own.attach({ address, tcpPort: rule.port, busid: device.busid, signal }));
+    const result = await this.limited(`attaching ${device.busid} from ${rule.server}`, 'usbipMs', (signal) => this.track(rule, own.attach({ address, tcpPort: rule.port, busid: device.busid, signal }), signal));
     if (!result.ok && result.tool) {
       this.toolAttaches = true;
       logger.warn(`import: ${result.said}; the usbip tool attaches from now on`);
@@ -556,17 +581,16 @@ export class Importer {
         this.retry(entry, 'waiting', `${device.busid} from ${rule.server} was attached on port ${result.port}, which dropped it at once`, 'warn');
         return 'failed';
       }
-      // usbip's record first, then kvc's: a record of the tool's written no later than kvc's stale
-      // one is as stale (record()).
+      // usbip's record (for `usbip port`), then kvc's.
       await this.limited(`writing usbip's record of port ${port.port}`, 'localMs', () => this.options.toolRecords.write(port.port, record)).catch((error: unknown) => {
         if (error instanceof CallStoppedError) throw error;
         logger.warn(`import ${rule.name}: usbip's record of port ${port.port} was not written (usbip port names no server for it): ${(error as Error).message}`);
       });
       await this.limited(`recording port ${port.port}`, 'localMs', () => own.records.write(port.port, record));
-      entry.ownRecord = record;
-      return port;
+      return { port, record };
     } catch (error) {
       const left = await timeLimited(`detaching port ${result.port}`, this.limits.localMs, NEVER, () => own.detach(result.port)).catch((cut: unknown) => (cut as Error).message);
+      await this.options.toolRecords.forget(result.port, record).catch(() => undefined);
       const said = `${device.busid} from ${rule.server} was attached on port ${result.port} but not taken on (${(error as Error).message}): ${left === undefined ? 'detached again' : `could not be detached: ${left}`}`;
       // Out of time or stopped: said as any other call cut short (step); otherwise a failed try.
       if (error instanceof CallTimeoutError || error instanceof CallStoppedError) {
@@ -578,6 +602,16 @@ export class Importer {
     }
   }
 
+  // An attach kept until it is over, even when its try was cut short (then what it came to is said).
+  private track(rule: ImportRule, attaching: Promise<AttachResult>, signal: AbortSignal): Promise<AttachResult> {
+    this.attaching.add(attaching);
+    const over = attaching.then((result) => {
+      if (signal.aborted && !result.ok) this.options.logger.warn(`import ${rule.name}: an attach cut short: ${result.said}`);
+    }, () => undefined);
+    void over.finally(() => this.attaching.delete(attaching));
+    return attaching;
+  }
+
   // The other import that holds this device of that address, if one does.
   private holder(entry: Entry, address: string, busid: string): Entry | undefined {
     return this.entries.find((candidate) => candidate !== entry && candidate.state === 'attached' && candidate.address === address && candidate.device?.busid === busid);
@@ -587,9 +621,10 @@ export class Importer {
     this.retry(entry, 'refused', `not attached: ${device.busid} of ${entry.rule.server} is the device [import.${other.rule.name}] holds; one device is attached for one import`, 'error');
   }
 
-  private attached(entry: Entry, device: RemoteDevice, port: VhciPort, how: string, adopted: boolean): void {
+  private attached(entry: Entry, device: RemoteDevice, port: VhciPort, how: string, adopted: boolean, own: KvcPortRecord | undefined): void {
     const wasDropped = entry.reconnects > 0;
     entry.state = 'attached';
+    entry.ownRecord = own;
     entry.device = device;
     entry.port = port.port;
     entry.localBusid = port.localBusid;
@@ -631,25 +666,28 @@ export class Importer {
   }
 
   // The port where this host has that device attached: used, and usbip's record names it.
-  private async attachedPort(address: string, busid: string, ports: readonly VhciPort[]): Promise<VhciPort | undefined> {
+  // With kvc's own record of it, when it is an attach of kvc's (taken over after a restart: the
+  // record is forgotten when it drops).
+  private async attachedPort(address: string, busid: string, ports: readonly VhciPort[]): Promise<{ port: VhciPort; own: KvcPortRecord | undefined } | undefined> {
     for (const port of ports) {
       if (port.state === VDEV_ST_NULL) continue;
       const record = await this.record(port);
-      if (record !== undefined && record.host === address && record.busid === busid) return port;
+      if (record !== undefined && record.host === address && record.busid === busid) return { port, own: record.own };
     }
     return undefined;
   }
 
   // What the port holds, by kvc's own record of it (believed while the port holds the devid it
-  // recorded) or else the usbip tool's; not the tool's when kvc's is stale and the tool's was
-  // written no later (kvc wrote both for an attach of its own that the port no longer holds).
-  private record(port: VhciPort): Promise<{ host: string; port: string; busid: string } | undefined> {
+  // recorded; `own` then) or else the usbip tool's; not the tool's when kvc's is stale and the
+  // tool's says the same (kvc wrote both for an attach of its own that the port no longer holds).
+  private record(port: VhciPort): Promise<PortHolds | undefined> {
     return this.limited(`reading the record of port ${port.port}`, 'localMs', async () => {
       const own = await this.options.own?.records.read(port);
-      if (own?.kind === 'believed') return own.record;
+      if (own?.kind === 'believed') return { ...own.record, own: own.record };
       const tool = await this.options.toolRecords.read(port.port);
-      if (tool === undefined || (own?.kind === 'stale' && tool.writtenMs <= own.writtenMs)) return undefined;
-      return tool.record;
+      if (tool === undefined) return undefined;
+      if (own?.kind === 'stale' && sameRecord(tool.record, own.record)) return undefined;
+      return { ...tool.record, own: undefined };
     });
   }
 
@@ -688,6 +726,18 @@ export class Importer {
     closeSync(fd);
     return undefined;
   }
+}
+
+// What a port's record says it holds; `own` when it is kvc's record of an attach of its own.
+interface PortHolds {
+  readonly host: string;
+  readonly port: string;
+  readonly busid: string;
+  readonly own: KvcPortRecord | undefined;
+}
+
+function sameRecord(a: ToolPortRecord, b: ToolPortRecord): boolean {
+  return a.host === b.host && a.port === b.port && a.busid === b.busid;
 }
 
 // The imports by server, in the file's order: each server's are looked at by a loop of their own.

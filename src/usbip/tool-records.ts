@@ -5,14 +5,17 @@
 // (a second or more under emulation, and a podman call that can hang).
 // The folder is written by the tools container too, so nothing in it is trusted as a path: a file
 // is opened without following a link, read only when it is a small regular file, and replaced by
-// rename from a file created new (never opened if it is there already).
+// rename from a file created new (never opened if it is there already); removing one removes the
+// name, never what a link there points to.
 import { constants, type Stats } from 'node:fs';
-import { mkdir, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { lstat, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { parsePortRecord } from './usb-sysfs.js';
+import { replaceFile } from '../host/replace-file.js';
 
-// Where usbip keeps its records in its container (tools/usb/usbip/libsrc/vhci_driver.h).
+// Where usbip keeps its records in its container: /var/run/vhci_hcd (tools/usb/usbip/libsrc/
+// usbip_common.h), which is /run/vhci_hcd in the image (Debian's /var/run is a link to /run; the
+// integration test writes through /var/run and reads the host folder).
 export const VHCI_STATE_PATH = '/run/vhci_hcd';
 
 // A record as the tool writes it.
@@ -61,23 +64,27 @@ export class ToolPortRecords {
     }
   }
 
-  // Writes the record of a port this host attached without the tool: a new file, then renamed over
-  // the port's (a link planted at the port's name is replaced, not followed).
+  // Writes the record of a port this host attached without the tool (replaceFile: a link planted
+  // at the port's name is replaced, not followed).
   async write(port: number, record: ToolPortRecord): Promise<void> {
-    const line = formatToolRecord(record);
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const temporary = join(this.dir, `.kvc-port${port}-${randomBytes(6).toString('hex')}`);
-    const file = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      await file.write(line);
-    } finally {
-      await file.close();
-    }
-    try {
-      await rename(temporary, this.file(port));
-    } catch (error) {
-      await unlink(temporary).catch(() => undefined);
-      throw error;
+    await replaceFile(this.dir, basename(this.file(port)), formatToolRecord(record), { fileMode: 0o600, dirMode: 0o700 });
+  }
+
+  // Removes the port's record if it still says this (what kvc wrote for an attach of its own).
+  async forget(port: number, record: ToolPortRecord): Promise<void> {
+    const now = await this.read(port);
+    if (now !== undefined && formatToolRecord(now.record) === formatToolRecord(record)) await unlink(this.file(port)).catch(() => undefined);
+  }
+
+  // Removes the records of free ports written before `before` (ms since the epoch): the tool writes
+  // its record after the attach, so a record of a port vhci showed free after it was written is
+  // one the port has outlived (a drop). Records written since are kept (an attach under way).
+  async clearFree(free: readonly number[], before: number): Promise<void> {
+    const names = new Set(await readdir(this.dir).catch(() => [] as string[]));
+    for (const port of free) {
+      if (!names.has(`port${port}`)) continue;
+      const stats = await lstat(this.file(port)).catch(() => undefined);
+      if (stats !== undefined && stats.mtimeMs < before) await unlink(this.file(port)).catch(() => undefined);
     }
   }
 

@@ -32,6 +32,8 @@ export interface VhciPort {
 
 // vhci_hcd's port states (drivers/usb/usbip/usbip_common.h): free…
 export const VDEV_ST_NULL = 4;
+// …just attached, the device not assigned yet (vhci shows devid 0)…
+export const VDEV_ST_NOTASSIGNED = 5;
 // …and in use.
 export const VDEV_ST_USED = 6;
 

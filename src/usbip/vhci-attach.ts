@@ -7,9 +7,10 @@
 // effectful part is attachOverTcp.
 import { connect, type Socket } from 'node:net';
 import { constants, readFileSync, unlinkSync } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readVhciPorts, VDEV_ST_NULL, VDEV_ST_USED, type VhciPort } from './usb-sysfs.js';
+import { readVhciPorts, VDEV_ST_NOTASSIGNED, VDEV_ST_NULL, VDEV_ST_USED, type VhciPort } from './usb-sysfs.js';
+import { replaceFile } from '../host/replace-file.js';
 
 // The protocol's version (tools/usb/usbip/src/usbip_network.h),
 export const USBIP_VERSION = 0x0111;
@@ -139,7 +140,7 @@ export function parseRecord(text: string): KvcPortRecord | undefined {
 // What kvc's record of a port says (PortRecords.read).
 export type PortRecordRead =
   | { readonly kind: 'believed'; readonly record: KvcPortRecord }
-  | { readonly kind: 'stale'; readonly writtenMs: number }
+  | { readonly kind: 'stale'; readonly record: KvcPortRecord }
   | { readonly kind: 'none' };
 
 // kvc's records, one file per port in a folder of kvc's run directory.
@@ -147,24 +148,18 @@ export class PortRecords {
   constructor(private readonly dir: string) {}
 
   async write(port: number, record: KvcPortRecord): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const file = this.file(port);
-    await writeFile(`${file}.new`, formatRecord(record), { mode: 0o600 });
-    await rename(`${file}.new`, file);
+    await replaceFile(this.dir, `port${port}`, formatRecord(record), { fileMode: 0o600, dirMode: 0o700 });
   }
 
-  // kvc's record of the port: believed while the port still holds what it records (in use, with
-  // the devid recorded; just after the attach, not assigned yet, vhci shows devid 0 and the record
-  // stands); stale when the port holds another devid (with when it was written: a record of the
-  // tool's written before it is as stale); none when the port is free or kvc has no record of it.
+  // kvc's record of the port: believed while the port still holds what it records (in use with the
+  // devid recorded; or just attached, not assigned yet, when vhci shows devid 0); stale when the
+  // port holds anything else; none when the port is free or kvc has no record of it.
   async read(port: VhciPort): Promise<PortRecordRead> {
     if (port.state === VDEV_ST_NULL) return { kind: 'none' };
-    const file = this.file(port.port);
-    const record = await readFile(file, 'utf8').then(parseRecord, () => undefined);
+    const record = await readFile(this.file(port.port), 'utf8').then(parseRecord, () => undefined);
     if (record === undefined) return { kind: 'none' };
-    if (port.state !== VDEV_ST_USED || port.devid === record.devid) return { kind: 'believed', record };
-    const writtenMs = await stat(file).then((stats) => stats.mtimeMs, () => Number.POSITIVE_INFINITY);
-    return { kind: 'stale', writtenMs };
+    const holds = port.state === VDEV_ST_NOTASSIGNED || (port.state === VDEV_ST_USED && port.devid === record.devid);
+    return { kind: holds ? 'believed' : 'stale', record };
   }
 
   // Removes the port's record if it is still this one (another import may have written its own for
@@ -175,6 +170,16 @@ export class PortRecords {
       if (readFileSync(this.file(port), 'utf8') === formatRecord(record)) unlinkSync(this.file(port));
     } catch {
       // None there: nothing to forget.
+    }
+  }
+
+  // Removes the records of free ports written before `before` (ms since the epoch): kvc writes its
+  // record after the attach, so the port has outlived one written before vhci showed it free (a drop
+  // kvc did not see: the service was not running). Records written since are kept (an attach under way).
+  async clearFree(free: readonly number[], before: number): Promise<void> {
+    for (const port of free) {
+      const stats = await stat(this.file(port)).catch(() => undefined);
+      if (stats !== undefined && stats.mtimeMs < before) await unlink(this.file(port)).catch(() => undefined);
     }
   }
 

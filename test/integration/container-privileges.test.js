@@ -70,8 +70,8 @@ describe('what each container kvc starts is given (measured on the real podman)'
     const hostDir = mkdtempSync(join(tmpdir(), 'kvc-tools-state-'));
     try {
       podman(toolsHolderRunArgs('podman', IMAGE, 'kvc-privileges-state', 'kvc-privileges-test', undefined, [{ host: hostDir, container: VHCI_STATE_PATH }]));
-      // As usbip attach writes its record (mkdir, then the file), with the tools container's confinement.
-      podman(['exec', 'kvc-privileges-state', 'sh', '-c', 'mkdir -p /run/vhci_hcd && echo "10.77.0.1 3240 2-4" > /run/vhci_hcd/port3']);
+      // As usbip attach writes its record (mkdir, then the file, at its path: /var/run/vhci_hcd), with the tools container's confinement.
+      podman(['exec', 'kvc-privileges-state', 'sh', '-c', 'mkdir -p /var/run/vhci_hcd && echo "10.77.0.1 3240 2-4" > /var/run/vhci_hcd/port3']);
       const records = new ToolPortRecords(hostDir);
       expect((await records.read(3)).record).to.deep.equal({ host: '10.77.0.1', port: '3240', busid: '2-4' });
       await records.write(0, { host: '10.77.0.2', port: '3240', busid: '1-1' });

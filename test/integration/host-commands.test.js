@@ -38,7 +38,7 @@ describe('integration: host commands for a second instance\'s tool', function ()
     ctx = { configDir, logger, runtime: new ContainerRuntime('podman', { logger }), hostRoot: '/', runDir, runningKernel: KVER, interactive: false };
   });
   after(async () => {
-    await stopTools(ctx, 'hello');
+    await stopTools(ctx, { name: 'hello', deviceManager: undefined });
     podman(['rmi', '--ignore', '--force', `localhost/hello-1.0.0:${KVER}`]);
     removeDir(configDir);
     removeDir(runDir);

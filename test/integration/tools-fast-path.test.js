@@ -44,7 +44,7 @@ describe('integration: host usbip command through the tools container', function
     settings = await loadInstanceSettings(configDir, 'usbip', ['usbip']);
   });
   after(async () => {
-    await stopTools(ctx, 'usbip');
+    await stopTools(ctx, settings);
     removeDir(configDir);
     removeDir(runDir);
     removeDir(bin);
@@ -116,7 +116,7 @@ describe('integration: host usbip command through the tools container', function
   });
 
   it('stopTools removes the container and the PID file; the next call falls back again', async () => {
-    await stopTools(ctx, 'usbip');
+    await stopTools(ctx, settings);
     expect(existsSync(join(runDir, 'usbip', 'tools.pid'))).to.equal(false);
     expect(podman(['ps', '--all', '--filter', 'name=kvc-usbip-tools', '--quiet']).trim()).to.equal('');
     const result = host('usbip', ['version']);

@@ -559,6 +559,61 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
       await importer.close();
     });
 
+    it('an attach of kvc\'s taken over after a restart (its record believed) has its record forgotten when it drops', async () => {
+      const log = quiet();
+      const records = new PortRecords(join(host.root, 'vhci'));
+      await records.write(0, { host: '127.0.0.1', port: '3240', busid: '1-2', devid: 0x10002 });
+      host.take('127.0.0.1', '1-2', false, 0x10002);
+      const { own: attachOwn, asked } = own(() => undefined, 0, records);
+      const { importer, controller } = start(A(), log, { own: attachOwn });
+      await importer.start();
+      expect(importer.state()[0]).to.include({ state: 'attached', port: 0, adopted: true });
+      expect(asked).to.have.length(0);
+      listed = [];
+      host.drop(0);
+      await until(() => importer.state()[0].state !== 'attached');
+      expect(() => readFileSync(join(host.root, 'vhci/port0'))).to.throw();
+      controller.abort();
+      await importer.close();
+    });
+
+    it('records of free ports written before a look are cleared (a drop the service did not see); a fresh one is kept', async () => {
+      const log = quiet();
+      const records = new PortRecords(join(host.root, 'vhci'));
+      await records.write(2, { host: '127.0.0.1', port: '3240', busid: '1-3', devid: 0x10003 });
+      writeFileSync(join(host.tools, 'run/vhci_hcd/port2'), '127.0.0.1 3240 1-3\n');
+      writeFileSync(join(host.tools, 'run/vhci_hcd/port3'), '127.0.0.1 3240 1-3\n');
+      utimesSync(join(host.root, 'vhci/port2'), 1000, 1000);
+      utimesSync(join(host.tools, 'run/vhci_hcd/port2'), 1000, 1000);
+      const { own: attachOwn } = own(() => undefined, 0, records);
+      const { importer, controller } = start(A(), log, { own: attachOwn });
+      await importer.start();
+      expect(() => readFileSync(join(host.root, 'vhci/port2'))).to.throw();
+      expect(() => readFileSync(join(host.tools, 'run/vhci_hcd/port2'))).to.throw();
+      // Port 3 is free too, but its record is younger than the margin: an attach may be under way.
+      expect(readFileSync(join(host.tools, 'run/vhci_hcd/port3'), 'utf8')).to.equal('127.0.0.1 3240 1-3\n');
+      controller.abort();
+      await importer.close();
+    });
+
+    it('an attach cut short by its time limit is waited for on close, and what it came to is said', async () => {
+      const log = quiet();
+      let over = false;
+      const attach = (request) => new Promise((resolve) => {
+        request.signal.addEventListener('abort', () => setTimeout(() => {
+          over = true;
+          resolve({ ok: false, said: `${request.signal.reason.message}; port 0 detached again`, tool: false });
+        }, 300), { once: true });
+      });
+      const { importer, controller } = start(A(), log, { own: { attach, detach: async () => undefined, records: new PortRecords(join(host.root, 'vhci')) }, timeouts: { usbipMs: 100 } });
+      await importer.start();
+      expect(importer.state()[0]).to.include({ state: 'waiting' });
+      controller.abort();
+      await importer.close();
+      expect(over).to.equal(true);
+      expect(log.lines.join('\n')).to.include('import disk-a: an attach cut short: attaching 1-2 from 127.0.0.1 gave no answer in 0.1 s; port 0 detached again');
+    });
+
     it('where this process cannot hand its socket over, says so once and the usbip tool attaches from then on', async () => {
       const log = quiet();
       const { own: attachOwn, asked } = own(() => ({ ok: false, said: 'this Node gives no socket descriptor to hand to vhci_hcd', tool: true }));
