@@ -500,10 +500,13 @@ export class Importer {
   }
 
   // A replugged device is away: its container is asked now, in the background, unless it was
-  // asked less than CONTAINER_FRESH_MS ago (a failed question is asked again at the attach).
+  // asked less than half of CONTAINER_FRESH_MS ago: whenever the device is back, a "yes" younger
+  // than CONTAINER_FRESH_MS is at hand (an inspect takes a second or more under emulation; the
+  // attach then waited for one after a device was away longer than that). A failed question is
+  // asked again at the attach.
   private askAhead(entry: Entry): void {
     if (entry.rule.container === undefined || this.options.consumer === undefined || entry.asking !== undefined) return;
-    if (entry.verdict !== undefined && Date.now() - entry.verdict.at < this.freshMs()) return;
+    if (entry.verdict !== undefined && Date.now() - entry.verdict.at < this.freshMs() / 2) return;
     this.ask(entry).catch(() => undefined);
   }
 

@@ -416,7 +416,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     await importer.close();
   });
 
-  it('while a replugged device is away, its container is asked in the background (at most once per containerFreshMs, not once per try); a "no" is asked again once the device is back, and blocks the attach', async () => {
+  it('while a replugged device is away, its container is asked in the background (at most once per half containerFreshMs, not once per try); a "no" is asked again once the device is back, and blocks the attach', async () => {
     const log = quiet();
     const waker = new Waker();
     const asked = [];
@@ -431,7 +431,7 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     // The container stops while the device is away: a background question learns it.
     blockedWhy = 'container ctr-a is not running; attached once it runs';
     await new Promise((resolve) => setTimeout(resolve, 600));
-    expect(asked.length, `tries every 20 ms for 600 ms, at most one question per 150 ms (${asked.length})`).to.be.within(2, 6);
+    expect(asked.length, `tries every 20 ms for 600 ms, at most one question per 75 ms (${asked.length})`).to.be.within(4, 10);
     const away = asked.length;
     listed = [{ busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
     await until(() => asked.length > away, 1000);
@@ -442,6 +442,34 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     blockedWhy = undefined;
     await until(() => importer.state()[0].state === 'attached', 2000);
     expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
+    controller.abort();
+    await importer.close();
+  });
+
+  it('a device away longer than containerFreshMs is attached on its return without waiting for a question (a fresh "yes" is at hand)', async () => {
+    const log = quiet();
+    const waker = new Waker();
+    // Each question takes 0.8 s (an inspect under emulation); an answer counts for 2 s.
+    const asked = [];
+    const consumer = {
+      grant: async () => {}, release: async () => {}, gone: async () => false,
+      blocked: async () => { asked.push(Date.now()); await new Promise((resolve) => setTimeout(resolve, 800)); return undefined; },
+    };
+    const { importer, controller } = start(`${A()}container = ctr-a\n`, log, { pollMs: 60_000, retryBaseMs: 300, retryMaxMs: 1000, replugMs: 20, containerFreshMs: 2000, waker, consumer });
+    await importer.start();
+    listed = [];
+    host.drop(0);
+    waker.wake();
+    await until(() => importer.state()[0].state !== 'attached', 1000);
+    // Back 0.1 s after the first question since the drop began: had it been asked only once the
+    // last answer was 2 s old, that answer is stale now and the attach would wait for this one.
+    const before = asked.length;
+    await until(() => asked.length > before, 5000);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    listed = [{ busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
+    const back = Date.now();
+    await until(() => importer.state()[0].state === 'attached', 3000);
+    expect(Date.now() - back, 'attached without waiting for a question').to.be.lessThan(400);
     controller.abort();
     await importer.close();
   });
