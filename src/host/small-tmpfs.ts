@@ -2,7 +2,7 @@
 // state folder), a file system with a size and an inode limit of its own, so that a subverted
 // tool can fill that and nothing else (not the host's /run). Mounted with mount(8) (Node has no
 // mount call); a folder that has one already keeps it.
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import { execa } from 'execa';
 import { findOnPath } from './find-on-path.js';
 
@@ -21,28 +21,41 @@ export function smallTmpfsOptions(limits: SmallTmpfsLimits): string {
   return `size=${limits.bytes},nr_inodes=${limits.inodes},mode=0700,nosuid,nodev,noexec`;
 }
 
-// Whether a tmpfs is mounted on the folder now (a line of /proc/self/mountinfo: its mount point is
-// field 5, the file system type follows the " - ").
-export function tmpfsMountedAt(mountinfo: string, path: string): boolean {
-  return mountinfo.split('\n').some((line) => {
+// Whether kvc's tmpfs is mounted on the folder now: a line of /proc/self/mountinfo whose mount
+// point (field 5, with space, tab, newline and backslash written as octal escapes) is the folder's
+// real path, and whose file system (after " - ") is tmpfs from SMALL_TMPFS_SOURCE. The last such
+// line is the one on top.
+export function tmpfsMountedAt(mountinfo: string, realPath: string): boolean {
+  let mounted = false;
+  for (const line of mountinfo.split('\n')) {
     const [before, after] = line.split(' - ');
-    return before?.split(' ')[4] === path && after?.split(' ')[0] === 'tmpfs';
-  });
+    if (before === undefined || after === undefined || unescapeMountField(before.split(' ')[4] ?? '') !== realPath) continue;
+    const [type, source] = after.split(' ');
+    mounted = type === 'tmpfs' && source === SMALL_TMPFS_SOURCE;
+  }
+  return mounted;
+}
+
+// A mountinfo field as the path it is (the kernel writes " ", "\t", "\n" and "\\" as \040 and so on).
+export function unescapeMountField(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_match, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
 }
 
 // Mounts it unless one is there; throws with mount's last line when it fails.
 export async function mountSmallTmpfs(path: string, limits: SmallTmpfsLimits): Promise<'mounted' | 'there'> {
-  if (tmpfsMountedAt(await readFile('/proc/self/mountinfo', 'utf8'), path)) return 'there';
+  const real = await realpath(path);
+  if (tmpfsMountedAt(await readFile('/proc/self/mountinfo', 'utf8'), real)) return 'there';
   const mount = findOnPath('mount') ?? '/bin/mount';
-  const result = await execa(mount, ['-t', 'tmpfs', '-o', smallTmpfsOptions(limits), SMALL_TMPFS_SOURCE, path], { reject: false, timeout: 20_000, stdin: 'ignore' });
-  if (result.exitCode !== 0) throw new Error(`mount -t tmpfs on ${path} failed: ${String(result.stderr).trim().split('\n').pop() ?? `exit ${result.exitCode}`}`);
+  const result = await execa(mount, ['-t', 'tmpfs', '-o', smallTmpfsOptions(limits), SMALL_TMPFS_SOURCE, real], { reject: false, timeout: 20_000, stdin: 'ignore' });
+  if (result.exitCode !== 0) throw new Error(`mount -t tmpfs on ${real} failed: ${String(result.stderr).trim().split('\n').pop() ?? `exit ${result.exitCode}`}`);
   return 'mounted';
 }
 
-// Unmounts kvc's tmpfs from the folder, if one is there.
+// Unmounts kvc's tmpfs from the folder, if one is there (what else is mounted there stays).
 export async function unmountSmallTmpfs(path: string): Promise<void> {
-  if (!tmpfsMountedAt(await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''), path)) return;
+  const real = await realpath(path).catch(() => undefined);
+  if (real === undefined || !tmpfsMountedAt(await readFile('/proc/self/mountinfo', 'utf8').catch(() => ''), real)) return;
   const umount = findOnPath('umount') ?? '/bin/umount';
-  const result = await execa(umount, [path], { reject: false, timeout: 20_000, stdin: 'ignore' });
-  if (result.exitCode !== 0) throw new Error(`umount ${path} failed: ${String(result.stderr).trim().split('\n').pop() ?? `exit ${result.exitCode}`}`);
+  const result = await execa(umount, [real], { reject: false, timeout: 20_000, stdin: 'ignore' });
+  if (result.exitCode !== 0) throw new Error(`umount ${real} failed: ${String(result.stderr).trim().split('\n').pop() ?? `exit ${result.exitCode}`}`);
 }

@@ -40,35 +40,35 @@ export async function startTools(ctx: Context, settings: InstanceSettings, kver:
 
 // The payload's tools state (DeviceManager.toolsState): each a host folder with a small tmpfs of
 // its own (what the tools write cannot fill the host's /run), kept until the instance is unloaded.
-// A folder that cannot have one is not bound (said): the tools then keep that state in the
-// container, as they would without kvc.
+// A folder that cannot have one is bound as it is, said: the service must see what the tools
+// record there.
 async function toolsState(ctx: Context, settings: InstanceSettings): Promise<StateMount[]> {
   const host = hostWrites(ctx);
   const state: StateMount[] = [];
   for (const path of managerOf(ctx.deviceManagers, settings.deviceManager)?.toolsState ?? []) {
     const dir = toolsStateDir(ctx, settings.name, path);
-    try {
-      await host.mkdirp(dir, 0o700);
-      await host.apply(`mount a tmpfs of ${TOOLS_STATE_LIMITS.bytes / 1024} KiB on ${dir}`, () => mountSmallTmpfs(dir, TOOLS_STATE_LIMITS));
-      state.push({ host: dir, container: path });
-    } catch (error) {
-      ctx.logger.warn(`${path} of the tools is not kept on the host (${(error as Error).message}): the service does not see what the tools record there`);
-    }
+    await host.mkdirp(dir, 0o700);
+    await host.apply(`mount a tmpfs of ${TOOLS_STATE_LIMITS.bytes / 1024} KiB on ${dir}`, () => mountSmallTmpfs(dir, TOOLS_STATE_LIMITS)).catch((error: unknown) => {
+      ctx.logger.warn(`${(error as Error).message}: the tools keep ${path} in ${dir} without a size limit of its own`);
+    });
+    state.push({ host: dir, container: path });
   }
   return state;
 }
 
-// A tools state folder's limits: records of a few lines each.
-const TOOLS_STATE_LIMITS = { bytes: 256 * 1024, inodes: 256 };
+// A tools state folder's limits: usbip's records, a line per vhci port (a page each on tmpfs; vhci
+// has 1024 ports at the most).
+const TOOLS_STATE_LIMITS = { bytes: 8 * 1024 * 1024, inodes: 2048 };
 
-// Stops the tools container and forgets its PID; the tools state goes with the instance.
+// Stops the tools container and forgets its PID; the tools state goes with the instance (records
+// of ports left attached while vhci_hcd stays loaded, loaded before kvc, go with it).
 export async function stopTools(ctx: Context, settings: Pick<InstanceSettings, 'name' | 'deviceManager'>): Promise<void> {
   const instance = settings.name;
   await hostWrites(ctx).remove(toolsPidFile(ctx, instance));
   await ctx.runtime.removeContainer(toolsContainerName(instance));
   for (const path of managerOf(ctx.deviceManagers, settings.deviceManager)?.toolsState ?? []) {
     const dir = toolsStateDir(ctx, instance, path);
-    await hostWrites(ctx).apply(`unmount ${dir}`, () => unmountSmallTmpfs(dir)).catch((error: unknown) => ctx.logger.warn(`${(error as Error).message}; umount ${dir} does it`));
+    await hostWrites(ctx).apply(`unmount kvc's tmpfs from ${dir}, if it is there`, () => unmountSmallTmpfs(dir)).catch((error: unknown) => ctx.logger.warn(`${(error as Error).message}; umount ${dir} does it`));
   }
 }
 

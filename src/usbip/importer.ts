@@ -16,16 +16,17 @@ import { flockExclusive } from '../host/flock.js';
 import { describeMatch, type ImportRule } from './devices-file.js';
 import { backoffMs, resolveImport, type RemoteDevice } from './import-plan.js';
 import { fetchDeviceList } from './device-list.js';
-import { parsePortRecord, readVhciPorts, readVhciSize, VDEV_ST_NULL, type VhciPort } from './usb-sysfs.js';
+import { readVhciPorts, readVhciSize, VDEV_ST_NULL, VDEV_ST_USED, type VhciPort } from './usb-sysfs.js';
 import { parseRemoteList, type ToolResult, type UsbipRunner } from './usbip-tool.js';
 import { CallStoppedError, CallTimeoutError, timeLimited } from './loop.js';
 import { Waker } from './waker.js';
 import { devidOf, type AttachResult, type KvcPortRecord, type PortRecords } from './vhci-attach.js';
 import type { ReadToolRecord, ToolPortRecord } from './tool-records.js';
 
-// A record is cleared from a free port only when written this long before the look (file times
-// follow a coarser clock than Date.now()).
-const RECORD_CLOCK_MARGIN_MS = 2000;
+// A port record written before its port was last seen free is one the port outlived (a record is
+// written after its attach); file times follow a coarser clock than Date.now(), by a tick at most:
+// only a record older than this before that look is taken as outlived.
+const FILE_CLOCK_MARGIN_MS = 100;
 // The shortest wait between a server's passes while a replugged device is due (a try that is due
 // and not made in a pass, as behind a silent server's, is not looped on).
 const MIN_WAIT_MS = 50;
@@ -45,7 +46,6 @@ export interface ToolRecordStore {
   read(port: number): Promise<ReadToolRecord | undefined>;
   write(port: number, record: ToolPortRecord): Promise<void>;
   forget(port: number, record: ToolPortRecord): Promise<void>;
-  clearFree(free: readonly number[], before: number): Promise<void>;
 }
 
 // kvc's own attach: the import request over TCP and the socket given to vhci_hcd, vhci's detach
@@ -170,6 +170,9 @@ interface Entry {
   droppedAt: number | undefined;
   // kvc's record of the port it attached for this import (forgotten only while it is still this).
   ownRecord: KvcPortRecord | undefined;
+  // The device's id on its server as vhci shows it on the port (once in use): with the local bus
+  // id, what tells that the port still holds this attachment when no record says so.
+  devid: number | undefined;
   // Its container's last answer, and the question in flight.
   verdict: Verdict | undefined;
   asking: Promise<Verdict> | undefined;
@@ -187,11 +190,14 @@ export class Importer {
   // kvc's own attaches still running, a time limit or the stop having cut the try short: each
   // detaches what it attached; close() waits for them.
   private readonly attaching = new Set<Promise<AttachResult>>();
+  // When each port was last seen free (ms since the epoch, taken before the look): a record written
+  // before then is not believed (records are never removed behind another writer's back).
+  private readonly freeSeen = new Map<number, number>();
 
   constructor(private readonly options: ImporterOptions) {
     this.entries = options.rules.map((rule) => ({
       rule, state: 'waiting', device: undefined, address: undefined, port: undefined, localBusid: undefined, verified: false, adopted: false,
-      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined, droppedAt: undefined, ownRecord: undefined, verdict: undefined, asking: undefined,
+      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined, droppedAt: undefined, ownRecord: undefined, devid: undefined, verdict: undefined, asking: undefined,
     }));
     this.limits = { ...IMPORT_TIMEOUTS, ...options.timeouts };
     this.waker = options.waker ?? new Waker();
@@ -210,7 +216,7 @@ export class Importer {
   // what containers got. The loops end as soon as the signal aborts: it cuts every call they make.
   async close(): Promise<void> {
     await this.done;
-    await Promise.all([...this.attaching]);
+    await Promise.allSettled([...this.attaching]);
     await Promise.all(this.entries.map((entry) => this.letGo(entry)));
   }
 
@@ -266,9 +272,6 @@ export class Importer {
   // long for the same silent server); the attached imports are still looked at.
   private async pass(entries: readonly Entry[]): Promise<void> {
     const before = JSON.stringify(entries.map((entry) => this.view(entry)));
-    await this.clearFree().catch((error: unknown) => {
-      if (!(error instanceof CallStoppedError)) this.options.logger.warn(`import: ${(error as Error).message}`);
-    });
     let stalled = false;
     for (const entry of entries) {
       if (this.options.signal.aborted) break;
@@ -276,19 +279,6 @@ export class Importer {
       stalled = (await this.step(entry)) || stalled;
     }
     if (JSON.stringify(entries.map((entry) => this.view(entry))) !== before) this.options.onChange();
-  }
-
-  // The records of ports vhci shows free that were written well before this look (the port has
-  // outlived them: a drop), usbip's and kvc's: a record is never believed for a port it outlived.
-  // The margin covers the file system's coarser clock; an attach under way is never cleared.
-  private async clearFree(): Promise<void> {
-    const at = Date.now();
-    const free = (await this.ports()).filter((port) => port.state === VDEV_ST_NULL).map((port) => port.port);
-    if (free.length === 0) return;
-    await this.limited('clearing the records of free vhci ports', 'localMs', async () => {
-      await this.options.toolRecords.clearFree(free, at - RECORD_CLOCK_MARGIN_MS);
-      await this.options.own?.records.clearFree(free, at - RECORD_CLOCK_MARGIN_MS);
-    });
   }
 
   // One look at one import: watched while attached, else tried once its back-off is over. A call
@@ -334,8 +324,14 @@ export class Importer {
     const { logger } = this.options;
     const port = ports.find((candidate) => candidate.port === entry.port);
     const record = port === undefined ? undefined : await this.record(port);
-    const still = port !== undefined && port.state !== VDEV_ST_NULL && record !== undefined && record.busid === entry.device?.busid && record.host === entry.address;
+    // The record says so; or, with none (removed by hand, or never seen), the port still holds the
+    // devid and local bus id it held: a missing record is not a drop (the port would stay attached
+    // with no import watching it).
+    const recorded = record !== undefined && record.busid === entry.device?.busid && record.host === entry.address;
+    const same = record === undefined && port?.state === VDEV_ST_USED && entry.devid !== undefined && port.devid === entry.devid && port.localBusid === entry.localBusid;
+    const still = port !== undefined && port.state !== VDEV_ST_NULL && (recorded || same);
     if (still) {
+      if (entry.devid === undefined && port.state === VDEV_ST_USED) entry.devid = port.devid;
       entry.localBusid = port.localBusid;
       if (!entry.verified) {
         // Fails closed: a device that cannot be read yet is not verified (checked again on the
@@ -414,8 +410,14 @@ export class Importer {
   }
 
   private forgetOwn(entry: Entry): void {
-    if (entry.port !== undefined && entry.ownRecord !== undefined) this.options.own?.records.forget(entry.port, entry.ownRecord);
+    const { port, ownRecord } = entry;
+    if (port !== undefined && ownRecord !== undefined) {
+      this.options.own?.records.forget(port, ownRecord);
+      // usbip's record kvc wrote with it, if it still says that.
+      this.options.toolRecords.forget(port, ownRecord).catch(() => undefined);
+    }
     entry.ownRecord = undefined;
+    entry.devid = undefined;
   }
 
   private freshMs(): number {
@@ -628,6 +630,7 @@ export class Importer {
     const wasDropped = entry.reconnects > 0;
     entry.state = 'attached';
     entry.ownRecord = own;
+    entry.devid = own?.devid ?? (port.state === VDEV_ST_USED ? port.devid : undefined);
     entry.device = device;
     entry.port = port.port;
     entry.localBusid = port.localBusid;
@@ -681,22 +684,28 @@ export class Importer {
   }
 
   // What the port holds, by kvc's own record of it (believed while the port holds the devid it
-  // recorded; `own` then) or else the usbip tool's; not the tool's when kvc's is stale and the
-  // tool's says the same (kvc wrote both for an attach of its own that the port no longer holds).
+  // recorded; `own` then) or else the usbip tool's. Neither when written before the port was last
+  // seen free (outlived); not the tool's when kvc's is not believed and the tool's says the same
+  // and is no newer (kvc wrote both, for an attach of its own the port no longer holds).
   private record(port: VhciPort): Promise<PortHolds | undefined> {
     return this.limited(`reading the record of port ${port.port}`, 'localMs', async () => {
+      const freeAt = this.freeSeen.get(port.port);
+      const outlived = (writtenMs: number): boolean => freeAt !== undefined && writtenMs < freeAt - FILE_CLOCK_MARGIN_MS;
       const own = await this.options.own?.records.read(port);
-      if (own?.kind === 'believed') return { ...own.record, own: own.record };
+      if (own?.kind === 'believed' && !outlived(own.writtenMs)) return { ...own.record, own: own.record };
       const tool = await this.options.toolRecords.read(port.port);
-      if (tool === undefined) return undefined;
-      if (own?.kind === 'stale' && sameRecord(tool.record, own.record)) return undefined;
+      if (tool === undefined || outlived(tool.writtenMs)) return undefined;
+      if (own !== undefined && own.kind !== 'none' && sameRecord(tool.record, own.record) && tool.writtenMs <= own.writtenMs) return undefined;
       return { ...tool.record, own: undefined };
     });
   }
 
-  // vhci's ports as they are now.
-  private ports(): Promise<VhciPort[]> {
-    return this.limited('reading vhci_hcd\'s ports', 'localMs', () => readVhciPorts(this.options.sys));
+  // vhci's ports as they are now; each free one noted as seen free (at the time before the look).
+  private async ports(): Promise<VhciPort[]> {
+    const at = Date.now();
+    const ports = await this.limited('reading vhci_hcd\'s ports', 'localMs', () => readVhciPorts(this.options.sys));
+    for (const port of ports) if (port.state === VDEV_ST_NULL) this.freeSeen.set(port.port, at);
+    return ports;
   }
 
   // One run of usbip in a loop, cut by its limit or the stop.

@@ -8,7 +8,7 @@
 // rename from a file created new (never opened if it is there already); removing one removes the
 // name, never what a link there points to.
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readdir, unlink, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { parsePortRecord } from './usb-sysfs.js';
 import { replaceFile } from '../host/replace-file.js';
@@ -74,18 +74,6 @@ export class ToolPortRecords {
   async forget(port: number, record: ToolPortRecord): Promise<void> {
     const now = await this.read(port);
     if (now !== undefined && formatToolRecord(now.record) === formatToolRecord(record)) await unlink(this.file(port)).catch(() => undefined);
-  }
-
-  // Removes the records of free ports written before `before` (ms since the epoch): the tool writes
-  // its record after the attach, so a record of a port vhci showed free after it was written is
-  // one the port has outlived (a drop). Records written since are kept (an attach under way).
-  async clearFree(free: readonly number[], before: number): Promise<void> {
-    const names = new Set(await readdir(this.dir).catch(() => [] as string[]));
-    for (const port of free) {
-      if (!names.has(`port${port}`)) continue;
-      const stats = await lstat(this.file(port)).catch(() => undefined);
-      if (stats !== undefined && stats.mtimeMs < before) await unlink(this.file(port)).catch(() => undefined);
-    }
   }
 
   private file(port: number): string {

@@ -7,7 +7,7 @@
 // effectful part is attachOverTcp.
 import { connect, type Socket } from 'node:net';
 import { constants, readFileSync, unlinkSync } from 'node:fs';
-import { open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readVhciPorts, VDEV_ST_NOTASSIGNED, VDEV_ST_NULL, VDEV_ST_USED, type VhciPort } from './usb-sysfs.js';
 import { replaceFile } from '../host/replace-file.js';
@@ -137,10 +137,11 @@ export function parseRecord(text: string): KvcPortRecord | undefined {
   return { host, port, busid, devid: Number.parseInt(devid, 16) };
 }
 
-// What kvc's record of a port says (PortRecords.read).
+// What kvc's record of a port says (PortRecords.read), with when it was written (ms since the
+// epoch, the file's mtime).
 export type PortRecordRead =
-  | { readonly kind: 'believed'; readonly record: KvcPortRecord }
-  | { readonly kind: 'stale'; readonly record: KvcPortRecord }
+  | { readonly kind: 'believed'; readonly record: KvcPortRecord; readonly writtenMs: number }
+  | { readonly kind: 'stale'; readonly record: KvcPortRecord; readonly writtenMs: number }
   | { readonly kind: 'none' };
 
 // kvc's records, one file per port in a folder of kvc's run directory.
@@ -156,10 +157,19 @@ export class PortRecords {
   // port holds anything else; none when the port is free or kvc has no record of it.
   async read(port: VhciPort): Promise<PortRecordRead> {
     if (port.state === VDEV_ST_NULL) return { kind: 'none' };
-    const record = await readFile(this.file(port.port), 'utf8').then(parseRecord, () => undefined);
-    if (record === undefined) return { kind: 'none' };
-    const holds = port.state === VDEV_ST_NOTASSIGNED || (port.state === VDEV_ST_USED && port.devid === record.devid);
-    return { kind: holds ? 'believed' : 'stale', record };
+    let file: FileHandle | undefined;
+    try {
+      file = await open(this.file(port.port), constants.O_RDONLY | constants.O_NOFOLLOW);
+      const record = parseRecord(await file.readFile('utf8'));
+      if (record === undefined) return { kind: 'none' };
+      const writtenMs = (await file.stat()).mtimeMs;
+      const holds = port.state === VDEV_ST_NOTASSIGNED || (port.state === VDEV_ST_USED && port.devid === record.devid);
+      return { kind: holds ? 'believed' : 'stale', record, writtenMs };
+    } catch {
+      return { kind: 'none' };
+    } finally {
+      await file?.close();
+    }
   }
 
   // Removes the port's record if it is still this one (another import may have written its own for
@@ -170,16 +180,6 @@ export class PortRecords {
       if (readFileSync(this.file(port), 'utf8') === formatRecord(record)) unlinkSync(this.file(port));
     } catch {
       // None there: nothing to forget.
-    }
-  }
-
-  // Removes the records of free ports written before `before` (ms since the epoch): kvc writes its
-  // record after the attach, so the port has outlived one written before vhci showed it free (a drop
-  // kvc did not see: the service was not running). Records written since are kept (an attach under way).
-  async clearFree(free: readonly number[], before: number): Promise<void> {
-    for (const port of free) {
-      const stats = await stat(this.file(port)).catch(() => undefined);
-      if (stats !== undefined && stats.mtimeMs < before) await unlink(this.file(port)).catch(() => undefined);
     }
   }
 

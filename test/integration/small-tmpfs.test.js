@@ -2,7 +2,8 @@
 // mount with its limits, a second mount refused as "there", what a writer that tries to fill it
 // gets (ENOSPC on it, nothing on the host's file system), and the unmount.
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mountSmallTmpfs, smallTmpfsOptions, tmpfsMountedAt, unmountSmallTmpfs } from '../../lib/host/small-tmpfs.js';
@@ -13,6 +14,7 @@ describe('a small tmpfs of kvc\'s own on a host folder (the real kernel)', funct
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'kvc-small-tmpfs-')); });
   afterEach(async () => {
     await unmountSmallTmpfs(dir).catch(() => undefined);
+    await unmountSmallTmpfs(join(dir, 'tools state')).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -27,6 +29,26 @@ describe('a small tmpfs of kvc\'s own on a host folder (the real kernel)', funct
     expect(tmpfsMountedAt(readFileSync('/proc/self/mountinfo', 'utf8'), dir)).to.equal(false);
   });
 
+  it('finds its own tmpfs through a link to the folder and in a path with a space; leaves another tmpfs there alone', async () => {
+    const spaced = join(dir, 'tools state');
+    mkdirSync(spaced);
+    const link = join(dir, 'link');
+    symlinkSync(spaced, link);
+    expect(await mountSmallTmpfs(link, { bytes: 64 * 1024, inodes: 16 })).to.equal('mounted');
+    expect(await mountSmallTmpfs(spaced, { bytes: 64 * 1024, inodes: 16 })).to.equal('there');
+    expect(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((line) => line.includes('kvc-tools-state') && line.includes('tools\\040state'))).to.have.length(1);
+    await unmountSmallTmpfs(link);
+    expect(tmpfsMountedAt(readFileSync('/proc/self/mountinfo', 'utf8'), spaced)).to.equal(false);
+    // A tmpfs of someone else's on the folder: not kvc's, neither counted nor unmounted.
+    expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'someone-else', spaced]).status).to.equal(0);
+    try {
+      await unmountSmallTmpfs(spaced);
+      expect(readFileSync('/proc/self/mountinfo', 'utf8')).to.include(' - tmpfs someone-else ');
+    } finally {
+      spawnSync('umount', [spaced]);
+    }
+  });
+
   it('its options and the mount table\'s reading, on data', () => {
     expect(smallTmpfsOptions({ bytes: 262144, inodes: 256 })).to.equal('size=262144,nr_inodes=256,mode=0700,nosuid,nodev,noexec');
     expect(() => smallTmpfsOptions({ bytes: 0, inodes: 1 })).to.throw(RangeError);
@@ -34,5 +56,7 @@ describe('a small tmpfs of kvc\'s own on a host folder (the real kernel)', funct
     expect(tmpfsMountedAt(table, '/run/kvc/usbip/tools-state/run/vhci_hcd')).to.equal(true);
     expect(tmpfsMountedAt(table, '/run/x')).to.equal(false);
     expect(tmpfsMountedAt(table, '/run/kvc')).to.equal(false);
+    expect(tmpfsMountedAt('61 26 0:47 / /run/a\\040b rw - tmpfs kvc-tools-state rw\n', '/run/a b')).to.equal(true);
+    expect(tmpfsMountedAt('61 26 0:47 / /run/a rw - tmpfs other rw\n', '/run/a')).to.equal(false);
   });
 });

@@ -8,7 +8,8 @@
 # by itself (usbip-source.devices imports it by VID:PID) through the WireGuard tunnel the service
 # brings up ([tunnel], the server a peer of kvc's; issue 23's importing side), that the link
 # carries nothing of USB/IP in clear, that the data read through USB/IP is the disk's, and that
-# the stop detaches it, unloads them all and takes the tunnel down.
+# a connection cut on this side is attached again through the tunnel, and that the stop detaches
+# it, unloads them all and takes the tunnel down.
 . /usr/local/libexec/kvc-e2e-checks.sh
 hl=/var/lib/kvc-e2e/headerless
 image=localhost/usbip-source-1.0.0:$TAG
@@ -83,7 +84,29 @@ sealed() { [ "$(tcpdump -r /tmp/link.pcap -nn 'udp port 51820' 2>/dev/null | wc 
 check "on the link, the import and the read were WireGuard's UDP only: $(tcpdump -r /tmp/link.pcap -nn 'udp port 51820' 2>/dev/null | wc -l) packets, $(in_clear) of USB/IP's TCP in clear" sealed
 ports=$(kvc wrapper usbip-source "$KVER" usbip port 2>&1)
 echo "$ports" | show
-check "usbip port (the instance's tools container) shows the import on a vhci port" sh -c "printf '%s' \"\$1\" | grep -q 'Port in Use'" - "$ports"
+check "usbip port (the instance's tools container) shows the import on a vhci port, and names its server (kvc's record of its own attach)" sh -c "printf '%s' \"\$1\" | grep -q 'Port in Use' && printf '%s' \"\$1\" | grep -q 'usbip://10.232.0.1:3240/'" - "$ports"
+
+# The reattach through the tunnel: the connection is cut on this side (ss -K destroys the TCP
+# socket vhci_hcd holds, as a network loss ends it); the service sees the drop and attaches the
+# disk again by itself, through kvcwg, with nothing of USB/IP in clear on the link.
+say "the import's connection cut (ss -K): the service attaches the disk again, through the tunnel"
+rm -f /tmp/tcpdump.txt
+capture_on
+reconnects() { kvc status usbip-source 2>/dev/null | sed -n 's/^ *import disk: .*: attached .*, reconnects \([0-9]*\)$/\1/p'; }
+before=$(reconnects)
+t=$(ms)
+killed=$(ss -K -t state established dst 10.232.0.1 dport = :3240 2>&1)
+echo "$killed" | show
+check "ss -K closed the import's connection to 10.232.0.1:3240 (reconnects before: ${before:-none})" sh -c "[ -n '$before' ] && printf '%s' \"\$1\" | grep -q '10.232.0.1:3240'" - "$killed"
+reattached() { [ "$(reconnects)" = "$((before + 1))" ] && vhci_disk >/dev/null; }
+wait_s 180 reattached; st=$?
+check "the service saw the drop and attached the disk again by itself (reconnects $((before + 1)); $(($(ms) - t)) ms after the cut)" [ "$st" = 0 ]
+journal | grep -E 'import disk' | tail -n 4 | show
+disk=$(vhci_disk)
+actual=$(sha256sum <"/dev/${disk:-none}" | cut -d' ' -f1)
+check "... and the data read again from /dev/${disk:-none} is the server's disk" [ "$actual" = "$(cat "$hl/disk.sha256")" ]
+sleep 1; kill "$capture"; wait "$capture" 2>/dev/null
+check "on the link, the reattach and the read were WireGuard's UDP only: $(tcpdump -r /tmp/link.pcap -nn 'udp port 51820' 2>/dev/null | wc -l) packets, $(in_clear) of USB/IP's TCP in clear" sealed
 
 say "systemctl stop kvc@usbip-source"
 t=$(ms)

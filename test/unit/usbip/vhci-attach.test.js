@@ -98,40 +98,25 @@ describe('kvc\'s own attach: the protocol and the plan (data)', () => {
     for (const bad of ['', '10.77.0.1 3240 2-4', '10.77.0.1 3240 2-4 xyz', '10.77.0.1 3240 2-4 20005 more']) expect(parseRecord(bad), bad).to.equal(undefined);
   });
 
-  it('a record is believed only while its port is in use with the devid it recorded, or just attached (not assigned yet); else stale, or none', async () => {
+  it('a record is believed only while its port is in use with the devid it recorded, or just attached (not assigned yet); else stale, or none; with when it was written', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kvc-records-'));
     try {
       const records = new PortRecords(join(dir, 'vhci'));
       const record = { host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 };
       await records.write(0, record);
+      utimesSync(join(dir, 'vhci/port0'), 1000, 1000);
       const [used, free] = parseVhciStatus(STATUS);
-      expect(await records.read(used)).to.deep.equal({ kind: 'believed', record });
-      expect(await records.read({ ...used, devid: 0x20004 })).to.deep.equal({ kind: 'stale', record });
+      expect(await records.read(used)).to.deep.equal({ kind: 'believed', record, writtenMs: 1_000_000 });
+      expect(await records.read({ ...used, devid: 0x20004 })).to.deep.equal({ kind: 'stale', record, writtenMs: 1_000_000 });
       // Just after the attach vhci shows the port not assigned yet (5), with devid 0: the record stands.
-      expect(await records.read({ ...used, state: 5, devid: 0 })).to.deep.equal({ kind: 'believed', record });
+      expect((await records.read({ ...used, state: 5, devid: 0 })).kind).to.equal('believed');
       // A port in error (7) is not the attachment recorded.
-      expect(await records.read({ ...used, state: 7 })).to.deep.equal({ kind: 'stale', record });
+      expect((await records.read({ ...used, state: 7 })).kind).to.equal('stale');
       expect(await records.read({ ...free, port: 0 })).to.deep.equal({ kind: 'none' });
       records.forget(0, record);
       expect(await records.read(used)).to.deep.equal({ kind: 'none' });
       records.forget(0, record);
       expect(readdirSync(join(dir, 'vhci'))).to.deep.equal([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('clears the records of free ports written before the look, keeps those written since (an attach under way) and those of ports in use', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kvc-records-'));
-    try {
-      const records = new PortRecords(join(dir, 'vhci'));
-      const record = { host: '10.77.0.1', port: '3240', busid: '2-4', devid: 0x20003 };
-      for (const port of [0, 1, 2]) await records.write(port, record);
-      utimesSync(join(dir, 'vhci/port0'), 1000, 1000);
-      utimesSync(join(dir, 'vhci/port2'), 1000, 1000);
-      // Ports 0 and 1 free (1 written after the look began); 2 in use.
-      await records.clearFree([0, 1], 2_000_000);
-      expect(readdirSync(join(dir, 'vhci')).sort()).to.deep.equal(['port1', 'port2']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -149,7 +134,7 @@ describe('kvc\'s own attach: the protocol and the plan (data)', () => {
       await records.write(0, theirs);
       records.forget(0, mine);
       const [used] = parseVhciStatus(STATUS);
-      expect(await records.read({ ...used, devid: 0x10002 })).to.deep.equal({ kind: 'believed', record: theirs });
+      expect(await records.read({ ...used, devid: 0x10002 })).to.deep.include({ kind: 'believed', record: theirs });
       records.forget(0, theirs);
       expect(await records.read({ ...used, devid: 0x10002 })).to.deep.equal({ kind: 'none' });
     } finally {
