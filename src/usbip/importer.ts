@@ -173,6 +173,9 @@ interface Entry {
   // The device's id on its server as vhci shows it on the port (once in use): with the local bus
   // id, what tells that the port still holds this attachment when no record says so.
   devid: number | undefined;
+  // How long the try that attaches it took in its parts (said in the journal on a reattach): the
+  // server's list, the container's answer, and since then (the lock, the attach).
+  timing: { readonly listMs: number; readonly answerMs: number; readonly from: number } | undefined;
   // Its container's last answer, and the question in flight.
   verdict: Verdict | undefined;
   asking: Promise<Verdict> | undefined;
@@ -197,7 +200,7 @@ export class Importer {
   constructor(private readonly options: ImporterOptions) {
     this.entries = options.rules.map((rule) => ({
       rule, state: 'waiting', device: undefined, address: undefined, port: undefined, localBusid: undefined, verified: false, adopted: false,
-      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined, droppedAt: undefined, ownRecord: undefined, devid: undefined, verdict: undefined, asking: undefined,
+      since: undefined, reconnects: 0, attempt: 0, nextTry: 0, why: undefined, droppedAt: undefined, ownRecord: undefined, devid: undefined, timing: undefined, verdict: undefined, asking: undefined,
     }));
     this.limits = { ...IMPORT_TIMEOUTS, ...options.timeouts };
     this.waker = options.waker ?? new Waker();
@@ -460,12 +463,15 @@ export class Importer {
     if (!replugging && await this.blocked(entry)) return;
     const address = await this.limited(`resolving ${rule.server}`, 'resolveMs', (signal) => canonicalHost(rule.server, { signal }));
     entry.address = address;
+    const asked = Date.now();
     const device = await this.find(entry, address);
     if (device === undefined) {
       if (replugging) this.askAhead(entry);
       return;
     }
+    const listed = Date.now();
     if (replugging && await this.blocked(entry, this.freshMs())) return;
+    entry.timing = { listMs: listed - asked, answerMs: Date.now() - listed, from: Date.now() };
     const other = this.holder(entry, address, device.busid);
     if (other !== undefined) return this.refuseHeld(entry, device, other);
     const mine = await this.attachedPort(address, device.busid, ports);
@@ -641,7 +647,10 @@ export class Importer {
     entry.why = undefined;
     entry.droppedAt = undefined;
     const controller = this.portsPerController === 0 ? 0 : Math.floor(port.port / this.portsPerController);
-    this.options.logger.info(`import ${entry.rule.name}: ${device.busid} from ${entry.rule.server} ${how} on port ${port.port} (vhci_hcd.${controller}, ${port.hub})${wasDropped ? ` (reconnect ${entry.reconnects})` : ''}${entry.rule.container === undefined ? '' : `, for container ${entry.rule.container}`}`);
+    const { timing } = entry;
+    entry.timing = undefined;
+    const took = timing === undefined ? '' : `; the list ${timing.listMs} ms, the container's answer ${timing.answerMs} ms, the attach ${Date.now() - timing.from} ms`;
+    this.options.logger.info(`import ${entry.rule.name}: ${device.busid} from ${entry.rule.server} ${how} on port ${port.port} (vhci_hcd.${controller}, ${port.hub})${wasDropped ? ` (reconnect ${entry.reconnects}${took})` : ''}${entry.rule.container === undefined ? '' : `, for container ${entry.rule.container}`}`);
   }
 
   // Whether the device on the port is what the import names (VID:PID, serial): ok, wrong (what it

@@ -138,11 +138,13 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     listed = [{ busid: '1-4', vendor: '46f4', product: '0001', serial: 'A', state: 'available' }];
     await until(() => importer.state()[0].state === 'attached');
     expect(importer.state()[0]).to.include({ busid: '1-4', reconnects: 1 });
+    // The reattach says where its time went: the server's list, the container's answer, the attach.
+    expect(log.lines.join('\n')).to.match(/import disk-a: 1-4 from 127\.0\.0\.1 attached on port 0 \(vhci_hcd\.0, hs\) \(reconnect 1; the list \d+ ms, the container's answer \d+ ms, the attach \d+ ms\)/);
     controller.abort();
     await importer.close();
     expect(host.calls.at(-1)).to.equal(`detach --port ${importer.state()[0].port ?? 0}`);
     expect(host.ports.filter(Boolean)).to.have.length(0);
-    expect(log.lines.join('\n')).to.include('dropped off port 0').and.include('(reconnect 1)').and.include('detached from port');
+    expect(log.lines.join('\n')).to.include('dropped off port 0').and.include('(reconnect 1;').and.include('detached from port');
   });
 
   it('refuses an ambiguous name with the candidates and attaches nothing for it', async () => {
