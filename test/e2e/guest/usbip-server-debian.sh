@@ -5,7 +5,8 @@
 # hands in those two .ko files of the same linux-image package), and Debian's usbip package (its
 # .debs handed in: the guests have no mirror). It binds the emulated disk, serves it with usbipd
 # through a WireGuard interface made by hand (wg0, 10.232.0.1, the client's key its one peer), and
-# waits until the client has imported the disk through it and given it back.
+# waits until the client has imported the disk through it, imported it again after cutting its
+# connection, and given it back.
 . /usr/local/libexec/kvc-e2e-checks.sh
 payload=/var/lib/kvc-e2e/payload
 SERVER=10.77.0.1
@@ -33,6 +34,13 @@ check "server: the client imported the disk" wait_s 1500 status_is 2
 # usbipd hands the socket to usbip-host: the kernel's connection to 3240 is the import's.
 ss -Htn state established '( sport = :3240 )' | show
 check "server: ... through the tunnel: the connection on 3240 comes from 10.232.0.2 (wg0), and wg0 had a handshake" sh -c "ss -Htn state established '( sport = :3240 )' | grep -q '10.232.0.2:' && wg show wg0 latest-handshakes | awk '{ exit !(\$2 > 0) }'"
+# The client cuts its connection (ss -K) and its service attaches the disk again: a new connection
+# from 10.232.0.2 through the tunnel, told from the first by its port (the cut and the reattach
+# can come between two looks at usbip-host's status).
+peer() { ss -Htn state established '( sport = :3240 )' | awk '{ print $4 }' | grep '^10\.232\.0\.2:'; }
+first=$(peer)
+reimported() { now=$(peer) && [ -n "$now" ] && [ "$now" != "$first" ] && status_is 2; }
+check "server: the client imported the disk again through the tunnel after it cut its connection (first from ${first:-none})" wait_s 900 reimported
 check "server: the client gave it back (its stop detached it)" wait_s 900 status_is 1
 echo "KVC-E2E: DONE pass=$pass fail=$fail"
 sync
