@@ -5,7 +5,9 @@
 // attach file is a plain file that keeps the line written. The kernel taking the socket is proven
 // in the two-guest end-to-end test (test/e2e/run-pair.sh).
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, realpathSync, rmSync, utimesSync, writeFileSync, writeSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -250,6 +252,17 @@ describe('kvc\'s own attach over TCP (a stand-in usbipd on loopback, a folder fo
     expect(spawnSync('mkfifo', [path]).status).to.equal(0);
   };
 
+  // How many of this process's descriptors are open on a path (Linux's /proc/self/fd).
+  const openDescriptorsOf = (path) => readdirSync('/proc/self/fd').filter((fd) => {
+    try { return readlinkSync(`/proc/self/fd/${fd}`) === realpathSync(path); } catch { return false; }
+  }).length;
+  const until = async (condition, ms = 10_000) => {
+    for (const start = Date.now(); !condition();) {
+      if (Date.now() - start > ms) throw new Error(`not so after ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+
   it('stopped after the reply, before the write to vhci: nothing is written, the connection closed', async () => {
     const status = join(sys, 'devices/platform/vhci_hcd.0/status');
     fifo(status);
@@ -269,16 +282,30 @@ describe('kvc\'s own attach over TCP (a stand-in usbipd on loopback, a folder fo
     fifo(attachFile);
     const detachFile = join(sys, 'devices/platform/vhci_hcd.0/detach');
     writeFileSync(detachFile, '');
-    const controller = new AbortController();
-    const trying = attach({ signal: controller.signal });
-    // The attach is in its write: open blocks until this end opens.
-    const reader = await open(attachFile, 'r');
-    controller.abort(new Error('stopping'));
-    const line = await reader.readFile('utf8');
-    await reader.close();
-    expect(line).to.match(/^2 \d+ 131077 5$/);
-    expect(await trying).to.deep.equal({ ok: false, said: 'stopping; port 2 detached again', tool: false });
-    expect(readFileSync(detachFile, 'utf8')).to.equal('2');
+    // The test holds both ends of the FIFO and fills it, so the attach's open succeeds and its
+    // write waits for room: the stop is given while the write is under way, whatever the load.
+    const pipe = openSync(attachFile, constants.O_RDWR | constants.O_NONBLOCK);
+    let filled = 0;
+    try {
+      for (;;) filled += writeSync(pipe, Buffer.alloc(4096));
+    } catch (error) {
+      if (error.code !== 'EAGAIN') throw error;
+    }
+    try {
+      const controller = new AbortController();
+      const trying = attach({ signal: controller.signal });
+      // The attach holds the file open (a second descriptor on it in this process): it is in its write.
+      await until(() => openDescriptorsOf(attachFile) >= 2);
+      controller.abort(new Error('stopping'));
+      const drained = Buffer.alloc(filled);
+      expect(readSync(pipe, drained)).to.equal(filled);
+      expect(await trying).to.deep.equal({ ok: false, said: 'stopping; port 2 detached again', tool: false });
+      const line = Buffer.alloc(4096);
+      expect(line.subarray(0, readSync(pipe, line)).toString()).to.match(/^2 \d+ 131077 5$/);
+      expect(readFileSync(detachFile, 'utf8')).to.equal('2');
+    } finally {
+      closeSync(pipe);
+    }
   });
 
   it('detaches a port through vhci\'s detach file; says what the kernel said when it cannot', async () => {
