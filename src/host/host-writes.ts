@@ -3,16 +3,18 @@
 // (dryRunHostWrites) prints "would write PATH" and does none. Chosen once, where the session is
 // made (ops/session.ts), beside the runtime adapter.
 import { closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { KvcError } from '../errors.js';
 import type { Effect, Would } from './effect.js';
+import { replaceFile } from './replace-file.js';
 
 // The writes kvc's operations make on the host.
 export interface HostWrites {
   // Makes a folder and its parents (mode for those it makes).
   mkdirp(path: string, mode: number): Promise<Effect>;
-  // Writes a file whole: to PATH.new (created, never through a link), then renamed over PATH.
+  // Writes a file whole: to a new file of a random name beside PATH (created, never through a
+  // link), then renamed over PATH; writers of one path at once never share a temporary file.
   writeFileAtomic(path: string, data: string, mode: number): Promise<Effect>;
   // Writes a file in place.
   writeFile(path: string, data: string, mode: number): Promise<Effect>;
@@ -32,9 +34,7 @@ export const HOST_WRITES: HostWrites = {
     return 'done';
   },
   async writeFileAtomic(path, data, mode) {
-    await rm(`${path}.new`, { force: true });
-    await writeFile(`${path}.new`, data, { mode, flag: 'wx' });
-    await rename(`${path}.new`, path);
+    await replaceFile(dirname(path), basename(path), data, { fileMode: mode });
     return 'done';
   },
   async writeFile(path, data, mode) {

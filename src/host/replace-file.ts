@@ -7,10 +7,11 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-// Writes `content` as dir/name (see above); the folder is made when missing.
-export async function replaceFile(dir: string, name: string, content: string, options: { fileMode: number; dirMode: number }): Promise<void> {
+// Writes `content` as dir/name (see above); the folder is made when missing if `dirMode` is given,
+// else it must be there.
+export async function replaceFile(dir: string, name: string, content: string, options: { fileMode: number; dirMode?: number }): Promise<void> {
   if (name === '' || name.includes('/') || name === '.' || name === '..') throw new RangeError(`not a file name: ${JSON.stringify(name)}`);
-  await mkdir(dir, { recursive: true, mode: options.dirMode });
+  if (options.dirMode !== undefined) await mkdir(dir, { recursive: true, mode: options.dirMode });
   const temporary = join(dir, `.${name}-${randomBytes(6).toString('hex')}`);
   const file = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.fileMode);
   try {

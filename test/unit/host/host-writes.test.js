@@ -25,7 +25,7 @@ describe('host writes: the real ones and a dry run\'s', () => {
     expect(existsSync(path)).to.equal(false);
   });
 
-  it('a whole-file write does not follow a link planted at its temporary name', async () => {
+  it('a whole-file write does not follow a link planted at the old temporary name (PATH.new), nor one at PATH', async () => {
     const path = join(dir, 'record');
     const victim = join(dir, 'victim');
     writeFileSync(victim, 'keep');
@@ -33,6 +33,20 @@ describe('host writes: the real ones and a dry run\'s', () => {
     await HOST_WRITES.writeFileAtomic(path, 'new', 0o600);
     expect(readFileSync(victim, 'utf8')).to.equal('keep');
     expect(readFileSync(path, 'utf8')).to.equal('new');
+    rmSync(path);
+    symlinkSync(victim, path);
+    await HOST_WRITES.writeFileAtomic(path, 'replaced', 0o600);
+    expect(readFileSync(victim, 'utf8')).to.equal('keep');
+    expect(readFileSync(path, 'utf8')).to.equal('replaced');
+  });
+
+  it('whole-file writes of one path at once all succeed, the last rename wins, and no temporary file is left', async () => {
+    const path = join(dir, 'record');
+    const contents = Array.from({ length: 24 }, (_, i) => `writer ${i}\n`);
+    const results = await Promise.allSettled(contents.map((content) => HOST_WRITES.writeFileAtomic(path, content, 0o600)));
+    expect(results.filter((result) => result.status === 'rejected').map((result) => result.reason.code)).to.deep.equal([]);
+    expect(contents).to.include(readFileSync(path, 'utf8'));
+    expect(readdirSync(dir)).to.deep.equal(['record']);
   });
 
   it('opens a lock file of mode 0600, making its folder, never through a link', () => {
