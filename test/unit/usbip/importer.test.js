@@ -333,17 +333,23 @@ describe('usbip importer (fake vhci and usbip, real device list on loopback)', f
     const toolRecords = { read: (port) => (hang ? new Promise(() => {}) : real.read(port)), write: (port, record) => real.write(port, record) };
     const { importer, controller } = start(A(), log, { toolRecords, timeouts: { localMs: 100 } });
     await importer.start();
+    // On a loaded machine a step of the first pass (the lock, a read) can run past the 0.1 s limit:
+    // the import is then tried again. What counts is from the attach on.
+    await until(() => importer.state()[0].state === 'attached', 10_000);
     expect(importer.state()[0]).to.include({ state: 'attached', port: 0 });
+    const before = host.calls.length;
+    expect(host.calls[before - 1]).to.equal('attach --remote 127.0.0.1 --busid 1-2');
+    const { reconnects } = importer.state()[0];
+    const logged = log.lines.length;
     hang = true;
-    await until(() => log.lines.some((line) => line.includes('gave no answer in 0.1 s')), 2000);
-    expect(importer.state()[0]).to.include({ state: 'attached', port: 0, reconnects: 0 });
+    await until(() => log.lines.slice(logged).some((line) => line.includes('reading the record of port 0 gave no answer in 0.1 s')), 10_000);
+    expect(importer.state()[0]).to.include({ state: 'attached', port: 0, reconnects });
     expect(log.lines.join('\n')).to.include("import disk-a: 127.0.0.1: reading the record of port 0 gave no answer in 0.1 s; looking again");
     hang = false;
-    const closing = Date.now();
+    // The stop ends the pass while a read hangs (this one never answers): close does not wait for it.
     controller.abort();
     await importer.close();
-    expect(Date.now() - closing).to.be.lessThan(300);
-    expect(host.calls).to.deep.equal(['attach --remote 127.0.0.1 --busid 1-2', 'detach --port 0']);
+    expect(host.calls.slice(before)).to.deep.equal(['detach --port 0']);
   });
 
   it('after a try at a silent server ran out of time, its other imports wait for the next pass (one wait per pass, not one per import)', async () => {
