@@ -11,6 +11,13 @@ import { dryRunHostWrites } from '../../../lib/host/host-writes.js';
 
 // Whether another open file description of path is flock-ed (asked of util-linux flock itself).
 const flockHeld = (path) => spawnSync('flock', ['--exclusive', '--nonblock', path, 'true']).status !== 0;
+// Waits (polling, 10 s at most) until a condition holds: no fixed sleep a loaded machine may outrun.
+const until = async (condition, what) => {
+  for (const start = Date.now(); !condition();) {
+    if (Date.now() - start > 10_000) throw new Error(`${what}: not so after 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+};
 import { BusyError } from '../../../lib/errors.js';
 import { createLogger } from '../../../lib/log/logger.js';
 
@@ -51,21 +58,25 @@ describe('lock: one operation per instance', function () {
 
   it('a second operation waits, saying so once, and runs after the first', async () => {
     const order = [];
+    let release;
     const first = withInstanceLock(ctx, 'usbip', 'first', { wait: true }, async () => {
       order.push('first start');
-      await new Promise((r) => setTimeout(r, 700));
+      await new Promise((r) => { release = r; });
       order.push('first end');
     });
-    await new Promise((r) => setTimeout(r, 100));
-    await withInstanceLock(ctx, 'usbip', 'second', { wait: true }, async () => order.push('second'));
-    await first;
+    await until(() => release !== undefined, 'the first holds the lock');
+    const second = withInstanceLock(ctx, 'usbip', 'second', { wait: true }, async () => order.push('second'));
+    await until(() => logged.some((line) => line.includes('waiting for process')), 'the second waits');
+    expect(order).to.deep.equal(['first start']);
+    release();
+    await Promise.all([first, second]);
     expect(order).to.deep.equal(['first start', 'first end', 'second']);
     expect(logged.filter((line) => line.includes('waiting for process'))).to.have.length(1);
   });
 
   it('a wait is cancelled by the lifetime signal', async () => {
     const holder = spawn('flock', ['--exclusive', '--close', join(runDir, 'usbip.lock'), 'sleep', '30']);
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => flockHeld(join(runDir, 'usbip.lock')), 'the child holds the lock');
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('stopping')), 200);
     const error = await withInstanceLock({ ...ctx, signal: controller.signal }, 'usbip', 'x', { wait: true }, async () => 'ran').catch((e) => e);
@@ -76,7 +87,7 @@ describe('lock: one operation per instance', function () {
   it('a holder killed with SIGKILL releases it at once; its stale description decides nothing', async () => {
     const path = join(runDir, 'usbip.lock');
     const child = spawn('flock', ['--exclusive', '--close', path, 'sleep', '30']);
-    await new Promise((r) => setTimeout(r, 200));
+    await until(() => flockHeld(path), 'the child holds the lock');
     writeFileSync(path, `${child.pid} kvc build usbip 6.1\n`);
     const blocked = await withInstanceLock(ctx, 'usbip', 'x', { wait: false }, async () => 'ran').catch((e) => e);
     expect(blocked).to.be.instanceOf(BusyError);

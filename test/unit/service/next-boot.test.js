@@ -99,6 +99,8 @@ describe('next boot: the watcher and the reconciler (real files and timers)', fu
       writeFileSync(join(root, 'boot/grub/grubenv'), grubenv({}));
       await sleep(100);
       expect(seen).to.deep.equal([]);
+      // Reported once settled (on a loaded machine the events may be read late), and only once.
+      for (const start = Date.now(); seen.length === 0 && Date.now() - start < 10_000;) await sleep(20);
       await sleep(600);
       expect(seen).to.have.length(1);
       expect(seen[0]).to.include('/vmlinuz').and.include('/boot/grub/grubenv');

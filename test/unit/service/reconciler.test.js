@@ -173,9 +173,13 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
   it('a failed build is remembered with its reason and retried by its own timer, with a growing delay', async () => {
     install('6.1.0-58-amd64');
     const times = [];
+    const thrown = [];
     make(async (kver) => {
       times.push(Date.now());
-      if (times.length < 3) throw new Error(`headers for ${kver} not found`);
+      if (times.length < 3) {
+        thrown.push(Date.now());
+        throw new Error(`headers for ${kver} not found`);
+      }
       runtime.images.push(runtime.image(kver));
     });
     reconciler.request('service started');
@@ -185,10 +189,13 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     expect(failure.attempt).to.equal(1);
     expect(failure.retryAt).to.be.greaterThan(Date.now());
     expect(reconciler.state().kernels.find((k) => k.kver === '6.1.0-58-amd64').action).to.equal('wait');
-    await sleep(1200);
+    for (const start = Date.now(); (times.length < 3 || reconciler.state().failed.size > 0) && Date.now() - start < 10_000;) await sleep(20);
     await reconciler.idle();
     expect(times).to.have.length(3);
-    expect(times[2] - times[1]).to.be.greaterThan(times[1] - times[0] + 100);
+    // Retried no sooner than its delay, which doubles: 0.2 s, then 0.4 s (timers never fire early;
+    // a loaded machine only makes them later).
+    expect(times[1] - thrown[0]).to.be.at.least(200);
+    expect(times[2] - thrown[1]).to.be.at.least(400);
     expect(reconciler.state().failed.size).to.equal(0);
   });
 
@@ -238,9 +245,9 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     const ctx = make(async (kver) => { built.push(kver); });
     let release;
     const held = withInstanceLock(ctx, 'usbip', 'kvc load usbip', { wait: true }, () => new Promise((resolve) => { release = resolve; }));
-    await sleep(50);
+    await until(() => release !== undefined, 'the other operation to hold the lock');
     reconciler.request('service started');
-    await sleep(300);
+    await until(() => log.join('').includes('waiting for process'), 'the pass to wait for the lock');
     lifetime.abort(new Error('SIGTERM'));
     const closed = Date.now();
     await reconciler.close();
@@ -281,9 +288,10 @@ describe('reconciler (real folders, lock and timers; fake image list and build)'
     const ctx = make(async (kver) => { built.push(kver); runtime.images.push(runtime.image(kver)); }, { keep: 1 });
     let release;
     const held = withInstanceLock(ctx, 'usbip', 'kvc load usbip', { wait: true }, () => new Promise((resolve) => { release = resolve; }));
-    await sleep(50);
+    await until(() => release !== undefined, 'the other operation to hold the lock');
     reconciler.request('service started');
-    await sleep(500);
+    await until(() => log.join('').includes('waiting for process'), 'the pass to wait for the lock');
+    await sleep(200);
     expect(runtime.removed, 'nothing pruned while another holds the lock').to.deep.equal([]);
     expect(built).to.deep.equal([]);
     release();

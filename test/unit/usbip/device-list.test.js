@@ -88,11 +88,12 @@ describe('usbip device list: no peer can hold it from the others', function () {
           req.on('error', reject);
         });
       });
-      expect(Date.now() - started).to.be.below(1000);
+      // At once, against up to 30 s before (a bound with room for a loaded machine).
+      expect(Date.now() - started).to.be.below(5000);
       expect(listed.devices.map((d) => d.busid)).to.deep.equal(['1-2']);
       // All but the first few of the idle peer's connections were turned away, and those few
       // closed once idle for seconds.
-      await new Promise((resolve) => setTimeout(resolve, 3000));
+      for (const start = Date.now(); closed < 64 && Date.now() - start < 10_000;) await new Promise((resolve) => setTimeout(resolve, 50));
       expect(closed).to.equal(64);
     } finally {
       for (const socket of sockets) socket.destroy();

@@ -251,8 +251,9 @@ describe('usbip exporter: replug on the USB event', () => {
     expect(calls, 'no event: nothing looked').to.deep.equal([]);
     const plugged = Date.now();
     waker.wake();
-    await until('the bind', () => calls.length > 0, 1000);
-    expect(Date.now() - plugged).to.be.below(200);
+    await until('the bind', () => calls.length > 0, 10_000);
+    // On the event, against the periodic look a minute away (a bound with room for a loaded machine).
+    expect(Date.now() - plugged).to.be.below(5000);
     expect(calls).to.deep.equal(['bind --busid 1-1']);
     stop.abort();
     await exp.close();

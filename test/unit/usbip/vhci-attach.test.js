@@ -239,7 +239,8 @@ describe('kvc\'s own attach over TCP (a stand-in usbipd on loopback, a folder fo
     answer = () => Buffer.alloc(0);
     const controller = new AbortController();
     const trying = attach({ signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The request is in: the try now waits for the answer.
+    await until(() => seen.length === 1);
     controller.abort(new Error('stopping'));
     expect(await trying).to.deep.equal({ ok: false, said: `127.0.0.1:${server.address().port}: stopping`, tool: false });
     await closed;
