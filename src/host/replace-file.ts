@@ -16,7 +16,8 @@ export async function replaceFile(dir: string, name: string, content: string, op
   const file = await open(temporary, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, options.fileMode);
   try {
     try {
-      await file.write(content);
+      // Whole: writeFile writes until all is written (one write(2) may take only part).
+      await file.writeFile(content);
     } finally {
       await file.close();
     }

@@ -46,10 +46,12 @@ export async function recordToolRun(ctx: Context, settings: InstanceSettings, kv
   }
 }
 
-// Removes the records that name an image (it was pruned or removed).
+// Removes the records that name an image (it was pruned or removed). A hidden name is a record
+// being written (replaceFile's temporary), not a record: left alone.
 export async function forgetToolRun(ctx: Context, instance: string, image: string): Promise<void> {
   const dir = toolRunDir(ctx, instance);
   for (const kver of await readdir(dir).catch(() => [] as string[])) {
+    if (kver.startsWith('.')) continue;
     const text = await readFile(join(dir, kver), 'utf8').catch(() => '');
     if (text.split('\n')[1] === image) await hostWrites(ctx).remove(join(dir, kver));
   }

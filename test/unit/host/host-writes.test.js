@@ -25,22 +25,17 @@ describe('host writes: the real ones and a dry run\'s', () => {
     expect(existsSync(path)).to.equal(false);
   });
 
-  it('a whole-file write does not follow a link planted at the old temporary name (PATH.new), nor one at PATH', async () => {
+  it('a whole-file write replaces a link planted at PATH, not following it', async () => {
     const path = join(dir, 'record');
     const victim = join(dir, 'victim');
     writeFileSync(victim, 'keep');
-    symlinkSync(victim, `${path}.new`);
-    await HOST_WRITES.writeFileAtomic(path, 'new', 0o600);
-    expect(readFileSync(victim, 'utf8')).to.equal('keep');
-    expect(readFileSync(path, 'utf8')).to.equal('new');
-    rmSync(path);
     symlinkSync(victim, path);
     await HOST_WRITES.writeFileAtomic(path, 'replaced', 0o600);
     expect(readFileSync(victim, 'utf8')).to.equal('keep');
     expect(readFileSync(path, 'utf8')).to.equal('replaced');
   });
 
-  it('whole-file writes of one path at once all succeed, the last rename wins, and no temporary file is left', async () => {
+  it('whole-file writes of one path at once all succeed, one writer\'s content is there whole, and no temporary file is left', async () => {
     const path = join(dir, 'record');
     const contents = Array.from({ length: 24 }, (_, i) => `writer ${i}\n`);
     const results = await Promise.allSettled(contents.map((content) => HOST_WRITES.writeFileAtomic(path, content, 0o600)));

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { recordToolRun } from '../../../lib/ops/tool-run-record.js';
+import { forgetToolRun, recordToolRun } from '../../../lib/ops/tool-run-record.js';
 
 const KVER = '6.1.0-56-amd64';
 const settings = { name: 'usbip', softwareVersion: '1.0.0', hostTools: ['/usr/sbin/usbip'] };
@@ -38,5 +38,16 @@ describe('tool-run record under AppArmor', () => {
     apparmor('Y');
     await recordToolRun(ctx, settings, KVER);
     expect(existsSync(record())).to.equal(false);
+  });
+
+  it('forgetting an image removes its records and leaves a record being written (a hidden temporary) alone', async () => {
+    apparmor('N');
+    await recordToolRun(ctx, settings, KVER);
+    const folder = join(dir, 'state', 'usbip', 'tool-run');
+    const writing = join(folder, `.${KVER}-0123456789ab`);
+    writeFileSync(writing, readFileSync(record()));
+    await forgetToolRun(ctx, 'usbip', `localhost/usbip-1.0.0:${KVER}`);
+    expect(existsSync(record())).to.equal(false);
+    expect(existsSync(writing)).to.equal(true);
   });
 });
