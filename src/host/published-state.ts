@@ -1,23 +1,15 @@
 // A running service's state, published for `kvc status` as one JSON file in kvc's run folder:
 // root's alone (0600: it names devices' serials and servers), written whole into a new file that
 // no link can redirect, then renamed into place; believed only while the process that wrote it runs.
-import { closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
+import { replaceFileSync } from './replace-file.js';
 import type { Logger } from '../log/logger.js';
 
 // Writes the state for others to read; a failure is logged, not thrown (status is a courtesy).
 export function publishState(path: string, state: { readonly pid: number }, logger: Logger): void {
   try {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    const next = `${path}.new`;
-    rmSync(next, { force: true });
-    const fd = openSync(next, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify(state)}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(next, path);
+    replaceFileSync(dirname(path), basename(path), `${JSON.stringify(state)}\n`, { fileMode: 0o600, dirMode: 0o755 });
   } catch (error) {
     logger.verbose(`could not write ${path}: ${String(error)}`);
   }

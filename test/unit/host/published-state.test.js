@@ -3,7 +3,7 @@
 // writer that runs as another user counts as running (kill(pid, 0) fails with EPERM, not ESRCH).
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, existsSync, lstatSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,17 +27,20 @@ describe('published state (service.json, devices.json)', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
   const logger = createLogger({ style: 'plain', stream: new PassThrough() });
 
-  it('is written 0600, and a link planted at its temporary name is replaced, not followed', () => {
+  it('is written 0600, leaves no temporary, and a link planted at its name is replaced, not followed', () => {
     const victim = join(dir, 'victim');
-    writeFileSync(victim, 'precious\n', { mode: 0o600 });
+    writeFileSync(victim, 'precious\n', { mode: 0o644 });
     const path = join(dir, 'usbip', 'service.json');
     publishState(path, { pid: process.pid }, logger);
     expect(statSync(path).mode & 0o777).to.equal(0o600);
-    symlinkSync(victim, `${path}.new`);
+    expect(readdirSync(dirname(path))).to.deep.equal(['service.json']);
+    rmSync(path);
+    symlinkSync(victim, path);
     publishState(path, { pid: process.pid, kernels: [] }, logger);
     expect(readFileSync(victim, 'utf8')).to.equal('precious\n');
-    expect(statSync(victim).mode & 0o777).to.equal(0o600);
+    expect(statSync(victim).mode & 0o777).to.equal(0o644);
     expect(lstatSync(path).isSymbolicLink()).to.equal(false);
+    expect(statSync(path).mode & 0o777).to.equal(0o600);
     expect(JSON.parse(readFileSync(path, 'utf8'))).to.deep.equal({ pid: process.pid, kernels: [] });
   });
 
