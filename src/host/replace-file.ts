@@ -8,6 +8,7 @@ import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
+// How the file (and its folder, when made) are created.
 export interface ReplaceOptions {
   readonly fileMode: number;
   // The mode of the folder when it is made; without it, the folder must be there.
